@@ -1,0 +1,1 @@
+"""Kurz: a self-hosted B2B URL shortener."""

@@ -1,0 +1,1 @@
+"""Click analytics: the click buffer and its flusher, user-agent parsing, visitor hashes."""

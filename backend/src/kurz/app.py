@@ -1,0 +1,116 @@
+"""``create_app()``: configuration, extensions, blueprints and the database lifecycle."""
+
+import logging
+from datetime import timedelta
+
+from quart import Quart, Response, request
+from quart_auth import QuartAuth
+from quart_rate_limiter import RateLimit, RateLimiter
+from quart_schema import QuartSchema
+
+from .analytics.recorder import ClickRecorder
+from .auth import check_csrf
+from .blueprints import (
+    audit,
+    frontend,
+    links,
+    members,
+    ops,
+    orgs,
+    redirects,
+    sessions,
+    stats,
+    tokens,
+    users,
+)
+from .config import Settings, StartupError
+from .database import connect, database_url
+from .errors import register_error_handlers
+from .migrations import migrate
+from .security import security_headers
+
+log = logging.getLogger("kurz")
+
+# redirects last: its catch-all /<slug> must not shadow anything.
+BLUEPRINTS = (
+    ops,
+    frontend,
+    sessions,
+    users,
+    orgs,
+    members,
+    tokens,
+    links,
+    stats,
+    audit,
+    redirects,
+)
+
+
+class Kurz(Quart):
+    def log_exception(self, exception_info) -> None:
+        # A refused start-up is explained by its message, which the server prints on one line.
+        if not isinstance(exception_info[1], StartupError):
+            super().log_exception(exception_info)
+
+
+def create_app(settings: Settings | None = None) -> Kurz:
+    settings = settings or Settings.from_env()
+    app = Kurz(__name__, static_folder=None)
+    app.config.update(
+        KURZ=settings,
+        SECRET_KEY=settings.secret_key,
+        MAX_CONTENT_LENGTH=settings.max_body_bytes,
+        QUART_AUTH_COOKIE_NAME="kurz_session",
+        QUART_AUTH_COOKIE_SECURE=settings.cookie_secure,
+        QUART_AUTH_COOKIE_SAMESITE="Strict",
+        QUART_AUTH_COOKIE_HTTP_ONLY=True,
+        QUART_AUTH_DURATION=30 * 24 * 3600,
+        QUART_RATE_LIMITER_ENABLED=settings.rate_limits,
+    )
+    QuartAuth(app)
+    QuartSchema(
+        app,
+        info={"title": "Kurz API", "version": "1"},
+        openapi_path="/openapi.json",
+        # /docs is served by the frontend blueprint with self-hosted assets.
+        swagger_ui_path=None,
+        redoc_ui_path=None,
+        scalar_ui_path=None,
+        security_schemes={
+            "session": {"type": "apiKey", "in_": "cookie", "name": "kurz_session"},
+            "token": {"type": "http", "scheme": "bearer"},
+        },
+    )
+    # A default for every route; sensitive routes set tighter ones, and a test checks coverage.
+    RateLimiter(app, default_limits=[RateLimit(600, timedelta(minutes=1))])
+    register_error_handlers(app)
+    app.before_request(check_csrf)
+    app.after_request(add_security_headers)
+    for module in BLUEPRINTS:
+        app.register_blueprint(module.blueprint)
+
+    # The redirect path records clicks here; the flusher needs the pool, so it starts after it
+    # opens and makes its final flush before it closes.
+    clicks = app.extensions["kurz.clicks"] = ClickRecorder(settings)
+
+    @app.before_serving
+    async def open_database() -> None:
+        db = await connect(database_url(settings), settings)
+        app.extensions["kurz.db"] = db
+        for path in await migrate(db, settings.migrations_dir):
+            log.info("applied migration %s", path.name)
+        await clicks.start(db)
+
+    @app.after_serving
+    async def close_database() -> None:
+        await clicks.stop()
+        await app.extensions.pop("kurz.db").disconnect()
+
+    return app
+
+
+async def add_security_headers(response: Response) -> Response:
+    for name, value in security_headers(request.scheme == "https"):
+        response.headers.setdefault(name, value)
+    return response

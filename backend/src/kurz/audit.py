@@ -1,0 +1,44 @@
+"""``record_audit``: append what a caller changed in an org to its audit log.
+
+Call it inside the same ``async with db.transaction():`` as the change it records, so that the
+change and its record commit (or roll back) together: ``databases`` gives each task one
+connection, so the insert joins the caller's open transaction.
+"""
+
+import hashlib
+import hmac
+
+from quart import current_app, has_request_context, request
+
+from .auth import Caller
+from .database import get_db
+from .models.audit import insert_audit
+
+
+def _ip_salt() -> bytes:
+    # Derived from the signing key, so the salt is secret without being another setting.
+    return hmac.new(
+        current_app.config["SECRET_KEY"].encode(), b"kurz audit ip salt", hashlib.sha256
+    ).digest()
+
+
+def ip_hash(ip: str) -> str:
+    """A salted digest of the client address: lets entries be correlated, never reversed."""
+    return hashlib.sha256(ip.encode() + _ip_salt()).hexdigest()
+
+
+async def record_audit(
+    caller: Caller, action: str, target: str, detail: dict | None = None
+) -> None:
+    """Record ``action`` (e.g. ``"link.delete"``) on ``target`` (e.g. a slug) by ``caller``."""
+    remote = request.remote_addr if has_request_context() else None
+    await insert_audit(
+        get_db(),
+        org_id=caller.org_id,
+        actor_id=caller.user_id,
+        token_id=caller.token_id,
+        action=action,
+        target=target,
+        detail=detail or {},
+        ip_hash=ip_hash(remote) if remote else None,
+    )

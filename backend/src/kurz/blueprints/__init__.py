@@ -1,0 +1,1 @@
+"""Thin routes: validate, authorise, call models, answer."""

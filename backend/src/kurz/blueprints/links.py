@@ -1,0 +1,3 @@
+from quart import Blueprint
+
+blueprint = Blueprint("links", __name__)

@@ -1,0 +1,3 @@
+from quart import Blueprint
+
+blueprint = Blueprint("members", __name__)

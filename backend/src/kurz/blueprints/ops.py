@@ -1,0 +1,34 @@
+"""Liveness and readiness probes for load balancers and orchestrators."""
+
+from quart import Blueprint, current_app
+from quart_rate_limiter import rate_exempt
+from quart_schema import hide
+
+from ..database import UNAVAILABLE_ERRORS, get_db
+from ..errors import APIError
+from ..migrations import latest_version, select_version
+
+blueprint = Blueprint("ops", __name__)
+
+
+@blueprint.get("/healthz")
+@rate_exempt
+@hide
+async def healthz() -> dict:
+    """The process is up."""
+    return {"status": "ok"}
+
+
+@blueprint.get("/readyz")
+@rate_exempt
+@hide
+async def readyz() -> dict:
+    """The database answers and its schema is at this code's latest migration."""
+    try:
+        version = await select_version(get_db())
+    except UNAVAILABLE_ERRORS:
+        raise APIError(503, "DATABASE_UNAVAILABLE", "The database does not answer.") from None
+    expected = latest_version(current_app.config["KURZ"].migrations_dir)
+    if version != expected:
+        raise APIError(503, "SCHEMA_NOT_CURRENT", f"Schema at {version}, expected {expected}.")
+    return {"status": "ok", "schema_version": version}

@@ -1,0 +1,3 @@
+from quart import Blueprint
+
+blueprint = Blueprint("orgs", __name__)

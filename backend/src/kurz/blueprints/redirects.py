@@ -1,0 +1,3 @@
+from quart import Blueprint
+
+blueprint = Blueprint("redirects", __name__)

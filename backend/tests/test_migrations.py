@@ -1,0 +1,156 @@
+import asyncio
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from databases import Database
+from quart.testing.app import LifespanError
+
+from kurz.config import MIGRATIONS_DIR
+from kurz.migrations import MigrationError, latest_version, migrate, select_version
+
+from .conftest import BACKEND_DIR
+
+# Each file records that it ran, so a test can count how often each one was applied.
+RECORDING_MIGRATION = """
+async def migrate(db):
+    await db.execute("CREATE TABLE IF NOT EXISTS ran (number INT NOT NULL)")
+    await db.execute("INSERT INTO ran VALUES ({number})")
+"""
+
+
+def write_migrations(directory: Path, bodies: dict[int, str]) -> Path:
+    directory.mkdir(exist_ok=True)
+    for number, body in bodies.items():
+        (directory / f"{number}.py").write_text(body)
+    return directory
+
+
+@pytest.fixture
+async def empty_db(fresh_database):
+    db = Database(fresh_database())
+    await db.connect()
+    yield db
+    await db.disconnect()
+
+
+async def test_fresh_database_migrates_to_the_latest_version(empty_db) -> None:
+    applied = await migrate(empty_db)
+    assert [path.name for path in applied] == [
+        f"{n}.py" for n in range(latest_version(MIGRATIONS_DIR) + 1)
+    ]
+    assert await select_version(empty_db) == latest_version()
+    tables = {
+        row["tablename"] for row in await empty_db.fetch_all("SELECT tablename FROM pg_tables")
+    }
+    assert {"users", "orgs", "members", "links", "schema_migration"} <= tables
+
+
+async def test_running_again_is_a_no_op(empty_db) -> None:
+    await migrate(empty_db)
+    assert await migrate(empty_db) == []
+    assert await empty_db.fetch_val("SELECT count(*) FROM schema_migration") == 1
+
+
+async def test_a_failing_migration_leaves_schema_and_version_as_before(empty_db, tmp_path) -> None:
+    directory = write_migrations(
+        tmp_path / "db",
+        {
+            0: RECORDING_MIGRATION.format(number=0),
+            1: 'async def migrate(db):\n    await db.execute("CREATE TABLE half (x INT)")\n'
+            '    raise RuntimeError("boom")\n',
+        },
+    )
+    with pytest.raises(MigrationError, match=r"1\.py.*boom"):
+        await migrate(empty_db, directory)
+    assert await select_version(empty_db) == 0
+    assert await empty_db.fetch_val("SELECT to_regclass('half')") is None
+    assert await empty_db.fetch_val("SELECT count(*) FROM ran") == 1
+
+
+async def test_the_app_refuses_to_start_on_a_failing_migration(
+    settings, app_factory, fresh_database, tmp_path
+) -> None:
+    directory = write_migrations(
+        tmp_path / "db", {0: 'async def migrate(db):\n    raise ValueError("bad sql")\n'}
+    )
+    app = app_factory(settings, database_url=fresh_database(), migrations_dir=directory)
+    with pytest.raises(LifespanError, match=r"0\.py failed and was rolled back.*bad sql"):
+        async with app.test_app():
+            pass
+
+
+async def test_refuses_a_database_ahead_of_the_code(empty_db) -> None:
+    await migrate(empty_db)
+    await empty_db.execute("UPDATE schema_migration SET version = version + 1")
+    with pytest.raises(MigrationError, match="newer than this code"):
+        await migrate(empty_db)
+
+
+async def test_refuses_a_gap_in_the_files(empty_db, tmp_path) -> None:
+    directory = write_migrations(
+        tmp_path / "db",
+        {0: RECORDING_MIGRATION.format(number=0), 2: RECORDING_MIGRATION.format(number=2)},
+    )
+    with pytest.raises(MigrationError, match="gap"):
+        await migrate(empty_db, directory)
+    assert await select_version(empty_db) == -1
+
+
+async def test_concurrent_migrators_apply_each_file_once(fresh_database, tmp_path) -> None:
+    directory = write_migrations(
+        tmp_path / "db", {n: RECORDING_MIGRATION.format(number=n) for n in range(5)}
+    )
+    url = fresh_database()
+    databases = [Database(url) for _ in range(4)]
+    for db in databases:
+        await db.connect()
+    try:
+        results = await asyncio.gather(*(migrate(db, directory) for db in databases))
+        assert sorted(len(applied) for applied in results) == [0, 0, 0, 5]
+        rows = await databases[0].fetch_all("SELECT number FROM ran ORDER BY number")
+        assert [row["number"] for row in rows] == [0, 1, 2, 3, 4]
+        assert await select_version(databases[0]) == 4
+    finally:
+        for db in databases:
+            await db.disconnect()
+
+
+async def test_concurrent_real_migrations_on_an_empty_database(fresh_database) -> None:
+    url = fresh_database()
+    databases = [Database(url) for _ in range(4)]
+    for db in databases:
+        await db.connect()
+    try:
+        results = await asyncio.gather(*(migrate(db) for db in databases))
+        assert sum(len(applied) for applied in results) == latest_version() + 1
+        assert await select_version(databases[0]) == latest_version()
+    finally:
+        for db in databases:
+            await db.disconnect()
+
+
+def test_command_line_shows_status_and_applies(fresh_database) -> None:
+    env = {**os.environ, "DATABASE_URL": fresh_database()}
+
+    def run(*args: str) -> str:
+        result = subprocess.run(
+            [sys.executable, "-m", "kurz.migrations", *args],
+            env=env,
+            cwd=BACKEND_DIR,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert result.returncode == 0, result.stderr
+        return result.stdout
+
+    status = run("--status")
+    assert "version: -1" in status
+    assert "pending: 0.py" in status
+    applied = run()
+    assert "applied 0.py" in applied
+    assert f"at version {latest_version()}" in applied
+    assert "pending: none" in run("--status")

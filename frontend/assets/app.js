@@ -1,0 +1,135 @@
+// Entry point: decides logged in or not, draws the top bar and hands each route to its screen.
+import { api, onUnauthorized } from './api.js';
+import { actionButton, h, notify } from './dom.js';
+import { currentPath, navigate, resolve, route } from './router.js';
+import {
+  atLeast, clearSession, defaultOrg, findOrg, homePath, loadSession, rememberOrg, roleName, session,
+} from './session.js';
+import { accountView } from './views/account.js';
+import { loginView, registerView } from './views/auth.js';
+import { linkView } from './views/link.js';
+import { linksView } from './views/links.js';
+import { membersView } from './views/members.js';
+import { newOrgView } from './views/orgs.js';
+import { tokensView } from './views/tokens.js';
+
+route('/login', loginView, { public: true });
+route('/register', registerView, { public: true });
+route('/account', accountView);
+route('/orgs/new', newOrgView);
+route('/orgs/:org/links', linksView);
+route('/orgs/:org/links/:slug', linkView);
+route('/orgs/:org/members', membersView);
+route('/orgs/:org/tokens', tokensView);
+
+const header = document.getElementById('app-header');
+const main = document.getElementById('main');
+let returnTo = null; // where to go after logging in, when a deep link needed a login first
+
+// Called by screens once the server accepted the login.
+async function loggedIn() {
+  await loadSession();
+  const target = returnTo && resolve(returnTo) && !resolve(returnTo).public ? returnTo : homePath();
+  returnTo = null;
+  navigate(target);
+}
+
+onUnauthorized(() => {
+  if (!session.user) return;
+  clearSession();
+  returnTo = currentPath();
+  notify('Your session has ended. Please log in again.', 'error');
+  navigate('/login');
+});
+
+function orgPicker(current) {
+  const picker = h(
+    'select',
+    { id: 'org-picker', 'aria-label': 'Organization', 'data-testid': 'org-picker' },
+    !current && h('option', { value: '', selected: true }, 'Choose organization'),
+    session.orgs.map((org) => h('option', { value: org.id, selected: org.id === current?.id }, org.name)),
+  );
+  picker.addEventListener('change', () => picker.value && navigate(`/orgs/${picker.value}/links`));
+  return picker;
+}
+
+function drawHeader(org, path) {
+  const brand = h('a', { class: 'brand', href: '#/' }, 'Kurz');
+  if (!session.user) return header.replaceChildren(brand);
+  const navOrg = org || defaultOrg();
+  const links = [
+    navOrg && ['Links', `/orgs/${navOrg.id}/links`],
+    navOrg && ['Members', `/orgs/${navOrg.id}/members`],
+    navOrg && atLeast(navOrg.role, 'admin') && ['API tokens', `/orgs/${navOrg.id}/tokens`],
+    ['Account', '/account'],
+  ].filter(Boolean);
+  header.replaceChildren(
+    brand,
+    h(
+      'div',
+      { class: 'org-switch' },
+      session.orgs.length > 0 && orgPicker(org),
+      org && h('span', { class: 'badge role-badge', 'data-testid': 'current-role', title: 'Your role in this organization' }, roleName(org.role)),
+      h('a', { href: '#/orgs/new', class: 'btn btn-small', id: 'new-org-link' }, 'New organization'),
+    ),
+    h(
+      'nav',
+      { 'aria-label': 'Main' },
+      links.map(([text, to]) =>
+        h('a', { href: `#${to}`, 'aria-current': path.startsWith(to) ? 'page' : null }, text),
+      ),
+    ),
+    h(
+      'div',
+      { class: 'user-menu' },
+      h('span', { class: 'user-email', 'data-testid': 'user-email' }, session.user.email),
+      actionButton('Log out', logout, { id: 'logout', class: 'btn btn-small' }),
+    ),
+  );
+}
+
+async function logout() {
+  await api.delete('/session');
+  clearSession();
+  navigate('/login');
+  notify('You are logged out.');
+}
+
+async function render() {
+  const path = currentPath();
+  const match = resolve(path);
+  if (!match) return navigate(session.user ? homePath() : '/login');
+  if (!match.public && !session.user) {
+    returnTo = path;
+    return navigate('/login');
+  }
+  if (match.public && session.user) return navigate(homePath());
+
+  let org = null;
+  if (match.params.org) {
+    // An org created or joined in another tab is not in our list yet: ask once more.
+    if (!findOrg(match.params.org)) await loadSession();
+    org = findOrg(match.params.org);
+    if (!org) {
+      notify('That organization does not exist or you are not a member of it.', 'error');
+      return navigate(homePath());
+    }
+    rememberOrg(org.id);
+  }
+
+  drawHeader(org, path);
+  const ctx = { params: match.params, org, user: session.user, loggedIn, navigate, refresh: render };
+  main.replaceChildren(match.view(ctx));
+  (main.querySelector('[autofocus]') || main.querySelector('h1'))?.focus();
+}
+
+window.addEventListener('hashchange', render);
+
+(async () => {
+  try {
+    await loadSession();
+  } catch (error) {
+    if (error.status !== 401) notify(error.friendly, 'error');
+  }
+  render();
+})();

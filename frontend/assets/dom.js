@@ -1,0 +1,355 @@
+// Small DOM toolkit shared by every screen. Everything is built with DOM APIs (never innerHTML),
+// so user data cannot inject markup and the strict CSP holds.
+import { ApiError } from './api.js';
+
+// h('button', {class: 'btn', onclick: fn, 'data-testid': 'x'}, 'Label', child, ...)
+export function h(tag, props = {}, ...children) {
+  const el = document.createElement(tag);
+  for (const [key, value] of Object.entries(props)) {
+    if (value == null || value === false) continue;
+    if (key.startsWith('on')) el.addEventListener(key.slice(2), value);
+    else if (key === 'class') el.className = value;
+    else if (key === 'text') el.textContent = value;
+    else el.setAttribute(key, value === true ? '' : value);
+  }
+  el.append(...children.flat().filter((c) => c != null && c !== false));
+  return el;
+}
+
+// ---- Dates ---------------------------------------------------------------------------------
+
+const dateTimeFormat = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'short' });
+
+export function time(iso, empty = '—') {
+  if (!iso) return empty;
+  return h('time', { datetime: iso, title: iso }, dateTimeFormat.format(new Date(iso)));
+}
+
+// <input type="datetime-local"> works in local time without seconds; the API wants UTC.
+export function toLocalInput(iso) {
+  if (!iso) return '';
+  const d = new Date(iso);
+  const pad = (n) => String(n).padStart(2, '0');
+  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}T${pad(d.getHours())}:${pad(d.getMinutes())}`;
+}
+
+export function fromLocalInput(value) {
+  return value ? new Date(value).toISOString().replace(/\.\d{3}Z$/, 'Z') : null;
+}
+
+export const plural = (n, word) => `${n} ${word}${n === 1 ? '' : 's'}`;
+
+// ---- Messages ------------------------------------------------------------------------------
+
+let flashTimer;
+
+// Announces a message in the page-wide aria-live region (index.html #flash).
+export function notify(message, kind = 'success') {
+  const region = document.getElementById('flash');
+  clearTimeout(flashTimer);
+  region.replaceChildren(h('p', { class: `flash-message ${kind}` }, message));
+  if (kind !== 'error') flashTimer = setTimeout(() => region.replaceChildren(), 6000);
+}
+
+export function errorText(error) {
+  if (error instanceof ApiError) return error.friendly;
+  console.error(error);
+  return 'Something went wrong. Please try again.';
+}
+
+// ---- Buttons -------------------------------------------------------------------------------
+
+// Disables the button while work runs; the spinner only appears if it takes longer than a blink.
+export async function busy(button, work) {
+  button.disabled = true;
+  button.setAttribute('aria-busy', 'true');
+  const spinner = setTimeout(() => button.classList.add('is-busy'), 150);
+  try {
+    return await work();
+  } finally {
+    clearTimeout(spinner);
+    button.classList.remove('is-busy');
+    button.removeAttribute('aria-busy');
+    button.disabled = false;
+  }
+}
+
+// A button whose click runs an async action; failures land in the flash region.
+export function actionButton(label, action, props = {}) {
+  const button = h('button', { type: 'button', class: 'btn', ...props }, label);
+  button.addEventListener('click', () =>
+    busy(button, action).catch((error) => notify(errorText(error), 'error')),
+  );
+  return button;
+}
+
+export async function copyText(text) {
+  try {
+    await navigator.clipboard.writeText(text);
+    return true;
+  } catch {
+    // No Clipboard API (plain http on a non-localhost host) or permission refused.
+    const area = h('textarea', { class: 'offscreen', readonly: true, 'aria-hidden': 'true' });
+    area.value = text;
+    document.body.append(area);
+    area.select();
+    const ok = document.execCommand('copy');
+    area.remove();
+    return ok;
+  }
+}
+
+export function copyButton(text, { label = 'Copy', what = 'link', ...props } = {}) {
+  const button = h('button', { type: 'button', class: 'btn btn-small', ...props }, label);
+  button.addEventListener('click', async () => {
+    if (await copyText(text)) {
+      button.textContent = 'Copied';
+      notify(`Copied ${what} to the clipboard.`);
+      setTimeout(() => (button.textContent = label), 1500);
+    } else {
+      notify('Copying is blocked by the browser. Select the text and press Ctrl+C.', 'error');
+    }
+  });
+  return button;
+}
+
+// A labelled read-only field with a copy button, for values people paste elsewhere.
+export function copyRow(id, label, value, what) {
+  return h(
+    'div',
+    { class: 'copy-row' },
+    h('label', { for: id }, label),
+    h('div', { class: 'copy-field' }, h('input', { id, value, readonly: true, 'data-testid': id }), copyButton(value, { what })),
+  );
+}
+
+// ---- Forms ---------------------------------------------------------------------------------
+
+function fieldRow(formId, field) {
+  const id = `${formId}-${field.name.replaceAll('_', '-')}`;
+  const errorId = `${id}-error`;
+  const hintId = field.hint ? `${id}-hint` : null;
+  const common = {
+    id,
+    name: field.name,
+    required: field.required,
+    autocomplete: field.autocomplete,
+    'aria-describedby': [hintId, errorId].filter(Boolean).join(' '),
+    ...field.attrs,
+  };
+  let control;
+  if (field.options) {
+    control = h(
+      'select',
+      common,
+      field.options.map(([value, text]) =>
+        h('option', { value, selected: String(value) === String(field.value ?? '') }, text),
+      ),
+    );
+  } else {
+    const type = field.type || 'text';
+    control = h('input', { ...common, type, value: type === 'checkbox' ? null : field.value });
+    if (type === 'checkbox') control.checked = Boolean(field.value);
+  }
+  const label = h('label', { for: id }, field.label);
+  const parts =
+    field.type === 'checkbox'
+      ? [h('div', { class: 'check' }, control, label)]
+      : [label, control];
+  return h(
+    'div',
+    { class: 'field', 'data-field': field.name },
+    parts,
+    hintId && h('p', { class: 'hint', id: hintId }, field.hint),
+    h('p', { class: 'field-error', id: errorId, hidden: true }),
+  );
+}
+
+/**
+ * form({id, fields, submitLabel, onSubmit}) builds a labelled form that handles its own
+ * errors: validation errors go next to their field, anything else into the form's alert.
+ * fields: [{name, label, type, required, value, options: [[value, text]], hint, autocomplete,
+ * attrs}], or {details: 'Summary', fields: [...]} for a collapsible group.
+ * onSubmit(values, form) may return a promise; values are trimmed strings / booleans.
+ * errorFields maps API error codes to the field they concern: {SLUG_TAKEN: 'slug'}, or
+ * {CODE: [field, message]} to word it differently.
+ */
+export function form({ id, fields, submitLabel, onSubmit, errorFields = {}, extra }) {
+  const alert = h('div', { class: 'form-alert', role: 'alert', 'data-testid': `${id}-alert` });
+  const submit = h('button', { type: 'submit', class: 'btn btn-primary' }, submitLabel);
+  const rows = fields.map((f) =>
+    f.details
+      ? h('details', { class: 'field-group' }, h('summary', {}, f.details), f.fields.map((g) => fieldRow(id, g)))
+      : fieldRow(id, f),
+  );
+  const el = h(
+    'form',
+    { id, class: 'form', 'data-testid': id },
+    alert,
+    rows,
+    h('div', { class: 'form-actions' }, submit, extra),
+  );
+
+  const clearErrors = () => {
+    alert.replaceChildren();
+    for (const row of el.querySelectorAll('.field')) {
+      row.querySelector('.field-error').hidden = true;
+      row.querySelector('input, select')?.removeAttribute('aria-invalid');
+    }
+  };
+
+  // Returns false when the form has no such field, so the message goes to the alert instead.
+  const showFieldError = (name, message) => {
+    const row = el.querySelector(`.field[data-field="${CSS.escape(name)}"]`);
+    if (!row) return false;
+    const error = row.querySelector('.field-error');
+    error.textContent = message;
+    error.hidden = false;
+    row.querySelector('input, select').setAttribute('aria-invalid', 'true');
+    const group = row.closest('details');
+    if (group) group.open = true;
+    return true;
+  };
+
+  const showError = (error) => {
+    const leftover = [];
+    if (error instanceof ApiError) {
+      for (const { field, message } of error.errors) {
+        // Servers sometimes report "body.url"; the last segment names our field.
+        const name = String(field ?? '').split('.').pop();
+        if (!showFieldError(name, message)) leftover.push(field ? `${field}: ${message}` : message);
+      }
+      const [codeField, codeMessage = error.friendly] = [].concat(errorFields[error.code] ?? []);
+      if (codeField && showFieldError(codeField, codeMessage)) {
+        leftover.length = 0;
+      } else if (!error.errors.length || leftover.length) {
+        leftover.unshift(error.friendly);
+      }
+    } else {
+      leftover.push(errorText(error));
+    }
+    if (leftover.length) {
+      alert.replaceChildren(...[...new Set(leftover)].map((m) => h('p', {}, m)));
+    }
+    el.querySelector('[aria-invalid="true"]')?.focus();
+  };
+
+  el.addEventListener('submit', (event) => {
+    event.preventDefault();
+    clearErrors();
+    const values = {};
+    for (const control of el.querySelectorAll('input[name], select[name]')) {
+      values[control.name] = control.type === 'checkbox' ? control.checked : control.value.trim();
+    }
+    busy(submit, () => onSubmit(values, el)).catch(showError);
+  });
+  return el;
+}
+
+// ---- Tables --------------------------------------------------------------------------------
+
+/** table({caption, columns: [{label, cell: row => node|string, class}], rows, empty, testid}) */
+export function table({ caption, columns, rows, empty = 'Nothing here yet.', testid }) {
+  if (!rows.length) return h('p', { class: 'empty', 'data-testid': testid }, empty);
+  return h(
+    'div',
+    { class: 'table-wrap' },
+    h(
+      'table',
+      { 'data-testid': testid },
+      caption && h('caption', {}, caption),
+      h('thead', {}, h('tr', {}, columns.map((c) => h('th', { scope: 'col', class: c.class }, c.label)))),
+      h(
+        'tbody',
+        {},
+        rows.map((row) => h('tr', {}, columns.map((c) => h('td', { class: c.class }, c.cell(row) ?? '')))),
+      ),
+    ),
+  );
+}
+
+// ---- Page sections -------------------------------------------------------------------------
+
+// Shows "Loading…" (after a blink) until fetch() settles, then render(data) or the error
+// with a retry button. Returns the container so callers can place it synchronously.
+export function loader(fetch, render, container = h('div', { class: 'loader-box' })) {
+  const run = async () => {
+    const pending = setTimeout(
+      () => container.replaceChildren(h('p', { class: 'loading', role: 'status' }, 'Loading…')),
+      150,
+    );
+    try {
+      const data = await fetch();
+      clearTimeout(pending);
+      container.replaceChildren(...[render(data)].flat());
+    } catch (error) {
+      clearTimeout(pending);
+      container.replaceChildren(
+        h(
+          'div',
+          { class: 'panel panel-error', role: 'alert' },
+          h('p', {}, errorText(error)),
+          h('button', { type: 'button', class: 'btn', onclick: run }, 'Try again'),
+        ),
+      );
+    }
+  };
+  run();
+  return container;
+}
+
+// A screen: heading (focused on navigation so keyboard and screen-reader users land there).
+export function page(title, ...children) {
+  return h(
+    'section',
+    { class: 'page' },
+    h('h1', { tabindex: '-1', class: 'page-title' }, title),
+    children,
+  );
+}
+
+// ---- Dialogs -------------------------------------------------------------------------------
+
+// A native modal <dialog>: focus is trapped and Escape closes it, for free.
+export function openDialog(title, build) {
+  const close = () => dialog.close();
+  const dialog = h(
+    'dialog',
+    { class: 'dialog', 'aria-labelledby': 'dialog-title' },
+    h(
+      'div',
+      { class: 'dialog-head' },
+      h('h2', { id: 'dialog-title' }, title),
+      h('button', { type: 'button', class: 'btn btn-ghost', 'aria-label': 'Close', onclick: close }, '×'),
+    ),
+  );
+  dialog.append(...[build(close)].flat());
+  dialog.addEventListener('close', () => dialog.remove());
+  document.body.append(dialog);
+  dialog.showModal();
+  return dialog;
+}
+
+// Resolves true when the person confirms.
+export function confirmDialog(title, message, confirmLabel) {
+  return new Promise((resolve) => {
+    let confirmed = false;
+    const dialog = openDialog(title, (close) => [
+      h('p', {}, message),
+      h(
+        'div',
+        { class: 'form-actions' },
+        h('button', {
+          type: 'button',
+          class: 'btn btn-danger',
+          onclick: () => {
+            confirmed = true;
+            close();
+          },
+        }, confirmLabel),
+        h('button', { type: 'button', class: 'btn', onclick: close, autofocus: true }, 'Cancel'),
+      ),
+    ]);
+    dialog.addEventListener('close', () => resolve(confirmed));
+  });
+}

@@ -1,0 +1,30 @@
+// A tiny hash router: "#/orgs/abc/links" -> {view, params: {org: 'abc'}}.
+const routes = [];
+
+export function route(pattern, view, options = {}) {
+  const keys = [];
+  const source = pattern.replace(/:(\w+)/g, (_, key) => {
+    keys.push(key);
+    return '([^/]+)';
+  });
+  routes.push({ regexp: new RegExp(`^${source}$`), keys, view, ...options });
+}
+
+export function resolve(path) {
+  for (const r of routes) {
+    const match = r.regexp.exec(path);
+    if (match) {
+      const params = Object.fromEntries(r.keys.map((key, i) => [key, decodeURIComponent(match[i + 1])]));
+      return { ...r, params };
+    }
+  }
+  return null;
+}
+
+export const currentPath = () => location.hash.replace(/^#/, '') || '/';
+
+// Navigating to the page already shown re-renders it (hashchange would not fire).
+export function navigate(path) {
+  if (currentPath() === path) window.dispatchEvent(new HashChangeEvent('hashchange'));
+  else location.hash = path;
+}

@@ -1,0 +1,49 @@
+// The user's own account: who they are, their orgs, and changing the password.
+import { api } from '../api.js';
+import { form, h, notify, page } from '../dom.js';
+import { roleName, session } from '../session.js';
+
+export function accountView({ user }) {
+  return page(
+    'Your account',
+    h(
+      'dl',
+      { class: 'facts' },
+      h('dt', {}, 'Name'), h('dd', {}, user.name || '—'),
+      h('dt', {}, 'Email'), h('dd', {}, user.email),
+    ),
+    h('h2', {}, 'Your organizations'),
+    session.orgs.length
+      ? h(
+          'ul',
+          { class: 'plain-list', 'data-testid': 'account-orgs' },
+          session.orgs.map((org) =>
+            h('li', {}, h('a', { href: `#/orgs/${org.id}/links` }, org.name), ' ', h('span', { class: 'badge' }, roleName(org.role))),
+          ),
+        )
+      : h('p', { class: 'empty' }, 'You are not in any organization yet. ', h('a', { href: '#/orgs/new' }, 'Create one')),
+    h('h2', {}, 'Change password'),
+    form({
+      id: 'password-form',
+      fields: [
+        { name: 'current_password', label: 'Current password', type: 'password', required: true, autocomplete: 'current-password' },
+        {
+          name: 'new_password',
+          label: 'New password',
+          type: 'password',
+          required: true,
+          autocomplete: 'new-password',
+          hint: 'At least 8 characters. Avoid common words and obvious patterns.',
+          attrs: { minlength: 8 },
+        },
+      ],
+      submitLabel: 'Change password',
+      errorFields: { INVALID_CREDENTIALS: ['current_password', 'This is not your current password.'] },
+      onSubmit: async (values, el) => {
+        await api.put('/users/me/password', values);
+        el.reset();
+        notify('Password changed. Any other sessions of yours have been logged out.');
+      },
+    }),
+  );
+}

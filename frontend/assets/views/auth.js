@@ -1,0 +1,58 @@
+// Log in and register: the only screens shown without a session.
+import { api } from '../api.js';
+import { form, h, notify, page } from '../dom.js';
+
+const EMAIL = { name: 'email', label: 'Email', type: 'email', required: true, autocomplete: 'username', attrs: { autofocus: true } };
+
+const authPage = (title, ...children) => h('div', { class: 'auth' }, page(title, ...children));
+
+export function loginView({ loggedIn }) {
+  return authPage(
+    'Log in to Kurz',
+    form({
+      id: 'login-form',
+      fields: [
+        EMAIL,
+        { name: 'password', label: 'Password', type: 'password', required: true, autocomplete: 'current-password' },
+        { name: 'remember', label: 'Keep me logged in on this device', type: 'checkbox' },
+      ],
+      submitLabel: 'Log in',
+      onSubmit: async (values) => {
+        await api.post('/session', values);
+        await loggedIn();
+      },
+    }),
+    h('p', { class: 'auth-switch' }, 'New to Kurz? ', h('a', { href: '#/register' }, 'Create an account')),
+  );
+}
+
+export function registerView({ loggedIn }) {
+  return authPage(
+    'Create your Kurz account',
+    form({
+      id: 'register-form',
+      fields: [
+        { name: 'name', label: 'Name (optional)', autocomplete: 'name' },
+        EMAIL,
+        {
+          name: 'password',
+          label: 'Password',
+          type: 'password',
+          required: true,
+          autocomplete: 'new-password',
+          hint: 'At least 8 characters. Avoid common words and obvious patterns.',
+          attrs: { minlength: 8 },
+        },
+      ],
+      submitLabel: 'Create account',
+      errorFields: { EMAIL_TAKEN: 'email' },
+      onSubmit: async ({ name, email, password }) => {
+        await api.post('/users', name ? { name, email, password } : { email, password });
+        await api.post('/session', { email, password });
+        await loggedIn();
+        notify('Welcome to Kurz! Your account is ready.');
+      },
+    }),
+    h('p', { class: 'auth-switch' }, 'Already have an account? ', h('a', { href: '#/login' }, 'Log in')),
+  );
+}

@@ -1,0 +1,126 @@
+// Members and invitations of one org. Admins add and remove; owners also change roles.
+import { api, path, request } from '../api.js';
+import { actionButton, confirmDialog, form, h, loader, notify, openDialog, page, plural, table, time } from '../dom.js';
+import { atLeast, homePath, loadSession, roleName } from '../session.js';
+
+const roleOptions = (roles) => roles.map((role) => [role, roleName(role)]);
+
+export function membersView({ org, user, navigate }) {
+  const isOwner = org.role === 'owner';
+  const isAdmin = atLeast(org.role, 'admin');
+  const membersApi = (...rest) => path('orgs', org.id, 'members', ...rest);
+  const lists = h('div', { class: 'members' });
+  const reload = () => loader(() => api.get(membersApi()), render, lists);
+
+  // Granting or taking owner/admin is for owners only, so admins can only add plain members.
+  const grantable = roleOptions(isOwner ? ['member', 'admin', 'owner'] : ['member']);
+  const canRemove = (m) => m.user_id !== user.id && (isOwner || (isAdmin && m.role !== 'owner'));
+  const canChangeRole = (m) => isOwner && m.user_id !== user.id;
+
+  function changeRole(member) {
+    openDialog(`Change role of ${member.email}`, (close) =>
+      form({
+        id: 'role-form',
+        fields: [{ name: 'role', label: 'Role', options: grantable, value: member.role }],
+        submitLabel: 'Save role',
+        extra: h('button', { type: 'button', class: 'btn', onclick: close }, 'Cancel'),
+        onSubmit: async ({ role }) => {
+          await api.patch(membersApi(member.user_id), { role });
+          close();
+          notify(`${member.email} is now ${roleName(role).toLowerCase()}.`);
+          reload();
+        },
+      }),
+    );
+  }
+
+  async function remove(member) {
+    if (!(await confirmDialog('Remove member?', `${member.email} will lose access to ${org.name} and its links.`, 'Remove'))) return;
+    await api.delete(membersApi(member.user_id));
+    notify(`Removed ${member.email}.`);
+    reload();
+  }
+
+  async function leave() {
+    if (!(await confirmDialog(`Leave ${org.name}?`, 'You will lose access to its links unless someone adds you again.', 'Leave'))) return;
+    await api.delete(membersApi(user.id));
+    await loadSession();
+    navigate(homePath());
+    notify(`You left ${org.name}.`);
+  }
+
+  function render({ items, invitations = [] }) {
+    return [
+      h('h2', {}, plural(items.length, 'member')),
+      table({
+        testid: 'members-table',
+        rows: items,
+        columns: [
+          { label: 'Name', cell: (m) => [m.name || '—', m.user_id === user.id && h('span', { class: 'badge' }, 'You')] },
+          { label: 'Email', cell: (m) => m.email, class: 'cell-wrap' },
+          { label: 'Role', cell: (m) => roleName(m.role) },
+          { label: 'Joined', cell: (m) => time(m.joined_at) },
+          isAdmin && {
+            label: 'Actions',
+            cell: (m) =>
+              h(
+                'div',
+                { class: 'row-actions' },
+                canChangeRole(m) && h('button', { type: 'button', class: 'btn btn-small', 'aria-label': `Change role of ${m.email}`, onclick: () => changeRole(m) }, 'Change role'),
+                canRemove(m) && actionButton('Remove', () => remove(m), { class: 'btn btn-small btn-danger', 'aria-label': `Remove ${m.email}` }),
+              ),
+          },
+        ].filter(Boolean),
+      }),
+      h('h2', {}, 'Pending invitations'),
+      table({
+        testid: 'invitations-table',
+        rows: invitations,
+        empty: 'No pending invitations.',
+        columns: [
+          { label: 'Email', cell: (i) => i.email, class: 'cell-wrap' },
+          { label: 'Role', cell: (i) => roleName(i.role) },
+          { label: 'Invited', cell: (i) => time(i.created_at) },
+        ],
+      }),
+    ];
+  }
+
+  reload();
+  return page(
+    `Members of ${org.name}`,
+    isAdmin &&
+      h(
+        'div',
+        { class: 'card' },
+        h('h2', {}, 'Add a member'),
+        h('p', { class: 'hint' }, 'People without a Kurz account get an invitation and join when they sign up with this email.'),
+        form({
+          id: 'member-form',
+          fields: [
+            { name: 'email', label: 'Email', type: 'email', required: true, autocomplete: 'off' },
+            { name: 'role', label: 'Role', options: grantable, value: 'member' },
+          ],
+          submitLabel: 'Add member',
+          onSubmit: async (values, el) => {
+            const { status } = await request('POST', membersApi(), values);
+            el.reset();
+            notify(
+              status === 202
+                ? `Invitation sent: ${values.email} joins as ${values.role} when they sign up.`
+                : `${values.email} is now a member (${values.role}).`,
+            );
+            reload();
+          },
+        }),
+      ),
+    lists,
+    h(
+      'div',
+      { class: 'card card-danger' },
+      h('h2', {}, 'Leave organization'),
+      h('p', {}, `Stop being a member of ${org.name}. The last owner cannot leave.`),
+      actionButton('Leave organization', leave, { class: 'btn btn-danger', id: 'leave-org' }),
+    ),
+  );
+}
