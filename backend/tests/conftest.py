@@ -159,6 +159,18 @@ def client(app):
 
 
 @pytest.fixture
+def db(app) -> Database:
+    """The app's own pool (for arranging data and checking what was stored)."""
+    return app.extensions["kurz.db"]
+
+
+@pytest.fixture
+def recorder(app):
+    """The app's click recorder; tests ``await recorder.flush()`` rather than wait for it."""
+    return app.extensions["kurz.clicks"]
+
+
+@pytest.fixture
 def app_factory() -> Callable:
     """Builds apps with changed settings; use as ``async with make(settings).test_app()``."""
 
@@ -169,6 +181,13 @@ def app_factory() -> Callable:
 
 
 # --- acting as users -----------------------------------------------------------------------
+
+
+@pytest.fixture(autouse=True)
+def fast_bcrypt(monkeypatch) -> None:
+    """bcrypt at cost 4 in-process (cost 12 takes ~0.25 s a hash); test_passwords proves 12
+    in production, and live servers (subprocesses) keep it."""
+    monkeypatch.setattr("kurz.passwords.BCRYPT_COST", 4)
 
 
 @dataclass
@@ -214,6 +233,51 @@ def make_org(signup) -> Callable:
     return make
 
 
+@pytest.fixture
+def add_member(signup) -> Callable:
+    """Registers a new account and has ``by`` (an owner, say) add it to the org with ``role``."""
+
+    async def add(org_id: str, by: Account, role: str = "member") -> Account:
+        account = await signup()
+        response = await by.client.post(
+            f"/api/v1/orgs/{org_id}/members", json={"email": account.email, "role": role}
+        )
+        assert response.status_code == 201, await response.get_data(as_text=True)
+        return account
+
+    return add
+
+
+@pytest.fixture
+def make_token() -> Callable:
+    """Has ``by`` (an admin or owner) create an API token; returns its Authorization header."""
+
+    async def make(org_id: str, by: Account, role: str = "member") -> dict[str, str]:
+        response = await by.client.post(
+            f"/api/v1/orgs/{org_id}/tokens", json={"name": f"{role} token", "role": role}
+        )
+        assert response.status_code == 201, await response.get_data(as_text=True)
+        return {"Authorization": f"Bearer {(await response.get_json())['token']}"}
+
+    return make
+
+
+@pytest.fixture
+def make_link(client) -> Callable:
+    """Has ``by`` (an Account, or a token's Authorization header) shorten a URL; returns the
+    link as answered (201). ``fields`` go into the body too (slug, title, expires_at, ...)."""
+
+    async def make(org_id: str, by, url: str = "https://example.com/", **fields) -> dict:
+        sender, headers = (by.client, {}) if isinstance(by, Account) else (client, by)
+        response = await sender.post(
+            f"/api/v1/orgs/{org_id}/links", json={"url": url, **fields}, headers=headers
+        )
+        assert response.status_code == 201, await response.get_data(as_text=True)
+        return await response.get_json()
+
+    return make
+
+
 # --- real server processes -----------------------------------------------------------------
 
 
@@ -253,39 +317,45 @@ def wait_until_healthy(base_url: str, process: subprocess.Popen, timeout: float 
     raise RuntimeError("server did not become ready")
 
 
+def start_live_server(database_url: str, log_dir: Path, **env: str) -> LiveServer:
+    """A real ``python -m kurz`` process (uvicorn) with the given environment, once ready."""
+    port = free_port()
+    base_url = f"http://127.0.0.1:{port}"
+    environment = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "KURZ_PORT": str(port),
+        "KURZ_BASE_URL": base_url,
+        "KURZ_RATE_LIMITS": "off",
+        "KURZ_DB_POOL_MIN": "1",
+        **env,
+    }
+    log_path = log_dir / f"server-{port}.log"
+    with log_path.open("w") as log_file:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "kurz"],
+            env=environment,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            cwd=BACKEND_DIR,
+        )
+    server = LiveServer(base_url=base_url, process=process, log_path=log_path)
+    try:
+        wait_until_healthy(base_url, process)
+    except RuntimeError as error:
+        server.stop(signal.SIGKILL)
+        raise RuntimeError(f"{error}:\n{server.log()}") from None
+    return server
+
+
 @pytest.fixture
 def live_server_factory(tmp_path: Path) -> Iterator[Callable[..., LiveServer]]:
-    """Starts real ``python -m kurz`` processes (uvicorn) with the given environment."""
+    """Starts real servers (see ``start_live_server``), stopped after the test."""
     servers: list[LiveServer] = []
 
     def start(database_url: str, **env: str) -> LiveServer:
-        port = free_port()
-        base_url = f"http://127.0.0.1:{port}"
-        environment = {
-            **os.environ,
-            "DATABASE_URL": database_url,
-            "KURZ_PORT": str(port),
-            "KURZ_BASE_URL": base_url,
-            "KURZ_RATE_LIMITS": "off",
-            "KURZ_DB_POOL_MIN": "1",
-            **env,
-        }
-        log_path = tmp_path / f"server-{port}.log"
-        with log_path.open("w") as log_file:
-            process = subprocess.Popen(
-                [sys.executable, "-m", "kurz"],
-                env=environment,
-                stdout=log_file,
-                stderr=subprocess.STDOUT,
-                cwd=BACKEND_DIR,
-            )
-        server = LiveServer(base_url=base_url, process=process, log_path=log_path)
+        server = start_live_server(database_url, tmp_path, **env)
         servers.append(server)
-        try:
-            wait_until_healthy(base_url, process)
-        except RuntimeError as error:
-            server.stop(signal.SIGKILL)
-            raise RuntimeError(f"{error}:\n{server.log()}") from None
         return server
 
     yield start
@@ -295,9 +365,25 @@ def live_server_factory(tmp_path: Path) -> Iterator[Callable[..., LiveServer]]:
 
 
 @pytest.fixture
-def live_server(live_server_factory, database_url: str) -> LiveServer:
-    """One real server on this test's database."""
+def live_server(database_url: str, live_server_factory) -> LiveServer:
+    """One real server on this test's database (dropped only after the server stopped)."""
     return live_server_factory(database_url)
+
+
+@pytest.fixture(scope="session")
+def shared_live_server(
+    postgres_url: str, template_database: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[LiveServer]:
+    """One real server on a database of its own, shared by a whole run (the browser tests):
+    its tests must not depend on each other's data, e.g. each registers its own users."""
+    name = f"kurz_shared_{uuid.uuid4().hex[:12]}"
+    _admin(postgres_url, f'CREATE DATABASE "{name}" TEMPLATE "{template_database}"')
+    server = start_live_server(
+        with_database(postgres_url, name), tmp_path_factory.mktemp("shared-server")
+    )
+    yield server
+    server.stop()
+    _admin(postgres_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.fixture

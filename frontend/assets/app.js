@@ -6,11 +6,13 @@ import {
   atLeast, clearSession, defaultOrg, findOrg, homePath, loadSession, rememberOrg, roleName, session,
 } from './session.js';
 import { accountView } from './views/account.js';
+import { activityView } from './views/activity.js';
 import { loginView, registerView } from './views/auth.js';
 import { linkView } from './views/link.js';
 import { linksView } from './views/links.js';
 import { membersView } from './views/members.js';
 import { newOrgView } from './views/orgs.js';
+import { settingsView } from './views/settings.js';
 import { tokensView } from './views/tokens.js';
 
 route('/login', loginView, { public: true });
@@ -21,6 +23,8 @@ route('/orgs/:org/links', linksView);
 route('/orgs/:org/links/:slug', linkView);
 route('/orgs/:org/members', membersView);
 route('/orgs/:org/tokens', tokensView);
+route('/orgs/:org/activity', activityView);
+route('/orgs/:org/settings', settingsView);
 
 const header = document.getElementById('app-header');
 const main = document.getElementById('main');
@@ -34,8 +38,21 @@ async function loggedIn() {
   navigate(target);
 }
 
-onUnauthorized(() => {
-  if (!session.user) return;
+let checking = false;
+
+onUnauthorized(async () => {
+  if (!session.user || checking) return;
+  // Some 401s are about the request, not the session (a wrong current password, say): only
+  // log out when the server confirms the session itself is gone.
+  checking = true;
+  try {
+    await loadSession();
+    return;
+  } catch (error) {
+    if (error.status !== 401) return;
+  } finally {
+    checking = false;
+  }
   clearSession();
   returnTo = currentPath();
   notify('Your session has ended. Please log in again.', 'error');
@@ -60,8 +77,13 @@ function drawHeader(org, path) {
   const links = [
     navOrg && ['Links', `/orgs/${navOrg.id}/links`],
     navOrg && ['Members', `/orgs/${navOrg.id}/members`],
-    navOrg && atLeast(navOrg.role, 'admin') && ['API tokens', `/orgs/${navOrg.id}/tokens`],
-    ['Account', '/account'],
+    ...(navOrg && atLeast(navOrg.role, 'admin')
+      ? [
+          ['API tokens', `/orgs/${navOrg.id}/tokens`],
+          ['Activity', `/orgs/${navOrg.id}/activity`],
+          ['Settings', `/orgs/${navOrg.id}/settings`],
+        ]
+      : []),
   ].filter(Boolean);
   header.replaceChildren(
     brand,
@@ -70,7 +92,7 @@ function drawHeader(org, path) {
       { class: 'org-switch' },
       session.orgs.length > 0 && orgPicker(org),
       org && h('span', { class: 'badge role-badge', 'data-testid': 'current-role', title: 'Your role in this organization' }, roleName(org.role)),
-      h('a', { href: '#/orgs/new', class: 'btn btn-small', id: 'new-org-link' }, 'New organization'),
+      h('a', { href: '#/orgs/new', class: 'btn btn-small', id: 'new-org-link', 'aria-label': 'New organization', title: 'New organization' }, '+'),
     ),
     h(
       'nav',
@@ -82,7 +104,7 @@ function drawHeader(org, path) {
     h(
       'div',
       { class: 'user-menu' },
-      h('span', { class: 'user-email', 'data-testid': 'user-email' }, session.user.email),
+      h('a', { href: '#/account', class: 'user-email', 'data-testid': 'user-email', title: 'Your account and password', 'aria-current': path === '/account' ? 'page' : null }, session.user.email),
       actionButton('Log out', logout, { id: 'logout', class: 'btn btn-small' }),
     ),
   );
@@ -120,7 +142,9 @@ async function render() {
   drawHeader(org, path);
   const ctx = { params: match.params, org, user: session.user, loggedIn, navigate, refresh: render };
   main.replaceChildren(match.view(ctx));
-  (main.querySelector('[autofocus]') || main.querySelector('h1'))?.focus();
+  const heading = main.querySelector('h1');
+  document.title = heading ? `${heading.textContent} · Kurz` : 'Kurz';
+  (main.querySelector('[autofocus]') || heading)?.focus();
 }
 
 window.addEventListener('hashchange', render);

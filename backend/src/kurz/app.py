@@ -8,8 +8,9 @@ from quart_auth import QuartAuth
 from quart_rate_limiter import RateLimit, RateLimiter
 from quart_schema import QuartSchema
 
+from . import fast_redirects
 from .analytics.recorder import ClickRecorder
-from .auth import check_csrf
+from .auth import authorise_org, check_csrf
 from .blueprints import (
     audit,
     frontend,
@@ -27,6 +28,8 @@ from .config import Settings, StartupError
 from .database import connect, database_url
 from .errors import register_error_handlers
 from .migrations import migrate
+from .ratelimits import client_address
+from .schemas import KurzOpenAPIProvider
 from .security import security_headers
 
 log = logging.getLogger("kurz")
@@ -81,11 +84,15 @@ def create_app(settings: Settings | None = None) -> Kurz:
             "session": {"type": "apiKey", "in_": "cookie", "name": "kurz_session"},
             "token": {"type": "http", "scheme": "bearer"},
         },
+        openapi_provider_class=KurzOpenAPIProvider,
     )
     # A default for every route; sensitive routes set tighter ones, and a test checks coverage.
-    RateLimiter(app, default_limits=[RateLimit(600, timedelta(minutes=1))])
+    app.extensions["kurz.rate_limiter"] = RateLimiter(
+        app, key_function=client_address, default_limits=[RateLimit(600, timedelta(minutes=1))]
+    )
     register_error_handlers(app)
     app.before_request(check_csrf)
+    app.before_request(authorise_org)
     app.after_request(add_security_headers)
     for module in BLUEPRINTS:
         app.register_blueprint(module.blueprint)
@@ -107,6 +114,8 @@ def create_app(settings: Settings | None = None) -> Kurz:
         await clicks.stop()
         await app.extensions.pop("kurz.db").disconnect()
 
+    # The slug cache, its cross-instance invalidation, and the ASGI redirect fast path.
+    fast_redirects.install(app)
     return app
 
 

@@ -1,21 +1,37 @@
-"""Who is calling: the session user, their role in an org, API tokens, and the CSRF check."""
+"""Who is calling: the session user, their role in an org, API tokens, and the CSRF check.
+
+Sessions: the cookie (signed by quart-auth) carries a random session id; the ``sessions`` table
+holds only its SHA-256. Logging out deletes the row, and a password change deletes every other
+row of that user, so those cookies stop working at once even though their signature is valid.
+"""
 
 import hashlib
 import secrets
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 from uuid import UUID
 
 from quart import current_app, g, request
+from quart_auth import AuthUser, login_user, logout_user
 from quart_auth import current_user as auth_user
 
 from .database import get_db
 from .errors import APIError
 from .models.members import select_role
 from .models.tokens import use_token
-from .models.users import User, select_user_by_session
+from .models.users import (
+    User,
+    delete_expired_sessions,
+    delete_session,
+    insert_session,
+    select_user_by_session,
+)
 
 ROLES = ("member", "admin", "owner")  # in rising order of power
+# Without "remember", the cookie ends with the browser session and the server ends it after a
+# working day at the latest; with it, it lasts QUART_AUTH_DURATION (30 days).
+BROWSER_SESSION = timedelta(hours=24)
 TOKEN_PREFIX = "kurz_"  # noqa: S105 - a marker that makes leaked tokens recognisable
 STATE_CHANGING = {"POST", "PUT", "PATCH", "DELETE"}
 
@@ -57,12 +73,49 @@ async def current_user() -> User | None:
     return g.kurz_user
 
 
+def current_session_hash() -> str | None:
+    session_id = auth_user.auth_id
+    return hash_secret(session_id) if session_id else None
+
+
 async def require_user() -> User:
-    """Session-only routes (users, session, org list): API tokens do not act here."""
+    """Session-only routes (users, session, org list): API tokens do not act here.
+
+    A request that carries a bearer token is refused even with a session cookie: it skipped the
+    CSRF check as a token request, so it must not act as the cookie's user.
+    """
+    if bearer_secret() is not None:
+        raise APIError(
+            401, "NOT_AUTHENTICATED", "API tokens act only inside their org; log in instead."
+        )
     user = await current_user()
     if user is None:
         raise APIError(401, "NOT_AUTHENTICATED", "Log in first.")
     return user
+
+
+async def start_session(user: User, remember: bool) -> None:
+    """Log ``user`` in: a new server-side session and its cookie (replacing any current one)."""
+    db = get_db()
+    await end_session()
+    await delete_expired_sessions(db, user.id)
+    lifetime = (
+        timedelta(seconds=current_app.config["QUART_AUTH_DURATION"])
+        if remember
+        else BROWSER_SESSION
+    )
+    session_id = new_secret()
+    await insert_session(db, user.id, hash_secret(session_id), datetime.now(UTC) + lifetime)
+    login_user(AuthUser(session_id), remember)
+
+
+async def end_session() -> None:
+    """Delete the current session server-side and clear its cookie."""
+    session_hash = current_session_hash()
+    if session_hash is not None:
+        await delete_session(get_db(), session_hash)
+    logout_user()
+    g.kurz_user = None
 
 
 def bearer_secret() -> str | None:
@@ -77,6 +130,27 @@ def _org_not_found() -> APIError:
 
 async def require_org_role(org_id: str, minimum: str = "member") -> Caller:
     """Authorise the caller inside ``org_id`` with at least the ``minimum`` role."""
+    callers = g.setdefault("kurz_callers", {})
+    if org_id not in callers:
+        callers[org_id] = await _org_caller(org_id)
+    caller = callers[org_id]
+    if not role_at_least(caller.role, minimum):
+        raise APIError(403, "FORBIDDEN", f"This needs the {minimum} role or higher.")
+    return caller
+
+
+async def authorise_org() -> None:
+    """Before every route with an ``<org_id>``: 401 for strangers, 404 for non-members.
+
+    Runs before the route reads its body, so every org-scoped route (whoever writes it) answers
+    an outsider the same way whatever it sends, and validation errors never come first.
+    """
+    org_id = (request.view_args or {}).get("org_id")
+    if org_id is not None:
+        await require_org_role(org_id)
+
+
+async def _org_caller(org_id: str) -> Caller:
     try:
         org_id = str(UUID(org_id))
     except ValueError:
@@ -89,16 +163,12 @@ async def require_org_role(org_id: str, minimum: str = "member") -> Caller:
             raise APIError(401, "INVALID_TOKEN", "The API token is unknown or revoked.")
         if token.org_id != org_id:
             raise _org_not_found()
-        caller = Caller(org_id=org_id, role=token.role, token_id=token.id)
-    else:
-        user = await require_user()
-        role = await select_role(db, org_id, user.id)
-        if role is None:
-            raise _org_not_found()
-        caller = Caller(org_id=org_id, role=role, user=user)
-    if not role_at_least(caller.role, minimum):
-        raise APIError(403, "FORBIDDEN", f"This needs the {minimum} role or higher.")
-    return caller
+        return Caller(org_id=org_id, role=token.role, token_id=token.id)
+    user = await require_user()
+    role = await select_role(db, org_id, user.id)
+    if role is None:
+        raise _org_not_found()
+    return Caller(org_id=org_id, role=role, user=user)
 
 
 def _origin(url: str) -> str:
@@ -116,8 +186,11 @@ async def check_csrf() -> None:
         return
     if current_app.config["QUART_AUTH_COOKIE_NAME"] not in request.cookies:
         return
-    has_body = bool(request.content_length) or "chunked" in request.headers.get(
-        "Transfer-Encoding", ""
+    # A Content-Type counts too: HTTP/2 bodies (and the test client's) need no Content-Length.
+    has_body = (
+        bool(request.content_length)
+        or bool(request.mimetype)
+        or "chunked" in request.headers.get("Transfer-Encoding", "")
     )
     if has_body and request.mimetype != "application/json":
         raise APIError(403, "CSRF_REJECTED", "Send the body as application/json.")

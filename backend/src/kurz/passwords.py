@@ -1,6 +1,8 @@
 """Password rules (length, strength) and bcrypt hashing off the event loop."""
 
 import asyncio
+import secrets
+from functools import cache
 
 import bcrypt
 from zxcvbn import zxcvbn
@@ -11,9 +13,15 @@ BCRYPT_COST = 12
 MIN_CHARACTERS = 8
 MAX_BYTES = 72  # bcrypt reads no further; longer passwords would be silently cut
 MIN_SCORE = 3  # zxcvbn: 3 is "safely unguessable: moderate protection from offline attacks"
-# Verified against when the email is unknown, so that a login costs one bcrypt either way and
-# its timing does not reveal whether an account exists. No password hashes to it.
-DUMMY_HASH = b"$2b$12$YOePahn13z6LJZUpyLgCWO4whdZlsFVmIHCG6PtEqf4794RNG6G12"
+
+
+@cache
+def _dummy_hash(cost: int) -> bytes:
+    """Verified against when the email is unknown, so that a login costs one bcrypt either way
+    and its timing does not reveal whether an account exists. Made at the current cost, so the
+    two stay equally slow; its password is random and forgotten, so nothing ever matches it.
+    """
+    return bcrypt.hashpw(secrets.token_urlsafe(32).encode(), bcrypt.gensalt(cost))
 
 
 def check_new_password(password: str, field: str, user_inputs: list[str]) -> None:
@@ -48,6 +56,9 @@ async def verify_password(password: str, password_hash: str | None) -> bool:
     candidate = password.encode()
     if len(candidate) > MAX_BYTES:  # can never have been set; bcrypt would refuse it
         candidate, password_hash = candidate[:MAX_BYTES], None
-    expected = password_hash.encode() if password_hash else DUMMY_HASH
+    if password_hash is None:
+        expected = await asyncio.to_thread(_dummy_hash, BCRYPT_COST)
+    else:
+        expected = password_hash.encode()
     matches = await asyncio.to_thread(bcrypt.checkpw, candidate, expected)
     return matches and password_hash is not None

@@ -1,5 +1,7 @@
+import posixpath
 import re
 
+from kurz.blueprints.frontend import UI, render_page
 from kurz.security import CONTENT_SECURITY_POLICY
 
 
@@ -53,3 +55,29 @@ async def test_every_answer_carries_security_headers(client) -> None:
 async def test_hsts_only_over_https(client) -> None:
     response = await client.get("/healthz", scheme="https")
     assert response.headers["Strict-Transport-Security"].startswith("max-age=")
+
+
+async def test_every_module_the_ui_imports_is_served_under_the_version(client) -> None:
+    page = await (await client.get("/")).get_data(as_text=True)
+    prefix = re.search(r'src="(/assets/v-[0-9a-f]{12}/)app\.js"', page).group(1)
+    pending, seen = ["app.js"], set()
+    while pending:
+        name = pending.pop()
+        seen.add(name)
+        response = await client.get(prefix + name)
+        assert response.status_code == 200, name
+        folder = name.rpartition("/")[0]
+        for target in re.findall(r"""from '(\.{1,2}/[^']+)'""", await response.get_data(True)):
+            resolved = posixpath.normpath(posixpath.join(folder, target))
+            if resolved not in seen:
+                pending.append(resolved)
+    assert {"api.js", "views/links.js", "chart.js"} <= seen
+
+
+async def test_pages_fill_in_placeholders_escaped(app) -> None:
+    async with app.app_context():
+        page = render_page(UI, "error.html", title="<Gone>", message="Tom & Jerry")
+    assert "<title>&lt;Gone&gt; · Kurz</title>" in page
+    assert "<p>Tom &amp; Jerry</p>" in page
+    assert re.search(r'href="/assets/v-[0-9a-f]{12}/app\.css"', page)
+    assert "{{" not in page

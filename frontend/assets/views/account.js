@@ -1,7 +1,9 @@
 // The user's own account: who they are, their orgs, and changing the password.
-import { api } from '../api.js';
+import { ApiError, api } from '../api.js';
 import { form, h, notify, page } from '../dom.js';
 import { roleName, session } from '../session.js';
+
+const WRONG_PASSWORD = 'This is not your current password.';
 
 export function accountView({ user }) {
   return page(
@@ -38,9 +40,14 @@ export function accountView({ user }) {
         },
       ],
       submitLabel: 'Change password',
-      errorFields: { INVALID_CREDENTIALS: ['current_password', 'This is not your current password.'] },
       onSubmit: async (values, el) => {
-        await api.put('/users/me/password', values);
+        try {
+          await api.put('/users/me/password', values);
+        } catch (error) {
+          // A refused current password may come as 401 or 403 under various codes.
+          if (error.status !== 401 && error.status !== 403) throw error;
+          throw new ApiError(400, { errors: [{ field: 'current_password', message: WRONG_PASSWORD }] });
+        }
         el.reset();
         notify('Password changed. Any other sessions of yours have been logged out.');
       },

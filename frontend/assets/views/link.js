@@ -12,6 +12,12 @@ const BREAKDOWNS = [
   ['devices', 'Devices', 'Device'],
 ];
 
+// Referrers are hosts and stay as they are; "desktop" and friends read better capitalised.
+function breakdownValue(key, value) {
+  if (!value) return key === 'referrers' ? 'Direct or unknown' : 'Unknown';
+  return key === 'referrers' ? value : value.charAt(0).toUpperCase() + value.slice(1);
+}
+
 function stat(value, label, testid) {
   return h('div', { class: 'stat' }, h('span', { class: 'stat-value', 'data-testid': testid }, value.toLocaleString()), h('span', { class: 'stat-label' }, label));
 }
@@ -39,7 +45,7 @@ function renderStats(stats) {
             empty: 'No clicks yet.',
             rows: stats[key] || [],
             columns: [
-              { label: column, cell: (row) => row.value || 'Direct or unknown', class: 'cell-wrap' },
+              { label: column, cell: (row) => breakdownValue(key, row.value), class: 'cell-wrap' },
               { label: 'Clicks', cell: (row) => row.clicks.toLocaleString(), class: 'num' },
             ],
           }),

@@ -41,6 +41,12 @@ export function membersView({ org, user, navigate }) {
     reload();
   }
 
+  async function withdraw(invitation) {
+    await api.delete(path('orgs', org.id, 'invitations', invitation.email));
+    notify(`Withdrew the invitation for ${invitation.email}.`);
+    reload();
+  }
+
   async function leave() {
     if (!(await confirmDialog(`Leave ${org.name}?`, 'You will lose access to its links unless someone adds you again.', 'Leave'))) return;
     await api.delete(membersApi(user.id));
@@ -81,7 +87,11 @@ export function membersView({ org, user, navigate }) {
           { label: 'Email', cell: (i) => i.email, class: 'cell-wrap' },
           { label: 'Role', cell: (i) => roleName(i.role) },
           { label: 'Invited', cell: (i) => time(i.created_at) },
-        ],
+          isAdmin && {
+            label: 'Actions',
+            cell: (i) => actionButton('Withdraw', () => withdraw(i), { class: 'btn btn-small btn-danger', 'aria-label': `Withdraw invitation for ${i.email}` }),
+          },
+        ].filter(Boolean),
       }),
     ];
   }

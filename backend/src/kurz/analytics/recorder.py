@@ -1,18 +1,26 @@
 """The click buffer: the redirect path appends, a background task writes batches to the database.
 
 ``record()`` is called on every redirect, so it does nothing but append a tuple of raw fields to
-a bounded deque (no parsing, hashing or I/O). Every ``settings.click_flush_seconds`` the flusher
-takes the buffer, parses user agents (cached), hashes visitors and writes the batch in one
-transaction (raw clicks, ``links.clicks`` and the daily rollups), so a batch is all or nothing.
+a bounded deque (no parsing, hashing or I/O). Every ``settings.click_flush_seconds`` (default
+1 s, ``KURZ_CLICK_FLUSH_SECONDS``) the flusher takes the buffer, parses user agents (cached),
+hashes visitors and writes the batch in one transaction (raw clicks, ``links.clicks`` and the
+daily rollups), so a batch is all or nothing.
 
 Durability: a graceful shutdown flushes everything (``stop()``); a crash loses at most the clicks
-of the current interval. When a flush fails (database down) its batch is kept and retried on the
-next interval; the buffer is bounded, and beyond the bound the oldest clicks are dropped, counted
-in ``dropped`` and logged.
+of the current interval (one ``click_flush_seconds``, plus whatever a database outage had kept
+buffered). When a flush fails (database down) its batch goes back to the front of the buffer and
+is retried on the next interval; the buffer is bounded by ``max_buffered`` (plus the one batch
+being written), and beyond the bound the oldest clicks are dropped, counted in ``dropped`` and
+logged as a warning.
+
+Retention: at most once an hour the flusher also deletes raw clicks older than
+``settings.click_retention_days`` and the visitor hashes and salts of past days; the daily
+rollups are kept.
 """
 
 import asyncio
 import contextlib
+import datetime
 import logging
 import time
 from collections import deque
@@ -20,10 +28,22 @@ from collections import deque
 from databases import Database
 
 from ..config import Settings
+from ..database import is_unavailable
+from ..models.clicks import Click, delete_expired_clicks, insert_clicks
+from .agents import MAX_USER_AGENT, classify, referrer_host
+from .visitors import VisitorHasher
 
 log = logging.getLogger(__name__)
 
 MAX_BUFFERED_CLICKS = 100_000
+# One transaction writes at most this many clicks, so that the backlog of an outage is written
+# in statements that stay well under the query timeout.
+BATCH_SIZE = 10_000
+PURGE_EVERY_SECONDS = 3600.0
+PURGE_RETRY_SECONDS = 60.0
+FINAL_FLUSH_ATTEMPTS = 3
+
+RawClick = tuple[float, int, str, str, str, str]  # time, link id, method, UA, referrer, IP
 
 
 class ClickRecorder:
@@ -34,9 +54,21 @@ class ClickRecorder:
         self.enabled = settings.click_recording
         self.max_buffered = max_buffered
         self.dropped = 0
-        self._buffer: deque[tuple] = deque()
+        self._buffer: deque[RawClick] = deque()
+        self._writing = 0  # clicks taken from the buffer by the batch being written
         self._db: Database | None = None
         self._task: asyncio.Task | None = None
+        self._purge_task: asyncio.Task | None = None
+        self._next_purge = 0.0
+        self._stopping = asyncio.Event()
+        self._flush_lock = asyncio.Lock()
+        self._failing = False
+        self._visitors = VisitorHasher()
+
+    @property
+    def buffered(self) -> int:
+        """Clicks not written yet, including the batch being written."""
+        return len(self._buffer) + self._writing
 
     def record(
         self, link_id: int, *, method: str, user_agent: str, referrer: str, client_ip: str
@@ -58,24 +90,156 @@ class ClickRecorder:
     async def start(self, db: Database) -> None:
         """Start the periodic flusher (the pool must be open)."""
         self._db = db
+        self._stopping.clear()
         self._task = asyncio.create_task(self._run(), name="kurz-click-flusher")
 
     async def stop(self) -> None:
-        """Stop the flusher and write what is left (before the pool closes)."""
+        """Stop the flusher and write what is left (before the pool closes).
+
+        The flusher is asked to stop rather than cancelled, so that a batch is never cut off
+        in the middle of its commit (which could leave it unknown whether it was written).
+        """
+        self._stopping.set()
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await self._task
             self._task = None
-        await self.flush()
+        if self._purge_task is not None:
+            self._purge_task.cancel()  # deletes are idempotent: the next start redoes them
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._purge_task
+            self._purge_task = None
+        for attempt in range(1, FINAL_FLUSH_ATTEMPTS + 1):
+            try:
+                await self.flush()
+                return
+            except Exception as error:
+                if attempt == FINAL_FLUSH_ATTEMPTS:
+                    log.error(
+                        "final click flush failed (%s: %s): %d clicks lost",
+                        type(error).__name__,
+                        error,
+                        self.buffered,
+                    )
+                else:
+                    await asyncio.sleep(1)  # a database restarting may be back in a moment
 
     async def flush(self) -> int:
-        """Write the buffered clicks now; return how many were written."""
-        if not self._buffer:
-            return 0
-        raise NotImplementedError("click storage lands with the analytics migration")
+        """Write the buffered clicks now; return how many were stored.
+
+        On failure the unwritten clicks stay buffered (for the next attempt) and the error is
+        raised. Clicks of links deleted meanwhile are skipped, not counted.
+        """
+        async with self._flush_lock:
+            stored = 0
+            while self._buffer:
+                count = min(len(self._buffer), BATCH_SIZE)
+                batch = [self._buffer.popleft() for _ in range(count)]
+                self._writing = count
+                try:
+                    # A task per batch: `databases` ties a connection to the task using it,
+                    # and when a rollback fails (the server went away mid-transaction) it
+                    # never lets go of it, which would leave a long-lived task with a dead
+                    # connection for good.
+                    stored += await asyncio.create_task(self._write(batch))
+                except BaseException:
+                    self._requeue(batch)
+                    raise
+                finally:
+                    self._writing = 0
+            return stored
+
+    def _requeue(self, batch: list[RawClick]) -> None:
+        """Put a failed batch back in front of the clicks recorded meanwhile, within bounds."""
+        self._buffer.extendleft(reversed(batch))
+        while len(self._buffer) > self.max_buffered:
+            self._buffer.popleft()
+            self._count_drop()
+
+    async def _write(self, batch: list[RawClick]) -> int:
+        assert self._db is not None, "start() first"
+        db = self._db
+        moments = [datetime.datetime.fromtimestamp(raw[0], datetime.UTC) for raw in batch]
+        await self._visitors.load_salts(db, {moment.date() for moment in moments})
+        clicks = []
+        for moment, (_, link_id, method, user_agent, referrer, client_ip) in zip(
+            moments, batch, strict=True
+        ):
+            user_agent = user_agent[:MAX_USER_AGENT]
+            agent = classify(user_agent)
+            bot = agent.bot or method == "HEAD"
+            day = moment.date()
+            clicks.append(
+                Click(
+                    link_id=link_id,
+                    at=moment,
+                    day=day,
+                    bot=bot,
+                    referrer=referrer_host(referrer) if referrer else None,
+                    browser=agent.browser,
+                    os=agent.os,
+                    device="bot" if bot else agent.device,
+                    visitor=self._visitors.hash(day, client_ip, user_agent),
+                )
+            )
+        return await insert_clicks(db, clicks)
+
+    async def purge(self) -> int:
+        """Apply the retention now; return how many raw clicks were deleted."""
+        assert self._db is not None, "start() first"
+        now = datetime.datetime.now(datetime.UTC)
+        # Clicks of yesterday may still arrive (a batch flushed just after midnight), so its
+        # salt and counted visitors are kept one more day.
+        yesterday = now.date() - datetime.timedelta(days=1)
+        retention = datetime.timedelta(days=self.settings.click_retention_days)
+        deleted = await delete_expired_clicks(self._db, now - retention, yesterday)
+        self._visitors.forget_before(yesterday)
+        if deleted:
+            log.info("retention: deleted %d raw clicks older than %s", deleted, now - retention)
+        return deleted
 
     async def _run(self) -> None:
-        while True:
-            await asyncio.sleep(self.settings.click_flush_seconds)
+        interval = self.settings.click_flush_seconds
+        while not self._stopping.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), interval)
+            await self._flush_and_report()
+            self._schedule_purge()
+
+    async def _flush_and_report(self) -> None:
+        try:
             await self.flush()
+        except Exception as error:
+            if not self._failing:
+                self._failing = True
+                log.warning(
+                    "cannot write clicks (%s: %s); %d kept for retry",
+                    type(error).__name__,
+                    error,
+                    len(self._buffer),
+                    exc_info=not is_unavailable(error),
+                )
+        else:
+            if self._failing:
+                self._failing = False
+                log.info("click writes recovered")
+
+    def _schedule_purge(self) -> None:
+        """Start the retention in its own task (a big backlog must not delay the flushes)."""
+        running = self._purge_task is not None and not self._purge_task.done()
+        if running or self._stopping.is_set() or time.monotonic() < self._next_purge:
+            return
+        self._next_purge = time.monotonic() + PURGE_EVERY_SECONDS
+        self._purge_task = asyncio.create_task(self._purge_and_report(), name="kurz-retention")
+
+    async def _purge_and_report(self) -> None:
+        try:
+            await self.purge()
+        except Exception as error:
+            self._next_purge = time.monotonic() + PURGE_RETRY_SECONDS
+            log.warning(
+                "click retention failed (%s: %s); retrying in %gs",
+                type(error).__name__,
+                error,
+                PURGE_RETRY_SECONDS,
+                exc_info=not is_unavailable(error),
+            )

@@ -1,3 +1,315 @@
-from quart import Blueprint
+"""An org's short links: create, list and search, read, edit, delete, QR code."""
+
+import base64
+import binascii
+import io
+from datetime import UTC, datetime
+from typing import Annotated, ClassVar, Literal
+
+import segno
+from pydantic import AwareDatetime, BaseModel, Field, RootModel
+from quart import Blueprint, Response, current_app
+from quart_schema import (
+    document_response,
+    validate_querystring,
+    validate_request,
+    validate_response,
+)
+
+from ..audit import record_audit
+from ..auth import Caller, require_org_role, role_at_least
+from ..database import get_db
+from ..errors import APIError, validation_error
+from ..models.links import (
+    Link,
+    delete_link,
+    insert_link,
+    select_link,
+    select_links_page,
+    update_link,
+)
+from ..schemas import Input, Timestamp, no_content, problems
+from ..slugs import check_slug, check_url, random_slug, reserved_words
 
 blueprint = Blueprint("links", __name__)
+
+LINKS = "/api/v1/orgs/<org_id>/links"
+LINK = LINKS + "/<slug>"
+# Random slugs collide rarely (62**7 of them); a run of collisions means the space is filling.
+RANDOM_SLUG_ATTEMPTS = 8
+
+RedirectStatus = Literal[301, 302, 307, 308]
+# PostgreSQL text cannot hold NUL characters.
+NO_NUL = r"^[^\x00]*$"
+# JSON has no date type: a timestamp arrives as an ISO 8601 string, with its offset.
+FutureTime = Annotated[AwareDatetime, Field(strict=False)]
+
+
+class LinkCreate(Input):
+    url: str = Field(description="Absolute http(s) URL, at most 2048 characters.")
+    slug: str | None = Field(
+        None, description="3-64 of A-Z a-z 0-9 - _, case-sensitive; random when absent."
+    )
+    title: str | None = Field(None, max_length=200, pattern=NO_NUL)
+    expires_at: FutureTime | None = Field(None, description="In the future; never when absent.")
+    redirect_status: RedirectStatus = 302
+
+
+class LinkUpdate(Input):
+    """Only the fields sent change; ``title`` and ``expires_at`` may be set to null."""
+
+    # None as the default means "unchanged"; an explicit null is refused (not nullable).
+    url: str = None  # type: ignore[assignment]
+    title: str | None = Field(None, max_length=200, pattern=NO_NUL)
+    expires_at: FutureTime | None = None
+    disabled: bool = None  # type: ignore[assignment]
+    redirect_status: RedirectStatus = None  # type: ignore[assignment]
+
+
+class Creator(BaseModel):
+    id: str
+    email: str
+
+
+class LinkOut(BaseModel):
+    slug: str
+    url: str
+    short_url: str
+    title: str | None
+    created_at: Timestamp
+    updated_at: Timestamp
+    created_by: Creator | None = Field(
+        description="The user who created the link; null when an API token created it "
+        "(or the user has since been deleted)."
+    )
+    expires_at: Timestamp | None
+    disabled: bool
+    redirect_status: int
+    clicks: int
+
+
+class LinkPage(BaseModel):
+    items: list[LinkOut]
+    next_cursor: str | None = Field(description="Pass as ?cursor= for the next page; null: end.")
+
+
+class LinkQuery(BaseModel):
+    limit: int = Field(50, ge=1, le=100)
+    cursor: str | None = None
+    q: str | None = Field(
+        None, max_length=200, pattern=NO_NUL, description="Matches slug, url and title."
+    )
+
+
+class QrQuery(BaseModel):
+    format: Literal["svg", "png"] = "svg"
+
+
+class QrCode(RootModel[str]):
+    """The QR code image: image/svg+xml or image/png."""
+
+    content_types: ClassVar = ("image/svg+xml", "image/png")
+
+
+@blueprint.post(LINKS)
+@validate_request(LinkCreate)
+@validate_response(LinkOut, 201)
+@problems(400, 401, 404, 409, 503)
+async def create_link(org_id: str, data: LinkCreate) -> tuple[LinkOut, int]:
+    """Shorten a URL. Any member. 409 SLUG_TAKEN when the slug is in use anywhere."""
+    caller = await require_org_role(org_id)
+    settings = current_app.config["KURZ"]
+    reserved = reserved_words(current_app)
+    slug = None if data.slug is None else check_slug(data.slug, reserved)
+    values = {
+        "org_id": caller.org_id,
+        "url": check_url(data.url, settings.base_url),
+        "title": data.title,
+        "created_by": caller.user_id,
+        "created_by_token": caller.token_id,
+        "expires_at": _future(data.expires_at),
+        "redirect_status": data.redirect_status,
+    }
+    db = get_db()
+    if slug is not None:
+        link = await insert_link(db, slug=slug, **values)
+        if link is None:
+            raise APIError(409, "SLUG_TAKEN", f"The slug {slug!r} is already taken.")
+    else:
+        link = None
+        for _ in range(RANDOM_SLUG_ATTEMPTS):
+            candidate = random_slug()
+            if candidate.lower() not in reserved:
+                link = await insert_link(db, slug=candidate, **values)
+            if link is not None:
+                break
+        else:
+            raise APIError(
+                503,
+                "SLUG_SPACE_EXHAUSTED",
+                "No free random slug was found; try again, or choose a slug.",
+                headers={"Retry-After": "1"},
+            )
+    _forget(link.slug)  # a cached "no such slug" must not outlive the link's creation
+    return _out(link), 201
+
+
+@blueprint.get(LINKS)
+@validate_querystring(LinkQuery)
+@validate_response(LinkPage)
+@problems(400, 401, 404, 503)
+async def list_links(org_id: str, query_args: LinkQuery) -> LinkPage:
+    """The org's links, newest first, a page at a time; ``q`` searches slug, url and title."""
+    caller = await require_org_role(org_id)
+    links = await select_links_page(
+        get_db(),
+        caller.org_id,
+        limit=query_args.limit + 1,  # one more tells whether there is a next page
+        before=None if query_args.cursor is None else _decode_cursor(query_args.cursor),
+        search=query_args.q,
+    )
+    more = len(links) > query_args.limit
+    links = links[: query_args.limit]
+    return LinkPage(
+        items=[_out(link) for link in links],
+        next_cursor=_encode_cursor(links[-1]) if more else None,
+    )
+
+
+@blueprint.get(LINK)
+@validate_response(LinkOut)
+@problems(401, 404, 503)
+async def get_link(org_id: str, slug: str) -> LinkOut:
+    """One link of the org."""
+    caller = await require_org_role(org_id)
+    return _out(await _existing(caller, slug))
+
+
+@blueprint.patch(LINK)
+@validate_request(LinkUpdate)
+@validate_response(LinkOut)
+@problems(400, 401, 403, 404, 503)
+async def edit_link(org_id: str, slug: str, data: LinkUpdate) -> LinkOut:
+    """Change a link: its creator or an org admin. Disabling (and enabling) is audited."""
+    caller = await require_org_role(org_id)
+    changes = {field: getattr(data, field) for field in data.model_fields_set}
+    if "url" in changes:
+        changes["url"] = check_url(changes["url"], current_app.config["KURZ"].base_url)
+    if "expires_at" in changes:
+        changes["expires_at"] = _future(changes["expires_at"])
+    db = get_db()
+    async with db.transaction():
+        link = await _existing(caller, slug, lock=True)
+        _check_may_change(caller, link)
+        if not changes:
+            return _out(link)
+        updated = await update_link(db, caller.org_id, slug, changes)
+        if changes.get("disabled", link.disabled) != link.disabled:
+            action = "link.disable" if updated.disabled else "link.enable"
+            await record_audit(caller, action, slug, {"url": updated.url})
+    _forget(slug)
+    return _out(updated)
+
+
+@blueprint.delete(LINK)
+@no_content
+@problems(401, 403, 404, 503)
+async def remove_link(org_id: str, slug: str) -> tuple[str, int]:
+    """Delete a link: its creator or an org admin. It stops redirecting at once (404)."""
+    caller = await require_org_role(org_id)
+    db = get_db()
+    async with db.transaction():
+        link = await _existing(caller, slug, lock=True)
+        _check_may_change(caller, link)
+        await delete_link(db, caller.org_id, slug)
+        await record_audit(caller, "link.delete", slug, {"url": link.url})
+    _forget(slug)
+    return "", 204
+
+
+@blueprint.get(LINK + "/qr")
+@validate_querystring(QrQuery)
+@document_response(QrCode)
+@problems(400, 401, 404, 503)
+async def link_qr(org_id: str, slug: str, query_args: QrQuery) -> Response:
+    """A QR code of the short URL: ``image/svg+xml`` (default) or ``image/png``."""
+    caller = await require_org_role(org_id)
+    link = await _existing(caller, slug)
+    image = io.BytesIO()
+    segno.make(_short_url(link.slug), error="m").save(
+        image, kind=query_args.format, scale=10 if query_args.format == "png" else 4, border=4
+    )
+    content_type = "image/png" if query_args.format == "png" else "image/svg+xml"
+    response = Response(image.getvalue(), content_type=content_type)
+    # The short URL of a slug never changes, but the link may be deleted: a day at most.
+    response.headers["Cache-Control"] = "private, max-age=86400"
+    return response
+
+
+async def _existing(caller: Caller, slug: str, *, lock: bool = False) -> Link:
+    link = await select_link(get_db(), caller.org_id, slug, lock=lock)
+    if link is None:
+        raise APIError(404, "LINK_NOT_FOUND", "No such link in this organisation.")
+    return link
+
+
+def _check_may_change(caller: Caller, link: Link) -> None:
+    """Admins may change any link of the org, members (and member tokens) their own."""
+    own = (caller.user_id is not None and caller.user_id == link.created_by) or (
+        caller.token_id is not None and caller.token_id == link.created_by_token
+    )
+    if not (own or role_at_least(caller.role, "admin")):
+        raise APIError(403, "FORBIDDEN", "Only the link's creator or an admin may change it.")
+
+
+def _future(when: datetime | None) -> datetime | None:
+    if when is not None and when <= datetime.now(UTC):
+        raise validation_error("expires_at", "The expiry must be in the future.")
+    return when
+
+
+def _forget(slug: str) -> None:
+    """Evict here at once; the database's notification evicts it on every other instance."""
+    current_app.extensions["kurz.links_cache"].evict(slug)
+
+
+def _short_url(slug: str) -> str:
+    return f"{current_app.config['KURZ'].base_url}/{slug}"
+
+
+def _out(link: Link) -> LinkOut:
+    return LinkOut(
+        slug=link.slug,
+        url=link.url,
+        short_url=_short_url(link.slug),
+        title=link.title,
+        created_at=link.created_at,
+        updated_at=link.updated_at,
+        created_by=(
+            None
+            if link.created_by is None or link.created_by_email is None
+            else Creator(id=link.created_by, email=link.created_by_email)
+        ),
+        expires_at=link.expires_at,
+        disabled=link.disabled,
+        redirect_status=link.redirect_status,
+        clicks=link.clicks,
+    )
+
+
+def _encode_cursor(link: Link) -> str:
+    """Opaque to clients: the position (created_at, id) of the page's last link."""
+    raw = f"{link.created_at.isoformat()}|{link.id}".encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> tuple[datetime, int]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        created_at, _, link_id = raw.partition("|")
+        position = datetime.fromisoformat(created_at), int(link_id)
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        position = None
+    if position is None or position[0].tzinfo is None or not 0 < position[1] < 2**63:
+        raise validation_error("cursor", "Not a cursor from this list.", "INVALID_CURSOR")
+    return position

@@ -1,3 +1,232 @@
+"""Members of an org, their roles, and invitations of emails not registered yet.
+
+Who may do what (owner > admin > member):
+- any member lists members and pending invitations;
+- admins add and remove members with the ``member`` role and invite with it;
+- only owners grant, change or take the ``owner`` and ``admin`` roles (adding, inviting,
+  changing, removing someone with such a role);
+- anyone may leave; the last owner can neither leave nor be removed or demoted (409
+  ``LAST_OWNER``): the org must always have someone who can delete it.
+"""
+
+from uuid import UUID
+
+from pydantic import BaseModel, EmailStr, Field
 from quart import Blueprint
+from quart_schema import validate_request, validate_response
+
+from ..audit import record_audit
+from ..auth import Caller, require_org_role
+from ..database import get_db
+from ..errors import APIError
+from ..models.members import (
+    Invitation,
+    Member,
+    count_owners,
+    delete_invitation,
+    delete_member,
+    insert_member,
+    lock_email,
+    select_invitation,
+    select_invitations,
+    select_member,
+    select_members,
+    update_member_role,
+    upsert_invitation,
+)
+from ..models.orgs import lock_org
+from ..models.users import select_user_by_email
+from ..schemas import Input, Role, Timestamp, no_content, problems
 
 blueprint = Blueprint("members", __name__)
+POWERFUL = ("owner", "admin")
+
+
+class MemberAdd(Input):
+    email: EmailStr = Field(max_length=254)
+    role: Role
+
+
+class MemberChange(Input):
+    role: Role
+
+
+class MemberOut(BaseModel):
+    user_id: str
+    email: str
+    name: str
+    role: Role
+    joined_at: Timestamp
+
+
+class InvitationOut(BaseModel):
+    email: str
+    role: Role
+    created_at: Timestamp
+
+
+class MemberList(BaseModel):
+    items: list[MemberOut]
+    invitations: list[InvitationOut]
+
+
+def _member_out(member: Member) -> MemberOut:
+    return MemberOut(
+        user_id=member.user_id,
+        email=member.email,
+        name=member.name,
+        role=member.role,
+        joined_at=member.joined_at,
+    )
+
+
+def _invitation_out(invitation: Invitation) -> InvitationOut:
+    return InvitationOut(
+        email=invitation.email, role=invitation.role, created_at=invitation.created_at
+    )
+
+
+def _require_owner_for(caller: Caller, *roles: str) -> None:
+    if caller.role != "owner" and any(role in POWERFUL for role in roles):
+        raise APIError(403, "FORBIDDEN", "Only owners grant, change or take owner and admin.")
+
+
+def _member_not_found() -> APIError:
+    return APIError(404, "MEMBER_NOT_FOUND", "No such member of this organisation.")
+
+
+async def _existing_member(caller: Caller, user_id: str) -> Member:
+    """The member (locking the org's memberships until the transaction ends), or 404."""
+    try:
+        user_id = str(UUID(user_id))
+    except ValueError:
+        raise _member_not_found() from None
+    db = get_db()
+    await lock_org(db, caller.org_id)
+    member = await select_member(db, caller.org_id, user_id)
+    if member is None:
+        raise _member_not_found()
+    return member
+
+
+async def _refuse_last_owner(caller: Caller, member: Member) -> None:
+    if member.role == "owner" and await count_owners(get_db(), caller.org_id) == 1:
+        raise APIError(409, "LAST_OWNER", "The org needs at least one other owner first.")
+
+
+@blueprint.get("/api/v1/orgs/<org_id>/members")
+@validate_response(MemberList, 200)
+@problems(401, 404)
+async def list_members(org_id: str) -> MemberList:
+    """Members by joining date, and pending invitations."""
+    caller = await require_org_role(org_id)
+    db = get_db()
+    return MemberList(
+        items=[_member_out(member) for member in await select_members(db, caller.org_id)],
+        invitations=[
+            _invitation_out(invitation)
+            for invitation in await select_invitations(db, caller.org_id)
+        ],
+    )
+
+
+@blueprint.post("/api/v1/orgs/<org_id>/members")
+@validate_request(MemberAdd)
+@validate_response(MemberOut, 201)
+@validate_response(InvitationOut, 202)
+@problems(400, 401, 403, 404, 409)
+async def add_member(org_id: str, data: MemberAdd) -> tuple[MemberOut | InvitationOut, int]:
+    """Add a registered user (201 member) or invite an email (202 invitation); admin.
+
+    An invitation becomes a membership when its email registers. Adding someone who already is
+    a member is a 409 ``ALREADY_MEMBER`` (change their role with PATCH instead): silently
+    keeping or changing the role could surprise either side. Inviting an email that has a
+    pending invitation updates that invitation's role (202 again), so re-sending is harmless.
+    """
+    caller = await require_org_role(org_id, "admin")
+    _require_owner_for(caller, data.role)
+    db = get_db()
+    async with db.transaction():
+        await lock_email(db, data.email)
+        user = await select_user_by_email(db, data.email)
+        if user is None:
+            invitation = await upsert_invitation(
+                db, caller.org_id, data.email, data.role, caller.user_id
+            )
+            await record_audit(caller, "invitation.create", invitation.email, {"role": data.role})
+            return _invitation_out(invitation), 202
+        member = await insert_member(db, caller.org_id, user.id, data.role)
+        if member is None:
+            raise APIError(409, "ALREADY_MEMBER", "This user already is a member.")
+        await record_audit(
+            caller, "member.add", member.email, {"user_id": member.user_id, "role": data.role}
+        )
+    return _member_out(member), 201
+
+
+@blueprint.patch("/api/v1/orgs/<org_id>/members/<user_id>")
+@validate_request(MemberChange)
+@validate_response(MemberOut, 200)
+@problems(400, 401, 403, 404, 409)
+async def change_member(org_id: str, user_id: str, data: MemberChange) -> MemberOut:
+    """Change a member's role: admin; owner when ``owner`` or ``admin`` is given or taken."""
+    caller = await require_org_role(org_id, "admin")
+    db = get_db()
+    async with db.transaction():
+        member = await _existing_member(caller, user_id)
+        _require_owner_for(caller, member.role, data.role)
+        if data.role == member.role:
+            return _member_out(member)
+        await _refuse_last_owner(caller, member)
+        changed = await update_member_role(db, caller.org_id, member.user_id, data.role)
+        await record_audit(
+            caller,
+            "member.role",
+            member.email,
+            {"user_id": member.user_id, "from": member.role, "to": data.role},
+        )
+    return _member_out(changed)
+
+
+@blueprint.delete("/api/v1/orgs/<org_id>/members/<user_id>")
+@no_content
+@problems(401, 403, 404, 409)
+async def remove_member(org_id: str, user_id: str) -> tuple[str, int]:
+    """Remove a member (admin; owner to remove an owner or admin), or leave the org yourself."""
+    caller = await require_org_role(org_id)
+    leaving = caller.user_id is not None and caller.user_id == user_id.lower()
+    if not leaving:
+        await require_org_role(org_id, "admin")
+    db = get_db()
+    async with db.transaction():
+        member = await _existing_member(caller, user_id)
+        if not leaving:
+            _require_owner_for(caller, member.role)
+        await _refuse_last_owner(caller, member)
+        await delete_member(db, caller.org_id, member.user_id)
+        await record_audit(
+            caller,
+            "member.leave" if leaving else "member.remove",
+            member.email,
+            {"user_id": member.user_id, "role": member.role},
+        )
+    return "", 204
+
+
+@blueprint.delete("/api/v1/orgs/<org_id>/invitations/<email>")
+@no_content
+@problems(401, 403, 404)
+async def cancel_invitation(org_id: str, email: str) -> tuple[str, int]:
+    """Withdraw a pending invitation (admin; owner for an owner or admin invitation)."""
+    caller = await require_org_role(org_id, "admin")
+    db = get_db()
+    async with db.transaction():
+        invitation = await select_invitation(db, caller.org_id, email)
+        if invitation is None:
+            raise APIError(404, "INVITATION_NOT_FOUND", "No pending invitation for this email.")
+        _require_owner_for(caller, invitation.role)
+        await delete_invitation(db, caller.org_id, invitation.email)
+        await record_audit(
+            caller, "invitation.delete", invitation.email, {"role": invitation.role}
+        )
+    return "", 204

@@ -1,3 +1,107 @@
+"""Organisations: create, list, read, rename, delete."""
+
+from typing import Annotated
+
+from pydantic import BaseModel, StringConstraints
 from quart import Blueprint
+from quart_schema import validate_request, validate_response
+
+from ..audit import record_audit
+from ..auth import Caller, require_org_role, require_user
+from ..database import get_db
+from ..models.orgs import (
+    Org,
+    delete_org,
+    insert_org,
+    select_memberships,
+    select_org,
+    update_org_name,
+)
+from ..schemas import Input, Role, Timestamp, no_content, problems
 
 blueprint = Blueprint("orgs", __name__)
+
+OrgName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+
+
+class OrgIn(Input):
+    name: OrgName
+
+
+class OrgSummary(BaseModel):
+    id: str
+    name: str
+    role: Role
+
+
+class OrgList(BaseModel):
+    items: list[OrgSummary]
+
+
+class OrgOut(OrgSummary):
+    created_at: Timestamp
+
+
+@blueprint.post("/api/v1/orgs")
+@validate_request(OrgIn)
+@validate_response(OrgSummary, 201)
+@problems(400, 401, 403)
+async def create_org(data: OrgIn) -> tuple[OrgSummary, int]:
+    """Create an org; the caller becomes its owner (API tokens cannot create orgs)."""
+    user = await require_user()
+    db = get_db()
+    async with db.transaction():
+        org = await insert_org(db, data.name, user.id)
+        await record_audit(Caller(org.id, "owner", user=user), "org.create", org.name)
+    return OrgSummary(id=org.id, name=org.name, role="owner"), 201
+
+
+@blueprint.get("/api/v1/orgs")
+@validate_response(OrgList, 200)
+@problems(401)
+async def list_orgs() -> OrgList:
+    """The orgs the logged-in user belongs to, with their role in each."""
+    user = await require_user()
+    orgs = await select_memberships(get_db(), user.id)
+    return OrgList(items=[OrgSummary(id=org.id, name=org.name, role=org.role) for org in orgs])
+
+
+def _org_out(org: Org, role: str) -> OrgOut:
+    return OrgOut(id=org.id, name=org.name, role=role, created_at=org.created_at)
+
+
+@blueprint.get("/api/v1/orgs/<org_id>")
+@validate_response(OrgOut, 200)
+@problems(401, 404)
+async def get_org(org_id: str) -> OrgOut:
+    """The org, with the caller's role in it (a token's role for a token)."""
+    caller = await require_org_role(org_id)
+    return _org_out(await select_org(get_db(), caller.org_id), caller.role)
+
+
+@blueprint.patch("/api/v1/orgs/<org_id>")
+@validate_request(OrgIn)
+@validate_response(OrgOut, 200)
+@problems(400, 401, 403, 404)
+async def rename_org(org_id: str, data: OrgIn) -> OrgOut:
+    """Rename the org (admin)."""
+    caller = await require_org_role(org_id, "admin")
+    db = get_db()
+    async with db.transaction():
+        before = await select_org(db, caller.org_id)
+        org = await update_org_name(db, caller.org_id, data.name)
+        await record_audit(caller, "org.rename", org.name, {"from": before.name})
+    return _org_out(org, caller.role)
+
+
+@blueprint.delete("/api/v1/orgs/<org_id>")
+@no_content
+@problems(401, 403, 404)
+async def remove_org(org_id: str) -> tuple[str, int]:
+    """Delete the org (owner) with its members, invitations, tokens, links and audit log.
+
+    Its short links stop redirecting at once (404).
+    """
+    caller = await require_org_role(org_id, "owner")
+    await delete_org(get_db(), caller.org_id)
+    return "", 204

@@ -1,3 +1,86 @@
+"""Logging in and out: ``/api/v1/session`` (a quart-auth cookie backed by a server-side row)."""
+
+from pydantic import BaseModel, Field
 from quart import Blueprint
+from quart_rate_limiter import rate_limit
+from quart_schema import validate_request, validate_response
+
+from ..auth import end_session, require_user, start_session
+from ..database import get_db
+from ..errors import APIError
+from ..models.orgs import select_memberships
+from ..models.users import select_login
+from ..passwords import verify_password
+from ..ratelimits import (
+    LOGIN_LIMITS,
+    check_login_failures,
+    forget_login_failures,
+    record_login_failure,
+)
+from ..schemas import Input, Role, no_content, problems
+from .users import UserOut
 
 blueprint = Blueprint("sessions", __name__)
+
+
+class LoginIn(Input):
+    email: str = Field(max_length=254)
+    password: str = Field(max_length=1024)
+    remember: bool = False
+
+
+class SessionOrg(BaseModel):
+    id: str
+    name: str
+    role: Role
+
+
+class SessionOut(UserOut):
+    orgs: list[SessionOrg]
+
+
+@blueprint.post("/api/v1/session")
+@rate_limit(limits=LOGIN_LIMITS)
+@validate_request(LoginIn)
+@validate_response(UserOut, 200)
+@problems(400, 401, 429)
+async def login(data: LoginIn) -> UserOut:
+    """Log in; sets the session cookie.
+
+    Without ``remember`` the cookie lasts until the browser closes (and at most a day), with it
+    30 days. Wrong email and wrong password get the same 401, in about the same time. After 10
+    failed logins for one email within 15 minutes, logins for it answer 429 for a while.
+    """
+    await check_login_failures(data.email)
+    found = await select_login(get_db(), data.email)
+    user, password_hash = found if found else (None, None)
+    if not await verify_password(data.password, password_hash) or user is None:
+        await record_login_failure(data.email)
+        raise APIError(401, "INVALID_CREDENTIALS", "Wrong email or password.")
+    await forget_login_failures(data.email)
+    await start_session(user, data.remember)
+    return UserOut(id=user.id, email=user.email, name=user.name)
+
+
+@blueprint.get("/api/v1/session")
+@validate_response(SessionOut, 200)
+@problems(401)
+async def session() -> SessionOut:
+    """The logged-in user and the orgs they belong to, with their role in each."""
+    user = await require_user()
+    orgs = await select_memberships(get_db(), user.id)
+    return SessionOut(
+        id=user.id,
+        email=user.email,
+        name=user.name,
+        orgs=[SessionOrg(id=org.id, name=org.name, role=org.role) for org in orgs],
+    )
+
+
+@blueprint.delete("/api/v1/session")
+@no_content
+@problems(403)
+async def logout() -> tuple[str, int]:
+    """Log out: the session ends on the server and its cookie is cleared (204 even if none)."""
+    await end_session()
+    return "", 204

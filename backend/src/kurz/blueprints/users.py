@@ -1,3 +1,103 @@
+"""Registering (which turns pending invitations into memberships) and changing the password."""
+
+from pydantic import BaseModel, EmailStr, Field
 from quart import Blueprint
+from quart_rate_limiter import rate_limit
+from quart_schema import validate_request, validate_response
+
+from ..audit import record_audit
+from ..auth import Caller, current_session_hash, require_user
+from ..database import get_db
+from ..errors import APIError, validation_error
+from ..models.members import accept_invitations, lock_email
+from ..models.users import (
+    delete_other_sessions,
+    insert_user,
+    select_password_hash,
+    update_password,
+)
+from ..passwords import check_new_password, hash_password, verify_password
+from ..ratelimits import (
+    LOGIN_LIMITS,
+    REGISTRATION_LIMITS,
+    check_login_failures,
+    record_login_failure,
+)
+from ..schemas import Input, no_content, problems
 
 blueprint = Blueprint("users", __name__)
+
+
+class RegisterIn(Input):
+    email: EmailStr = Field(max_length=254)
+    password: str = Field(max_length=1024)
+    name: str = Field("", max_length=100)
+
+
+class UserOut(BaseModel):
+    id: str
+    email: str
+    name: str
+
+
+class PasswordChangeIn(Input):
+    current_password: str = Field(max_length=1024)
+    new_password: str = Field(max_length=1024)
+
+
+@blueprint.post("/api/v1/users")
+@rate_limit(limits=REGISTRATION_LIMITS)
+@validate_request(RegisterIn)
+@validate_response(UserOut, 201)
+@problems(400, 409, 429)
+async def register(data: RegisterIn) -> tuple[UserOut, int]:
+    """Register an account (it does not log in).
+
+    Passwords: 8 characters to 72 bytes, and not easy to guess (400 ``WEAK_PASSWORD``). Emails
+    are unique in any letter case (409 ``EMAIL_TAKEN``). Pending invitations of the email become
+    memberships in the same transaction.
+    """
+    name = data.name.strip()
+    check_new_password(data.password, "password", [data.email, name])
+    password_hash = await hash_password(data.password)
+    db = get_db()
+    async with db.transaction():
+        await lock_email(db, data.email)
+        user = await insert_user(db, data.email, name, password_hash)
+        if user is None:
+            raise APIError(409, "EMAIL_TAKEN", "This email is already registered.")
+        for org_id, role in await accept_invitations(db, user.id, user.email):
+            await record_audit(
+                Caller(org_id=org_id, role=role, user=user),
+                "invitation.accept",
+                user.email,
+                {"user_id": user.id, "role": role},
+            )
+    return UserOut(id=user.id, email=user.email, name=user.name), 201
+
+
+@blueprint.put("/api/v1/users/me/password")
+@no_content
+@rate_limit(limits=LOGIN_LIMITS)
+@validate_request(PasswordChangeIn)
+@problems(400, 401, 403, 429)
+async def change_password(data: PasswordChangeIn) -> tuple[str, int]:
+    """Change the password; every other session of the user ends, this one stays.
+
+    A wrong ``current_password`` is a 400 (field ``current_password``) and counts as a failed
+    login for the account.
+    """
+    user = await require_user()
+    await check_login_failures(user.email)
+    db = get_db()
+    if not await verify_password(data.current_password, await select_password_hash(db, user.id)):
+        await record_login_failure(user.email)
+        raise validation_error(
+            "current_password", "The current password is wrong.", "WRONG_PASSWORD"
+        )
+    check_new_password(data.new_password, "new_password", [user.email, user.name])
+    password_hash = await hash_password(data.new_password)
+    async with db.transaction():
+        await update_password(db, user.id, password_hash)
+        await delete_other_sessions(db, user.id, current_session_hash())
+    return "", 204

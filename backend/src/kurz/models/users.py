@@ -100,3 +100,33 @@ async def delete_expired_sessions(db: Database, user_id: str) -> None:
         "DELETE FROM sessions WHERE user_id = :user_id AND expires_at <= now()",
         {"user_id": user_id},
     )
+
+
+async def count_login_failures(
+    db: Database, email_hash: str, window_seconds: int
+) -> tuple[int, datetime | None]:
+    """Failed logins for this email within the window, and when the oldest of them was."""
+    row = await db.fetch_one(
+        """SELECT count(*) AS failures, min(at) AS oldest FROM login_failures
+            WHERE email_hash = :email_hash
+              AND at > now() - make_interval(secs => :window_seconds)""",
+        {"email_hash": email_hash, "window_seconds": window_seconds},
+    )
+    return row["failures"], row["oldest"]
+
+
+async def insert_login_failure(db: Database, email_hash: str, window_seconds: int) -> None:
+    """Count one failure, and forget every failure (of any email) older than the window."""
+    await db.execute(
+        "DELETE FROM login_failures WHERE at <= now() - make_interval(secs => :window_seconds)",
+        {"window_seconds": window_seconds},
+    )
+    await db.execute(
+        "INSERT INTO login_failures (email_hash) VALUES (:email_hash)", {"email_hash": email_hash}
+    )
+
+
+async def delete_login_failures(db: Database, email_hash: str) -> None:
+    await db.execute(
+        "DELETE FROM login_failures WHERE email_hash = :email_hash", {"email_hash": email_hash}
+    )

@@ -1,0 +1,85 @@
+"""Rate limits beyond the app-wide default: tight ones for logging in and registering.
+
+Login and registration are limited per client address (quart-rate-limiter) and per email:
+registration by attempts, login by *failed* attempts, counted in the database so that every
+worker shares them and a correct password after many wrong ones is refused until the window
+has passed (otherwise the limit would not slow guessing down). ``KURZ_RATE_LIMITS=off`` turns
+all of it off.
+"""
+
+import math
+from datetime import UTC, datetime, timedelta
+
+from quart import current_app, request
+from quart_rate_limiter import RateLimit
+
+from .auth import hash_secret
+from .database import get_db
+from .errors import APIError
+from .models.users import count_login_failures, delete_login_failures, insert_login_failure
+
+LOGIN_FAILURES = 10
+LOGIN_FAILURE_WINDOW = timedelta(minutes=15)
+
+
+async def client_address() -> str:
+    """The peer address; behind a proxy uvicorn's ``proxy_headers`` sets it from trusted hops.
+
+    Not quart-rate-limiter's default (the first ``X-Forwarded-For`` entry), which any client
+    could set to a new value on every request.
+    """
+    return request.remote_addr or "unknown"
+
+
+def _email_key(email: str) -> str:
+    return "email:" + hash_secret(email.strip().lower())
+
+
+async def body_email() -> str:
+    """The email of a JSON body (read before the route validates it), as a rate-limit key."""
+    body = await request.get_json(silent=True)
+    email = body.get("email") if isinstance(body, dict) else None
+    return _email_key(email) if isinstance(email, str) else "email:none"
+
+
+# Generous enough for an office behind one NAT address, far too slow for guessing.
+LOGIN_LIMITS = [
+    RateLimit(20, timedelta(minutes=1), key_function=client_address),
+    RateLimit(200, timedelta(hours=1), key_function=client_address),
+]
+REGISTRATION_LIMITS = [
+    RateLimit(10, timedelta(minutes=1), key_function=client_address),
+    RateLimit(50, timedelta(hours=1), key_function=client_address),
+    RateLimit(5, timedelta(hours=1), key_function=body_email),
+]
+
+
+def _enabled() -> bool:
+    return current_app.config["QUART_RATE_LIMITER_ENABLED"]
+
+
+async def check_login_failures(email: str) -> None:
+    """429 with ``Retry-After`` while the email has had too many failed logins recently."""
+    if not _enabled():
+        return
+    window = int(LOGIN_FAILURE_WINDOW.total_seconds())
+    failures, oldest = await count_login_failures(get_db(), _email_key(email), window)
+    if failures >= LOGIN_FAILURES:
+        retry_after = oldest + LOGIN_FAILURE_WINDOW - datetime.now(UTC)
+        raise APIError(
+            429,
+            "TOO_MANY_LOGIN_ATTEMPTS",
+            "Too many failed logins for this email; try again later.",
+            headers={"Retry-After": str(max(1, math.ceil(retry_after.total_seconds())))},
+        )
+
+
+async def record_login_failure(email: str) -> None:
+    if _enabled():
+        window = int(LOGIN_FAILURE_WINDOW.total_seconds())
+        await insert_login_failure(get_db(), _email_key(email), window)
+
+
+async def forget_login_failures(email: str) -> None:
+    if _enabled():
+        await delete_login_failures(get_db(), _email_key(email))

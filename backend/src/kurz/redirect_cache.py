@@ -1,0 +1,208 @@
+"""The in-process slug -> link cache behind every redirect, and its invalidation across instances.
+
+``LinkCache`` holds what a redirect needs (id, Location, status, expiry, disabled) for up to
+``max_entries`` slugs, least recently used out first, and remembers unknown slugs briefly too
+(so probing random slugs does not cost a query each). A miss costs one query, on a small asyncpg
+pool of the cache's own (``open()``); concurrent misses of one slug share it.
+
+Freshness: a trigger on ``links`` (db/0.py) NOTIFYs ``kurz_links`` with the slug on every change
+that affects a redirect, including the cascade when an org is deleted ('*' for bulk changes).
+``LinkListener`` LISTENs on a dedicated asyncpg connection and evicts what it is told, so every
+instance sees an edit within milliseconds of its commit. The instance making a change also
+evicts at once, without waiting for the round trip. When the listener (re)connects it clears
+the cache, since it may have missed notifications while away; while it is away it retries every
+second at most. Entries also expire after ``ttl`` seconds: a safety net, kept long because with
+working sets of 100,000s of links a short TTL would turn a large share of redirects into queries.
+
+Expiry times are kept in the entry and compared on every hit, so a cached link answers 410 the
+moment it expires.
+"""
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+
+import asyncpg
+from werkzeug.urls import iri_to_uri
+
+from .database import UNAVAILABLE_ERRORS
+from .models.links import RedirectTarget, select_redirect
+
+log = logging.getLogger(__name__)
+
+CHANNEL = "kurz_links"
+CLEAR_ALL = "*"  # never a slug
+
+
+@dataclass(slots=True, frozen=True)
+class CachedLink:
+    id: int
+    status: int
+    location: str  # ASCII (IDNA host, percent-encoded path): safe in a header as is
+    expires_at: float | None  # Unix time
+    disabled: bool
+
+    @classmethod
+    def of(cls, target: RedirectTarget) -> "CachedLink":
+        return cls(
+            id=target.id,
+            status=target.redirect_status,
+            location=iri_to_uri(target.url),
+            expires_at=None if target.expires_at is None else target.expires_at.timestamp(),
+            disabled=target.disabled,
+        )
+
+    def active(self, now: float) -> bool:
+        return not self.disabled and (self.expires_at is None or self.expires_at > now)
+
+
+class LinkCache:
+    """One per process, in ``app.extensions["kurz.links_cache"]``."""
+
+    def __init__(
+        self, max_entries: int = 100_000, ttl: float = 300.0, negative_ttl: float = 5.0
+    ) -> None:
+        self.max_entries = max_entries
+        self.ttl = ttl
+        self.negative_ttl = negative_ttl
+        # slug -> (fresh until, on the monotonic clock; the link or None for "no such slug")
+        self._entries: OrderedDict[str, tuple[float, CachedLink | None]] = OrderedDict()
+        self._loading: dict[str, asyncio.Future] = {}
+        # Bumped by every eviction: a lookup that raced with one must not store what it read.
+        self._generation = 0
+        self.pool: asyncpg.Pool | None = None  # None until open(): lookups are not possible
+
+    async def open(self, dsn: str, *, max_size: int = 4, query_seconds: float = 5.0) -> None:
+        """Open the pool for misses (it reconnects by itself after an outage)."""
+        self.pool = await asyncpg.create_pool(
+            dsn,
+            min_size=1,
+            max_size=max_size,
+            timeout=query_seconds,
+            command_timeout=query_seconds,
+        )
+
+    async def close(self) -> None:
+        pool, self.pool = self.pool, None
+        if pool is not None:
+            await pool.close()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    async def lookup(self, slug: str) -> CachedLink | None:
+        """The link named ``slug`` (any org), or None when there is none (needs ``open()``)."""
+        entry = self._entries.get(slug)
+        if entry is not None and entry[0] > time.monotonic():
+            self._entries.move_to_end(slug)
+            return entry[1]
+        loading = self._loading.get(slug)
+        if loading is None:
+            loading = self._loading[slug] = asyncio.ensure_future(self._load(slug))
+            loading.add_done_callback(lambda done: self._loaded(slug, done))
+        # Shielded: one waiter giving up (client gone) must not cancel the others' query.
+        return await asyncio.shield(loading)
+
+    async def _load(self, slug: str) -> CachedLink | None:
+        generation = self._generation
+        target = await select_redirect(self.pool, slug)
+        link = None if target is None else CachedLink.of(target)
+        if generation == self._generation:
+            ttl = self.ttl if link is not None else self.negative_ttl
+            self._entries[slug] = (time.monotonic() + ttl, link)
+            self._entries.move_to_end(slug)
+            if len(self._entries) > self.max_entries:
+                self._entries.popitem(last=False)
+        return link
+
+    def _loaded(self, slug: str, done: asyncio.Future) -> None:
+        if self._loading.get(slug) is done:
+            del self._loading[slug]
+        if not done.cancelled():
+            done.exception()  # retrieved here, so that a failure nobody awaited is not logged
+
+    def evict(self, slug: str) -> None:
+        self._generation += 1
+        self._entries.pop(slug, None)
+        self._loading.pop(slug, None)  # later lookups must not join a read from before
+
+    def clear(self) -> None:
+        self._generation += 1
+        self._entries.clear()
+        self._loading.clear()
+
+
+class LinkListener:
+    """LISTENs for link changes and evicts them from ``cache``; reconnects on its own."""
+
+    def __init__(
+        self,
+        cache: LinkCache,
+        dsn: str,
+        *,
+        max_retry_delay: float = 1.0,
+        health_interval: float = 10.0,
+    ) -> None:
+        self.cache = cache
+        self.dsn = dsn
+        self.max_retry_delay = max_retry_delay
+        self.health_interval = health_interval
+        self.connected = asyncio.Event()
+        self._task: asyncio.Task | None = None
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="kurz-link-listener")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    def _notified(self, _connection, _pid: int, _channel: str, slug: str) -> None:
+        if slug == CLEAR_ALL:
+            self.cache.clear()
+        else:
+            self.cache.evict(slug)
+
+    async def _run(self) -> None:
+        delay = 0.1
+        while True:
+            try:
+                await self._listen()
+                delay = 0.1  # it was connected: the next outage starts the backoff afresh
+            except (*UNAVAILABLE_ERRORS, asyncpg.PostgresError) as error:
+                log.warning("link cache listener: %s: %s", type(error).__name__, error)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, self.max_retry_delay)
+
+    async def _listen(self) -> None:
+        """Hold one LISTEN connection until it is lost (or fails a health check)."""
+        connection = await asyncpg.connect(self.dsn, timeout=5)
+        lost = asyncio.Event()
+        connection.add_termination_listener(lambda _connection: lost.set())
+        try:
+            await connection.add_listener(CHANNEL, self._notified)
+            # Only now: whatever changed before LISTEN took effect is gone from the cache.
+            self.cache.clear()
+            self.connected.set()
+            while not lost.is_set():
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(lost.wait(), self.health_interval)
+                if not lost.is_set():
+                    # A silently dropped network path shows no termination; a query does.
+                    await connection.fetchval("SELECT 1", timeout=5)
+            log.warning("link cache listener: connection lost; reconnecting")
+        finally:
+            self.connected.clear()
+            connection.terminate()
+
+
+def asyncpg_dsn(url: str) -> str:
+    """asyncpg's form of a ``databases`` URL (``postgresql+asyncpg://`` -> ``postgresql://``)."""
+    scheme, _, rest = url.partition("://")
+    return f"{scheme.split('+', 1)[0]}://{rest}"

@@ -1,0 +1,90 @@
+"""Shared pieces of request and response bodies, so /openapi.json describes what is really sent.
+
+- ``Input``: base of every request body: unknown fields and loosely typed values are refused.
+- ``Timestamp``: a datetime answered as ISO 8601 in UTC (``2026-11-23T10:15:00Z``).
+- ``Problem`` and ``problems(...)``: the problem+json error body, documented per route.
+"""
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Annotated, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, PlainSerializer, WithJsonSchema
+from quart_schema import document_response
+from quart_schema.openapi import OpenAPIProvider
+
+Role = Literal["owner", "admin", "member"]
+T = TypeVar("T", bound=Callable)
+JSON = "application/json"
+
+
+def _iso(value: datetime) -> str:
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+Timestamp = Annotated[
+    datetime,
+    PlainSerializer(_iso, return_type=str),
+    WithJsonSchema({"type": "string", "format": "date-time"}),
+]
+
+
+class Input(BaseModel):
+    """A JSON request body: no unknown fields, no silent coercion ("yes" is not a boolean)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class FieldProblem(BaseModel):
+    field: str
+    message: str
+
+
+class Problem(BaseModel):
+    """An error, sent as application/problem+json (RFC 9457); switch on ``code``."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    code: str
+    errors: list[FieldProblem] | None = None
+
+
+class NoContent(BaseModel):
+    """Done; the answer has no body."""
+
+
+def no_content(func: T) -> T:
+    """Document a route's 204 answer."""
+    return document_response(NoContent, 204)(func)
+
+
+class KurzOpenAPIProvider(OpenAPIProvider):
+    """Documents answers with the media type they are really sent as.
+
+    ``Problem``: application/problem+json; ``NoContent``: no body; a model with a
+    ``content_types`` class attribute: those (non-JSON) media types, e.g. images.
+    """
+
+    def build_response_object(self, model, headers_model):
+        response, definitions = super().build_response_object(model, headers_model)
+        if model is NoContent:
+            del response["content"]
+        elif model is Problem:
+            response["content"] = {"application/problem+json": response["content"].pop(JSON)}
+        elif media_types := getattr(model, "content_types", None):
+            binary = {"schema": {"type": "string", "format": "binary"}}
+            response["content"] = {media_type: binary for media_type in media_types}
+        return response, definitions
+
+
+def problems(*statuses: int) -> Callable[[T], T]:
+    """Document the error answers a route gives (400, 401, 404, ...) in /openapi.json."""
+
+    def decorator(func: T) -> T:
+        for status in statuses:
+            func = document_response(Problem, status)(func)
+        return func
+
+    return decorator

@@ -1,0 +1,129 @@
+"""Slugs and link targets: random generation, validation, reserved words, URL checks."""
+
+import ipaddress
+import re
+import secrets
+import string
+from urllib.parse import urlsplit
+
+from quart import Quart
+
+from .errors import APIError, validation_error
+
+ALPHABET = string.ascii_letters + string.digits  # base62
+RANDOM_LENGTH = 7  # 62**7 = 3.5e12: collisions stay rare long past a billion links
+SLUG_PATTERN = re.compile(r"[A-Za-z0-9_-]{3,64}")
+MAX_URL_LENGTH = 2048
+
+# Named by the contract; every other top-level path the app serves is added from its URL map.
+RESERVED = frozenset(
+    {
+        "api",
+        "app",
+        "static",
+        "assets",
+        "docs",
+        "redocs",
+        "openapi.json",
+        "healthz",
+        "readyz",
+        "metrics",
+        "login",
+        "logout",
+        "register",
+        "favicon.ico",
+        "robots.txt",
+    }
+)
+
+# A DNS name of letters, digits, hyphens (and underscores, which some real hosts use).
+_LABEL = r"(?!-)[a-z0-9_-]{1,63}(?<!-)"
+HOSTNAME = re.compile(rf"{_LABEL}(\.{_LABEL})*\.?")
+
+
+def random_slug() -> str:
+    return "".join(secrets.choice(ALPHABET) for _ in range(RANDOM_LENGTH))
+
+
+def reserved_words(app: Quart) -> frozenset[str]:
+    """The contract's list plus the first segment of every route, in lower case.
+
+    Computed from ``app.url_map`` on first use (all blueprints are registered by then), so a new
+    top-level route is reserved without anyone remembering to add it here.
+    """
+    words = app.extensions.get("kurz.reserved_slugs")
+    if words is None:
+        segments = {rule.rule.lstrip("/").split("/", 1)[0] for rule in app.url_map.iter_rules()}
+        dynamic = {segment for segment in segments if not segment or "<" in segment}
+        words = app.extensions["kurz.reserved_slugs"] = frozenset(
+            word.lower() for word in RESERVED | (segments - dynamic)
+        )
+    return words
+
+
+def is_routable_slug(slug: str, reserved: frozenset[str]) -> bool:
+    """Whether ``/<slug>`` may name a link (reserved words compare case-insensitively)."""
+    return SLUG_PATTERN.fullmatch(slug) is not None and slug.lower() not in reserved
+
+
+def check_slug(slug: str, reserved: frozenset[str]) -> str:
+    if SLUG_PATTERN.fullmatch(slug) is None:
+        raise _invalid_slug("A slug is 3 to 64 characters of A-Z, a-z, 0-9, - and _.")
+    if slug.lower() in reserved:
+        raise _invalid_slug(f"{slug!r} is reserved.")
+    return slug
+
+
+def _invalid_slug(message: str) -> APIError:
+    return validation_error("slug", message, "INVALID_SLUG")
+
+
+def _invalid_url(message: str) -> APIError:
+    return validation_error("url", message, "INVALID_URL")
+
+
+def _host(netloc_host: str) -> str | None:
+    """The host in lower case when it is an IP address or a valid (IDNA) name, else None."""
+    try:
+        return ipaddress.ip_address(netloc_host).compressed
+    except ValueError:
+        pass
+    try:
+        ascii_host = netloc_host.encode("idna").decode("ascii").lower()
+    except UnicodeError:
+        return None
+    return ascii_host if HOSTNAME.fullmatch(ascii_host) and len(ascii_host) <= 253 else None
+
+
+def check_url(url: str, base_url: str) -> str:
+    """An absolute http(s) URL to another host, at most 2048 characters, else 400 INVALID_URL.
+
+    No whitespace or control characters (they could split the Location header), no
+    ``user:password@`` (a phishing trick: ``https://bank.example@evil.example``), and not this
+    service's own host: a short link to a short link could loop, and needs no shortening.
+    """
+    if len(url) > MAX_URL_LENGTH:
+        raise _invalid_url(f"A URL is at most {MAX_URL_LENGTH} characters.")
+    if any(char.isspace() or ord(char) < 32 or ord(char) == 127 for char in url):
+        raise _invalid_url("A URL contains no spaces or control characters.")
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # e.g. an unbalanced [ in the host
+        raise _invalid_url("The URL is malformed.") from None
+    if parts.scheme.lower() not in {"http", "https"} or not url.lower().startswith(
+        ("http://", "https://")
+    ):
+        raise _invalid_url("Only absolute http:// and https:// URLs can be shortened.")
+    if "@" in parts.netloc:
+        raise _invalid_url("A URL with a user name or password cannot be shortened.")
+    try:
+        parts.port  # noqa: B018 - raises on a port that is not a number in range
+    except ValueError:
+        raise _invalid_url("The URL's port is not valid.") from None
+    host = _host(parts.hostname or "")
+    if host is None:
+        raise _invalid_url("The URL needs a valid host name.")
+    own = urlsplit(base_url).hostname or ""
+    if host.rstrip(".") == (_host(own) or own).rstrip("."):
+        raise _invalid_url("A link cannot point at this service's own short links.")
+    return parts.scheme.lower() + url[len(parts.scheme) :]  # "HTTPS://x" is "https://x"

@@ -1,0 +1,203 @@
+import asyncio
+import logging
+import random
+from dataclasses import replace
+
+from databases import Database
+
+from kurz.analytics.recorder import ClickRecorder
+
+from .support import CHROME, IPHONE, SLACKBOT, click, insert_link
+
+
+async def stored(db: Database, link_id: int) -> dict:
+    """What the database holds for a link: raw clicks, its counter and its daily rollup."""
+    return {
+        "raw": await db.fetch_val(
+            "SELECT count(*) FROM clicks WHERE link_id = :id", {"id": link_id}
+        ),
+        "raw_humans": await db.fetch_val(
+            "SELECT count(*) FROM clicks WHERE link_id = :id AND NOT bot", {"id": link_id}
+        ),
+        "counter": await db.fetch_val("SELECT clicks FROM links WHERE id = :id", {"id": link_id}),
+        "day_clicks": await db.fetch_val(
+            "SELECT coalesce(sum(clicks), 0) FROM click_days WHERE link_id = :id", {"id": link_id}
+        ),
+        "day_bots": await db.fetch_val(
+            "SELECT coalesce(sum(bot_clicks), 0) FROM click_days WHERE link_id = :id",
+            {"id": link_id},
+        ),
+        "visitors": await db.fetch_val(
+            "SELECT coalesce(sum(visitors), 0) FROM click_days WHERE link_id = :id",
+            {"id": link_id},
+        ),
+    }
+
+
+async def test_a_flush_stores_raw_clicks_counter_and_rollups(db, recorder) -> None:
+    link = await insert_link(db)
+    click(recorder, link, referrer="https://news.ycombinator.com/item?id=1&secret=x")
+    click(recorder, link, client_ip="198.51.100.1")
+    click(recorder, link, IPHONE)
+    click(recorder, link, SLACKBOT)
+    click(recorder, link, "curl/8.5.0")
+    click(recorder, link, method="HEAD")
+    await recorder.flush()
+
+    assert await stored(db, link) == {
+        "raw": 6,
+        "raw_humans": 3,
+        "counter": 3,
+        "day_clicks": 3,
+        "day_bots": 3,
+        "visitors": 3,
+    }
+    rows = await db.fetch_all(
+        "SELECT bot, referrer, browser, os, device, visitor FROM clicks ORDER BY at"
+    )
+    assert [(row["bot"], row["device"]) for row in rows] == [
+        (False, "desktop"),
+        (False, "desktop"),
+        (False, "mobile"),
+        (True, "bot"),
+        (True, "bot"),
+        (True, "bot"),
+    ]
+    assert rows[0]["referrer"] == "news.ycombinator.com"
+    assert (rows[0]["browser"], rows[0]["os"]) == ("Chrome", "Windows")
+    # No column holds the address, only a 128-bit hash of it.
+    assert all(len(row["visitor"]) == 16 for row in rows)
+    dump = str([dict(row) for row in await db.fetch_all("SELECT * FROM clicks")])
+    assert "203.0.113.7" not in dump and "198.51.100.1" not in dump
+
+
+async def test_same_ip_and_user_agent_is_one_visitor(db, recorder) -> None:
+    link = await insert_link(db)
+    for _ in range(3):
+        click(recorder, link, client_ip="192.0.2.1")
+    await recorder.flush()
+    click(recorder, link, client_ip="192.0.2.1")  # a later batch of the same day
+    click(recorder, link, client_ip="192.0.2.2")  # another address
+    click(recorder, link, IPHONE, client_ip="192.0.2.1")  # another browser
+    await recorder.flush()
+    assert (await stored(db, link))["visitors"] == 3
+
+
+async def test_counts_are_exact_under_concurrent_record_and_flush(db, recorder) -> None:
+    links = [await insert_link(db) for _ in range(3)]
+    expected = {link: 0 for link in links}
+
+    async def visitor(number: int) -> None:
+        for i in range(200):
+            link = random.choice(links)  # noqa: S311 - test data
+            bot = i % 10 == 0
+            click(recorder, link, SLACKBOT if bot else CHROME, client_ip=f"10.0.{number}.{i}")
+            expected[link] += not bot
+            if i % 7 == 0:
+                await asyncio.sleep(0)
+
+    async def flusher() -> None:
+        while not done.is_set():
+            await recorder.flush()
+            await asyncio.sleep(0.001)
+
+    done = asyncio.Event()
+    flushing = asyncio.create_task(flusher())
+    await asyncio.gather(*(visitor(n) for n in range(10)))
+    done.set()
+    await flushing
+    await recorder.flush()
+
+    assert sum(expected.values()) == 1800
+    for link in links:
+        counts = await stored(db, link)
+        assert counts["counter"] == counts["day_clicks"] == counts["raw_humans"] == expected[link]
+        assert counts["visitors"] == expected[link]  # every click came from its own address
+    assert await db.fetch_val("SELECT count(*) FROM clicks") == 2000
+
+
+async def test_clicks_of_a_link_deleted_meanwhile_do_not_fail_the_batch(db, recorder) -> None:
+    kept, deleted = await insert_link(db), await insert_link(db)
+    click(recorder, kept)
+    click(recorder, deleted)
+    click(recorder, kept)
+    await db.execute("DELETE FROM links WHERE id = :id", {"id": deleted})
+    assert await recorder.flush() == 2
+    assert recorder.buffered == 0
+    assert (await stored(db, kept))["counter"] == 2
+    assert await db.fetch_val("SELECT count(*) FROM clicks") == 2
+
+
+async def test_a_full_buffer_drops_the_oldest_clicks_with_a_warning(settings, caplog) -> None:
+    recorder = ClickRecorder(settings, max_buffered=3)
+    with caplog.at_level(logging.WARNING, logger="kurz.analytics.recorder"):
+        for link_id in range(1, 6):
+            click(recorder, link_id)
+    assert recorder.buffered == 3
+    assert recorder.dropped == 2
+    assert [raw[1] for raw in recorder._buffer] == [3, 4, 5]
+    assert "click buffer full" in caplog.text
+
+
+async def test_recording_can_be_turned_off(settings) -> None:
+    recorder = ClickRecorder(replace(settings, click_recording=False))
+    click(recorder, 1)
+    assert recorder.buffered == 0
+
+
+async def test_clicks_buffered_during_an_outage_are_written_after_it(
+    own_postgres, settings, app_factory, caplog
+) -> None:
+    app = app_factory(
+        settings, database_url=own_postgres.url, db_query_timeout=2, click_flush_seconds=0.1
+    )
+    async with app.test_app():
+        db, recorder = app.extensions["kurz.db"], app.extensions["kurz.clicks"]
+        link = await insert_link(db)
+        click(recorder, link)
+        await asyncio.to_thread(own_postgres.stop)
+        with caplog.at_level(logging.WARNING, logger="kurz.analytics.recorder"):
+            for _ in range(4):
+                click(recorder, link)
+            await asyncio.sleep(1)  # several flushes fail meanwhile
+            assert recorder.buffered >= 4
+        assert caplog.text.count("cannot write clicks") == 1  # once per outage, not per try
+        await asyncio.to_thread(own_postgres.start)
+        for _ in range(100):
+            if recorder.buffered == 0:
+                break
+            await asyncio.sleep(0.1)
+        counts = await stored(db, link)
+        assert counts["counter"] == counts["raw"] == 5
+
+
+async def test_shutdown_writes_every_buffered_click(settings, app_factory, database_url) -> None:
+    # An interval far beyond the test: only the shutdown can write them.
+    app = app_factory(settings, click_flush_seconds=3600)
+    async with app.test_app():
+        link = await insert_link(app.extensions["kurz.db"])
+        for _ in range(250):
+            click(app.extensions["kurz.clicks"], link)
+    db = Database(database_url)
+    await db.connect()
+    try:
+        counts = await stored(db, link)
+    finally:
+        await db.disconnect()
+    assert counts["raw"] == counts["counter"] == 250
+
+
+async def test_a_shutdown_during_an_outage_logs_the_clicks_it_loses(
+    own_postgres, settings, app_factory, caplog
+) -> None:
+    app = app_factory(
+        settings, database_url=own_postgres.url, db_query_timeout=1, click_flush_seconds=3600
+    )
+    with caplog.at_level(logging.ERROR, logger="kurz.analytics.recorder"):
+        async with app.test_app():
+            link = await insert_link(app.extensions["kurz.db"])
+            for _ in range(3):
+                click(app.extensions["kurz.clicks"], link)
+            await asyncio.to_thread(own_postgres.stop)
+    assert "final click flush failed" in caplog.text
+    assert "3 clicks lost" in caplog.text

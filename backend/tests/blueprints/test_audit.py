@@ -1,0 +1,90 @@
+import asyncpg
+import pytest
+
+
+async def audit(account, org_id: str, **query) -> dict:
+    response = await account.client.get(f"/api/v1/orgs/{org_id}/audit", query_string=query)
+    assert response.status_code == 200, await response.get_data(as_text=True)
+    return await response.get_json()
+
+
+async def test_changes_are_recorded_newest_first(app, make_org, signup, make_token) -> None:
+    org_id, owner = await make_org()
+    base = f"/api/v1/orgs/{org_id}"
+    joiner = await signup()
+    await owner.client.post(f"{base}/members", json={"email": joiner.email, "role": "member"})
+    await owner.client.patch(f"{base}/members/{joiner.id}", json={"role": "admin"})
+    await owner.client.delete(f"{base}/members/{joiner.id}")
+    await owner.client.post(f"{base}/members", json={"email": "inv@example.com", "role": "member"})
+    await owner.client.delete(f"{base}/invitations/inv@example.com")
+    token = await make_token(org_id, owner, "admin")
+    await app.test_client().patch(base, json={"name": "Renamed"}, headers=token)
+    (item,) = (await (await owner.client.get(f"{base}/tokens")).get_json())["items"]
+    await owner.client.delete(f"{base}/tokens/{item['id']}")
+
+    items = (await audit(owner, org_id))["items"]
+    assert [entry["action"] for entry in items] == [
+        "token.revoke",
+        "org.rename",
+        "token.create",
+        "invitation.delete",
+        "invitation.create",
+        "member.remove",
+        "member.role",
+        "member.add",
+        "org.create",
+    ]
+    by_action = {entry["action"]: entry for entry in items}
+    assert by_action["member.role"]["actor"] == {"id": owner.id, "email": owner.email}
+    assert by_action["member.role"]["target"] == joiner.email
+    assert by_action["member.role"]["detail"] == {
+        "user_id": joiner.id,
+        "from": "member",
+        "to": "admin",
+    }
+    renamed = by_action["org.rename"]
+    assert renamed["actor"] is None and renamed["token_id"] == item["id"]
+    assert renamed["detail"] == {"from": "Acme"}
+    assert set(items[0]) == {"id", "at", "actor", "token_id", "action", "target", "detail"}
+
+
+async def test_cursor_paging(make_org) -> None:
+    org_id, owner = await make_org()
+    for number in range(4):
+        await owner.client.patch(f"/api/v1/orgs/{org_id}", json={"name": f"Name {number}"})
+    seen: list[str] = []
+    page = await audit(owner, org_id, limit=2)
+    while True:
+        seen += [entry["id"] for entry in page["items"]]
+        if page["next_cursor"] is None:
+            break
+        page = await audit(owner, org_id, limit=2, cursor=page["next_cursor"])
+    assert len(seen) == 5 and len(set(seen)) == 5
+    assert [int(i) for i in seen] == sorted((int(i) for i in seen), reverse=True)
+
+
+@pytest.mark.parametrize("query", [{"limit": 0}, {"limit": 101}, {"limit": "x"}, {"cursor": "x"}])
+async def test_bad_queries_are_400(make_org, query) -> None:
+    org_id, owner = await make_org()
+    response = await owner.client.get(f"/api/v1/orgs/{org_id}/audit", query_string=query)
+    assert response.status_code == 400
+    assert response.content_type == "application/problem+json"
+
+
+async def test_only_admins_read_the_log(app, make_org, add_member, make_token) -> None:
+    org_id, owner = await make_org()
+    member = await add_member(org_id, owner, "member")
+    admin = await add_member(org_id, owner, "admin")
+    url = f"/api/v1/orgs/{org_id}/audit"
+    assert (await member.client.get(url)).status_code == 403
+    assert (await admin.client.get(url)).status_code == 200
+    token = await make_token(org_id, owner, "member")
+    assert (await app.test_client().get(url, headers=token)).status_code == 403
+
+
+async def test_the_log_is_append_only(app, make_org) -> None:
+    org_id, _ = await make_org()
+    db = app.extensions["kurz.db"]
+    for statement in ("UPDATE audit_log SET action = 'x'", "DELETE FROM audit_log"):
+        with pytest.raises(asyncpg.exceptions.InsufficientPrivilegeError):
+            await db.execute(statement)

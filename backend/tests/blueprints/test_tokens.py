@@ -1,0 +1,90 @@
+import hashlib
+
+import pytest
+
+
+async def test_the_secret_is_shown_once_and_stored_only_as_a_hash(app, make_org) -> None:
+    org_id, owner = await make_org()
+    response = await owner.client.post(
+        f"/api/v1/orgs/{org_id}/tokens", json={"name": "CI", "role": "member"}
+    )
+    assert response.status_code == 201
+    assert response.headers["Cache-Control"] == "no-store"
+    body = await response.get_json()
+    assert set(body) == {"id", "name", "role", "token", "created_at"}
+    secret = body["token"]
+    assert secret.startswith("kurz_") and len(secret) >= len("kurz_") + 43  # 32 bytes
+    listing = await (await owner.client.get(f"/api/v1/orgs/{org_id}/tokens")).get_json()
+    assert listing == {
+        "items": [
+            {
+                "id": body["id"],
+                "name": "CI",
+                "role": "member",
+                "created_at": body["created_at"],
+                "last_used_at": None,
+            }
+        ]
+    }
+    assert secret not in str(listing)
+    rows = await app.extensions["kurz.db"].fetch_all("SELECT * FROM api_tokens")
+    assert [row["secret_hash"] for row in rows] == [hashlib.sha256(secret.encode()).hexdigest()]
+    assert secret not in str([dict(row) for row in rows])
+
+
+async def test_a_token_acts_in_its_org_with_its_role(app, make_org, make_token) -> None:
+    org_id, owner = await make_org()
+    token = await make_token(org_id, owner, "member")
+    client = app.test_client()
+    assert (await client.get(f"/api/v1/orgs/{org_id}/members", headers=token)).status_code == 200
+    response = await client.get(f"/api/v1/orgs/{org_id}/tokens", headers=token)
+    assert response.status_code == 403  # tokens need admin
+    listing = await (await owner.client.get(f"/api/v1/orgs/{org_id}/tokens")).get_json()
+    assert listing["items"][0]["last_used_at"] is not None
+
+
+async def test_revoking_takes_effect_on_the_next_request(app, make_org, make_token) -> None:
+    org_id, owner = await make_org()
+    token = await make_token(org_id, owner, "admin")
+    client = app.test_client()
+    url = f"/api/v1/orgs/{org_id}"
+    assert (await client.get(url, headers=token)).status_code == 200
+    (item,) = (await (await owner.client.get(f"{url}/tokens")).get_json())["items"]
+    assert (await owner.client.delete(f"{url}/tokens/{item['id']}")).status_code == 204
+    response = await client.get(url, headers=token)
+    assert response.status_code == 401
+    assert (await response.get_json())["code"] == "INVALID_TOKEN"
+    assert (await owner.client.delete(f"{url}/tokens/{item['id']}")).status_code == 404
+    assert (await owner.client.delete(f"{url}/tokens/nonsense")).status_code == 404
+
+
+async def test_members_cannot_manage_tokens(make_org, add_member, make_token) -> None:
+    org_id, owner = await make_org()
+    await make_token(org_id, owner)
+    member = await add_member(org_id, owner)
+    url = f"/api/v1/orgs/{org_id}/tokens"
+    (item,) = (await (await owner.client.get(url)).get_json())["items"]
+    assert (await member.client.get(url)).status_code == 403
+    assert (await member.client.post(url, json={"name": "x", "role": "member"})).status_code == 403
+    assert (await member.client.delete(f"{url}/{item['id']}")).status_code == 403
+    assert len((await (await owner.client.get(url)).get_json())["items"]) == 1
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"name": "x", "role": "owner"},
+        {"name": "x"},
+        {"name": "", "role": "member"},
+        {"name": "x" * 101, "role": "member"},
+        {"name": "x", "role": "member", "expires": 3},
+        {"name": ["x"], "role": "member"},
+    ],
+)
+async def test_bad_token_bodies_are_400_and_write_nothing(make_org, body) -> None:
+    org_id, owner = await make_org()
+    response = await owner.client.post(f"/api/v1/orgs/{org_id}/tokens", json=body)
+    assert response.status_code == 400
+    assert response.content_type == "application/problem+json"
+    listing = await (await owner.client.get(f"/api/v1/orgs/{org_id}/tokens")).get_json()
+    assert listing["items"] == []

@@ -1,0 +1,69 @@
+"""Helpers for the browser tests: set up data through the JSON API (fast), act through the UI."""
+
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from playwright.sync_api import BrowserContext, Page, expect
+
+PASSWORD = "correct horse battery staple"
+
+
+def unique_email(prefix: str = "user") -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:8]}@example.com"
+
+
+def call(context: BrowserContext, method: str, path: str, body: Any = None) -> Any:
+    """A JSON API call with the context's cookies; fails the test unless it succeeds."""
+    response = context.request.fetch(f"/api/v1{path}", method=method, data=body)
+    assert response.ok, f"{method} {path}: {response.status} {response.text()}"
+    return response.json() if response.status != 204 and response.body() else None
+
+
+@dataclass
+class Person:
+    id: str
+    email: str
+    context: BrowserContext
+
+
+def sign_up(context: BrowserContext, name: str = "", email: str | None = None) -> Person:
+    """Registers and logs in through the API; the context's pages share the session cookie."""
+    email = email or unique_email()
+    call(context, "POST", "/users", {"email": email, "password": PASSWORD, "name": name})
+    user = call(context, "POST", "/session", {"email": email, "password": PASSWORD})
+    return Person(id=user["id"], email=email, context=context)
+
+
+def create_org(person: Person, name: str = "Acme") -> str:
+    return call(person.context, "POST", "/orgs", {"name": name})["id"]
+
+
+def create_link(person: Person, org_id: str, **fields: Any) -> dict:
+    body = {"url": "https://example.com/", **fields}
+    return call(person.context, "POST", f"/orgs/{org_id}/links", body)
+
+
+def open_app(page: Page, path: str = "/") -> None:
+    """Loads the app at a route and waits until its screen has drawn its heading."""
+    page.goto(f"/#{path}")
+    expect(page.locator("main h1")).to_be_visible()
+
+
+def flash(page: Page):
+    return page.get_by_test_id("flash")
+
+
+UNLABELLED = """() => [...document.querySelectorAll('input, select, textarea, button, a[href]')]
+  .filter((el) => !el.closest('[hidden], .offscreen') && el.type !== 'hidden')
+  .filter((el) => {
+    const named = el.getAttribute('aria-label') || el.getAttribute('aria-labelledby');
+    const text = ['BUTTON', 'A'].includes(el.tagName) && el.textContent.trim();
+    return !(named || text || (el.labels && el.labels.length));
+  })
+  .map((el) => el.outerHTML.slice(0, 120))"""
+
+
+def assert_labelled(page: Page) -> None:
+    """Every control on the screen has a name a screen reader can announce."""
+    assert page.evaluate(UNLABELLED) == []

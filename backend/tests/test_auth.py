@@ -1,0 +1,95 @@
+"""CSRF, and how callers are recognised inside an org (session or API token)."""
+
+import pytest
+
+from .conftest import BASE_URL
+
+
+async def org_name(account, org_id: str) -> str:
+    return (await (await account.client.get(f"/api/v1/orgs/{org_id}")).get_json())["name"]
+
+
+@pytest.mark.parametrize(
+    "request_kwargs",
+    [
+        {"form": {"name": "Evil"}},
+        {"data": '{"name": "Evil"}', "headers": {"Content-Type": "text/plain"}},
+        {"json": {"name": "Evil"}, "headers": {"Origin": "https://evil.example"}},
+        {"json": {"name": "Evil"}, "headers": {"Referer": "https://evil.example/page"}},
+        # A look-alike of the service's own origin is another origin.
+        {"json": {"name": "Evil"}, "headers": {"Origin": BASE_URL + ".evil.example"}},
+    ],
+    ids=["form", "text-plain", "foreign-origin", "foreign-referer", "lookalike-origin"],
+)
+async def test_cookie_requests_that_are_not_same_origin_json_are_refused(
+    make_org, request_kwargs
+) -> None:
+    org_id, owner = await make_org()
+    response = await owner.client.patch(f"/api/v1/orgs/{org_id}", **request_kwargs)
+    assert response.status_code == 403
+    assert response.content_type == "application/problem+json"
+    assert (await response.get_json())["code"] == "CSRF_REJECTED"
+    assert await org_name(owner, org_id) == "Acme"
+
+
+async def test_bodyless_cookie_requests_from_another_origin_are_refused(make_org) -> None:
+    org_id, owner = await make_org()
+    response = await owner.client.delete(
+        f"/api/v1/orgs/{org_id}", headers={"Origin": "https://evil.example"}
+    )
+    assert response.status_code == 403
+    assert (await owner.client.get(f"/api/v1/orgs/{org_id}")).status_code == 200
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [{}, {"Origin": BASE_URL}, {"Referer": f"{BASE_URL}/app/links"}],
+    ids=["no-origin", "same-origin", "same-origin-referer"],
+)
+async def test_same_origin_json_with_a_cookie_is_accepted(make_org, headers) -> None:
+    org_id, owner = await make_org()
+    response = await owner.client.patch(
+        f"/api/v1/orgs/{org_id}", json={"name": "Renamed"}, headers=headers
+    )
+    assert response.status_code == 200
+    assert await org_name(owner, org_id) == "Renamed"
+
+
+async def test_bearer_requests_are_exempt_from_the_csrf_check(app, make_org, make_token) -> None:
+    org_id, owner = await make_org()
+    token = await make_token(org_id, owner, "admin")
+    response = await app.test_client().patch(
+        f"/api/v1/orgs/{org_id}",
+        json={"name": "By token"},
+        headers={**token, "Origin": "https://elsewhere.example"},
+    )
+    assert response.status_code == 200
+    # A non-JSON body is then simply a bad request, not a CSRF refusal.
+    response = await app.test_client().patch(
+        f"/api/v1/orgs/{org_id}", form={"name": "x"}, headers=token
+    )
+    assert response.status_code == 400
+
+
+async def test_unknown_tokens_are_401_and_malformed_org_ids_404(app, make_org) -> None:
+    org_id, owner = await make_org()
+    client = app.test_client()
+    response = await client.get(
+        f"/api/v1/orgs/{org_id}", headers={"Authorization": "Bearer kurz_nonsense"}
+    )
+    assert response.status_code == 401
+    assert (await response.get_json())["code"] == "INVALID_TOKEN"
+    assert (await client.get(f"/api/v1/orgs/{org_id}")).status_code == 401
+    response = await owner.client.get("/api/v1/orgs/not-a-uuid/members")
+    assert response.status_code == 404
+    assert (await response.get_json())["code"] == "ORG_NOT_FOUND"
+
+
+async def test_outsiders_get_404_before_their_body_is_even_read(make_org, signup) -> None:
+    org_id, _ = await make_org()
+    outsider = await signup()
+    response = await outsider.client.post(
+        f"/api/v1/orgs/{org_id}/members", json={"nonsense": True}
+    )
+    assert response.status_code == 404
+    assert (await response.get_json())["code"] == "ORG_NOT_FOUND"

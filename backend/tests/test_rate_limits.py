@@ -1,0 +1,142 @@
+"""Every route is rate limited or explicitly exempt; login and registration are limited tightly."""
+
+from contextlib import asynccontextmanager
+
+import pytest
+from quart_rate_limiter import QUART_RATE_LIMITER_EXEMPT_ATTRIBUTE
+
+from kurz.ratelimits import LOGIN_FAILURES
+
+from .conftest import PASSWORD
+
+
+def test_every_route_has_a_limit_or_an_explicit_exemption(app) -> None:
+    """Inspects what quart-rate-limiter itself applies, so routes added later are covered."""
+    limiter = app.extensions["kurz.rate_limiter"]
+    assert app.config["QUART_RATE_LIMITER_ENABLED"] is False  # the test settings turn it off
+    assert limiter._default_rate_limits, "the app-wide default is what covers new routes"
+    rules = list(app.url_map.iter_rules())
+    assert any(rule.rule == "/api/v1/session" for rule in rules)
+    for rule in rules:
+        view = app.view_functions[rule.endpoint]
+        blueprint = app.blueprints.get(rule.endpoint.rpartition(".")[0])
+        exempt = getattr(view, QUART_RATE_LIMITER_EXEMPT_ATTRIBUTE, False)
+        assert exempt or limiter._get_limits_for_view_function(view, blueprint), rule.rule
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "count"),
+    [("sessions.login", 3), ("users.register", 4), ("users.change_password", 3)],
+)
+def test_login_and_registration_have_tighter_limits(app, endpoint, count) -> None:
+    """The default plus per-address (minute, hour) and, for registration, per-email limits."""
+    limiter = app.extensions["kurz.rate_limiter"]
+    view = app.view_functions[endpoint]
+    limits = limiter._get_limits_for_view_function(view, app.blueprints[endpoint.split(".")[0]])
+    assert len(limits) == count
+    assert min(limit.count / limit.period.total_seconds() for limit in limits) < 1 / 6
+
+
+@pytest.fixture
+def limited(app_factory, settings):
+    """An app with rate limits on (the default outside of tests)."""
+
+    @asynccontextmanager
+    async def start():
+        app = app_factory(settings, rate_limits=True)
+        async with app.test_app():
+            yield app
+
+    return start
+
+
+def from_address(number: int) -> dict:
+    return {"scope_base": {"client": (f"10.0.{number // 250}.{number % 250 + 1}", 40000)}}
+
+
+async def login(app, email: str, password: str, address: int = 0):
+    return await app.test_client().post(
+        "/api/v1/session", json={"email": email, "password": password}, **from_address(address)
+    )
+
+
+def assert_rate_limited(response) -> None:
+    assert response.status_code == 429
+    assert response.content_type == "application/problem+json"
+    assert int(response.headers["Retry-After"]) > 0
+
+
+async def test_failed_logins_per_email_are_limited_from_any_address(limited) -> None:
+    async with limited() as app:
+        response = await app.test_client().post(
+            "/api/v1/users", json={"email": "victim@example.com", "password": PASSWORD}
+        )
+        assert response.status_code == 201
+        for attempt in range(LOGIN_FAILURES):
+            response = await login(app, "Victim@example.com", f"guess {attempt}", attempt)
+            assert response.status_code == 401
+        # Even the right password is refused now: otherwise guessing would go on.
+        response = await login(app, "victim@example.com", PASSWORD, 99)
+        assert_rate_limited(response)
+        assert (await response.get_json())["code"] == "TOO_MANY_LOGIN_ATTEMPTS"
+        assert 800 < int(response.headers["Retry-After"]) <= 900
+        # Other emails are not affected.
+        assert (await login(app, "someone@example.com", PASSWORD, 98)).status_code == 401
+
+
+async def test_a_successful_login_forgets_earlier_failures(limited) -> None:
+    async with limited() as app:
+        await app.test_client().post(
+            "/api/v1/users", json={"email": "ok@example.com", "password": PASSWORD}
+        )
+        for round_ in range(2):
+            for attempt in range(LOGIN_FAILURES - 1):
+                response = await login(app, "ok@example.com", "typo typo", round_ * 10 + attempt)
+                assert response.status_code == 401
+            assert (await login(app, "ok@example.com", PASSWORD, 50 + round_)).status_code == 200
+
+
+async def test_logins_per_address_are_limited(limited) -> None:
+    async with limited() as app:
+        statuses = [
+            (await login(app, f"user{n}@example.com", PASSWORD, address=7)).status_code
+            for n in range(21)
+        ]
+        assert statuses[:20] == [401] * 20
+        assert_rate_limited(await login(app, "last@example.com", PASSWORD, address=7))
+        assert (await login(app, "last@example.com", PASSWORD, address=8)).status_code == 401
+
+
+async def test_registrations_per_email_are_limited(limited) -> None:
+    async with limited() as app:
+        for attempt in range(5):
+            response = await app.test_client().post(
+                "/api/v1/users",
+                json={"email": "spam@example.com", "password": "weak"},
+                **from_address(attempt),
+            )
+            assert response.status_code == 400
+        response = await app.test_client().post(
+            "/api/v1/users",
+            json={"email": "SPAM@example.com", "password": PASSWORD},
+            **from_address(5),
+        )
+        assert_rate_limited(response)
+
+
+async def test_forwarded_for_headers_do_not_dodge_the_address_limit(limited) -> None:
+    async with limited() as app:
+        for n in range(21):
+            response = await app.test_client().post(
+                "/api/v1/session",
+                json={"email": f"u{n}@example.com", "password": PASSWORD},
+                headers={"X-Forwarded-For": f"192.0.2.{n}"},
+            )
+        assert_rate_limited(response)
+
+
+async def test_limits_off_means_off(app, signup) -> None:
+    account = await signup()
+    for attempt in range(LOGIN_FAILURES + 2):
+        assert (await login(app, account.email, f"wrong {attempt}")).status_code == 401
+    assert (await login(app, account.email, PASSWORD)).status_code == 200

@@ -1,0 +1,75 @@
+import re
+from collections import Counter
+
+import pytest
+
+from kurz.errors import APIError
+from kurz.slugs import (
+    ALPHABET,
+    RESERVED,
+    check_slug,
+    check_url,
+    is_routable_slug,
+    random_slug,
+    reserved_words,
+)
+
+
+def test_random_slugs_are_seven_base62_characters_spread_evenly() -> None:
+    slugs = [random_slug() for _ in range(5000)]
+    assert all(re.fullmatch(r"[A-Za-z0-9]{7}", slug) for slug in slugs)
+    assert len(set(slugs)) == len(slugs)
+    counts = Counter("".join(slugs))
+    assert set(counts) == set(ALPHABET)
+    expected = 7 * 5000 / 62
+    assert all(0.7 * expected < count < 1.3 * expected for count in counts.values())
+
+
+def test_reserved_words_cover_the_contract_and_the_app_routes(app) -> None:
+    words = reserved_words(app)
+    assert RESERVED <= words
+    assert {"api", "healthz", "readyz", "docs", "assets", "openapi.json"} <= words
+    assert not any("<" in word or word == "" for word in words)
+
+
+def test_reserved_words_are_refused_in_any_letter_case(app) -> None:
+    words = reserved_words(app)
+    for slug in ("api", "API", "Docs", "healthZ"):
+        with pytest.raises(APIError) as raised:
+            check_slug(slug, words)
+        assert raised.value.code == "INVALID_SLUG"
+        assert not is_routable_slug(slug, words)
+    assert check_slug("apis", words) == "apis"
+    assert is_routable_slug("apis", words)
+
+
+@pytest.mark.parametrize(
+    "url, stored",
+    [
+        ("HTTP://Example.com/A", "http://Example.com/A"),
+        ("https://example.com", "https://example.com"),
+    ],
+)
+def test_check_url_normalises_only_the_scheme(url: str, stored: str) -> None:
+    assert check_url(url, "https://kurz.example") == stored
+
+
+@pytest.mark.parametrize(
+    "base_url, url",
+    [
+        ("https://go.example.com", "https://go.example.com/abc"),
+        ("https://go.example.com", "http://GO.example.com./abc"),
+        ("https://go.example.com", "https://go.example.com:8443/abc"),
+        ("http://127.0.0.1:5000", "http://127.0.0.1:5000/abc"),
+        ("http://[::1]:5000", "http://[0:0::1]/abc"),
+    ],
+)
+def test_links_to_this_service_are_refused(base_url: str, url: str) -> None:
+    with pytest.raises(APIError) as raised:
+        check_url(url, base_url)
+    assert raised.value.code == "INVALID_URL"
+
+
+def test_other_hosts_on_similar_names_are_fine() -> None:
+    assert check_url("https://example.com/x", "https://go.example.com")
+    assert check_url("https://go.example.com.evil.example/", "https://go.example.com")
