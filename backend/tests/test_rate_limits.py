@@ -140,3 +140,38 @@ async def test_limits_off_means_off(app, signup) -> None:
     for attempt in range(LOGIN_FAILURES + 2):
         assert (await login(app, account.email, f"wrong {attempt}")).status_code == 401
     assert (await login(app, account.email, PASSWORD)).status_code == 200
+
+
+async def signed_up(app, email: str, address: int):
+    client = app.test_client()
+    body = {"email": email, "password": PASSWORD}
+    assert (await client.post("/api/v1/users", json=body, **from_address(address))).status_code
+    assert (await client.post("/api/v1/session", json=body, **from_address(address))).is_json
+    org = await client.post("/api/v1/orgs", json={"name": email}, **from_address(address))
+    return client, (await org.get_json())["id"]
+
+
+async def test_link_creation_is_limited_per_org_and_outsiders_cannot_use_it_up(limited) -> None:
+    async with limited() as app:
+        busy, busy_org = await signed_up(app, "busy@example.com", 1)
+        other, other_org = await signed_up(app, "other@example.com", 2)
+        path = f"/api/v1/orgs/{busy_org}/links"
+        link = {"url": "https://example.com/"}
+        for _ in range(5):  # an outsider's attempts are refused before they count
+            assert (await other.post(path, json=link, **from_address(2))).status_code == 404
+        # Spread over addresses, so that only the per-org limit applies. The allowance refills
+        # at 300 a minute while the test runs, hence "soon after 300" rather than exactly.
+        created = 0
+        while (
+            response := await busy.post(path, json=link, **from_address(created % 5 + 10))
+        ).status_code == 201:
+            created += 1
+        assert_rate_limited(response)
+        assert 300 <= created < 400
+        other_path = f"/api/v1/orgs/{other_org}/links"
+        assert (await other.post(other_path, json=link, **from_address(2))).status_code == 201
+        db = app.extensions["kurz.db"]
+        assert (
+            await db.fetch_val("SELECT count(*) FROM links WHERE org_id = :id", {"id": busy_org})
+            == created
+        )

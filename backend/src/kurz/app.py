@@ -25,7 +25,7 @@ from .blueprints import (
     users,
 )
 from .config import Settings, StartupError
-from .database import connect, database_url
+from .database import close, connect, database_url
 from .errors import register_error_handlers
 from .migrations import migrate
 from .ratelimits import client_address
@@ -112,7 +112,7 @@ def create_app(settings: Settings | None = None) -> Kurz:
     @app.after_serving
     async def close_database() -> None:
         await clicks.stop()
-        await app.extensions.pop("kurz.db").disconnect()
+        await close(app.extensions.pop("kurz.db"))
 
     # The slug cache, its cross-instance invalidation, and the ASGI redirect fast path.
     fast_redirects.install(app)

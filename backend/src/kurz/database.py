@@ -23,6 +23,8 @@ UNAVAILABLE_ERRORS: tuple[type[BaseException], ...] = (
     asyncpg.exceptions.AdminShutdownError,
     asyncpg.exceptions.InterfaceError,
     asyncpg.exceptions.TooManyConnectionsError,
+    # A pooled connection whose server vanished mid-query can be left "busy" by asyncpg.
+    asyncpg.exceptions.InternalClientError,
 )
 
 
@@ -77,7 +79,7 @@ async def connect(url: str, settings: Settings) -> Database:
             await db.fetch_val("SELECT 1")
             return db
         except UNAVAILABLE_ERRORS as error:
-            await _quietly_disconnect(db)
+            await close(db)
             if time.monotonic() + delay > deadline:
                 raise DatabaseUnavailable(
                     f"cannot reach the database after {settings.db_start_timeout:g}s: {error}"
@@ -87,9 +89,13 @@ async def connect(url: str, settings: Settings) -> Database:
             delay = min(delay * 2, 5.0)
 
 
-async def _quietly_disconnect(db: Database) -> None:
+CLOSE_TIMEOUT = 5.0
+
+
+async def close(db: Database) -> None:
+    """Close the pool, bounded: with the server gone, closing its connections could hang."""
     with contextlib.suppress(Exception):  # the pool may be half-open; nothing to keep
-        await db.disconnect()
+        await asyncio.wait_for(db.disconnect(), CLOSE_TIMEOUT)
 
 
 def get_db() -> Database:

@@ -5,6 +5,7 @@ import logging
 from http import HTTPStatus
 from typing import Any
 
+from asyncpg import CharacterNotInRepertoireError
 from quart import Quart, Response
 from quart_rate_limiter import RateLimitExceeded
 from quart_schema import RequestSchemaValidationError
@@ -116,6 +117,17 @@ def register_error_handlers(app: Quart) -> None:
     @app.errorhandler(HTTPException)
     async def handle_http_exception(error: HTTPException) -> Response:
         return problem_response(_from_http_exception(error))
+
+    @app.errorhandler(UnicodeDecodeError)
+    async def handle_undecodable_body(error: UnicodeDecodeError) -> Response:
+        return problem_response(APIError(400, "MALFORMED_REQUEST", "The body is not UTF-8."))
+
+    @app.errorhandler(CharacterNotInRepertoireError)
+    async def handle_nul_character(error: CharacterNotInRepertoireError) -> Response:
+        # PostgreSQL text cannot hold NUL; the statement failed, so nothing was written.
+        return problem_response(
+            APIError(400, "VALIDATION_ERROR", "Text may not contain NUL (\\u0000) characters.")
+        )
 
     @app.errorhandler(Exception)
     async def handle_unexpected(error: Exception) -> Response:

@@ -113,7 +113,7 @@ async def _main(status_only: bool) -> None:
     try:
         if status_only:
             version = await select_version(db)
-            pending = [p.name for n, p in migration_files().items() if n > version]
+            pending = [p.name for n, p in sorted(migration_files().items()) if n > version]
             print(f"version: {version}")
             print(f"pending: {', '.join(pending) if pending else 'none'}")
         else:

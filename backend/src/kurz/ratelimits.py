@@ -1,10 +1,10 @@
-"""Rate limits beyond the app-wide default: tight ones for logging in and registering.
+"""Rate limits beyond the app-wide default: per org for link creation, tight ones for logging in.
 
-Login and registration are limited per client address (quart-rate-limiter) and per email:
-registration by attempts, login by *failed* attempts, counted in the database so that every
-worker shares them and a correct password after many wrong ones is refused until the window
-has passed (otherwise the limit would not slow guessing down). ``KURZ_RATE_LIMITS=off`` turns
-all of it off.
+Link creation is limited per org. Login and registration are limited per client address
+(quart-rate-limiter) and per email: registration by attempts, login by *failed* attempts,
+counted in the database so that every worker shares them and a correct password after many
+wrong ones is refused until the window has passed (otherwise the limit would not slow guessing
+down). ``KURZ_RATE_LIMITS=off`` turns all of it off.
 """
 
 import math
@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 from quart import current_app, request
 from quart_rate_limiter import RateLimit
 
-from .auth import hash_secret
+from .auth import hash_secret, require_org_role
 from .database import get_db
 from .errors import APIError
 from .models.users import count_login_failures, delete_login_failures, insert_login_failure
@@ -41,6 +41,22 @@ async def body_email() -> str:
     email = body.get("email") if isinstance(body, dict) else None
     return _email_key(email) if isinstance(email, str) else "email:none"
 
+
+async def caller_org() -> str:
+    """The route's org once the caller is known to belong to it, else the caller's address.
+
+    So outsiders (answered 401/404 right after) cannot use up an org's allowance.
+    """
+    try:
+        caller = await require_org_role(request.view_args["org_id"])
+    except APIError:
+        return "address:" + await client_address()
+    return "org:" + caller.org_id
+
+
+# Per org, across all its members and tokens (on top of the per-address default): a runaway
+# script cannot fill the table, and a bulk import of thousands of links still takes minutes.
+LINK_CREATION_LIMITS = [RateLimit(300, timedelta(minutes=1), key_function=caller_org)]
 
 # Generous enough for an office behind one NAT address, far too slow for guessing.
 LOGIN_LIMITS = [

@@ -75,7 +75,15 @@ async def test_only_owners_delete_and_everything_goes(app, make_org, add_member,
 
 @pytest.mark.parametrize(
     "body",
-    [{}, {"name": ""}, {"name": "   "}, {"name": "x" * 101}, {"name": 7}, {"name": "A", "x": 1}],
+    [
+        {},
+        {"name": ""},
+        {"name": "   "},
+        {"name": "x" * 101},
+        {"name": 7},
+        {"name": "A", "x": 1},
+        {"name": "nul\u0000char"},
+    ],
 )
 async def test_bad_org_bodies_are_400_and_write_nothing(app, signup, body) -> None:
     account = await signup()
@@ -92,3 +100,13 @@ async def test_bad_rename_bodies_change_nothing(make_org) -> None:
         assert response.status_code == 400
     org = await (await owner.client.get(f"/api/v1/orgs/{org_id}")).get_json()
     assert org["name"] == "Acme"
+
+
+async def test_a_body_that_is_not_utf8_is_400_and_writes_nothing(app, signup) -> None:
+    account = await signup()
+    response = await account.client.post(
+        "/api/v1/orgs", data=b'{"name": "\xd9\x01"}', headers={"Content-Type": "application/json"}
+    )
+    assert response.status_code == 400
+    assert (await response.get_json())["code"] == "MALFORMED_REQUEST"
+    assert await app.extensions["kurz.db"].fetch_val("SELECT count(*) FROM orgs") == 0

@@ -9,6 +9,7 @@ from typing import Annotated, ClassVar, Literal
 import segno
 from pydantic import AwareDatetime, BaseModel, Field, RootModel
 from quart import Blueprint, Response, current_app
+from quart_rate_limiter import rate_limit
 from quart_schema import (
     document_response,
     validate_querystring,
@@ -28,6 +29,7 @@ from ..models.links import (
     select_links_page,
     update_link,
 )
+from ..ratelimits import LINK_CREATION_LIMITS
 from ..schemas import Input, Timestamp, no_content, problems
 from ..slugs import check_slug, check_url, random_slug, reserved_words
 
@@ -112,9 +114,10 @@ class QrCode(RootModel[str]):
 
 
 @blueprint.post(LINKS)
+@rate_limit(limits=LINK_CREATION_LIMITS)
 @validate_request(LinkCreate)
 @validate_response(LinkOut, 201)
-@problems(400, 401, 404, 409, 503)
+@problems(400, 401, 404, 409, 429, 503)
 async def create_link(org_id: str, data: LinkCreate) -> tuple[LinkOut, int]:
     """Shorten a URL. Any member. 409 SLUG_TAKEN when the slug is in use anywhere."""
     caller = await require_org_role(org_id)
