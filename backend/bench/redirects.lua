@@ -1,7 +1,11 @@
 -- wrk script: GET a random existing slug per request, count answers that are not redirects.
 -- The benchmark seeds slugs PREFIX000001 .. PREFIXnnnnnn (zero-padded to 6 digits).
+-- BENCH_FIRST=n instead asks for the slugs in order from number n: the warm-up that puts every
+-- link in Kurz's cache, as a service in use for a while would have them.
 local count = tonumber(os.getenv("BENCH_SLUGS") or "100000")
 local prefix = os.getenv("BENCH_PREFIX") or "/b"
+local first = tonumber(os.getenv("BENCH_FIRST") or "")
+local requested = 0
 local threads = {}
 
 -- Globals, so that done() can read each thread's counter with thread:get().
@@ -17,7 +21,14 @@ function init(args)
 end
 
 function request()
-   return wrk.format("GET", string.format("%s%06d", prefix, math.random(count)))
+   local number
+   if first then
+      number = (first + requested) % count + 1
+      requested = requested + 1
+   else
+      number = math.random(count)
+   end
+   return wrk.format("GET", string.format("%s%06d", prefix, number))
 end
 
 function response(status, headers, body)

@@ -46,6 +46,11 @@ RESULTS_PATH = BENCH_DIR / "results.json"
 LUA_SCRIPT = BENCH_DIR / "redirects.lua"
 # uvicorn adds these itself to every answer, so the bare app must not send them twice.
 SERVER_ADDED_HEADERS = {"date", "server"}
+WARM_UP_STEP_S = 3
+BROWSER_USER_AGENT = (
+    "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/131.0.0.0 Safari/537.36"
+)
 
 
 def log(message: str) -> None:
@@ -221,8 +226,15 @@ def ensure_wrk() -> str:
     return found
 
 
-def wrk(binary: str, server: Server, options: argparse.Namespace, seconds: float) -> dict:
-    """One wrk run over random existing slugs; wrk's summary (times in microseconds)."""
+def wrk(
+    binary: str,
+    server: Server,
+    options: argparse.Namespace,
+    seconds: float,
+    first: int | None = None,
+) -> dict:
+    """One wrk run over random existing slugs (or in order from number ``first``); wrk's
+    summary (times in microseconds)."""
     result = subprocess.run(
         [
             binary,
@@ -231,11 +243,20 @@ def wrk(binary: str, server: Server, options: argparse.Namespace, seconds: float
             f"-d{seconds:g}s",
             "--timeout",
             "5s",
+            # A browser's, so that every click is recorded as a human one (the costlier kind:
+            # it also counts towards the link, its visitors and its top lists).
+            "--header",
+            f"User-Agent: {BROWSER_USER_AGENT}",
             "-s",
             str(LUA_SCRIPT),
             server.url,
         ],
-        env={**os.environ, "BENCH_SLUGS": str(seed.LINKS), "BENCH_PREFIX": f"/{seed.PREFIX}"},
+        env={
+            **os.environ,
+            "BENCH_SLUGS": str(seed.LINKS),
+            "BENCH_PREFIX": f"/{seed.PREFIX}",
+            "BENCH_FIRST": "" if first is None else str(first),
+        },
         capture_output=True,
         text=True,
         check=True,
@@ -258,7 +279,13 @@ def measure_redirects(
     binary: str, servers: dict[str, Server], options: argparse.Namespace
 ) -> dict[str, dict]:
     for name, server in servers.items():
-        log(f"warming up {name} for {options.warmup:g}s")
+        log(f"warming up {name}: every slug once, then {options.warmup:g}s of random ones")
+        warmed = 0
+        while warmed < seed.LINKS:  # wrk runs for a time, not a count: go on where it stopped
+            warm = wrk(binary, server, options, WARM_UP_STEP_S, first=warmed)
+            if warm["errors"]:
+                raise SystemExit(f"warm-up of {name} failed: {warm}")
+            warmed += warm["requests"]
         wrk(binary, server, options, options.warmup)
     runs: dict[str, list[dict]] = {name: [] for name in servers}
     for round_number in range(1, options.rounds + 1):

