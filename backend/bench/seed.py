@@ -15,10 +15,9 @@ from dataclasses import dataclass
 
 import asyncpg
 import bcrypt
-from databases import Database
 
 from kurz.auth import TOKEN_PREFIX, hash_secret, new_secret
-from kurz.migrations import migrate
+from kurz.migrations import migrate_url
 
 ORGS = 100
 LINKS = 100_000  # spread over ORGS: the redirect benchmark's population
@@ -93,12 +92,7 @@ class Seeded:
 async def seed(url: str) -> Seeded:
     """Migrate the empty database at ``url`` and fill it."""
     started = time.monotonic()
-    db = Database(url)
-    await db.connect()
-    try:
-        await migrate(db)
-    finally:
-        await db.disconnect()
+    await migrate_url(url)
     token = new_secret(TOKEN_PREFIX)
     password_hash = bcrypt.hashpw(secrets.token_urlsafe(32).encode(), bcrypt.gensalt(4))
     clicks_slug = f"{BIG_PREFIX}000001"

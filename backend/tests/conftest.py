@@ -27,7 +27,7 @@ from databases import Database
 
 from kurz.app import create_app
 from kurz.config import Settings
-from kurz.migrations import migrate
+from kurz.migrations import migrate_url
 
 BACKEND_DIR = Path(__file__).resolve().parents[1]
 PASSWORD = "correct horse battery staple"
@@ -91,21 +91,12 @@ def _admin(postgres_url: str, *statements: str) -> None:
         pool.submit(asyncio.run, _execute(postgres_url, *statements)).result()
 
 
-async def _migrate(url: str) -> None:
-    db = Database(url)
-    await db.connect()
-    try:
-        await migrate(db)
-    finally:
-        await db.disconnect()
-
-
 @pytest.fixture(scope="session")
 def template_database(postgres_url: str) -> Iterator[str]:
     """A migrated database that each test's database is copied from."""
     name = f"kurz_template_{uuid.uuid4().hex[:12]}"
     _admin(postgres_url, f'CREATE DATABASE "{name}"')
-    asyncio.run(_migrate(with_database(postgres_url, name)))
+    asyncio.run(migrate_url(with_database(postgres_url, name)))
     yield name
     _admin(postgres_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 

@@ -105,6 +105,16 @@ async def migrate(db: Database, directory: Path = MIGRATIONS_DIR) -> list[Path]:
     return applied
 
 
+async def migrate_url(url: str) -> list[Path]:
+    """``migrate`` on a pool of its own for the database at ``url`` (tests, the benchmark)."""
+    db = Database(url)
+    await db.connect()
+    try:
+        return await migrate(db)
+    finally:
+        await db.disconnect()
+
+
 async def _main(status_only: bool) -> None:
     from .database import connect, database_url
 
