@@ -49,6 +49,18 @@ def test_browsers_are_humans_with_their_family_and_device_class(
         "WhatsApp/2.23.20.0",
         "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)",
         "Mozilla/5.0 (compatible; bingbot/2.0; +http://www.bing.com/bingbot.htm)",
+        "Mozilla/5.0+(compatible; UptimeRobot/2.0; http://www.uptimerobot.com/)",
+    ],
+)
+def test_crawlers_preview_fetchers_and_monitors_are_bots(user_agent: str) -> None:
+    agent = classify(user_agent)
+    assert agent.bot
+    assert agent.device == "bot"
+
+
+@pytest.mark.parametrize(
+    "user_agent",
+    [
         "curl/8.5.0",
         "Wget/1.21.4",
         "python-requests/2.32.3",
@@ -59,10 +71,9 @@ def test_browsers_are_humans_with_their_family_and_device_class(
         "",
     ],
 )
-def test_crawlers_preview_fetchers_and_http_tools_are_bots(user_agent: str) -> None:
-    agent = classify(user_agent)
-    assert agent.bot
-    assert agent.device == "bot"
+def test_http_tools_and_unknown_agents_are_not_known_bots(user_agent: str) -> None:
+    """Only known bots are left out: a person may click through any of these."""
+    assert not classify(user_agent).bot
 
 
 def test_parsing_is_cached() -> None:

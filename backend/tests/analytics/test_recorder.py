@@ -40,17 +40,17 @@ async def test_a_flush_stores_raw_clicks_counter_and_rollups(db, recorder) -> No
     click(recorder, link, client_ip="198.51.100.1")
     click(recorder, link, IPHONE)
     click(recorder, link, SLACKBOT)
-    click(recorder, link, "curl/8.5.0")
+    click(recorder, link, "curl/8.5.0")  # a script, but not a known bot: counted
     click(recorder, link, method="HEAD")
     await recorder.flush()
 
     assert await stored(db, link) == {
         "raw": 6,
-        "raw_humans": 3,
-        "counter": 3,
-        "day_clicks": 3,
-        "day_bots": 3,
-        "visitors": 3,
+        "raw_humans": 4,
+        "counter": 4,
+        "day_clicks": 4,
+        "day_bots": 2,
+        "visitors": 4,
     }
     rows = await db.fetch_all(
         "SELECT bot, referrer, browser, os, device, visitor FROM clicks ORDER BY at"
@@ -60,7 +60,7 @@ async def test_a_flush_stores_raw_clicks_counter_and_rollups(db, recorder) -> No
         (False, "desktop"),
         (False, "mobile"),
         (True, "bot"),
-        (True, "bot"),
+        (False, "other"),
         (True, "bot"),
     ]
     assert rows[0]["referrer"] == "news.ycombinator.com"

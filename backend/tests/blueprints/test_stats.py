@@ -40,7 +40,7 @@ async def test_stats_count_human_visits_only_over_a_zero_filled_window(
     await visit(client, slug, ip="192.0.2.2")
     await visit(client, slug, IPHONE, ip="198.51.100.9")
     await visit(client, slug, SLACKBOT)  # a link preview
-    await visit(client, slug, "curl/8.5.0")
+    await visit(client, slug, "Mozilla/5.0 (compatible; Googlebot/2.1)")  # a crawler
     await visit(client, slug, method="HEAD")
     await recorder.flush()
 
@@ -63,6 +63,21 @@ async def test_stats_count_human_visits_only_over_a_zero_filled_window(
     assert await recorder._db.fetch_val("SELECT count(*) FROM clicks WHERE bot") == 3
     link = await (await owner.client.get(f"/api/v1/orgs/{org_id}/links/{slug}")).get_json()
     assert link["clicks"] == 4
+
+
+async def test_a_visit_shows_at_once_in_the_link_list_and_stats(client, make_org) -> None:
+    """No flush here: reading counts writes what this instance has buffered first."""
+    org_id, owner = await make_org()
+    slug = await create_link(owner, org_id)
+    await visit(client, slug, "python-httpx/0.28.1")  # a script is not a known bot
+    link = await (await owner.client.get(f"/api/v1/orgs/{org_id}/links/{slug}")).get_json()
+    assert link["clicks"] == 1
+    await visit(client, slug)
+    page = await (await owner.client.get(f"/api/v1/orgs/{org_id}/links")).get_json()
+    assert page["items"][0]["clicks"] == 2
+    await visit(client, slug, ip="192.0.2.99")
+    body = await stats(owner, org_id, slug)
+    assert (body["total_clicks"], body["unique_visitors"]) == (3, 3)
 
 
 async def test_a_link_without_clicks_has_an_empty_window(make_org) -> None:

@@ -1,12 +1,14 @@
 """What a click's headers say about the visitor: browser, OS, device class, bot or not.
 
-Bots are recorded but never counted as visits. A user agent is a bot when ua-parser calls its
-device a "Spider" (it knows the crawlers, Googlebot, bingbot and the link-preview fetchers of
-Slack, Twitter/X, Facebook, LinkedIn, Discord, Telegram and WhatsApp), when it names one of
-those fetchers itself (so that a ua-parser update cannot silently start counting them), when it
-is an HTTP library or command-line tool (curl, wget, python-requests, Go, Java, ...: scripts and
-monitors, not people clicking a link), a headless browser, or empty. HEAD requests are bots
-too, whatever they claim (the recorder decides that, it is not a property of the user agent).
+Bots are recorded but never counted as visits. Only *known* bots are: a user agent is a bot
+when ua-parser calls its device a "Spider" (it knows the crawlers, Googlebot, bingbot and the
+link-preview fetchers of Slack, Twitter/X, Facebook, LinkedIn, Discord, Telegram and WhatsApp),
+or when it names one of those fetchers or an uptime monitor itself (so that a ua-parser update
+cannot silently start counting them). Anything else is a visit, including HTTP libraries,
+command-line tools and an empty user agent: a person may click through any of them (an app's
+link opener, a script a colleague runs), and guessing otherwise would lose real visits. HEAD
+requests are bots whatever they claim (the recorder decides that: it is not a property of the
+user agent).
 """
 
 import re
@@ -28,9 +30,7 @@ KNOWN_BOTS = re.compile(
     r"slackbot|twitterbot|facebookexternalhit|facebot|linkedinbot|discordbot|telegrambot"
     r"|whatsapp|googlebot|bingbot|applebot|skypeuripreview|redditbot|pinterestbot|embedly"
     r"|iframely|mastodon|bluesky|duckduckbot|baiduspider|petalbot|semrush|ahrefs"
-    r"|headless|curl/|wget/|python-requests|python-urllib|python-httpx|aiohttp|httpie"
-    r"|go-http-client|okhttp|java/|apache-httpclient|libwww-perl|node-fetch|axios/|undici"
-    r"|scrapy|postmanruntime|insomnia|uptimerobot|pingdom|statuscake",
+    r"|scrapy|uptimerobot|pingdom|statuscake",
     re.IGNORECASE,
 )
 MOBILE_OS = {"iOS", "Android", "Windows Phone", "BlackBerry OS", "KaiOS", "Firefox OS"}
@@ -51,9 +51,7 @@ def classify(user_agent: str) -> Agent:
     browser = _family(result.user_agent)
     os = _family(result.os)
     device = result.device
-    if not user_agent.strip() or (device and device.family == "Spider"):
-        return Agent(browser, os, "bot", True)
-    if KNOWN_BOTS.search(user_agent):
+    if (device and device.family == "Spider") or KNOWN_BOTS.search(user_agent):
         return Agent(browser, os, "bot", True)
     return Agent(browser, os, _device_class(user_agent, os, device), False)
 

@@ -125,15 +125,18 @@ class ClickRecorder:
                     await asyncio.sleep(1)  # a database restarting may be back in a moment
 
     async def flush(self) -> int:
-        """Write the buffered clicks now; return how many were stored.
+        """Write the clicks buffered now; return how many were stored.
 
         On failure the unwritten clicks stay buffered (for the next attempt) and the error is
-        raised. Clicks of links deleted meanwhile are skipped, not counted.
+        raised. Clicks of links deleted meanwhile are skipped, not counted. Clicks recorded
+        while it writes wait for the next flush: under steady traffic the buffer never empties.
         """
         async with self._flush_lock:
             stored = 0
-            while self._buffer:
-                count = min(len(self._buffer), BATCH_SIZE)
+            remaining = len(self._buffer)
+            while remaining and self._buffer:
+                count = min(len(self._buffer), BATCH_SIZE, remaining)
+                remaining -= count
                 batch = [self._buffer.popleft() for _ in range(count)]
                 self._writing = count
                 try:
@@ -148,6 +151,14 @@ class ClickRecorder:
                 finally:
                     self._writing = 0
             return stored
+
+    async def settle(self) -> None:
+        """Before a read of click counts: write what this process has buffered, so that a
+        visit shows at once (read your own clicks). A failure is left to the flusher, which
+        logs and retries it; the read goes on (and meets the same database)."""
+        if self._buffer:
+            with contextlib.suppress(Exception):
+                await self.flush()
 
     def _requeue(self, batch: list[RawClick]) -> None:
         """Put a failed batch back in front of the clicks recorded meanwhile, within bounds."""

@@ -164,6 +164,7 @@ async def create_link(org_id: str, data: LinkCreate) -> tuple[LinkOut, int]:
 async def list_links(org_id: str, query_args: LinkQuery) -> LinkPage:
     """The org's links, newest first, a page at a time; ``q`` searches slug, url and title."""
     caller = await require_org_role(org_id)
+    await current_app.extensions["kurz.clicks"].settle()
     links = await select_links_page(
         get_db(),
         caller.org_id,
@@ -185,6 +186,7 @@ async def list_links(org_id: str, query_args: LinkQuery) -> LinkPage:
 async def get_link(org_id: str, slug: str) -> LinkOut:
     """One link of the org."""
     caller = await require_org_role(org_id)
+    await current_app.extensions["kurz.clicks"].settle()
     return _out(await _existing(caller, slug))
 
 

@@ -1,7 +1,7 @@
 """Per-link click statistics."""
 
 from pydantic import BaseModel, Field
-from quart import Blueprint
+from quart import Blueprint, current_app
 from quart_schema import validate_querystring, validate_response
 
 from ..auth import require_org_role
@@ -25,15 +25,16 @@ class StatsQuery(BaseModel):
 async def link_stats(org_id: str, slug: str, query_args: StatsQuery) -> LinkStats:
     """Human visits of the link over the last ``days`` UTC days (today included).
 
-    Known bots, link-preview fetchers, HTTP tools (curl, wget, scripts) and HEAD requests are
-    recorded but not counted. ``total_clicks`` counts the window only (the link's ``clicks`` is
+    Known bots (crawlers, link-preview fetchers, uptime monitors) and HEAD requests are recorded
+    but not counted. ``total_clicks`` counts the window only (the link's ``clicks`` is
     all time); ``unique_visitors`` is the sum of each day's distinct visitors, recognised by a
     hash salted per day (no IP address is stored). ``series`` has one entry per day, zeros
     included; the top 10 referrer hosts (direct visits have none), browsers, operating systems
-    and device classes (desktop, mobile, tablet, other) come with their clicks. Recorded clicks
-    appear within about a second.
+    and device classes (desktop, mobile, tablet, other) come with their clicks. Visits served by
+    the instance answering are included at once, those of other instances within about a second.
     """
     caller = await require_org_role(org_id)
+    await current_app.extensions["kurz.clicks"].settle()
     db = get_db()
     link = await select_link(db, caller.org_id, slug)
     if link is None:
