@@ -1,6 +1,7 @@
 """Shared pieces of request and response bodies, so /openapi.json describes what is really sent.
 
 - ``Input``: base of every request body: unknown fields and loosely typed values are refused.
+- ``Query``: base of every query string: a parameter given empty (``?cursor=``) is not given.
 - ``Timestamp``: a datetime answered as ISO 8601 in UTC (``2026-11-23T10:15:00Z``).
 - ``Problem`` and ``problems(...)``: the problem+json error body, documented per route.
 """
@@ -9,7 +10,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Annotated, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, PlainSerializer, WithJsonSchema
+from pydantic import BaseModel, ConfigDict, PlainSerializer, WithJsonSchema, model_validator
 from quart_schema import document_response
 from quart_schema.openapi import OpenAPIProvider
 
@@ -33,6 +34,17 @@ class Input(BaseModel):
     """A JSON request body: no unknown fields, no silent coercion ("yes" is not a boolean)."""
 
     model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class Query(BaseModel):
+    """Query parameters. One given empty counts as not given, as forms and clients send them."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _empty_is_absent(cls, values):
+        if isinstance(values, dict):
+            return {name: value for name, value in values.items() if value != ""}
+        return values
 
 
 class FieldProblem(BaseModel):

@@ -63,6 +63,14 @@ async def test_cursor_paging(make_org) -> None:
     assert [int(i) for i in seen] == sorted((int(i) for i in seen), reverse=True)
 
 
+async def test_an_empty_cursor_is_the_first_page(make_org) -> None:
+    org_id, owner = await make_org()
+    await owner.client.patch(f"/api/v1/orgs/{org_id}", json={"name": "Renamed"})
+    response = await owner.client.get(f"/api/v1/orgs/{org_id}/audit?limit=&cursor=")
+    assert response.status_code == 200
+    assert (await response.get_json())["items"][0]["action"] == "org.rename"
+
+
 @pytest.mark.parametrize("query", [{"limit": 0}, {"limit": 101}, {"limit": "x"}, {"cursor": "x"}])
 async def test_bad_queries_are_400(make_org, query) -> None:
     org_id, owner = await make_org()

@@ -555,6 +555,14 @@ async def test_list_limit_and_cursor_are_validated(make_org) -> None:
     assert response.status_code == 200
 
 
+async def test_empty_query_parameters_count_as_not_given(make_org, make_link) -> None:
+    org_id, owner = await make_org()
+    await make_link(org_id, owner)
+    response = await owner.client.get(links_path(org_id) + "?limit=&cursor=&q=")
+    assert response.status_code == 200
+    assert len((await response.get_json())["items"]) == 1
+
+
 async def test_q_searches_slug_url_and_title_case_insensitively(make_org, make_link) -> None:
     org_id, owner = await make_org()
     await make_link(org_id, owner, url="https://shop.example/Summer-Sale", slug="ss1")

@@ -8,12 +8,12 @@ from ..auth import require_org_role
 from ..database import get_db
 from ..errors import validation_error
 from ..models.audit import AuditEntry, select_audit_page
-from ..schemas import Timestamp, problems
+from ..schemas import Query, Timestamp, problems
 
 blueprint = Blueprint("audit", __name__)
 
 
-class AuditQuery(BaseModel):
+class AuditQuery(Query):
     limit: int = Field(50, ge=1, le=100)
     cursor: str | None = Field(None, max_length=20)
 

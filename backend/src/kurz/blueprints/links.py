@@ -30,7 +30,7 @@ from ..models.links import (
     update_link,
 )
 from ..ratelimits import LINK_CREATION_LIMITS
-from ..schemas import Input, Timestamp, no_content, problems
+from ..schemas import Input, Query, Timestamp, no_content, problems
 from ..slugs import check_slug, check_url, random_slug, reserved_words
 
 blueprint = Blueprint("links", __name__)
@@ -95,7 +95,7 @@ class LinkPage(BaseModel):
     next_cursor: str | None = Field(description="Pass as ?cursor= for the next page; null: end.")
 
 
-class LinkQuery(BaseModel):
+class LinkQuery(Query):
     limit: int = Field(50, ge=1, le=100)
     cursor: str | None = None
     q: str | None = Field(
@@ -103,7 +103,7 @@ class LinkQuery(BaseModel):
     )
 
 
-class QrQuery(BaseModel):
+class QrQuery(Query):
     format: Literal["svg", "png"] = "svg"
 
 

@@ -1,6 +1,6 @@
 """Per-link click statistics."""
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 from quart import Blueprint, current_app
 from quart_schema import validate_querystring, validate_response
 
@@ -9,12 +9,12 @@ from ..database import get_db
 from ..errors import APIError
 from ..models.clicks import LinkStats, select_link_stats
 from ..models.links import select_link
-from ..schemas import problems
+from ..schemas import Query, problems
 
 blueprint = Blueprint("stats", __name__)
 
 
-class StatsQuery(BaseModel):
+class StatsQuery(Query):
     days: int = Field(default=30, ge=1, le=365, description="UTC days, today included")
 
 
