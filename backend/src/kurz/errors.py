@@ -31,6 +31,10 @@ HTTP_CODES = {
 }
 
 
+# Fields whose every problem has a code of its own in API.md, wrong types and absence included.
+FIELD_CODES = {"url": "INVALID_URL", "slug": "INVALID_SLUG"}
+
+
 class APIError(Exception):
     """An answer other than success: ``raise APIError(404, "LINK_NOT_FOUND")``."""
 
@@ -76,17 +80,21 @@ def problem_response(error: APIError) -> Response:
 
 def _from_schema_validation(error: RequestSchemaValidationError) -> APIError:
     cause = error.validation_error
+    code = "VALIDATION_ERROR"
     if hasattr(cause, "errors"):  # pydantic
+        items = cause.errors()
         errors = [
             {
                 "field": ".".join(str(part) for part in item["loc"]) or "body",
                 "message": item["msg"],
             }
-            for item in cause.errors()
+            for item in items
         ]
+        if items and items[0]["type"] != "extra_forbidden":  # a field the body may not have
+            code = FIELD_CODES.get(errors[0]["field"], code)
     else:
         errors = [{"field": "body", "message": str(cause)}]
-    return APIError(400, "VALIDATION_ERROR", "The request is not valid.", errors=errors)
+    return APIError(400, code, "The request is not valid.", errors=errors)
 
 
 def _from_http_exception(error: HTTPException) -> APIError:

@@ -426,7 +426,7 @@ async def test_patch_changes_only_the_fields_sent_and_stamps_updated_at(
     "body, code",
     [
         ({"url": "ftp://x.example/"}, "INVALID_URL"),
-        ({"url": None}, "VALIDATION_ERROR"),
+        ({"url": None}, "INVALID_URL"),
         ({"disabled": None}, "VALIDATION_ERROR"),
         ({"disabled": "yes"}, "VALIDATION_ERROR"),
         ({"redirect_status": 303}, "VALIDATION_ERROR"),
@@ -439,6 +439,21 @@ async def test_patch_validates_like_create(make_org, make_link, body, code) -> N
     org_id, owner = await make_org()
     link = await make_link(org_id, owner)
     response = await owner.client.patch(links_path(org_id, link["slug"]), json=body)
+    await problem(response, 400, code)
+
+
+@pytest.mark.parametrize(
+    "body, code",
+    [
+        ({"url": 5}, "INVALID_URL"),
+        ({"slug": "abcdef"}, "INVALID_URL"),  # no url at all
+        ({"url": "https://a.example/", "slug": 5}, "INVALID_SLUG"),
+    ],
+)
+async def test_any_problem_with_url_or_slug_has_its_own_code(make_org, body, code) -> None:
+    """API.md: anything but a valid url is INVALID_URL (wrong types and absence too)."""
+    org_id, owner = await make_org()
+    response = await owner.client.post(links_path(org_id), json=body)
     await problem(response, 400, code)
 
 
