@@ -122,4 +122,6 @@ def create_app(settings: Settings | None = None) -> Kurz:
 async def add_security_headers(response: Response) -> Response:
     for name, value in security_headers(request.scheme == "https"):
         response.headers.setdefault(name, value)
+    if response.status_code == 204:
+        response.headers.pop("Content-Type", None)  # Quart's default; there is no body to type
     return response

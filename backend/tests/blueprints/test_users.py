@@ -21,6 +21,14 @@ async def test_register_answers_the_user_without_its_hash(app, client) -> None:
     assert stored.startswith("$2b$") and PASSWORD not in stored
 
 
+async def test_a_null_name_is_no_name(client) -> None:
+    response = await client.post(
+        "/api/v1/users", json={"email": "nemo@example.com", "password": PASSWORD, "name": None}
+    )
+    assert response.status_code == 201
+    assert (await response.get_json())["name"] == ""
+
+
 async def test_emails_are_unique_in_any_letter_case(app, client, signup) -> None:
     await signup(email="grace@example.com")
     response = await client.post(

@@ -92,6 +92,7 @@ def test_every_kind_of_answer_carries_the_security_headers(live_server, https: b
         if response.status_code >= 400 and name != "unknown slug html":
             assert response.headers["content-type"].startswith(PROBLEM), name
     assert seen["unknown slug html"].headers["content-type"].startswith("text/html")
+    assert "content-type" not in seen["no content"].headers  # no body, so no type
 
 
 def test_pages_work_under_the_content_security_policy(live_server) -> None:

@@ -31,7 +31,7 @@ blueprint = Blueprint("users", __name__)
 class RegisterIn(Input):
     email: EmailStr = Field(max_length=254)
     password: str = Field(max_length=1024)
-    name: str = Field("", max_length=100)
+    name: str | None = Field("", max_length=100, description="Optional; null is no name.")
 
 
 class UserOut(BaseModel):
@@ -57,7 +57,7 @@ async def register(data: RegisterIn) -> tuple[UserOut, int]:
     are unique in any letter case (409 ``EMAIL_TAKEN``). Pending invitations of the email become
     memberships in the same transaction.
     """
-    name = data.name.strip()
+    name = (data.name or "").strip()
     check_new_password(data.password, "password", [data.email, name])
     password_hash = await hash_password(data.password)
     db = get_db()
