@@ -5,7 +5,7 @@ from dataclasses import replace
 
 from databases import Database
 
-from kurz.analytics.recorder import ClickRecorder
+from kurz.analytics.recorder import BATCH_SIZE, ClickRecorder
 
 from .support import CHROME, IPHONE, SLACKBOT, click, insert_link
 
@@ -201,3 +201,15 @@ async def test_a_shutdown_during_an_outage_logs_the_clicks_it_loses(
             await asyncio.to_thread(own_postgres.stop)
     assert "final click flush failed" in caplog.text
     assert "3 clicks lost" in caplog.text
+
+
+async def test_settling_before_a_read_writes_at_most_one_batch(db, recorder) -> None:
+    """A read shows every click of a quiet moment, but never waits for a backlog."""
+    link = await insert_link(db)
+    for _ in range(BATCH_SIZE + 5):
+        click(recorder, link)
+    await recorder.settle()
+    assert (await stored(db, link))["raw"] == BATCH_SIZE
+    assert recorder.buffered == 5
+    await recorder.settle()
+    assert (await stored(db, link))["raw"] == BATCH_SIZE + 5

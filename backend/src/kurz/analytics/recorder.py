@@ -124,8 +124,9 @@ class ClickRecorder:
                 else:
                     await asyncio.sleep(1)  # a database restarting may be back in a moment
 
-    async def flush(self) -> int:
-        """Write the clicks buffered now; return how many were stored.
+    async def flush(self, at_most: int | None = None) -> int:
+        """Write the clicks buffered now (the oldest ``at_most`` of them); return how many were
+        stored.
 
         On failure the unwritten clicks stay buffered (for the next attempt) and the error is
         raised. Clicks of links deleted meanwhile are skipped, not counted. Clicks recorded
@@ -133,7 +134,7 @@ class ClickRecorder:
         """
         async with self._flush_lock:
             stored = 0
-            remaining = len(self._buffer)
+            remaining = len(self._buffer) if at_most is None else min(len(self._buffer), at_most)
             while remaining and self._buffer:
                 count = min(len(self._buffer), BATCH_SIZE, remaining)
                 remaining -= count
@@ -154,11 +155,12 @@ class ClickRecorder:
 
     async def settle(self) -> None:
         """Before a read of click counts: write what this process has buffered, so that a
-        visit shows at once (read your own clicks). A failure is left to the flusher, which
-        logs and retries it; the read goes on (and meets the same database)."""
+        visit shows at once (read your own clicks). At most one batch: under heavy traffic a
+        read must not wait for a backlog, which the flusher writes within an interval anyway.
+        A failure is left to the flusher, which logs and retries it; the read goes on."""
         if self._buffer:
             with contextlib.suppress(Exception):
-                await self.flush()
+                await self.flush(at_most=BATCH_SIZE)
 
     def _requeue(self, batch: list[RawClick]) -> None:
         """Put a failed batch back in front of the clicks recorded meanwhile, within bounds."""
