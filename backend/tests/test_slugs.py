@@ -62,6 +62,8 @@ def test_check_url_normalises_only_the_scheme(url: str, stored: str) -> None:
         ("https://go.example.com", "https://go.example.com:8443/abc"),
         ("http://127.0.0.1:5000", "http://127.0.0.1:5000/abc"),
         ("http://[::1]:5000", "http://[0:0::1]/abc"),
+        ("http://127.0.0.1:5000", "http://localhost:5000/abc"),
+        ("http://localhost:5000", "http://[::1]:5000/abc"),
     ],
 )
 def test_links_to_this_service_are_refused(base_url: str, url: str) -> None:

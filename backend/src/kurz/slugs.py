@@ -95,6 +95,10 @@ def _host(netloc_host: str) -> str | None:
     return ascii_host if HOSTNAME.fullmatch(ascii_host) and len(ascii_host) <= 253 else None
 
 
+# Names of this machine: a service on loopback is reached under any of them.
+LOOPBACK = {"localhost", "127.0.0.1", "::1"}
+
+
 def check_url(url: str, base_url: str) -> str:
     """An absolute http(s) URL to another host, at most 2048 characters, else 400 INVALID_URL.
 
@@ -124,6 +128,7 @@ def check_url(url: str, base_url: str) -> str:
     if host is None:
         raise _invalid_url("The URL needs a valid host name.")
     own = urlsplit(base_url).hostname or ""
-    if host.rstrip(".") == (_host(own) or own).rstrip("."):
+    host, own = host.rstrip("."), (_host(own) or own).rstrip(".")
+    if host == own or (host in LOOPBACK and own in LOOPBACK):
         raise _invalid_url("A link cannot point at this service's own short links.")
     return parts.scheme.lower() + url[len(parts.scheme) :]  # "HTTPS://x" is "https://x"
