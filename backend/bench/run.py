@@ -278,6 +278,7 @@ def wrk(
 def measure_redirects(
     binary: str, servers: dict[str, Server], options: argparse.Namespace
 ) -> dict[str, dict]:
+    answered = dict.fromkeys(servers, 0)  # every redirect wrk saw, warm-up included
     for name, server in servers.items():
         log(f"warming up {name}: every slug once, then {options.warmup:g}s of random ones")
         warmed = 0
@@ -286,21 +287,43 @@ def measure_redirects(
             if warm["errors"]:
                 raise SystemExit(f"warm-up of {name} failed: {warm}")
             warmed += warm["requests"]
-        wrk(binary, server, options, options.warmup)
+        answered[name] = warmed + wrk(binary, server, options, options.warmup)["requests"]
     runs: dict[str, list[dict]] = {name: [] for name in servers}
     for round_number in range(1, options.rounds + 1):
         for name, server in servers.items():
             summary = wrk(binary, server, options, options.duration)
             summary["rss_kib"] = server.rss_kib()
+            answered[name] += summary["requests"]
             runs[name].append(summary)
             log(
                 f"round {round_number} {name}: {summary['rps']:,.0f} req/s, "
                 f"p99 {summary['p99_us'] / 1000:.2f} ms, {summary['errors']} errors"
             )
     return {
-        name: {**max(summaries, key=lambda summary: summary["rps"]), "rounds": summaries}
+        name: {
+            **max(summaries, key=lambda summary: summary["rps"]),
+            "rounds": summaries,
+            "answered": answered[name],
+        }
         for name, summaries in runs.items()
     }
+
+
+def stored_clicks(database_url: str) -> int:
+    """Clicks stored for the redirect population (only the recording server stores any)."""
+
+    async def count() -> int:
+        connection = await asyncpg.connect(database_url)
+        try:
+            return await connection.fetchval(
+                "SELECT count(*) FROM clicks JOIN links ON links.id = clicks.link_id"
+                " WHERE links.slug ~ $1",
+                f"^{seed.PREFIX}[0-9]{{6}}$",
+            )
+        finally:
+            await connection.close()
+
+    return asyncio.run(count())
 
 
 # --- API latency ---------------------------------------------------------------------------
@@ -400,6 +423,8 @@ def table(results: dict) -> str:
         "",
         f"{'Kurz / bare (recording on)':<34}{ratios['redirect_vs_bare']:>10.3f}",
         f"{'cost of recording':<34}{ratios['recording_cost'] * 100:>9.1f}%",
+        f"{'redirects answered (recording on)':<34}{results['clicks']['answered']:>10,}",
+        f"{'clicks stored after shutdown':<34}{results['clicks']['stored']:>10,}",
         "",
         f"{'median latency':<34}{'ms':>10}",
         f"{'links list, first page':<34}{api['list_first_page_ms']:>10.2f}",
@@ -452,6 +477,12 @@ def main() -> None:
             api = measure_api(kurz_on, data, options.samples)
         finally:
             exit_codes = {name: server.stop() for name, server in servers.items()}
+        # After SIGTERM, whose final flush writes what was buffered: nothing may be missing.
+        # (Stored may exceed answered by the requests in flight when a wrk run ended.)
+        clicks = {
+            "answered": redirects["recording_on"]["answered"] + 1,  # + captured_redirect's
+            "stored": stored_clicks(database_url),
+        }
         info = machine(database_url, wrk_binary)
 
     ratio = redirects["recording_on"]["rps"] / redirects["bare"]["rps"]
@@ -471,6 +502,7 @@ def main() -> None:
         "seed": data.counts,
         "redirects": redirects,
         "ratios": {"redirect_vs_bare": ratio, "recording_cost": recording_cost},
+        "clicks": clicks,
         "api": api,
         "exit_codes": exit_codes,
         "seconds": time.monotonic() - started,
