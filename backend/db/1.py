@@ -1,4 +1,4 @@
-"""Invitations unique per email in any letter case, the audit log, and failed-login counts.
+"""Invitations unique per email in any letter case, and the audit log.
 
 The audit log is an append-only record of membership, role, invitation, token and link changes.
 
@@ -7,9 +7,6 @@ UPDATE and DELETE of a row, except the two changes the foreign keys make on thei
 - deleting an org cascades to its audit rows (the org, and with it its history, is gone);
 - deleting a user sets ``actor_id`` to NULL on the rows they wrote (nothing else may change).
 TRUNCATE is refused too.
-
-``login_failures`` counts recent failed logins per email (its SHA-256, so that whatever people
-type into the email field is not kept), shared by every worker, to slow password guessing.
 """
 
 STATEMENTS = [
@@ -61,12 +58,6 @@ STATEMENTS = [
     """CREATE TRIGGER audit_log_no_truncate
            BEFORE TRUNCATE ON audit_log
            FOR EACH STATEMENT EXECUTE FUNCTION audit_log_append_only()""",
-    """CREATE TABLE login_failures (
-           email_hash TEXT NOT NULL,
-           at TIMESTAMPTZ NOT NULL DEFAULT now()
-       )""",
-    "CREATE INDEX login_failures_email_hash_at_idx ON login_failures (email_hash, at)",
-    "CREATE INDEX login_failures_at_idx ON login_failures (at)",
 ]
 
 

@@ -1,63 +1,68 @@
-"""Click analytics: raw clicks, daily rollups, and the daily visitor salts.
+"""Link change notifications for the redirect caches, and failed-login counts.
 
-Raw clicks are kept for ``KURZ_CLICK_RETENTION_DAYS``; the daily rollups are kept as long as
-their link, and every stats answer is computed from them alone (at most 365 rows per link for
-the series, a few thousand for the top lists), so stats stay fast however many clicks a link has
-and however short the retention is. The flusher writes a batch of raw clicks and its rollups in
-one transaction, so both always agree.
+Every app instance caches slug -> link for its redirects and LISTENs on ``kurz_links``; the
+triggers here NOTIFY it of every change that affects a redirect.
 
-No raw IP address is ever stored: a visitor is SHA-256(salt of the UTC day + IP + user agent),
-truncated to 128 bits, and a day's salt is deleted once the day is over.
+``login_failures`` counts recent failed logins per email (its SHA-256, so that whatever people
+type into the email field is not kept), shared by every worker, to slow password guessing.
 """
 
 STATEMENTS = [
-    # One row per redirect, humans and bots alike. No primary key: rows are only ever inserted,
-    # read by link and time, and deleted by age.
-    """CREATE TABLE clicks (
-           link_id BIGINT NOT NULL REFERENCES links (id) ON DELETE CASCADE,
-           at TIMESTAMPTZ NOT NULL,
-           bot BOOLEAN NOT NULL,
-           referrer TEXT,
-           browser TEXT NOT NULL,
-           os TEXT NOT NULL,
-           device TEXT NOT NULL CHECK (device IN ('desktop', 'mobile', 'tablet', 'bot', 'other')),
-           visitor BYTEA NOT NULL
+    # Every app instance caches slug -> link for redirects and LISTENs on kurz_links: a change
+    # that affects a redirect (including the cascade when an org is deleted) NOTIFYs the slugs
+    # it touched, delivered at commit. A statement touching many rows sends '*' (clear all)
+    # instead of flooding the channel; '*' is never a slug.
+    """CREATE FUNCTION links_notify_rows() RETURNS trigger
+       LANGUAGE plpgsql AS $$
+       DECLARE
+           changed TEXT[];
+       BEGIN
+           IF TG_OP = 'INSERT' THEN
+               SELECT array_agg(slug) INTO changed FROM (SELECT slug FROM new_rows LIMIT 101) s;
+           ELSE
+               SELECT array_agg(slug) INTO changed FROM (SELECT slug FROM old_rows LIMIT 101) s;
+           END IF;
+           IF cardinality(changed) > 100 THEN
+               PERFORM pg_notify('kurz_links', '*');
+           ELSIF changed IS NOT NULL THEN
+               PERFORM pg_notify('kurz_links', slug) FROM unnest(changed) AS slug;
+           END IF;
+           RETURN NULL;
+       END
+       $$""",
+    """CREATE TRIGGER links_notify_insert
+           AFTER INSERT ON links REFERENCING NEW TABLE AS new_rows
+           FOR EACH STATEMENT EXECUTE FUNCTION links_notify_rows()""",
+    """CREATE TRIGGER links_notify_delete
+           AFTER DELETE ON links REFERENCING OLD TABLE AS old_rows
+           FOR EACH STATEMENT EXECUTE FUNCTION links_notify_rows()""",
+    # Per row, and only when a redirect-relevant column really changed: the click flusher
+    # updates links.clicks every second, which must not evict hot links from the caches.
+    """CREATE FUNCTION links_notify_update() RETURNS trigger
+       LANGUAGE plpgsql AS $$
+       BEGIN
+           PERFORM pg_notify('kurz_links', OLD.slug);
+           IF NEW.slug <> OLD.slug THEN
+               PERFORM pg_notify('kurz_links', NEW.slug);
+           END IF;
+           RETURN NULL;
+       END
+       $$""",
+    """CREATE TRIGGER links_notify_update
+           AFTER UPDATE OF slug, url, expires_at, disabled, redirect_status, org_id ON links
+           FOR EACH ROW
+           WHEN ((OLD.slug, OLD.url, OLD.expires_at, OLD.disabled, OLD.redirect_status,
+                  OLD.org_id)
+                 IS DISTINCT FROM
+                 (NEW.slug, NEW.url, NEW.expires_at, NEW.disabled, NEW.redirect_status,
+                  NEW.org_id))
+           EXECUTE FUNCTION links_notify_update()""",
+    """CREATE TABLE login_failures (
+           email_hash TEXT NOT NULL,
+           at TIMESTAMPTZ NOT NULL DEFAULT now()
        )""",
-    # A link's clicks in time order (raw exports, the cascade when a link is deleted).
-    "CREATE INDEX clicks_link_at_idx ON clicks (link_id, at)",
-    # Rows arrive in time order, so a block-range index finds expired ones for almost nothing.
-    "CREATE INDEX clicks_at_brin_idx ON clicks USING brin (at)",
-    # Per link and UTC day: human clicks, distinct human visitors, bot clicks.
-    """CREATE TABLE click_days (
-           link_id BIGINT NOT NULL REFERENCES links (id) ON DELETE CASCADE,
-           day DATE NOT NULL,
-           clicks BIGINT NOT NULL DEFAULT 0,
-           visitors BIGINT NOT NULL DEFAULT 0,
-           bot_clicks BIGINT NOT NULL DEFAULT 0,
-           PRIMARY KEY (link_id, day)
-       )""",
-    # Per link and UTC day: human clicks by referrer host, browser, OS and device class.
-    """CREATE TABLE click_day_values (
-           link_id BIGINT NOT NULL REFERENCES links (id) ON DELETE CASCADE,
-           day DATE NOT NULL,
-           dimension TEXT NOT NULL CHECK (dimension IN ('referrer', 'browser', 'os', 'device')),
-           value TEXT NOT NULL,
-           clicks BIGINT NOT NULL,
-           PRIMARY KEY (link_id, day, dimension, value)
-       )""",
-    # The visitors already counted in click_days.visitors, so a batch counts only new ones.
-    # Needed only while clicks of that day can still arrive: purged after a day.
-    """CREATE TABLE click_day_visitors (
-           link_id BIGINT NOT NULL REFERENCES links (id) ON DELETE CASCADE,
-           day DATE NOT NULL,
-           visitor BYTEA NOT NULL,
-           PRIMARY KEY (link_id, day, visitor)
-       )""",
-    # One random salt per UTC day, shared by every instance (first writer wins).
-    """CREATE TABLE visitor_salts (
-           day DATE PRIMARY KEY,
-           salt BYTEA NOT NULL CHECK (length(salt) = 32)
-       )""",
+    "CREATE INDEX login_failures_email_hash_at_idx ON login_failures (email_hash, at)",
+    "CREATE INDEX login_failures_at_idx ON login_failures (at)",
 ]
 
 

@@ -5,7 +5,7 @@
 (so probing random slugs does not cost a query each). A miss costs one query, on a small asyncpg
 pool of the cache's own (``open()``); concurrent misses of one slug share it.
 
-Freshness: a trigger on ``links`` (db/0.py) NOTIFYs ``kurz_links`` with the slug on every change
+Freshness: a trigger on ``links`` (db/2.py) NOTIFYs ``kurz_links`` with the slug on every change
 that affects a redirect, including the cascade when an org is deleted ('*' for bulk changes).
 ``LinkListener`` LISTENs on a dedicated asyncpg connection and evicts what it is told, so every
 instance sees an edit within milliseconds of its commit. The instance making a change also

@@ -1,6 +1,6 @@
 """Clicks: a flushed batch with its counters and rollups, visitor salts, retention, link stats.
 
-Stats are read from the daily rollups only (see db/2.py), never from the raw clicks, so they
+Stats are read from the daily rollups only (see db/3.py), never from the raw clicks, so they
 cost the same for a link with ten clicks or ten million, and cover days whose raw clicks the
 retention already deleted.
 """
