@@ -21,6 +21,7 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
+import bcrypt
 import httpx
 import pytest
 from databases import Database
@@ -179,6 +180,20 @@ def fast_bcrypt(monkeypatch) -> None:
     """bcrypt at cost 4 in-process (cost 12 takes ~0.25 s a hash); test_passwords proves 12
     in production, and live servers (subprocesses) keep it."""
     monkeypatch.setattr("kurz.passwords.BCRYPT_COST", 4)
+
+
+@pytest.fixture
+def checked_hashes(monkeypatch) -> list[bytes]:
+    """The ``$2b$NN$`` cost prefix of every hash ``bcrypt.checkpw`` checks, in order."""
+    checked: list[bytes] = []
+    checkpw = bcrypt.checkpw
+
+    def spy(password: bytes, hashed: bytes) -> bool:
+        checked.append(hashed[:7])
+        return checkpw(password, hashed)
+
+    monkeypatch.setattr("kurz.passwords.bcrypt.checkpw", spy)
+    return checked
 
 
 @dataclass
