@@ -1,6 +1,7 @@
 """Shared pieces of request and response bodies, so /openapi.json describes what is really sent.
 
 - ``Input``: base of every request body: unknown fields and loosely typed values are refused.
+- ``Answer``: base of answer bodies that are a model's dataclass field for field.
 - ``Query``: base of every query string: a parameter given empty (``?cursor=``) is not given.
 - ``Timestamp``: a datetime answered as ISO 8601 in UTC (``2026-11-23T10:15:00Z``).
 - ``Problem`` and ``problems(...)``: the problem+json error body, documented per route.
@@ -34,6 +35,13 @@ class Input(BaseModel):
     """A JSON request body: no unknown fields, no silent coercion ("yes" is not a boolean)."""
 
     model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class Answer(BaseModel):
+    """An answer body that a model's dataclass fills field for field: ``MemberOut.model_validate
+    (member)``."""
+
+    model_config = ConfigDict(from_attributes=True)
 
 
 class Query(BaseModel):

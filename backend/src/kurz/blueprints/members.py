@@ -20,7 +20,6 @@ from ..auth import Caller, require_org_role
 from ..database import get_db
 from ..errors import APIError
 from ..models.members import (
-    Invitation,
     Member,
     count_owners,
     delete_invitation,
@@ -36,7 +35,7 @@ from ..models.members import (
 )
 from ..models.orgs import lock_org
 from ..models.users import select_user_by_email
-from ..schemas import Input, Role, Timestamp, no_content, problems
+from ..schemas import Answer, Input, Role, Timestamp, no_content, problems
 
 blueprint = Blueprint("members", __name__)
 POWERFUL = ("owner", "admin")
@@ -51,7 +50,7 @@ class MemberChange(Input):
     role: Role
 
 
-class MemberOut(BaseModel):
+class MemberOut(Answer):
     user_id: str
     email: str
     name: str
@@ -59,7 +58,7 @@ class MemberOut(BaseModel):
     joined_at: Timestamp
 
 
-class InvitationOut(BaseModel):
+class InvitationOut(Answer):
     email: str
     role: Role
     created_at: Timestamp
@@ -68,22 +67,6 @@ class InvitationOut(BaseModel):
 class MemberList(BaseModel):
     items: list[MemberOut]
     invitations: list[InvitationOut]
-
-
-def _member_out(member: Member) -> MemberOut:
-    return MemberOut(
-        user_id=member.user_id,
-        email=member.email,
-        name=member.name,
-        role=member.role,
-        joined_at=member.joined_at,
-    )
-
-
-def _invitation_out(invitation: Invitation) -> InvitationOut:
-    return InvitationOut(
-        email=invitation.email, role=invitation.role, created_at=invitation.created_at
-    )
 
 
 def _require_owner_for(caller: Caller, *roles: str) -> None:
@@ -122,9 +105,11 @@ async def list_members(org_id: str) -> MemberList:
     caller = await require_org_role(org_id)
     db = get_db()
     return MemberList(
-        items=[_member_out(member) for member in await select_members(db, caller.org_id)],
+        items=[
+            MemberOut.model_validate(member) for member in await select_members(db, caller.org_id)
+        ],
         invitations=[
-            _invitation_out(invitation)
+            InvitationOut.model_validate(invitation)
             for invitation in await select_invitations(db, caller.org_id)
         ],
     )
@@ -154,14 +139,14 @@ async def add_member(org_id: str, data: MemberAdd) -> tuple[MemberOut | Invitati
                 db, caller.org_id, data.email, data.role, caller.user_id
             )
             await record_audit(caller, "invitation.create", invitation.email, {"role": data.role})
-            return _invitation_out(invitation), 202
+            return InvitationOut.model_validate(invitation), 202
         member = await insert_member(db, caller.org_id, user.id, data.role)
         if member is None:
             raise APIError(409, "ALREADY_MEMBER", "This user already is a member.")
         await record_audit(
             caller, "member.add", member.email, {"user_id": member.user_id, "role": data.role}
         )
-    return _member_out(member), 201
+    return MemberOut.model_validate(member), 201
 
 
 @blueprint.patch("/api/v1/orgs/<org_id>/members/<user_id>")
@@ -176,7 +161,7 @@ async def change_member(org_id: str, user_id: str, data: MemberChange) -> Member
         member = await _existing_member(caller, user_id)
         _require_owner_for(caller, member.role, data.role)
         if data.role == member.role:
-            return _member_out(member)
+            return MemberOut.model_validate(member)
         await _refuse_last_owner(caller, member)
         changed = await update_member_role(db, caller.org_id, member.user_id, data.role)
         await record_audit(
@@ -185,7 +170,7 @@ async def change_member(org_id: str, user_id: str, data: MemberChange) -> Member
             member.email,
             {"user_id": member.user_id, "from": member.role, "to": data.role},
         )
-    return _member_out(changed)
+    return MemberOut.model_validate(changed)
 
 
 @blueprint.delete("/api/v1/orgs/<org_id>/members/<user_id>")

@@ -15,8 +15,8 @@ from ..audit import record_audit
 from ..auth import TOKEN_PREFIX, hash_secret, new_secret, require_org_role
 from ..database import get_db
 from ..errors import APIError
-from ..models.tokens import Token, delete_token, insert_token, select_tokens
-from ..schemas import Input, Timestamp, no_content, problems
+from ..models.tokens import delete_token, insert_token, select_tokens
+from ..schemas import Answer, Input, Timestamp, no_content, problems
 
 blueprint = Blueprint("tokens", __name__)
 TokenRole = Literal["member", "admin"]
@@ -27,7 +27,7 @@ class TokenIn(Input):
     role: TokenRole
 
 
-class TokenOut(BaseModel):
+class TokenOut(Answer):
     id: str
     name: str
     role: TokenRole
@@ -47,16 +47,6 @@ class NewToken(BaseModel):
 
 class TokenList(BaseModel):
     items: list[TokenOut]
-
-
-def _token_out(token: Token) -> TokenOut:
-    return TokenOut(
-        id=token.id,
-        name=token.name,
-        role=token.role,
-        created_at=token.created_at,
-        last_used_at=token.last_used_at,
-    )
 
 
 @blueprint.post("/api/v1/orgs/<org_id>/tokens")
@@ -88,7 +78,10 @@ async def list_tokens(org_id: str) -> TokenList:
     """The org's tokens, newest first, without their secrets (admin)."""
     caller = await require_org_role(org_id, "admin")
     return TokenList(
-        items=[_token_out(token) for token in await select_tokens(get_db(), caller.org_id)]
+        items=[
+            TokenOut.model_validate(token)
+            for token in await select_tokens(get_db(), caller.org_id)
+        ]
     )
 
 
