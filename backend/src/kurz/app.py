@@ -93,7 +93,7 @@ def create_app(settings: Settings | None = None) -> Kurz:
     register_error_handlers(app)
     app.before_request(check_csrf)
     app.before_request(authorise_org)
-    app.after_request(add_security_headers)
+    app.after_request(finish_headers)
     for module in BLUEPRINTS:
         app.register_blueprint(module.blueprint)
 
@@ -119,7 +119,8 @@ def create_app(settings: Settings | None = None) -> Kurz:
     return app
 
 
-async def add_security_headers(response: Response) -> Response:
+async def finish_headers(response: Response) -> Response:
+    """Security headers on every answer; no Content-Type on one without a body."""
     for name, value in security_headers(request.scheme == "https"):
         response.headers.setdefault(name, value)
     if response.status_code == 204:
