@@ -47,6 +47,7 @@ LUA_SCRIPT = BENCH_DIR / "redirects.lua"
 # uvicorn adds these itself to every answer, so the bare app must not send them twice.
 SERVER_ADDED_HEADERS = {"date", "server"}
 WARM_UP_STEP_S = 3
+LOG_LEVELS = {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}
 BROWSER_USER_AGENT = (
     "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
     "Chrome/131.0.0.0 Safari/537.36"
@@ -166,6 +167,21 @@ class Server:
 
     def tail(self, lines: int = 30) -> str:
         return "\n".join(self.log_path.read_text().splitlines()[-lines:])
+
+    def complaints(self) -> list[str]:
+        """The warnings and errors it logged (dropped clicks, failed flushes, ...), each with
+        its traceback if it had one."""
+        found: list[str] = []
+        complaining = False
+        for line in self.log_path.read_text().splitlines():
+            level = line.split(" ", 1)[0]
+            if level in LOG_LEVELS:
+                complaining = level in ("WARNING", "ERROR", "CRITICAL")
+                if complaining:
+                    found.append(line)
+            elif complaining:
+                found[-1] += "\n" + line
+        return found
 
     def rss_kib(self) -> int | None:
         with contextlib.suppress(OSError):
@@ -483,6 +499,7 @@ def main() -> None:
             "answered": redirects["recording_on"]["answered"] + 1,  # + captured_redirect's
             "stored": stored_clicks(database_url),
         }
+        complaints = {name: server.complaints() for name, server in servers.items()}
         info = machine(database_url, wrk_binary)
 
     ratio = redirects["recording_on"]["rps"] / redirects["bare"]["rps"]
@@ -505,10 +522,14 @@ def main() -> None:
         "clicks": clicks,
         "api": api,
         "exit_codes": exit_codes,
+        "logged_warnings": complaints,
         "seconds": time.monotonic() - started,
     }
     options.output.write_text(json.dumps(results, indent=2) + "\n")
     print(table(results))
+    for name, lines in complaints.items():
+        for line in lines:
+            print(f"{name} logged: {line}")
     print(f"(results in {options.output}; whole run {results['seconds']:.0f}s)")
     print(f"redirect_vs_bare: {ratio:.3f}")
 

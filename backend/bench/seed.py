@@ -4,7 +4,7 @@
   generator picks from at random;
 - one more org (number 0) with 100,000 links of its own (``big000001`` ..) for the links list,
   and an org API token (member role) to read it;
-- 1,000,000 clicks on ``big000001`` over the last 30 days, with the daily rollups stats read.
+- 1,000,000 clicks on ``big000001`` over the last 30 days, rolled up as the recorder would.
 
 Org n and user n (its owner) have md5-derived ids, so rows refer to each other without lookups.
 """
@@ -12,12 +12,15 @@ Org n and user n (its owner) have md5-derived ids, so rows refer to each other w
 import secrets
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 import asyncpg
 import bcrypt
+from databases import Database
 
 from kurz.auth import TOKEN_PREFIX, hash_secret, new_secret
 from kurz.migrations import migrate_url
+from kurz.models.clicks import BATCHES_LOCK, delete_expired_clicks, roll_up_clicks
 
 ORGS = 100
 LINKS = 100_000  # spread over ORGS: the redirect benchmark's population
@@ -50,10 +53,12 @@ LINKS_SQL = """INSERT INTO links (org_id, slug, url, title, created_by, created_
 # The org API token the API latencies are measured with.
 READER_SQL = """INSERT INTO api_tokens (org_id, name, role, secret_hash, created_by)
     VALUES (md5('bench-org-0')::uuid, 'bench', 'member', $1, md5('bench-user-0')::uuid)"""
-# $2 raw clicks on link $1 over $3 days, as the recorder stores them: 5 % bots, about 100,000
-# distinct visitors, a long tail of referrer hosts.
-CLICKS_SQL = """INSERT INTO clicks (link_id, at, bot, referrer, browser, os, device, visitor)
-    SELECT $1, now() - ((i::bigint * 7919) % ($3 * 86400)) * interval '1 second',
+# $2 raw clicks on link $1 over $3 days, as the recorder stores them (in one batch, taken and
+# written under the lock a flush holds): 5 % bots, about 100,000 distinct visitors, a long tail
+# of referrer hosts.
+CLICKS_SQL = """WITH batch AS (SELECT nextval('click_batches') AS id)
+    INSERT INTO clicks (batch, link_id, at, bot, referrer, browser, os, device, visitor)
+    SELECT batch.id, $1, now() - ((i::bigint * 7919) % ($3 * 86400)) * interval '1 second',
            i % 20 = 0,
            CASE WHEN i % 3 = 0 THEN NULL ELSE 'site' || (i % 500) || '.example' END,
            (ARRAY['Chrome', 'Firefox', 'Safari', 'Edge', 'Opera'])[1 + i % 5],
@@ -61,23 +66,23 @@ CLICKS_SQL = """INSERT INTO clicks (link_id, at, bot, referrer, browser, os, dev
            CASE WHEN i % 20 = 0 THEN 'bot' ELSE (ARRAY['desktop', 'mobile', 'tablet'])[1 + i % 3]
            END,
            substring(sha256(int4send(i % 100003)) FROM 1 FOR 16)
-      FROM generate_series(1, $2) AS i"""
-# The rollups (and the link's counter) of link $1, computed from its raw clicks.
-ROLLUPS = [
-    """INSERT INTO click_days (link_id, day, clicks, visitors, bot_clicks)
-       SELECT link_id, (at AT TIME ZONE 'UTC')::date, count(*) FILTER (WHERE NOT bot),
-              count(DISTINCT visitor) FILTER (WHERE NOT bot), count(*) FILTER (WHERE bot)
-         FROM clicks WHERE link_id = $1 GROUP BY 1, 2""",
-    """INSERT INTO click_day_values (link_id, day, dimension, value, clicks)
-       SELECT link_id, (at AT TIME ZONE 'UTC')::date, dimension, value, count(*)
-         FROM clicks,
-              LATERAL (VALUES ('referrer', referrer), ('browser', browser), ('os', os),
-                              ('device', device)) AS v (dimension, value)
-        WHERE link_id = $1 AND NOT bot AND value IS NOT NULL
-        GROUP BY 1, 2, 3, 4""",
-    """UPDATE links SET clicks = (SELECT count(*) FROM clicks WHERE link_id = $1 AND NOT bot)
-        WHERE id = $1""",
-]
+      FROM batch, generate_series(1, $2) AS i"""
+# The counter a flush keeps.
+COUNTER_SQL = """UPDATE links
+    SET clicks = (SELECT count(*) FROM clicks WHERE link_id = $1 AND NOT bot) WHERE id = $1"""
+
+
+async def roll_up_and_expire(url: str) -> None:
+    """What the recorder does in the background: the clicks are rolled up, and the visitors
+    counted for days before yesterday are deleted."""
+    db = Database(url)
+    await db.connect()
+    try:
+        await roll_up_clicks(db)
+        now = datetime.now(UTC)
+        await delete_expired_clicks(db, now - timedelta(days=365), now.date() - timedelta(days=1))
+    finally:
+        await db.disconnect()
 
 
 @dataclass
@@ -108,9 +113,10 @@ async def seed(url: str) -> Seeded:
             link_id = await connection.fetchval(
                 "SELECT id FROM links WHERE slug = $1", clicks_slug
             )
+            await connection.execute("SELECT pg_advisory_xact_lock_shared($1)", BATCHES_LOCK)
             await connection.execute(CLICKS_SQL, link_id, CLICKS, CLICK_DAYS)
-            for statement in ROLLUPS:
-                await connection.execute(statement, link_id)
+            await connection.execute(COUNTER_SQL, link_id)
+        await roll_up_and_expire(url)
         # Fresh statistics and visibility maps, as a database in service would have.
         await connection.execute("VACUUM ANALYZE")
         big_org_id = await connection.fetchval("SELECT md5('bench-org-0')::uuid::text")

@@ -6,12 +6,15 @@ from dataclasses import replace
 from databases import Database
 
 from kurz.analytics.recorder import BATCH_SIZE, ClickRecorder
+from kurz.models.clicks import roll_up_clicks
 
 from .support import CHROME, IPHONE, SLACKBOT, click, insert_link
 
 
 async def stored(db: Database, link_id: int) -> dict:
-    """What the database holds for a link: raw clicks, its counter and its daily rollup."""
+    """What the database holds for a link, rolled up: raw clicks, its counter and its daily
+    rollup."""
+    await roll_up_clicks(db)
     return {
         "raw": await db.fetch_val(
             "SELECT count(*) FROM clicks WHERE link_id = :id", {"id": link_id}

@@ -35,6 +35,7 @@ async def test_retention_deletes_raw_clicks_but_stats_keep_their_day(
     for number in range(3):
         click(recorder, link_id, client_ip=f"192.0.2.{number}")
     await recorder.flush()
+    await recorder.roll_up()
     await age(db, RETENTION_DAYS + 10)
     click(recorder, link_id)  # a recent one, which stays
     await recorder.flush()
@@ -55,6 +56,7 @@ async def test_retention_forgets_past_salts_and_visitor_hashes(db, recorder) -> 
     link_id = await insert_link(db)
     click(recorder, link_id)
     await recorder.flush()
+    await recorder.roll_up()
     await age(db, 2)
     today = datetime.datetime.now(datetime.UTC).date()
     await db.execute(
@@ -63,12 +65,39 @@ async def test_retention_forgets_past_salts_and_visitor_hashes(db, recorder) -> 
     )
     click(recorder, link_id)
     await recorder.flush()
+    await recorder.roll_up()
 
     await recorder.purge()
     assert [row["day"] for row in await db.fetch_all("SELECT day FROM visitor_salts")] == [today]
     assert await db.fetch_val("SELECT count(*) FROM click_day_visitors") == 1
     # The daily rollups are kept.
     assert await db.fetch_val("SELECT count(*) FROM click_days") == 2
+
+
+async def test_retention_keeps_what_is_not_rolled_up_yet(db, recorder) -> None:
+    link_id = await insert_link(db)
+    click(recorder, link_id, client_ip="192.0.2.1")
+    await recorder.flush()
+    await age(db, RETENTION_DAYS + 10)
+    # Neither the raw clicks nor the visitors already counted for their day may go while the
+    # rollups still lack clicks of that day.
+    old_day = datetime.datetime.now(datetime.UTC).date() - datetime.timedelta(days=40)
+    await db.execute(
+        "INSERT INTO click_day_visitors (link_id, day, visitor) VALUES (:id, :day, '\\x01')",
+        {"id": link_id, "day": old_day},
+    )
+
+    assert await recorder.purge() == 0
+    assert await db.fetch_val("SELECT count(*) FROM click_day_visitors") == 1
+
+    await recorder.roll_up()
+    assert await recorder.purge() == 1
+    assert await db.fetch_val("SELECT count(*) FROM clicks") == 0
+    assert await db.fetch_val("SELECT count(*) FROM click_day_visitors") == 0
+    assert (
+        await db.fetch_val("SELECT sum(clicks) FROM click_days WHERE day = :day", {"day": old_day})
+        == 1
+    )
 
 
 async def test_the_flusher_applies_the_retention_by_itself(settings, app_factory) -> None:
@@ -82,7 +111,7 @@ async def test_the_flusher_applies_the_retention_by_itself(settings, app_factory
                        '\\x00')""",
             {"id": link_id},
         )
-        app.extensions["kurz.clicks"]._next_purge = 0  # due now, as after a start
+        app.extensions["kurz.clicks"].retention.next_at = 0  # due now, as after a start
         for _ in range(100):
             if await db.fetch_val("SELECT count(*) FROM clicks") == 0:
                 break

@@ -3,8 +3,10 @@
 ``record()`` is called on every redirect, so it does nothing but append a tuple of raw fields to
 a bounded deque (no parsing, hashing or I/O). Every ``settings.click_flush_seconds`` (default
 1 s, ``KURZ_CLICK_FLUSH_SECONDS``) the flusher takes the buffer, parses user agents (cached),
-hashes visitors and writes the batch in one transaction (raw clicks, ``links.clicks`` and the
-daily rollups), so a batch is all or nothing.
+hashes visitors and writes the batch in one transaction (raw clicks and ``links.clicks``), so a
+batch is all or nothing. Every ``ROLL_UP_EVERY_SECONDS`` the flusher also folds the batches every
+instance wrote into the daily rollups (see db/4.py); stats count the clicks not rolled up yet
+from the raw ones, so a click shows as soon as its batch is written.
 
 Durability: a graceful shutdown flushes everything (``stop()``); a crash loses at most the clicks
 of the current interval (one ``click_flush_seconds``, plus whatever a database outage had kept
@@ -14,8 +16,8 @@ being written), and beyond the bound the oldest clicks are dropped, counted in `
 logged as a warning.
 
 Retention: at most once an hour the flusher also deletes raw clicks older than
-``settings.click_retention_days`` and the visitor hashes and salts of past days; the daily
-rollups are kept.
+``settings.click_retention_days`` (once rolled up) and the visitor hashes and salts of past
+days; the daily rollups are kept.
 """
 
 import asyncio
@@ -24,12 +26,14 @@ import datetime
 import logging
 import time
 from collections import deque
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 
 from databases import Database
 
 from ..config import Settings
 from ..database import is_unavailable
-from ..models.clicks import Click, delete_expired_clicks, insert_clicks
+from ..models.clicks import Click, delete_expired_clicks, insert_clicks, roll_up_clicks
 from .agents import MAX_USER_AGENT, classify, referrer_host
 from .visitors import VisitorHasher
 
@@ -42,9 +46,55 @@ MAX_BUFFERED_CLICKS = 100_000
 BATCH_SIZE = 1_000
 PURGE_EVERY_SECONDS = 3600.0
 PURGE_RETRY_SECONDS = 60.0
+# Rolling up less often merges more clicks of a link and day into one row update; stats then
+# read up to this long (plus a roll-up) of a link's raw clicks.
+ROLL_UP_EVERY_SECONDS = 30.0
 FINAL_FLUSH_ATTEMPTS = 3
 
 RawClick = tuple[float, int, str, str, str, str]  # time, link id, method, UA, referrer, IP
+EPOCH = datetime.date(1970, 1, 1)
+SECONDS_PER_DAY = 86_400
+
+
+@dataclass
+class Chore:
+    """A periodic job of the flusher, run in a task of its own so that a long run (a big backlog)
+    never delays the flushes. Due at once after a start."""
+
+    name: str
+    run: Callable[[], Awaitable[object]]
+    every: float
+    retry: float
+    next_at: float = 0.0  # time.monotonic()
+    task: asyncio.Task | None = None
+
+    def start_if_due(self) -> None:
+        if (self.task is not None and not self.task.done()) or time.monotonic() < self.next_at:
+            return
+        self.next_at = time.monotonic() + self.every
+        self.task = asyncio.create_task(self._run_and_report(), name=f"kurz-{self.name}")
+
+    async def _run_and_report(self) -> None:
+        try:
+            await self.run()
+        except Exception as error:
+            self.next_at = time.monotonic() + self.retry
+            log.warning(
+                "click %s failed (%s: %s); retrying in %gs",
+                self.name,
+                type(error).__name__,
+                error,
+                self.retry,
+                exc_info=not is_unavailable(error),
+            )
+
+    async def cancel(self) -> None:
+        """Both chores are transactions or idempotent: the next start redoes what is cut off."""
+        if self.task is not None:
+            self.task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.task
+            self.task = None
 
 
 class ClickRecorder:
@@ -59,8 +109,8 @@ class ClickRecorder:
         self._writing = 0  # clicks taken from the buffer by the batch being written
         self._db: Database | None = None
         self._task: asyncio.Task | None = None
-        self._purge_task: asyncio.Task | None = None
-        self._next_purge = 0.0
+        self.retention = Chore("retention", self.purge, PURGE_EVERY_SECONDS, PURGE_RETRY_SECONDS)
+        self.rollups = Chore("roll-up", self.roll_up, ROLL_UP_EVERY_SECONDS, ROLL_UP_EVERY_SECONDS)
         self._stopping = asyncio.Event()
         self._flush_lock = asyncio.Lock()
         self._failing = False
@@ -104,11 +154,8 @@ class ClickRecorder:
         if self._task is not None:
             await self._task
             self._task = None
-        if self._purge_task is not None:
-            self._purge_task.cancel()  # deletes are idempotent: the next start redoes them
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._purge_task
-            self._purge_task = None
+        for chore in (self.retention, self.rollups):
+            await chore.cancel()
         for attempt in range(1, FINAL_FLUSH_ATTEMPTS + 1):
             try:
                 await self.flush()
@@ -172,30 +219,37 @@ class ClickRecorder:
     async def _write(self, batch: list[RawClick]) -> int:
         assert self._db is not None, "start() first"
         db = self._db
-        moments = [datetime.datetime.fromtimestamp(raw[0], datetime.UTC) for raw in batch]
-        await self._visitors.load_salts(db, {moment.date() for moment in moments})
+        days = {}  # UTC day number since the epoch -> its date
+        for raw in batch:
+            number = int(raw[0] // SECONDS_PER_DAY)
+            if number not in days:
+                days[number] = EPOCH + datetime.timedelta(days=number)
+        await self._visitors.load_salts(db, set(days.values()))
         clicks = []
-        for moment, (_, link_id, method, user_agent, referrer, client_ip) in zip(
-            moments, batch, strict=True
-        ):
+        for at, link_id, method, user_agent, referrer, client_ip in batch:
             user_agent = user_agent[:MAX_USER_AGENT]
             agent = classify(user_agent)
             bot = agent.bot or method == "HEAD"
-            day = moment.date()
+            day = days[int(at // SECONDS_PER_DAY)]
             clicks.append(
                 Click(
-                    link_id=link_id,
-                    at=moment,
-                    day=day,
-                    bot=bot,
-                    referrer=referrer_host(referrer) if referrer else None,
-                    browser=agent.browser,
-                    os=agent.os,
-                    device="bot" if bot else agent.device,
-                    visitor=self._visitors.hash(day, client_ip, user_agent),
+                    link_id,
+                    at,
+                    bot,
+                    referrer_host(referrer) if referrer else None,
+                    agent.browser,
+                    agent.os,
+                    "bot" if bot else agent.device,
+                    self._visitors.hash(day, client_ip, user_agent),
                 )
             )
         return await insert_clicks(db, clicks)
+
+    async def roll_up(self) -> int:
+        """Fold the batches written so far (by any instance) into the daily rollups; return how
+        many clicks this call rolled up."""
+        assert self._db is not None, "start() first"
+        return await roll_up_clicks(self._db)
 
     async def purge(self) -> int:
         """Apply the retention now; return how many raw clicks were deleted."""
@@ -217,7 +271,9 @@ class ClickRecorder:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stopping.wait(), interval)
             await self._flush_and_report()
-            self._schedule_purge()
+            if not self._stopping.is_set():
+                self.retention.start_if_due()
+                self.rollups.start_if_due()
 
     async def _flush_and_report(self) -> None:
         try:
@@ -236,24 +292,3 @@ class ClickRecorder:
             if self._failing:
                 self._failing = False
                 log.info("click writes recovered")
-
-    def _schedule_purge(self) -> None:
-        """Start the retention in its own task (a big backlog must not delay the flushes)."""
-        running = self._purge_task is not None and not self._purge_task.done()
-        if running or self._stopping.is_set() or time.monotonic() < self._next_purge:
-            return
-        self._next_purge = time.monotonic() + PURGE_EVERY_SECONDS
-        self._purge_task = asyncio.create_task(self._purge_and_report(), name="kurz-retention")
-
-    async def _purge_and_report(self) -> None:
-        try:
-            await self.purge()
-        except Exception as error:
-            self._next_purge = time.monotonic() + PURGE_RETRY_SECONDS
-            log.warning(
-                "click retention failed (%s: %s); retrying in %gs",
-                type(error).__name__,
-                error,
-                PURGE_RETRY_SECONDS,
-                exc_info=not is_unavailable(error),
-            )

@@ -1,12 +1,11 @@
-"""Clicks: a flushed batch with its counters and rollups, visitor salts, retention, link stats.
+"""Clicks: a flushed batch with its counter, the rollups, visitor salts, retention, link stats.
 
-Stats are read from the daily rollups only (see db/3.py), never from the raw clicks, so they
-cost the same for a link with ten clicks or ten million, and cover days whose raw clicks the
-retention already deleted.
+Stats are read from the daily rollups (see db/3.py and db/4.py) plus the link's few raw clicks
+not rolled up yet, never from all its raw clicks, so they cost about the same for a link with
+ten clicks or ten million, and cover days whose raw clicks the retention already deleted.
 """
 
 import datetime
-from collections import Counter
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -24,8 +23,7 @@ class Click(NamedTuple):
     thousands of them a second.)"""
 
     link_id: int
-    at: datetime.datetime  # aware, UTC
-    day: datetime.date  # UTC
+    at: float  # seconds since the epoch
     bot: bool
     referrer: str | None  # host only
     browser: str
@@ -33,133 +31,131 @@ class Click(NamedTuple):
     device: str
     visitor: bytes
 
-    def values(self) -> tuple[tuple[str, str | None], ...]:
-        return (
-            ("referrer", self.referrer),
-            ("browser", self.browser),
-            ("os", self.os),
-            ("device", self.device),
-        )
 
-
+# Held shared by every writer of clicks while it takes a batch number and writes it, and
+# exclusively by a roll-up for an instant: once it has it, every batch numbered so far is
+# committed or gone.
+BATCHES_LOCK = 0x6B75727A  # "kurz"
 # Locking the batch's links, always in id order, keeps them from being deleted before this
 # transaction commits (their clicks would then violate the foreign key) and serialises the
-# flushers of several instances on the rows they share, without deadlocks.
-LOCK_LINKS = """SELECT id FROM links WHERE id = ANY(CAST(:ids AS BIGINT[]))
-                 ORDER BY id FOR NO KEY UPDATE"""
-INSERT_CLICKS = """INSERT INTO clicks (link_id, at, bot, referrer, browser, os, device, visitor)
-    SELECT * FROM unnest(
-        CAST(:link_ids AS BIGINT[]), CAST(:ats AS TIMESTAMPTZ[]), CAST(:bots AS BOOLEAN[]),
-        CAST(:referrers AS TEXT[]), CAST(:browsers AS TEXT[]), CAST(:oses AS TEXT[]),
-        CAST(:devices AS TEXT[]), CAST(:visitors AS BYTEA[]))"""
-ADD_LINK_CLICKS = """UPDATE links SET clicks = links.clicks + c.clicks
-    FROM unnest(CAST(:ids AS BIGINT[]), CAST(:clicks AS BIGINT[])) AS c (id, clicks)
-    WHERE links.id = c.id"""
-# Visitors new to a link's day are those whose row the insert did not find already there.
-ADD_DAYS = """WITH new_visitors AS (
-        INSERT INTO click_day_visitors (link_id, day, visitor)
-        SELECT * FROM unnest(
-            CAST(:visitor_links AS BIGINT[]), CAST(:visitor_days AS DATE[]),
-            CAST(:visitors AS BYTEA[]))
-        ON CONFLICT DO NOTHING
-        RETURNING link_id, day
-    ), fresh AS (
-        SELECT link_id, day, count(*) AS visitors FROM new_visitors GROUP BY link_id, day
+# flushers of several instances on the rows they share, without deadlocks. Clicks of links
+# deleted since they were recorded are left out; the answer is how many were stored.
+# Positional parameters: this runs on asyncpg directly (see insert_clicks).
+INSERT_CLICKS = """WITH live AS (
+        SELECT id FROM links WHERE id = ANY($1::BIGINT[]) ORDER BY id FOR NO KEY UPDATE
+    ), batch AS (
+        SELECT nextval('click_batches') AS id
+    ), stored AS (
+        INSERT INTO clicks (batch, link_id, at, bot, referrer, browser, os, device, visitor)
+        SELECT batch.id, c.link_id, to_timestamp(c.at), c.bot, c.referrer, c.browser, c.os,
+               c.device, c.visitor
+          FROM batch, unnest($1::BIGINT[], $2::FLOAT8[], $3::BOOLEAN[], $4::TEXT[],
+                             $5::TEXT[], $6::TEXT[], $7::TEXT[], $8::BYTEA[])
+               AS c (link_id, at, bot, referrer, browser, os, device, visitor)
+         WHERE c.link_id IN (SELECT id FROM live)
+        RETURNING link_id, bot
+    ), counted AS (
+        UPDATE links SET clicks = links.clicks + humans.clicks
+          FROM (SELECT link_id, count(*) AS clicks FROM stored WHERE NOT bot GROUP BY link_id)
+               AS humans
+         WHERE links.id = humans.link_id
     )
-    INSERT INTO click_days (link_id, day, clicks, bot_clicks, visitors)
-    SELECT d.link_id, d.day, d.clicks, d.bot_clicks, coalesce(f.visitors, 0)
-      FROM unnest(CAST(:link_ids AS BIGINT[]), CAST(:days AS DATE[]),
-                  CAST(:clicks AS BIGINT[]), CAST(:bot_clicks AS BIGINT[]))
-           AS d (link_id, day, clicks, bot_clicks)
-      LEFT JOIN fresh f ON f.link_id = d.link_id AND f.day = d.day
-    ON CONFLICT (link_id, day) DO UPDATE
-       SET clicks = click_days.clicks + EXCLUDED.clicks,
-           bot_clicks = click_days.bot_clicks + EXCLUDED.bot_clicks,
-           visitors = click_days.visitors + EXCLUDED.visitors"""
-ADD_DAY_VALUES = """INSERT INTO click_day_values (link_id, day, dimension, value, clicks)
-    SELECT * FROM unnest(
-        CAST(:link_ids AS BIGINT[]), CAST(:days AS DATE[]), CAST(:dimensions AS TEXT[]),
-        CAST(:values AS TEXT[]), CAST(:clicks AS BIGINT[]))
-    ON CONFLICT (link_id, day, dimension, value) DO UPDATE
-       SET clicks = click_day_values.clicks + EXCLUDED.clicks"""
+    SELECT count(*) FROM stored"""
 
 
 async def insert_clicks(db: Database, clicks: list[Click]) -> int:
-    """Store a batch in one transaction: raw clicks, ``links.clicks`` (humans) and the rollups.
+    """Store a (non-empty) batch in one transaction: raw clicks and ``links.clicks`` (humans);
+    the rollups follow in ``roll_up_clicks``. Returns how many were stored.
 
-    Clicks of links deleted since they were recorded are skipped; returns how many were stored.
+    It goes to asyncpg directly, whose prepared statement saves the query building `databases`
+    would repeat for every batch: the flush shares the process with the redirects.
     """
-    async with db.transaction():
-        link_ids = sorted({click.link_id for click in clicks})
-        live = {row["id"] for row in await db.fetch_all(LOCK_LINKS, {"ids": link_ids})}
-        clicks = [click for click in clicks if click.link_id in live]
-        if not clicks:
-            return 0
-        await db.execute(
-            INSERT_CLICKS,
-            {
-                "link_ids": [click.link_id for click in clicks],
-                "ats": [click.at for click in clicks],
-                "bots": [click.bot for click in clicks],
-                "referrers": [click.referrer for click in clicks],
-                "browsers": [click.browser for click in clicks],
-                "oses": [click.os for click in clicks],
-                "devices": [click.device for click in clicks],
-                "visitors": [click.visitor for click in clicks],
-            },
-        )
-        humans = [click for click in clicks if not click.bot]
-        await _add_link_clicks(db, Counter(click.link_id for click in humans))
-        await _add_days(db, clicks, humans)
-        await _add_day_values(db, humans)
-    return len(clicks)
+    columns = zip(*clicks, strict=True)  # one tuple per column, as asyncpg takes arrays
+    async with db.connection() as connection:
+        raw = connection.raw_connection
+        async with raw.transaction():
+            await raw.execute("SELECT pg_advisory_xact_lock_shared($1)", BATCHES_LOCK)
+            return await raw.fetchval(INSERT_CLICKS, *columns)
 
 
-async def _add_link_clicks(db: Database, per_link: Counter) -> None:
-    if per_link:
-        ids = sorted(per_link)
-        await db.execute(ADD_LINK_CLICKS, {"ids": ids, "clicks": [per_link[i] for i in ids]})
+# --- rollups -------------------------------------------------------------------------------
 
-
-async def _add_days(db: Database, clicks: list[Click], humans: list[Click]) -> None:
-    human_days = Counter((click.link_id, click.day) for click in humans)
-    bot_days = Counter((click.link_id, click.day) for click in clicks if click.bot)
-    keys = sorted(human_days.keys() | bot_days.keys())
-    visitors = sorted({(click.link_id, click.day, click.visitor) for click in humans})
-    await db.execute(
-        ADD_DAYS,
-        {
-            "visitor_links": [link_id for link_id, _, _ in visitors],
-            "visitor_days": [day for _, day, _ in visitors],
-            "visitors": [visitor for _, _, visitor in visitors],
-            "link_ids": [link_id for link_id, _ in keys],
-            "days": [day for _, day in keys],
-            "clicks": [human_days[key] for key in keys],
-            "bot_clicks": [bot_days[key] for key in keys],
-        },
+# Statements below are composed of these constant fragments (hence "noqa: S608"); values
+# always go as parameters.
+# The mark: every batch up to it is in the rollups, none after it.
+ROLLED_UP_TO = "(SELECT rolled_up_to FROM click_rollup)"
+CLICK_DAY = "CAST(at AT TIME ZONE 'UTC' AS DATE)"
+# A click's values for the top lists, one row per dimension.
+CLICK_VALUES = """CROSS JOIN LATERAL (VALUES ('referrer', referrer), ('browser', browser),
+                                             ('os', os), ('device', device))
+                      AS v (dimension, value)"""
+# A roll-up transaction takes up to ROLL_UP_BATCHES batches (up to 1,000 clicks each), and a
+# waiting instance or a long statement gets ROLL_UP_TIMEOUT seconds.
+ROLL_UP_BATCHES = 200
+ROLL_UP_TIMEOUT = 300.0
+# Visitors new to a link's day are those whose row the insert did not find already there.
+# (Their counts are added up with a UNION, not joined: the planner cannot know how many rows a
+# roll-up reads, and a join it takes for a few rows is ruinous for thousands.)
+ROLL_UP = f"""WITH rolled AS (
+        SELECT link_id, {CLICK_DAY} AS day, bot, referrer, browser, os, device, visitor
+          FROM clicks WHERE batch > $1 AND batch <= $2
+    ), new_visitors AS (
+        INSERT INTO click_day_visitors (link_id, day, visitor)
+        SELECT DISTINCT link_id, day, visitor FROM rolled WHERE NOT bot
+        ON CONFLICT DO NOTHING
+        RETURNING link_id, day
+    ), days AS (
+        INSERT INTO click_days (link_id, day, clicks, bot_clicks, visitors)
+        SELECT link_id, day, sum(clicks), sum(bot_clicks), sum(visitors) FROM (
+            SELECT link_id, day, count(*) FILTER (WHERE NOT bot) AS clicks,
+                   count(*) FILTER (WHERE bot) AS bot_clicks, 0 AS visitors
+              FROM rolled GROUP BY link_id, day
+            UNION ALL
+            SELECT link_id, day, 0, 0, count(*) FROM new_visitors GROUP BY link_id, day
+        ) AS counts
+        GROUP BY link_id, day
+        ON CONFLICT (link_id, day) DO UPDATE
+           SET clicks = click_days.clicks + EXCLUDED.clicks,
+               bot_clicks = click_days.bot_clicks + EXCLUDED.bot_clicks,
+               visitors = click_days.visitors + EXCLUDED.visitors
+    ), day_values AS (
+        INSERT INTO click_day_values (link_id, day, dimension, value, clicks)
+        SELECT link_id, day, v.dimension, v.value, count(*) FROM rolled {CLICK_VALUES}
+         WHERE NOT bot AND v.value IS NOT NULL
+         GROUP BY link_id, day, v.dimension, v.value
+        ON CONFLICT (link_id, day, dimension, value) DO UPDATE
+           SET clicks = click_day_values.clicks + EXCLUDED.clicks
     )
+    SELECT count(*) FROM rolled"""  # noqa: S608
 
 
-async def _add_day_values(db: Database, humans: list[Click]) -> None:
-    counts = Counter(
-        (click.link_id, click.day, dimension, value)
-        for click in humans
-        for dimension, value in click.values()
-        if value is not None
-    )
-    if not counts:
-        return
-    keys = sorted(counts)
-    await db.execute(
-        ADD_DAY_VALUES,
-        {
-            "link_ids": [key[0] for key in keys],
-            "days": [key[1] for key in keys],
-            "dimensions": [key[2] for key in keys],
-            "values": [key[3] for key in keys],
-            "clicks": [counts[key] for key in keys],
-        },
-    )
+async def roll_up_clicks(db: Database, batches_per_transaction: int = ROLL_UP_BATCHES) -> int:
+    """Fold every batch committed so far into the daily rollups, moving the mark with them in
+    the same transactions; return how many clicks this call rolled up. Instances rolling up at
+    once take turns on the mark: when this returns, every batch committed before the call is
+    in the rollups.
+
+    On asyncpg directly, for timeouts of its own: a roll-up is background work, and the more
+    clicks a statement takes, the more of them it merges into one row update."""
+    async with db.connection() as connection:
+        raw = connection.raw_connection
+        async with raw.transaction():
+            # Waits for the flushes in progress, so that no batch up to `last` can commit later.
+            await raw.execute("SELECT pg_advisory_xact_lock($1)", BATCHES_LOCK)
+            last = await raw.fetchval(
+                "SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM click_batches"
+            )
+        rolled = 0
+        while True:
+            async with raw.transaction():
+                after = await raw.fetchval(
+                    "SELECT rolled_up_to FROM click_rollup FOR UPDATE", timeout=ROLL_UP_TIMEOUT
+                )
+                if after >= last:
+                    return rolled
+                upto = min(last, after + batches_per_transaction)
+                rolled += await raw.fetchval(ROLL_UP, after, upto, timeout=ROLL_UP_TIMEOUT)
+                await raw.execute("UPDATE click_rollup SET rolled_up_to = $1", upto)
 
 
 async def select_visitor_salt(db: Database, day: datetime.date, candidate: bytes) -> bytes:
@@ -173,17 +169,23 @@ async def select_visitor_salt(db: Database, day: datetime.date, candidate: bytes
     return await db.fetch_val("SELECT salt FROM visitor_salts WHERE day = :day", {"day": day})
 
 
-# Each deletes one slice and counts it.
-DELETE_OLD_CLICKS = """WITH deleted AS (
+# Each deletes one slice and counts it. Raw clicks go once rolled up, and the visitors counted
+# for a day once no click of that day waits for a roll-up.
+DELETE_OLD_CLICKS = f"""WITH deleted AS (
         DELETE FROM clicks WHERE ctid = ANY(ARRAY(
-            SELECT ctid FROM clicks WHERE at < :before LIMIT :limit))
+            SELECT ctid FROM clicks WHERE at < :before AND batch <= {ROLLED_UP_TO}
+             LIMIT :limit))
         RETURNING 1)
-    SELECT count(*) FROM deleted"""
-DELETE_OLD_VISITORS = """WITH deleted AS (
+    SELECT count(*) FROM deleted"""  # noqa: S608
+DELETE_OLD_VISITORS = f"""WITH waiting AS (
+        SELECT min({CLICK_DAY}) AS day FROM clicks WHERE batch > {ROLLED_UP_TO}
+    ), deleted AS (
         DELETE FROM click_day_visitors WHERE ctid = ANY(ARRAY(
-            SELECT ctid FROM click_day_visitors WHERE day < :before LIMIT :limit))
+            SELECT ctid FROM click_day_visitors
+             WHERE day < :before AND day < coalesce((SELECT day FROM waiting), :before)
+             LIMIT :limit))
         RETURNING 1)
-    SELECT count(*) FROM deleted"""
+    SELECT count(*) FROM deleted"""  # noqa: S608
 
 
 async def delete_expired_clicks(
@@ -234,34 +236,61 @@ class LinkStats:
     devices: list[ValueClicks]
 
 
+# A link's human clicks of the window past the mark (:after): not in the rollups yet. The mark
+# is a parameter, not a subquery, so that the planner sees how few rows are past it.
+LATEST = f"""SELECT {CLICK_DAY} AS day, referrer, browser, os, device, visitor FROM clicks
+     WHERE link_id = :link_id AND batch > :after AND NOT bot
+       AND at >= CAST(:first AS TIMESTAMP) AT TIME ZONE 'UTC'"""  # noqa: S608
 # One row per day of the window, zeros included; an integer series keeps it free of time zones.
-SERIES_SQL = """SELECT CAST(:first AS DATE) + i AS day,
-           coalesce(d.clicks, 0) AS clicks, coalesce(d.visitors, 0) AS visitors
+# A latest visitor is new to its day unless the rollups counted it already.
+SERIES_SQL = f"""WITH latest_days AS (
+        SELECT latest.day, count(*) AS clicks,
+               count(DISTINCT latest.visitor) FILTER (WHERE counted.visitor IS NULL) AS visitors
+          FROM ({LATEST}) AS latest
+          LEFT JOIN click_day_visitors counted
+                 ON counted.link_id = :link_id AND counted.day = latest.day
+                AND counted.visitor = latest.visitor
+         GROUP BY latest.day
+    )
+    SELECT CAST(:first AS DATE) + i AS day,
+           coalesce(d.clicks, 0) + coalesce(l.clicks, 0) AS clicks,
+           coalesce(d.visitors, 0) + coalesce(l.visitors, 0) AS visitors
       FROM generate_series(0, :days - 1) AS i
       LEFT JOIN (SELECT day, clicks, visitors FROM click_days
                   WHERE link_id = :link_id AND day >= CAST(:first AS DATE)) d
              ON d.day = CAST(:first AS DATE) + i
-     ORDER BY day"""
-TOP_VALUES_SQL = """SELECT dimension, value, clicks FROM (
+      LEFT JOIN latest_days l ON l.day = CAST(:first AS DATE) + i
+     ORDER BY day"""  # noqa: S608
+TOP_VALUES_SQL = f"""WITH counted AS (
+        SELECT dimension, value, clicks FROM click_day_values
+         WHERE link_id = :link_id AND day >= CAST(:first AS DATE)
+        UNION ALL
+        SELECT v.dimension, v.value, 1 FROM ({LATEST}) AS latest {CLICK_VALUES}
+         WHERE v.value IS NOT NULL
+    )
+    SELECT dimension, value, clicks FROM (
         SELECT dimension, value, CAST(sum(clicks) AS BIGINT) AS clicks,
                row_number() OVER (PARTITION BY dimension ORDER BY sum(clicks) DESC, value)
                    AS rank
-          FROM click_day_values
-         WHERE link_id = :link_id AND day >= CAST(:first AS DATE)
+          FROM counted
          GROUP BY dimension, value
     ) ranked
     WHERE rank <= :top
-    ORDER BY dimension, rank"""
+    ORDER BY dimension, rank"""  # noqa: S608
 
 
 async def select_link_stats(db: Database, link_id: int, days: int) -> LinkStats:
     """Stats of the last ``days`` UTC days, today included."""
     first = datetime.datetime.now(datetime.UTC).date() - datetime.timedelta(days=days - 1)
-    series = await db.fetch_all(SERIES_SQL, {"first": first, "days": days, "link_id": link_id})
+    # One snapshot for the mark and both reads: a roll-up committing in between would
+    # otherwise count its clicks twice (in the rollups and past the old mark).
+    async with db.transaction(isolation="repeatable_read", readonly=True):
+        after = await db.fetch_val(f"SELECT {ROLLED_UP_TO}")  # noqa: S608
+        values = {"first": first, "link_id": link_id, "after": after}
+        series = await db.fetch_all(SERIES_SQL, {**values, "days": days})
+        top_values = await db.fetch_all(TOP_VALUES_SQL, {**values, "top": TOP})
     tops: dict[str, list[ValueClicks]] = {dimension: [] for dimension in DIMENSIONS}
-    for row in await db.fetch_all(
-        TOP_VALUES_SQL, {"link_id": link_id, "first": first, "top": TOP}
-    ):
+    for row in top_values:
         tops[row["dimension"]].append(ValueClicks(value=row["value"], clicks=row["clicks"]))
     return LinkStats(
         total_clicks=sum(row["clicks"] for row in series),
