@@ -1,5 +1,6 @@
 import asyncio
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -10,7 +11,9 @@ from quart.testing.app import LifespanError
 
 from kurz.config import MIGRATIONS_DIR
 from kurz.migrations import MigrationError, latest_version, migrate, select_version
+from kurz.models.clicks import roll_up_clicks, select_link_stats
 
+from .analytics.support import insert_link
 from .conftest import BACKEND_DIR
 
 # Each file records that it ran, so a test can count how often each one was applied.
@@ -46,6 +49,32 @@ async def test_fresh_database_migrates_to_the_latest_version(empty_db) -> None:
         row["tablename"] for row in await empty_db.fetch_all("SELECT tablename FROM pg_tables")
     }
     assert {"users", "orgs", "members", "links", "schema_migration"} <= tables
+
+
+async def test_clicks_stored_before_click_batches_count_once(empty_db, tmp_path) -> None:
+    """db/4.py: the flush that wrote a click before batches existed wrote its rollups too, so
+    such clicks count as rolled up, neither twice nor never."""
+    up_to_3 = tmp_path / "db"
+    up_to_3.mkdir()
+    for number in range(4):
+        shutil.copy(MIGRATIONS_DIR / f"{number}.py", up_to_3)
+    await migrate(empty_db, up_to_3)
+    link_id = await insert_link(empty_db)
+    await empty_db.execute(
+        """INSERT INTO clicks (link_id, at, bot, browser, os, device, visitor)
+           VALUES (:id, now(), FALSE, 'Chrome', 'Windows', 'desktop', '\\x01')""",
+        {"id": link_id},
+    )
+    await empty_db.execute(
+        """INSERT INTO click_days (link_id, day, clicks, visitors)
+           VALUES (:id, CAST(now() AT TIME ZONE 'UTC' AS DATE), 1, 1)""",
+        {"id": link_id},
+    )
+
+    await migrate(empty_db)
+    assert (await select_link_stats(empty_db, link_id, 1)).total_clicks == 1
+    assert await roll_up_clicks(empty_db) == 0
+    assert (await select_link_stats(empty_db, link_id, 1)).total_clicks == 1
 
 
 async def test_running_again_is_a_no_op(empty_db) -> None:
