@@ -43,6 +43,8 @@ def test_production_needs_a_real_secret_and_defaults_to_secure_cookies() -> None
         {"KURZ_RATE_LIMITS": "maybe"},
         {"KURZ_COOKIE_SECURE": "sometimes"},
         {"KURZ_DB_POOL_MIN": "20", "KURZ_DB_POOL_MAX": "5"},
+        {"KURZ_CLICK_ROLLUP_SECONDS": "0"},
+        {"KURZ_CLICK_FLUSH_SECONDS": "soon"},
     ],
 )
 def test_bad_values_are_refused_by_name(environ) -> None:

@@ -72,6 +72,7 @@ class Settings:
     db_query_timeout: float = 5.0
     max_body_bytes: int = 64 * 1024
     click_flush_seconds: float = 1.0
+    click_rollup_seconds: float = 30.0
     click_retention_days: int = 365
     click_recording: bool = True
     workers: int = 1
@@ -104,6 +105,9 @@ class Settings:
         def number(name: str, default: int, minimum: int = 1) -> int:
             return _int(environ.get(name, str(default)), name, minimum)
 
+        def seconds(name: str, default: float) -> float:
+            return _float(environ.get(name, str(default)), name)
+
         settings = cls(
             env=env,
             database_url=environ.get("DATABASE_URL") or None,
@@ -118,19 +122,11 @@ class Settings:
             rate_limits=rate_limits == "on",
             pool_min_size=number("KURZ_DB_POOL_MIN", cls.pool_min_size),
             pool_max_size=number("KURZ_DB_POOL_MAX", cls.pool_max_size),
-            db_start_timeout=_float(
-                environ.get("KURZ_DB_START_TIMEOUT", str(cls.db_start_timeout)),
-                "KURZ_DB_START_TIMEOUT",
-            ),
-            db_query_timeout=_float(
-                environ.get("KURZ_DB_QUERY_TIMEOUT", str(cls.db_query_timeout)),
-                "KURZ_DB_QUERY_TIMEOUT",
-            ),
+            db_start_timeout=seconds("KURZ_DB_START_TIMEOUT", cls.db_start_timeout),
+            db_query_timeout=seconds("KURZ_DB_QUERY_TIMEOUT", cls.db_query_timeout),
             max_body_bytes=number("KURZ_MAX_BODY_BYTES", cls.max_body_bytes),
-            click_flush_seconds=_float(
-                environ.get("KURZ_CLICK_FLUSH_SECONDS", str(cls.click_flush_seconds)),
-                "KURZ_CLICK_FLUSH_SECONDS",
-            ),
+            click_flush_seconds=seconds("KURZ_CLICK_FLUSH_SECONDS", cls.click_flush_seconds),
+            click_rollup_seconds=seconds("KURZ_CLICK_ROLLUP_SECONDS", cls.click_rollup_seconds),
             click_retention_days=number("KURZ_CLICK_RETENTION_DAYS", cls.click_retention_days),
             click_recording=_on_off(
                 environ.get("KURZ_CLICK_RECORDING", "on"), "KURZ_CLICK_RECORDING"

@@ -4,9 +4,10 @@
 a bounded deque (no parsing, hashing or I/O). Every ``settings.click_flush_seconds`` (default
 1 s, ``KURZ_CLICK_FLUSH_SECONDS``) the flusher takes the buffer, parses user agents (cached),
 hashes visitors and writes the batch in one transaction (raw clicks and ``links.clicks``), so a
-batch is all or nothing. Every ``ROLL_UP_EVERY_SECONDS`` the flusher also folds the batches every
-instance wrote into the daily rollups (see db/4.py); stats count the clicks not rolled up yet
-from the raw ones, so a click shows as soon as its batch is written.
+batch is all or nothing. Every ``settings.click_rollup_seconds`` (default 30 s,
+``KURZ_CLICK_ROLLUP_SECONDS``) the flusher also folds the batches every instance wrote into the
+daily rollups (see db/4.py); stats count the clicks not rolled up yet from the raw ones, so a
+click shows as soon as its batch is written.
 
 Durability: a graceful shutdown flushes everything (``stop()``); a crash loses at most the clicks
 of the current interval (one ``click_flush_seconds``, plus whatever a database outage had kept
@@ -46,9 +47,6 @@ MAX_BUFFERED_CLICKS = 100_000
 BATCH_SIZE = 1_000
 PURGE_EVERY_SECONDS = 3600.0
 PURGE_RETRY_SECONDS = 60.0
-# Rolling up less often merges more clicks of a link and day into one row update; stats then
-# read up to this long (plus a roll-up) of a link's raw clicks.
-ROLL_UP_EVERY_SECONDS = 30.0
 FINAL_FLUSH_ATTEMPTS = 3
 
 RawClick = tuple[float, int, str, str, str, str]  # time, link id, method, UA, referrer, IP
@@ -110,7 +108,10 @@ class ClickRecorder:
         self._db: Database | None = None
         self._task: asyncio.Task | None = None
         self.retention = Chore("retention", self.purge, PURGE_EVERY_SECONDS, PURGE_RETRY_SECONDS)
-        self.rollups = Chore("roll-up", self.roll_up, ROLL_UP_EVERY_SECONDS, ROLL_UP_EVERY_SECONDS)
+        # Rolling up less often merges more clicks of a link and day into one row update;
+        # stats then read up to that long (plus a roll-up) of a link's raw clicks.
+        every = settings.click_rollup_seconds
+        self.rollups = Chore("roll-up", self.roll_up, every, every)
         self._stopping = asyncio.Event()
         self._flush_lock = asyncio.Lock()
         self._failing = False
