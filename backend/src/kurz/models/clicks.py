@@ -41,7 +41,7 @@ BATCHES_LOCK = 0x6B75727A  # "kurz"
 # flushers of several instances on the rows they share, without deadlocks. Clicks of links
 # deleted since they were recorded are left out; the answer is how many were stored.
 # Positional parameters: this runs on asyncpg directly (see insert_clicks).
-INSERT_CLICKS = """WITH live AS (
+INSERT_CLICKS = """WITH live AS MATERIALIZED (
         SELECT id FROM links WHERE id = ANY($1::BIGINT[]) ORDER BY id FOR NO KEY UPDATE
     ), batch AS (
         SELECT nextval('click_batches') AS id
