@@ -67,14 +67,10 @@ CLICKS_SQL = """WITH batch AS (SELECT nextval('click_batches') AS id)
            END,
            substring(sha256(int4send(i % 100003)) FROM 1 FOR 16)
       FROM batch, generate_series(1, $2) AS i"""
-# The counter a flush keeps.
-COUNTER_SQL = """UPDATE links
-    SET clicks = (SELECT count(*) FROM clicks WHERE link_id = $1 AND NOT bot) WHERE id = $1"""
-
 
 async def roll_up_and_expire(url: str) -> None:
-    """What the recorder does in the background: the clicks are rolled up, and the visitors
-    counted for days before yesterday are deleted."""
+    """What the recorder does in the background: the clicks are rolled up (into the link's
+    counter too), and the visitors counted for days before yesterday are deleted."""
     db = Database(url)
     await db.connect()
     try:
@@ -115,7 +111,6 @@ async def seed(url: str) -> Seeded:
             )
             await connection.execute("SELECT pg_advisory_xact_lock_shared($1)", BATCHES_LOCK)
             await connection.execute(CLICKS_SQL, link_id, CLICKS, CLICK_DAYS)
-            await connection.execute(COUNTER_SQL, link_id)
         await roll_up_and_expire(url)
         # Fresh statistics and visibility maps, as a database in service would have.
         await connection.execute("VACUUM ANALYZE")

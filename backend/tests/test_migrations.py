@@ -12,6 +12,7 @@ from quart.testing.app import LifespanError
 from kurz.config import MIGRATIONS_DIR
 from kurz.migrations import MigrationError, latest_version, migrate, select_version
 from kurz.models.clicks import roll_up_clicks, select_link_stats
+from kurz.models.links import select_link
 
 from .analytics.support import insert_link
 from .conftest import BACKEND_DIR
@@ -54,11 +55,7 @@ async def test_fresh_database_migrates_to_the_latest_version(empty_db) -> None:
 async def test_clicks_stored_before_click_batches_count_once(empty_db, tmp_path) -> None:
     """db/4.py: the flush that wrote a click before batches existed wrote its rollups too, so
     such clicks count as rolled up, neither twice nor never."""
-    up_to_3 = tmp_path / "db"
-    up_to_3.mkdir()
-    for number in range(4):
-        shutil.copy(MIGRATIONS_DIR / f"{number}.py", up_to_3)
-    await migrate(empty_db, up_to_3)
+    await migrate_up_to(empty_db, tmp_path, 3)
     link_id = await insert_link(empty_db)
     await empty_db.execute(
         """INSERT INTO clicks (link_id, at, bot, browser, os, device, visitor)
@@ -75,6 +72,70 @@ async def test_clicks_stored_before_click_batches_count_once(empty_db, tmp_path)
     assert (await select_link_stats(empty_db, link_id, 1)).total_clicks == 1
     assert await roll_up_clicks(empty_db) == 0
     assert (await select_link_stats(empty_db, link_id, 1)).total_clicks == 1
+
+
+async def test_clicks_the_flush_counted_before_5_are_counted_once(empty_db, tmp_path) -> None:
+    """db/5.py: the flushes before it added their batches to links.clicks; the roll-up now
+    does, so a batch not rolled up yet at the upgrade must count once, before and after."""
+    await migrate_up_to(empty_db, tmp_path, 4)
+    org_id = str(await empty_db.fetch_val("INSERT INTO orgs (name) VALUES ('Acme') RETURNING id"))
+    link_id = await insert_link(empty_db, org_id, "counted")
+    for bot in (False, False, True):  # as a flush before db/5.py wrote its batch
+        await empty_db.execute(
+            """INSERT INTO clicks (batch, link_id, at, bot, browser, os, device, visitor)
+               VALUES (nextval('click_batches'), :id, now(), :bot, 'Chrome', 'Windows',
+                       'desktop', '\\x01')""",
+            {"id": link_id, "bot": bot},
+        )
+    await empty_db.execute("UPDATE links SET clicks = 2 WHERE id = :id", {"id": link_id})
+
+    await migrate(empty_db)
+    assert (await select_link(empty_db, org_id, "counted")).clicks == 2
+    assert await roll_up_clicks(empty_db) == 3
+    assert (await select_link(empty_db, org_id, "counted")).clicks == 2
+
+
+async def test_top_lists_rolled_up_before_5_are_kept(empty_db, tmp_path) -> None:
+    """db/5.py: click_day_values counted each dimension on its own; its rows move to the
+    referrer and agent tables and stats still show them."""
+    await migrate_up_to(empty_db, tmp_path, 4)
+    link_id = await insert_link(empty_db)
+    await empty_db.execute(
+        """INSERT INTO click_days (link_id, day, clicks, visitors)
+           VALUES (:id, CAST(now() AT TIME ZONE 'UTC' AS DATE), 3, 2)""",
+        {"id": link_id},
+    )
+    await empty_db.execute(
+        """INSERT INTO click_day_values (link_id, day, dimension, value, clicks)
+           SELECT :id, CAST(now() AT TIME ZONE 'UTC' AS DATE), dimension, value, clicks
+             FROM (VALUES ('referrer', 't.co', 2), ('browser', 'Chrome', 2),
+                          ('browser', 'Firefox', 1), ('os', 'Linux', 3),
+                          ('device', 'desktop', 3)) AS v (dimension, value, clicks)""",
+        {"id": link_id},
+    )
+
+    await migrate(empty_db)
+    stats = await select_link_stats(empty_db, link_id, 1)
+    assert (stats.total_clicks, stats.unique_visitors) == (3, 2)
+    top = {
+        name: [(value.value, value.clicks) for value in getattr(stats, name)]
+        for name in ("referrers", "browsers", "os", "devices")
+    }
+    assert top == {
+        "referrers": [("t.co", 2)],
+        "browsers": [("Chrome", 2), ("Firefox", 1)],
+        "os": [("Linux", 3)],
+        "devices": [("desktop", 3)],
+    }
+
+
+async def migrate_up_to(db: Database, tmp_path: Path, last: int) -> None:
+    """Apply the real migrations 0..last only, as a database of an earlier release."""
+    directory = tmp_path / "db"
+    directory.mkdir()
+    for number in range(last + 1):
+        shutil.copy(MIGRATIONS_DIR / f"{number}.py", directory)
+    await migrate(db, directory)
 
 
 async def test_running_again_is_a_no_op(empty_db) -> None:

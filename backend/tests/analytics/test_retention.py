@@ -19,7 +19,7 @@ async def age(db, days: int) -> None:
     """Make every click, raw and rolled up, ``days`` older."""
     shift = {"days": days}
     await db.execute("UPDATE clicks SET at = at - make_interval(days => :days)", shift)
-    for table in ("click_days", "click_day_values", "click_day_visitors"):
+    for table in ("click_days", "click_day_referrers", "click_day_agents", "click_day_visitors"):
         sql = f"UPDATE {table} SET day = day - CAST(:days AS INTEGER)"  # noqa: S608
         await db.execute(sql, shift)
 

@@ -10,6 +10,7 @@ import asyncpg
 import pytest
 
 from kurz.models.clicks import BATCHES_LOCK, roll_up_clicks, select_link_stats
+from kurz.models.links import select_link, select_links_page
 
 from .support import CHROME, IPHONE, SLACKBOT, click, insert_link
 
@@ -60,6 +61,22 @@ async def test_stats_are_the_same_before_and_after_each_roll_up(db, recorder) ->
     }
     await recorder.roll_up()
     assert await select_link_stats(db, link, 7) == mixed
+
+
+async def test_a_links_clicks_are_the_same_before_and_after_its_roll_up(db, recorder) -> None:
+    org_id = str(await db.fetch_val("INSERT INTO orgs (name) VALUES ('Acme') RETURNING id"))
+    link = await insert_link(db, org_id, "counted")
+    click(recorder, link)
+    click(recorder, link, IPHONE)
+    click(recorder, link, SLACKBOT)  # bots are not counted
+    await recorder.flush()
+    assert (await select_link(db, org_id, "counted")).clicks == 2
+    await recorder.roll_up()
+    assert (await select_link(db, org_id, "counted")).clicks == 2
+    click(recorder, link)
+    await recorder.flush()
+    page = await select_links_page(db, org_id, limit=10)
+    assert [item.clicks for item in page] == [3]
 
 
 async def test_rolling_up_again_counts_nothing_twice(db, recorder) -> None:

@@ -7,6 +7,7 @@ import httpx
 import pytest
 from databases import Database
 
+from kurz.models.clicks import roll_up_clicks
 from tests.conftest import PASSWORD
 
 from .support import CHROME
@@ -44,6 +45,7 @@ async def test_n_redirects_then_a_signal_store_exactly_n_clicks(
     try:
         assert await db.fetch_val("SELECT count(*) FROM clicks") == 307
         assert await db.fetch_val("SELECT count(*) FROM clicks WHERE bot") == 7
+        assert await roll_up_clicks(db) == 307
         assert (
             await db.fetch_val("SELECT clicks FROM links WHERE slug = :slug", {"slug": slug})
             == 300

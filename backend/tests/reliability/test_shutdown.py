@@ -99,14 +99,11 @@ def test_sigterm_finishes_requests_in_flight_and_flushes_every_click(
     assert statuses and all(status < 500 for status in statuses), statuses
     assert sum(redirects.values()) > 10, statuses  # there was load when the signal came
     for slug in slugs:
-        stored = query_value(database_url, "SELECT clicks FROM links WHERE slug = $1", slug)
+        stored = query_value(
+            database_url,
+            "SELECT count(*) FROM clicks JOIN links ON links.id = link_id WHERE slug = $1",
+            slug,
+        )
         assert stored == redirects[slug], (slug, stored, redirects[slug])
-    total = query_value(
-        database_url,
-        """SELECT count(*) FROM clicks JOIN links ON links.id = clicks.link_id
-            WHERE links.slug = ANY($1)""",
-        slugs,
-    )
-    assert total == sum(redirects.values())
     assert query_value(database_url, "SELECT url FROM links WHERE slug = 'in-flight'")
     assert "Traceback" not in server.log(), server.log()

@@ -58,7 +58,9 @@ def classify(user_agent: str) -> Agent:
 
 def _family(part: ua_parser.UserAgent | ua_parser.OS | None) -> str:
     # Stored as text, which cannot hold NUL: a batch failing on it would be retried forever.
-    return part.family[:MAX_FAMILY].replace("\0", "") if part else "Other"
+    # Never empty: the rollups keep '' for "not recorded" (db/5.py).
+    family = part.family[:MAX_FAMILY].replace("\0", "") if part else ""
+    return family or "Other"
 
 
 def _device_class(user_agent: str, os: str, device: ua_parser.Device | None) -> str:

@@ -1,6 +1,6 @@
-"""Clicks: a flushed batch with its counter, the rollups, visitor salts, retention, link stats.
+"""Clicks: a flushed batch, the roll-ups, visitor salts, retention, link stats.
 
-Stats are read from the daily rollups (see db/3.py and db/4.py) plus the link's few raw clicks
+Stats are read from the daily rollups (see db/3.py, 4.py and 5.py) plus the link's few raw clicks
 not rolled up yet, never from all its raw clicks, so they cost about the same for a link with
 ten clicks or ten million, and cover days whose raw clicks the retention already deleted.
 """
@@ -9,6 +9,7 @@ import datetime
 from dataclasses import dataclass
 from typing import NamedTuple
 
+import asyncpg
 from databases import Database
 
 DIMENSIONS = ("referrer", "browser", "os", "device")
@@ -36,14 +37,12 @@ class Click(NamedTuple):
 # exclusively by a roll-up for an instant: once it has it, every batch numbered so far is
 # committed or gone.
 BATCHES_LOCK = 0x6B75727A  # "kurz"
-# Locking the batch's links, always in id order, keeps them from being deleted before this
-# transaction commits (their clicks would then violate the foreign key) and serialises the
-# flushers of several instances on the rows they share, without deadlocks. Clicks of links
-# deleted since they were recorded are left out; the answer is how many were stored.
+# Clicks of links deleted since they were recorded are left out; the answer is how many were
+# stored. The foreign key check holds each link until this commits, so a delete cannot leave
+# clicks behind. Nothing here updates a row: flushers of several instances never wait on each
+# other, and `links.clicks` follows in the roll-up, merged per link.
 # Positional parameters: this runs on asyncpg directly (see insert_clicks).
-INSERT_CLICKS = """WITH live AS MATERIALIZED (
-        SELECT id FROM links WHERE id = ANY($1::BIGINT[]) ORDER BY id FOR NO KEY UPDATE
-    ), batch AS (
+INSERT_CLICKS = """WITH batch AS (
         SELECT nextval('click_batches') AS id
     ), stored AS (
         INSERT INTO clicks (batch, link_id, at, bot, referrer, browser, os, device, visitor)
@@ -52,30 +51,31 @@ INSERT_CLICKS = """WITH live AS MATERIALIZED (
           FROM batch, unnest($1::BIGINT[], $2::FLOAT8[], $3::BOOLEAN[], $4::TEXT[],
                              $5::TEXT[], $6::TEXT[], $7::TEXT[], $8::BYTEA[])
                AS c (link_id, at, bot, referrer, browser, os, device, visitor)
-         WHERE c.link_id IN (SELECT id FROM live)
-        RETURNING link_id, bot
-    ), counted AS (
-        UPDATE links SET clicks = links.clicks + humans.clicks
-          FROM (SELECT link_id, count(*) AS clicks FROM stored WHERE NOT bot GROUP BY link_id)
-               AS humans
-         WHERE links.id = humans.link_id
+         WHERE c.link_id IN (SELECT id FROM links WHERE id = ANY($1::BIGINT[]))
+        RETURNING 1
     )
     SELECT count(*) FROM stored"""
 
 
 async def insert_clicks(db: Database, clicks: list[Click]) -> int:
-    """Store a (non-empty) batch in one transaction: raw clicks and ``links.clicks`` (humans);
-    the rollups follow in ``roll_up_clicks``. Returns how many were stored.
+    """Store a (non-empty) batch of raw clicks in one transaction; ``links.clicks`` and the
+    rollups follow in ``roll_up_clicks``. Returns how many were stored.
 
     It goes to asyncpg directly, whose prepared statement saves the query building `databases`
     would repeat for every batch: the flush shares the process with the redirects.
     """
-    columns = zip(*clicks, strict=True)  # one tuple per column, as asyncpg takes arrays
+    columns = list(zip(*clicks, strict=True))  # one tuple per column, as asyncpg takes arrays
     async with db.connection() as connection:
         raw = connection.raw_connection
-        async with raw.transaction():
-            await raw.execute("SELECT pg_advisory_xact_lock_shared($1)", BATCHES_LOCK)
-            return await raw.fetchval(INSERT_CLICKS, *columns)
+        while True:
+            try:
+                async with raw.transaction():
+                    await raw.execute("SELECT pg_advisory_xact_lock_shared($1)", BATCHES_LOCK)
+                    return await raw.fetchval(INSERT_CLICKS, *columns)
+            except asyncpg.ForeignKeyViolationError:
+                # A link was deleted between the filter and the foreign key check: filter
+                # again. (Each link of the batch can be deleted only once, so this ends.)
+                continue
 
 
 # --- rollups -------------------------------------------------------------------------------
@@ -84,11 +84,17 @@ async def insert_clicks(db: Database, clicks: list[Click]) -> int:
 # always go as parameters.
 # The mark: every batch up to it is in the rollups, none after it.
 ROLLED_UP_TO = "(SELECT rolled_up_to FROM click_rollup)"
+# `links.clicks` counts a link's rolled-up human clicks; a read of the link adds these.
+PENDING_CLICKS = f"""(SELECT count(*) FROM clicks
+                      WHERE clicks.link_id = links.id AND clicks.batch > {ROLLED_UP_TO}
+                        AND NOT clicks.bot)"""  # noqa: S608
 CLICK_DAY = "CAST(at AT TIME ZONE 'UTC' AS DATE)"
-# A click's values for the top lists, one row per dimension.
-CLICK_VALUES = """CROSS JOIN LATERAL (VALUES ('referrer', referrer), ('browser', browser),
-                                             ('os', os), ('device', device))
-                      AS v (dimension, value)"""
+# The values of a click (CLICK_VALUES) or of a click_day_agents row (AGENT_VALUES) for the top
+# lists, one row per dimension. ('' in click_day_agents: not recorded, see db/5.py.)
+AGENT_DIMENSIONS = "('browser', browser), ('os', os), ('device', device)"
+CLICK_VALUES = f"""CROSS JOIN LATERAL (VALUES ('referrer', referrer), {AGENT_DIMENSIONS})
+                       AS v (dimension, value)"""
+AGENT_VALUES = f"CROSS JOIN LATERAL (VALUES {AGENT_DIMENSIONS}) AS v (dimension, value)"
 # A roll-up transaction takes up to ROLL_UP_BATCHES batches (up to 1,000 clicks each), and a
 # waiting instance or a long statement gets ROLL_UP_TIMEOUT seconds.
 ROLL_UP_BATCHES = 200
@@ -118,19 +124,31 @@ ROLL_UP = f"""WITH rolled AS (
            SET clicks = click_days.clicks + EXCLUDED.clicks,
                bot_clicks = click_days.bot_clicks + EXCLUDED.bot_clicks,
                visitors = click_days.visitors + EXCLUDED.visitors
-    ), day_values AS (
-        INSERT INTO click_day_values (link_id, day, dimension, value, clicks)
-        SELECT link_id, day, v.dimension, v.value, count(*) FROM rolled {CLICK_VALUES}
-         WHERE NOT bot AND v.value IS NOT NULL
-         GROUP BY link_id, day, v.dimension, v.value
-        ON CONFLICT (link_id, day, dimension, value) DO UPDATE
-           SET clicks = click_day_values.clicks + EXCLUDED.clicks
+    ), referrers AS (
+        INSERT INTO click_day_referrers (link_id, day, referrer, clicks)
+        SELECT link_id, day, referrer, count(*) FROM rolled
+         WHERE NOT bot AND referrer IS NOT NULL
+         GROUP BY link_id, day, referrer
+        ON CONFLICT (link_id, day, referrer) DO UPDATE
+           SET clicks = click_day_referrers.clicks + EXCLUDED.clicks
+    ), agents AS (
+        INSERT INTO click_day_agents (link_id, day, browser, os, device, clicks)
+        SELECT link_id, day, browser, os, device, count(*) FROM rolled WHERE NOT bot
+         GROUP BY link_id, day, browser, os, device
+        ON CONFLICT (link_id, day, browser, os, device) DO UPDATE
+           SET clicks = click_day_agents.clicks + EXCLUDED.clicks
+    ), counters AS (
+        UPDATE links SET clicks = links.clicks + humans.clicks
+          FROM (SELECT link_id, count(*) AS clicks FROM rolled WHERE NOT bot GROUP BY link_id)
+               AS humans
+         WHERE links.id = humans.link_id
     )
     SELECT count(*) FROM rolled"""  # noqa: S608
 
 
 async def roll_up_clicks(db: Database, batches_per_transaction: int = ROLL_UP_BATCHES) -> int:
-    """Fold every batch committed so far into the daily rollups, moving the mark with them in
+    """Fold every batch committed so far into the daily rollups and ``links.clicks``, moving
+    the mark with them in
     the same transactions; return how many clicks this call rolled up. Instances rolling up at
     once take turns on the mark: when this returns, every batch committed before the call is
     in the rollups.
@@ -262,8 +280,11 @@ SERIES_SQL = f"""WITH latest_days AS (
       LEFT JOIN latest_days l ON l.day = CAST(:first AS DATE) + i
      ORDER BY day"""  # noqa: S608
 TOP_VALUES_SQL = f"""WITH counted AS (
-        SELECT dimension, value, clicks FROM click_day_values
+        SELECT 'referrer' AS dimension, referrer AS value, clicks FROM click_day_referrers
          WHERE link_id = :link_id AND day >= CAST(:first AS DATE)
+        UNION ALL
+        SELECT v.dimension, v.value, clicks FROM click_day_agents {AGENT_VALUES}
+         WHERE link_id = :link_id AND day >= CAST(:first AS DATE) AND v.value <> ''
         UNION ALL
         SELECT v.dimension, v.value, 1 FROM ({LATEST}) AS latest {CLICK_VALUES}
          WHERE v.value IS NOT NULL
