@@ -68,6 +68,7 @@ CLICKS_SQL = """WITH batch AS (SELECT nextval('click_batches') AS id)
            substring(sha256(int4send(i % 100003)) FROM 1 FOR 16)
       FROM batch, generate_series(1, $2) AS i"""
 
+
 async def roll_up_and_expire(url: str) -> None:
     """What the recorder does in the background: the clicks are rolled up (into the link's
     counter too), and the visitors counted for days before yesterday are deleted."""

@@ -41,11 +41,12 @@ async def stored(db: Database, link_id: int) -> dict:
 async def test_a_flush_stores_raw_clicks_counter_and_rollups(db, recorder) -> None:
     link = await insert_link(db)
     click(recorder, link, referrer="https://news.ycombinator.com/item?id=1&secret=x")
-    click(recorder, link, client_ip="198.51.100.1")
-    click(recorder, link, IPHONE)
-    click(recorder, link, SLACKBOT)
-    click(recorder, link, "curl/8.5.0")  # a script, but not a known bot: counted
-    click(recorder, link, method="HEAD")
+    click(recorder, link, client_ip="198.51.100.1", referrer="https://b.example/")
+    click(recorder, link, IPHONE, referrer="https://c.example/")
+    click(recorder, link, SLACKBOT, referrer="https://d.example/")
+    # A script, but not a known bot: counted.
+    click(recorder, link, "curl/8.5.0", referrer="https://e.example/")
+    click(recorder, link, method="HEAD", referrer="https://f.example/")
     await recorder.flush()
 
     assert await stored(db, link) == {
@@ -56,24 +57,22 @@ async def test_a_flush_stores_raw_clicks_counter_and_rollups(db, recorder) -> No
         "day_bots": 2,
         "visitors": 4,
     }
-    rows = await db.fetch_all("SELECT bot, referrer, browser, os, device, visitor FROM clicks")
-    assert sorted((row["bot"], row["device"]) for row in rows) == [
-        (False, "desktop"),
-        (False, "desktop"),
-        (False, "mobile"),
-        (False, "other"),
-        (True, "bot"),
-        (True, "bot"),
-    ]
-    [referred] = [row for row in rows if row["referrer"] is not None]
-    assert (referred["referrer"], referred["browser"], referred["os"]) == (
-        "news.ycombinator.com",
-        "Chrome",
-        "Windows",
-    )
+    rows = await db.fetch_all("SELECT * FROM clicks")
+    by_referrer = {row["referrer"]: row for row in rows}
+    assert {
+        referrer: (row["browser"], row["os"], row["device"], row["bot"])
+        for referrer, row in by_referrer.items()
+    } == {
+        "news.ycombinator.com": ("Chrome", "Windows", "desktop", False),
+        "b.example": ("Chrome", "Windows", "desktop", False),
+        "c.example": ("Mobile Safari", "iOS", "mobile", False),
+        "d.example": ("Slackbot-LinkExpanding", "Other", "bot", True),
+        "e.example": ("curl", "Other", "other", False),
+        "f.example": ("Chrome", "Windows", "bot", True),
+    }
     # No column holds the address, only a 128-bit hash of it.
     assert all(len(row["visitor"]) == 16 for row in rows)
-    dump = str([dict(row) for row in await db.fetch_all("SELECT * FROM clicks")])
+    dump = str([dict(row) for row in rows])
     assert "203.0.113.7" not in dump and "198.51.100.1" not in dump
 
 

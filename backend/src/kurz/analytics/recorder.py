@@ -34,7 +34,7 @@ from databases import Database
 
 from ..config import Settings
 from ..database import is_unavailable
-from ..models.clicks import Click, delete_expired_clicks, insert_clicks, roll_up_clicks
+from ..models.clicks import ClickBatch, delete_expired_clicks, insert_clicks, roll_up_clicks
 from .agents import MAX_USER_AGENT, classify, referrer_host
 from .visitors import VisitorHasher
 
@@ -226,23 +226,18 @@ class ClickRecorder:
             if number not in days:
                 days[number] = EPOCH + datetime.timedelta(days=number)
         await self._visitors.load_salts(db, set(days.values()))
-        clicks = []
+        clicks = ClickBatch()
         for at, link_id, method, user_agent, referrer, client_ip in batch:
             user_agent = user_agent[:MAX_USER_AGENT]
             agent = classify(user_agent)
-            bot = agent.bot or method == "HEAD"
-            day = days[int(at // SECONDS_PER_DAY)]
-            clicks.append(
-                Click(
-                    link_id,
-                    at,
-                    bot,
-                    referrer_host(referrer) if referrer else None,
-                    agent.browser,
-                    agent.os,
-                    "bot" if bot else agent.device,
-                    self._visitors.hash(day, client_ip, user_agent),
-                )
+            if method == "HEAD" and not agent.bot:  # link checkers: never a person's visit
+                agent = agent._replace(device="bot", bot=True)
+            clicks.add(
+                link_id,
+                at,
+                agent,
+                referrer_host(referrer) if referrer else None,
+                self._visitors.hash(days[int(at // SECONDS_PER_DAY)], client_ip, user_agent),
             )
         return await insert_clicks(db, clicks)
 

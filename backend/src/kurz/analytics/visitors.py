@@ -33,6 +33,5 @@ class VisitorHasher:
 
     def hash(self, day: datetime.date, client_ip: str, user_agent: str) -> bytes:
         """The salts of ``day`` must have been loaded."""
-        parts = (client_ip.encode(errors="replace"), user_agent.encode(errors="replace"))
-        data = b"\0".join((self._salts[day], *parts))
+        data = self._salts[day] + f"\0{client_ip}\0{user_agent}".encode(errors="replace")
         return hashlib.sha256(data).digest()[:16]
