@@ -4,6 +4,7 @@ import random
 from dataclasses import replace
 
 import asyncpg
+import pytest
 from databases import Database
 
 from kurz.analytics.recorder import BATCH_SIZE, ClickRecorder
@@ -157,6 +158,22 @@ async def test_a_link_deleted_while_its_batch_is_written_leaves_no_click(
         await deleter.close()
     assert recorder.buffered == 0
     assert [row["link_id"] for row in await db.fetch_all("SELECT link_id FROM clicks")] == [kept]
+
+
+async def test_a_flush_gives_way_to_a_request_holding_a_link(db, recorder, database_url) -> None:
+    """As a delete holds its links until it commits: the flush fails and keeps its clicks."""
+    link = await insert_link(db)
+    click(recorder, link)
+    deleter = await asyncpg.connect(database_url)
+    try:
+        async with deleter.transaction():
+            await deleter.execute("SELECT id FROM links WHERE id = $1 FOR UPDATE", link)
+            with pytest.raises(asyncpg.LockNotAvailableError):
+                await recorder.flush()
+            assert recorder.buffered == 1  # kept for the next flush
+    finally:
+        await deleter.close()
+    assert await recorder.flush() == 1
 
 
 async def test_a_full_buffer_drops_the_oldest_clicks_with_a_warning(settings, caplog) -> None:

@@ -138,6 +138,25 @@ async def test_clicks_of_a_link_deleted_before_their_roll_up_are_gone(db, record
     assert await db.fetch_val("SELECT count(*) FROM click_days") == 1
 
 
+async def test_a_roll_up_gives_way_to_a_link_being_deleted(db, recorder, database_url) -> None:
+    """Waiting for a link that a person's request is deleting, a roll-up fails (and is
+    retried later) before it could deadlock with that request."""
+    link = await insert_link(db)
+    click(recorder, link)
+    await recorder.flush()
+    deleter = await asyncpg.connect(database_url)
+    try:
+        async with deleter.transaction():
+            await deleter.execute("DELETE FROM links WHERE id = $1", link)
+            with pytest.raises(asyncpg.LockNotAvailableError):
+                await roll_up_clicks(db)
+            assert await db.fetch_val("SELECT rolled_up_to FROM click_rollup") == 0
+    finally:
+        await deleter.close()
+    assert await roll_up_clicks(db) == 0  # the deleted link's clicks went with it
+    assert await db.fetch_val("SELECT rolled_up_to FROM click_rollup") == 1
+
+
 async def test_the_flusher_rolls_up_by_itself(settings, app_factory) -> None:
     app = app_factory(settings, click_flush_seconds=0.05)
     async with app.test_app():

@@ -5,7 +5,7 @@ import time
 import httpx
 from playwright.sync_api import Page, expect
 
-from .ui import call, create_link, create_org, open_app, sign_up
+from .ui import call, create_link, create_org, open_app, sign_up, wait_for_image
 
 CHROME = (
     "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
@@ -209,7 +209,7 @@ def test_link_detail_shows_qr_and_stats(page, context, base_url, tmp_path) -> No
 
     qr = page.get_by_test_id("qr-image")
     expect(qr).to_have_attribute("alt", f"QR code for {link['short_url']}")
-    page.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=qr.element_handle())
+    wait_for_image(qr)
     with page.expect_download() as download:
         page.get_by_role("link", name="Download QR code (PNG)").click()
     assert download.value.suggested_filename == f"kurz-{slug}.png"

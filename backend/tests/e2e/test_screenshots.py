@@ -22,6 +22,7 @@ from .ui import (
     open_app,
     sign_up,
     unique_email,
+    wait_for_image,
 )
 
 DOCS = Path(__file__).resolve().parents[3] / "docs" / "screenshots"
@@ -81,7 +82,7 @@ def test_main_screens_are_labelled_and_photographed(new_context, base_url, folde
     open_app(page, f"/orgs/{org}/links/{launch}")
     expect(page.get_by_test_id("clicks-chart")).to_be_visible()
     expect(page.get_by_test_id("stats-browsers")).to_be_visible()
-    page.wait_for_function("document.querySelector('[data-testid=qr-image]').naturalWidth > 0")
+    wait_for_image(page.get_by_test_id("qr-image"))
     assert_labelled(page)
     page.screenshot(path=folder / "link-detail.png", full_page=True)
 

@@ -1,10 +1,11 @@
 """Helpers for the browser tests: set up data through the JSON API (fast), act through the UI."""
 
+import time
 import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from playwright.sync_api import BrowserContext, Page, expect
+from playwright.sync_api import BrowserContext, Locator, Page, expect
 
 PASSWORD = "correct horse battery staple"
 
@@ -42,6 +43,15 @@ def create_org(person: Person, name: str = "Acme") -> str:
 def create_link(person: Person, org_id: str, **fields: Any) -> dict:
     body = {"url": "https://example.com/", **fields}
     return call(person.context, "POST", f"/orgs/{org_id}/links", body)
+
+
+def wait_for_image(image: Locator, timeout: float = 10) -> None:
+    """Until the image has loaded. Polled from here: the page's own polling (wait_for_function)
+    compiles its predicate with eval, which the app's CSP rightly blocks."""
+    deadline = time.monotonic() + timeout
+    while not image.evaluate("img => img.complete && img.naturalWidth > 0"):
+        assert time.monotonic() < deadline, "the image did not load"
+        time.sleep(0.05)
 
 
 def open_app(page: Page, path: str = "/") -> None:

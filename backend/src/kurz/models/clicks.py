@@ -53,6 +53,11 @@ class ClickBatch:
 # exclusively by a roll-up for an instant: once it has it, every batch numbered so far is
 # committed or gone.
 BATCHES_LOCK = 0x6B75727A  # "kurz"
+# Click writes give way to people: waiting this long for a row lock (a link or org being
+# deleted), a flush or roll-up fails and is retried later. Otherwise the two could deadlock,
+# each holding links the other needs, and PostgreSQL (deadlock_timeout, 1 s) might fail the
+# person's request to end it.
+GIVE_WAY = "SELECT set_config('lock_timeout', '500ms', true)"
 # Clicks of links deleted since they were recorded are left out; the answer is how many were
 # stored. The foreign key check holds each link until this commits, so a delete cannot leave
 # clicks behind. Nothing here updates a row: flushers of several instances never wait on each
@@ -94,6 +99,7 @@ async def insert_clicks(db: Database, clicks: ClickBatch) -> int:
         while True:
             try:
                 async with raw.transaction():
+                    await raw.execute(GIVE_WAY)
                     await raw.execute("SELECT pg_advisory_xact_lock_shared($1)", BATCHES_LOCK)
                     return await raw.fetchval(INSERT_CLICKS, *columns)
             except asyncpg.ForeignKeyViolationError:
@@ -195,6 +201,7 @@ async def roll_up_clicks(db: Database, batches_per_transaction: int = ROLL_UP_BA
                 )
                 if after >= last:
                     return rolled
+                await raw.execute(GIVE_WAY)  # (not while waiting for its turn above)
                 upto = min(last, after + batches_per_transaction)
                 rolled += await raw.fetchval(ROLL_UP, after, upto, timeout=ROLL_UP_TIMEOUT)
                 await raw.execute("UPDATE click_rollup SET rolled_up_to = $1", upto)
