@@ -7,8 +7,9 @@ import asyncpg
 import pytest
 from databases import Database
 
+from kurz.analytics import recorder as recorder_module
 from kurz.analytics.recorder import BATCH_SIZE, ClickRecorder
-from kurz.models.clicks import roll_up_clicks
+from kurz.models.clicks import insert_clicks, roll_up_clicks
 
 from .support import CHROME, IPHONE, SLACKBOT, click, insert_link
 
@@ -174,6 +175,30 @@ async def test_a_flush_gives_way_to_a_request_holding_a_link(db, recorder, datab
     finally:
         await deleter.close()
     assert await recorder.flush() == 1
+
+
+async def test_a_batch_committed_without_an_answer_is_not_stored_twice(
+    db, recorder, monkeypatch
+) -> None:
+    """The connection breaks after the COMMIT: the flusher cannot tell, so it writes the same
+    batch again, which must store nothing more."""
+    link = await insert_link(db)
+    for _ in range(3):
+        click(recorder, link)
+
+    async def committed_then_cut_off(db, clicks) -> int:
+        await insert_clicks(db, clicks)
+        raise ConnectionResetError("connection lost before the answer")
+
+    monkeypatch.setattr(recorder_module, "insert_clicks", committed_then_cut_off)
+    with pytest.raises(ConnectionResetError):
+        await recorder.flush()
+    assert recorder.buffered == 3
+    monkeypatch.undo()
+    click(recorder, link)  # recorded meanwhile: it goes in a batch of its own
+    assert await recorder.flush() == 1
+    assert recorder.buffered == 0
+    assert (await stored(db, link))["raw"] == 4
 
 
 async def test_a_full_buffer_drops_the_oldest_clicks_with_a_warning(settings, caplog) -> None:

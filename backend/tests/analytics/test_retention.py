@@ -68,9 +68,14 @@ async def test_retention_forgets_past_salts_and_visitor_hashes(db, recorder) -> 
     await recorder.flush()
     await recorder.roll_up()
 
+    await db.execute("UPDATE click_batch_tokens SET at = at - interval '2 days'")
+    click(recorder, link_id)
+    await recorder.flush()  # a batch of today, whose token is kept
+
     await recorder.purge()
     assert [row["day"] for row in await db.fetch_all("SELECT day FROM visitor_salts")] == [today]
     assert await db.fetch_val("SELECT count(*) FROM click_day_visitors") == 1
+    assert await db.fetch_val("SELECT count(*) FROM click_batch_tokens") == 1
     # The daily rollups are kept.
     assert await db.fetch_val("SELECT count(*) FROM click_days") == 2
 

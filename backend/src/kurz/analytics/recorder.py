@@ -11,14 +11,15 @@ the raw ones, so a click shows as soon as its batch is written.
 
 Durability: a graceful shutdown flushes everything (``stop()``); a crash loses at most the clicks
 of the current interval (one ``click_flush_seconds``, plus whatever a database outage had kept
-buffered). When a flush fails (database down) its batch goes back to the front of the buffer and
-is retried on the next interval; the buffer is bounded by ``max_buffered`` (plus the one batch
-being written), and beyond the bound the oldest clicks are dropped, counted in ``dropped`` and
-logged as a warning.
+buffered). When a flush fails (database down) its batch is kept and written first on the next
+interval, under the same token, so that a batch whose commit went unanswered but happened is
+not stored twice (db/6.py). The buffer is bounded by ``max_buffered`` (plus that one batch), and
+beyond the bound the oldest buffered clicks are dropped, counted in ``dropped`` and logged as a
+warning.
 
 Retention: at most once an hour the flusher also deletes raw clicks older than
 ``settings.click_retention_days`` (once rolled up) and the visitor hashes and salts of past
-days; the daily rollups are kept.
+days (and batch tokens a day old); the daily rollups are kept.
 """
 
 import asyncio
@@ -26,6 +27,7 @@ import contextlib
 import datetime
 import logging
 import time
+import uuid
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -104,7 +106,9 @@ class ClickRecorder:
         self.max_buffered = max_buffered
         self.dropped = 0
         self._buffer: deque[RawClick] = deque()
-        self._writing = 0  # clicks taken from the buffer by the batch being written
+        # The batch being written, or last failed to be: written again as it is, under the
+        # same token, so that a retry of a batch that was committed after all writes nothing.
+        self._batch: tuple[uuid.UUID, list[RawClick]] | None = None
         self._db: Database | None = None
         self._task: asyncio.Task | None = None
         self.retention = Chore("retention", self.purge, PURGE_EVERY_SECONDS, PURGE_RETRY_SECONDS)
@@ -120,7 +124,7 @@ class ClickRecorder:
     @property
     def buffered(self) -> int:
         """Clicks not written yet, including the batch being written."""
-        return len(self._buffer) + self._writing
+        return len(self._buffer) + (len(self._batch[1]) if self._batch else 0)
 
     def record(
         self, link_id: int, *, method: str, user_agent: str, referrer: str, client_ip: str
@@ -176,29 +180,25 @@ class ClickRecorder:
         """Write the clicks buffered now (the oldest ``at_most`` of them); return how many were
         stored.
 
-        On failure the unwritten clicks stay buffered (for the next attempt) and the error is
-        raised. Clicks of links deleted meanwhile are skipped, not counted. Clicks recorded
+        On failure the unwritten batch is kept for the next attempt and the error is raised; a
+        batch stored already counts 0. Clicks of links deleted meanwhile are skipped, not
+        counted. Clicks recorded
         while it writes wait for the next flush: under steady traffic the buffer never empties.
         """
         async with self._flush_lock:
             stored = 0
-            remaining = len(self._buffer) if at_most is None else min(len(self._buffer), at_most)
-            while remaining and self._buffer:
-                count = min(len(self._buffer), BATCH_SIZE, remaining)
-                remaining -= count
-                batch = [self._buffer.popleft() for _ in range(count)]
-                self._writing = count
-                try:
-                    # A task per batch: `databases` ties a connection to the task using it,
-                    # and when a rollback fails (the server went away mid-transaction) it
-                    # never lets go of it, which would leave a long-lived task with a dead
-                    # connection for good.
-                    stored += await asyncio.create_task(self._write(batch))
-                except BaseException:
-                    self._requeue(batch)
-                    raise
-                finally:
-                    self._writing = 0
+            remaining = self.buffered if at_most is None else min(self.buffered, at_most)
+            while remaining > 0 and self.buffered:
+                if self._batch is None:
+                    count = min(len(self._buffer), BATCH_SIZE, remaining)
+                    self._batch = (uuid.uuid4(), [self._buffer.popleft() for _ in range(count)])
+                token, batch = self._batch
+                remaining -= len(batch)
+                # A task per batch: `databases` ties a connection to the task using it, and when
+                # a rollback fails (the server went away mid-transaction) it never lets go of
+                # it, which would leave a long-lived task with a dead connection for good.
+                stored += await asyncio.create_task(self._write(token, batch))
+                self._batch = None
             return stored
 
     async def settle(self) -> None:
@@ -210,14 +210,7 @@ class ClickRecorder:
             with contextlib.suppress(Exception):
                 await self.flush(at_most=BATCH_SIZE)
 
-    def _requeue(self, batch: list[RawClick]) -> None:
-        """Put a failed batch back in front of the clicks recorded meanwhile, within bounds."""
-        self._buffer.extendleft(reversed(batch))
-        while len(self._buffer) > self.max_buffered:
-            self._buffer.popleft()
-            self._count_drop()
-
-    async def _write(self, batch: list[RawClick]) -> int:
+    async def _write(self, token: uuid.UUID, batch: list[RawClick]) -> int:
         assert self._db is not None, "start() first"
         db = self._db
         days = {}  # UTC day number since the epoch -> its date
@@ -226,7 +219,7 @@ class ClickRecorder:
             if number not in days:
                 days[number] = EPOCH + datetime.timedelta(days=number)
         await self._visitors.load_salts(db, set(days.values()))
-        clicks = ClickBatch()
+        clicks = ClickBatch(token)
         for at, link_id, method, user_agent, referrer, client_ip in batch:
             user_agent = user_agent[:MAX_USER_AGENT]
             agent = classify(user_agent)

@@ -6,6 +6,7 @@ ten clicks or ten million, and cover days whose raw clicks the retention already
 """
 
 import datetime
+import uuid
 from dataclasses import dataclass, field
 
 import asyncpg
@@ -27,8 +28,10 @@ AgentFields = tuple[str, str, str, bool]
 class ClickBatch:
     """Clicks as stored (parsed and hashed, no raw IP address), in columns, as asyncpg sends
     arrays. A batch has few distinct agents, so its clicks refer to theirs by number: every
-    value sent is one more to encode, the biggest part of a flush's work in the server."""
+    value sent is one more to encode, the biggest part of a flush's work in the server. Its
+    token stays the same when it is written again after a failure (see db/6.py)."""
 
+    token: uuid.UUID
     link_ids: list[int] = field(default_factory=list)
     times: list[float] = field(default_factory=list)  # seconds since the epoch
     agent_numbers: list[int] = field(default_factory=list)
@@ -58,13 +61,16 @@ BATCHES_LOCK = 0x6B75727A  # "kurz"
 # each holding links the other needs, and PostgreSQL (deadlock_timeout, 1 s) might fail the
 # person's request to end it.
 GIVE_WAY = "SELECT set_config('lock_timeout', '500ms', true)"
-# Clicks of links deleted since they were recorded are left out; the answer is how many were
-# stored. The foreign key check holds each link until this commits, so a delete cannot leave
-# clicks behind. Nothing here updates a row: flushers of several instances never wait on each
-# other, and `links.clicks` follows in the roll-up, merged per link.
+# A batch already stored under its token writes nothing. Clicks of links deleted since they
+# were recorded are left out; the answer is how many were stored. The foreign key check holds
+# each link until this commits, so a delete cannot leave clicks behind. Nothing here updates
+# a row: flushers of several instances never wait on each other, and `links.clicks` follows
+# in the roll-up, merged per link.
 # Positional parameters: this runs on asyncpg directly (see insert_clicks).
-INSERT_CLICKS = """WITH batch AS (
-        SELECT nextval('click_batches') AS id
+INSERT_CLICKS = """WITH first_time AS (
+        INSERT INTO click_batch_tokens (token) VALUES ($10) ON CONFLICT DO NOTHING RETURNING 1
+    ), batch AS (
+        SELECT nextval('click_batches') AS id FROM first_time
     ), stored AS (
         INSERT INTO clicks (batch, link_id, at, bot, referrer, browser, os, device, visitor)
         SELECT batch.id, c.link_id, to_timestamp(c.at), a.bot, c.referrer, a.browser, a.os,
@@ -80,8 +86,9 @@ INSERT_CLICKS = """WITH batch AS (
 
 
 async def insert_clicks(db: Database, clicks: ClickBatch) -> int:
-    """Store a (non-empty) batch of raw clicks in one transaction; ``links.clicks`` and the
-    rollups follow in ``roll_up_clicks``. Returns how many were stored.
+    """Store a (non-empty) batch of raw clicks in one transaction, unless its token says it is
+    stored already; ``links.clicks`` and the rollups follow in ``roll_up_clicks``. Returns how
+    many this call stored.
 
     It goes to asyncpg directly, whose prepared statement saves the query building `databases`
     would repeat for every batch: the flush shares the process with the redirects.
@@ -93,6 +100,7 @@ async def insert_clicks(db: Database, clicks: ClickBatch) -> int:
         clicks.referrers,
         clicks.visitors,
         *zip(*clicks.agents, strict=True),  # browsers, OSes, devices, bots: in number order
+        clicks.token,
     )
     async with db.connection() as connection:
         raw = connection.raw_connection
@@ -240,11 +248,13 @@ DELETE_OLD_VISITORS = f"""WITH waiting AS (
 async def delete_expired_clicks(
     db: Database, before: datetime.datetime, visitors_before: datetime.date
 ) -> int:
-    """Delete raw clicks older than ``before``, and the visitor hashes and salts of days before
-    ``visitors_before``; return how many raw clicks were deleted."""
+    """Delete raw clicks older than ``before``, the visitor hashes and salts of days before
+    ``visitors_before`` and batch tokens older than a day; return how many raw clicks were
+    deleted."""
     deleted = await _delete_in_slices(db, DELETE_OLD_CLICKS, before)
     await _delete_in_slices(db, DELETE_OLD_VISITORS, visitors_before)
     await db.execute("DELETE FROM visitor_salts WHERE day < :before", {"before": visitors_before})
+    await db.execute("DELETE FROM click_batch_tokens WHERE at < now() - interval '1 day'")
     return deleted
 
 
