@@ -182,8 +182,8 @@ class ClickRecorder:
 
         On failure the unwritten batch is kept for the next attempt and the error is raised; a
         batch stored already counts 0. Clicks of links deleted meanwhile are skipped, not
-        counted. Clicks recorded
-        while it writes wait for the next flush: under steady traffic the buffer never empties.
+        counted. Clicks recorded while it writes wait for the next flush: under steady traffic
+        the buffer never empties.
         """
         async with self._flush_lock:
             stored = 0

@@ -1,8 +1,8 @@
 """Clicks: a flushed batch, the roll-ups, visitor salts, retention, link stats.
 
-Stats are read from the daily rollups (see db/3.py, 4.py and 5.py) plus the link's few raw clicks
-not rolled up yet, never from all its raw clicks, so they cost about the same for a link with
-ten clicks or ten million, and cover days whose raw clicks the retention already deleted.
+Stats are read from the daily rollups (see db/3.py, 4.py and 5.py) plus the link's few raw
+clicks not rolled up yet, never from all its raw clicks, so they cost about the same for a link
+with ten clicks or ten million, and cover days whose raw clicks the retention already deleted.
 """
 
 import datetime
@@ -186,10 +186,9 @@ ROLL_UP = f"""WITH rolled AS (
 
 async def roll_up_clicks(db: Database, batches_per_transaction: int = ROLL_UP_BATCHES) -> int:
     """Fold every batch committed so far into the daily rollups and ``links.clicks``, moving
-    the mark with them in
-    the same transactions; return how many clicks this call rolled up. Instances rolling up at
-    once take turns on the mark: when this returns, every batch committed before the call is
-    in the rollups.
+    the mark with them in the same transactions; return how many clicks this call rolled up.
+    Instances rolling up at once take turns on the mark: when this returns, every batch
+    committed before the call is in the rollups.
 
     On asyncpg directly, for timeouts of its own: a roll-up is background work, and the more
     clicks a statement takes, the more of them it merges into one row update."""
