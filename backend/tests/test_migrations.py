@@ -129,6 +129,25 @@ async def test_top_lists_rolled_up_before_5_are_kept(empty_db, tmp_path) -> None
     }
 
 
+async def test_clicks_stored_before_7_go_with_their_link(empty_db, tmp_path) -> None:
+    """db/7.py: a trigger instead of the foreign key deletes a deleted link's raw clicks."""
+    await migrate_up_to(empty_db, tmp_path, 6)
+    kept, deleted = await insert_link(empty_db), await insert_link(empty_db)
+    for link_id in (kept, deleted):
+        await empty_db.execute(
+            """INSERT INTO clicks (batch, link_id, at, bot, browser, os, device, visitor)
+               VALUES (nextval('click_batches'), :id, now(), FALSE, 'Chrome', 'Windows',
+                       'desktop', '\\x01')""",
+            {"id": link_id},
+        )
+
+    await migrate(empty_db)
+    await empty_db.execute("DELETE FROM links WHERE id = :id", {"id": deleted})
+    assert [row["link_id"] for row in await empty_db.fetch_all("SELECT link_id FROM clicks")] == [
+        kept
+    ]
+
+
 async def migrate_up_to(db: Database, tmp_path: Path, last: int) -> None:
     """Apply the real migrations 0..last only, as a database of an earlier release."""
     directory = tmp_path / "db"
