@@ -76,7 +76,8 @@ async def test_clicks_stored_before_click_batches_count_once(empty_db, tmp_path)
 
 async def test_clicks_the_flush_counted_before_5_are_counted_once(empty_db, tmp_path) -> None:
     """db/5.py: the flushes before it added their batches to links.clicks; the roll-up now
-    does, so a batch not rolled up yet at the upgrade must count once, before and after."""
+    does, so a batch not rolled up yet at the upgrade must count once, before and after (and
+    db/8.py moves the counter to link_clicks)."""
     await migrate_up_to(empty_db, tmp_path, 4)
     org_id = str(await empty_db.fetch_val("INSERT INTO orgs (name) VALUES ('Acme') RETURNING id"))
     link_id = await insert_link(empty_db, org_id, "counted")

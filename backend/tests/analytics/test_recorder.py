@@ -25,7 +25,9 @@ async def stored(db: Database, link_id: int) -> dict:
         "raw_humans": await db.fetch_val(
             "SELECT count(*) FROM clicks WHERE link_id = :id AND NOT bot", {"id": link_id}
         ),
-        "counter": await db.fetch_val("SELECT clicks FROM links WHERE id = :id", {"id": link_id}),
+        "counter": await db.fetch_val(
+            "SELECT coalesce(sum(clicks), 0) FROM link_clicks WHERE link_id = :id", {"id": link_id}
+        ),
         "day_clicks": await db.fetch_val(
             "SELECT coalesce(sum(clicks), 0) FROM click_days WHERE link_id = :id", {"id": link_id}
         ),

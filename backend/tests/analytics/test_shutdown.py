@@ -47,7 +47,11 @@ async def test_n_redirects_then_a_signal_store_exactly_n_clicks(
         assert await db.fetch_val("SELECT count(*) FROM clicks WHERE bot") == 7
         assert await roll_up_clicks(db) == 307
         assert (
-            await db.fetch_val("SELECT clicks FROM links WHERE slug = :slug", {"slug": slug})
+            await db.fetch_val(
+                """SELECT link_clicks.clicks FROM link_clicks
+                     JOIN links ON links.id = link_clicks.link_id WHERE slug = :slug""",
+                {"slug": slug},
+            )
             == 300
         )
     finally:

@@ -610,7 +610,11 @@ async def test_q_only_searches_the_callers_org(make_org, make_link, signup) -> N
 async def test_items_carry_their_click_counts(make_org, make_link, db) -> None:
     org_id, owner = await make_org()
     link = await make_link(org_id, owner)
-    await db.execute("UPDATE links SET clicks = 42 WHERE slug = :slug", {"slug": link["slug"]})
+    await db.execute(
+        """INSERT INTO link_clicks (link_id, clicks)
+           SELECT id, 42 FROM links WHERE slug = :slug""",
+        {"slug": link["slug"]},
+    )
     body = await (await owner.client.get(links_path(org_id))).get_json()
     assert body["items"][0]["clicks"] == 42
 

@@ -78,7 +78,7 @@ INSERT_CLICKS = """WITH first_time AS (
 
 async def insert_clicks(db: Database, clicks: ClickBatch) -> int:
     """Store a (non-empty) batch of raw clicks in one transaction, unless its token says it is
-    stored already; ``links.clicks`` and the rollups follow in ``roll_up_clicks``. Returns how
+    stored already; the link counters and rollups follow in ``roll_up_clicks``. Returns how
     many this call stored.
 
     It goes to asyncpg directly, whose prepared statement saves the query building `databases`
@@ -106,10 +106,12 @@ async def insert_clicks(db: Database, clicks: ClickBatch) -> int:
 # always go as parameters.
 # The mark: every batch up to it is in the rollups, none after it.
 ROLLED_UP_TO = "(SELECT rolled_up_to FROM click_rollup)"
-# `links.clicks` counts a link's rolled-up human clicks; a read of the link adds these.
-PENDING_CLICKS = f"""(SELECT count(*) FROM clicks
-                      WHERE clicks.link_id = links.id AND clicks.batch > {ROLLED_UP_TO}
-                        AND NOT clicks.bot)"""  # noqa: S608
+# A link's human clicks (of the row `links` in the query): those rolled up into `link_clicks`
+# (see db/8.py) plus those written since, in the same snapshot.
+LINK_CLICKS = f"""(coalesce((SELECT clicks FROM link_clicks WHERE link_id = links.id), 0)
+                   + (SELECT count(*) FROM clicks
+                       WHERE clicks.link_id = links.id AND clicks.batch > {ROLLED_UP_TO}
+                         AND NOT clicks.bot))"""  # noqa: S608
 CLICK_DAY = "CAST(at AT TIME ZONE 'UTC' AS DATE)"
 # The values of a click (CLICK_VALUES) or of a click_day_agents row (AGENT_VALUES) for the top
 # lists, one row per dimension. ('' in click_day_agents: not recorded, see db/5.py.)
@@ -166,16 +168,15 @@ ROLL_UP = f"""WITH rolled AS (
         ON CONFLICT (link_id, day, browser, os, device) DO UPDATE
            SET clicks = click_day_agents.clicks + EXCLUDED.clicks
     ), counters AS (
-        UPDATE links SET clicks = links.clicks + humans.clicks
-          FROM (SELECT link_id, count(*) AS clicks FROM rolled WHERE NOT bot GROUP BY link_id)
-               AS humans
-         WHERE links.id = humans.link_id
+        INSERT INTO link_clicks (link_id, clicks)
+        SELECT link_id, count(*) FROM rolled WHERE NOT bot GROUP BY link_id
+        ON CONFLICT (link_id) DO UPDATE SET clicks = link_clicks.clicks + EXCLUDED.clicks
     )
     SELECT count(*) FROM rolled"""  # noqa: S608
 
 
 async def roll_up_clicks(db: Database, batches_per_transaction: int = ROLL_UP_BATCHES) -> int:
-    """Fold every batch committed so far into the daily rollups and ``links.clicks``, moving
+    """Fold every batch committed so far into the daily rollups and link counters, moving
     the mark with them in the same transactions; return how many clicks this call rolled up.
     Instances rolling up at once take turns on the mark: when this returns, every batch
     committed before the call is in the rollups.

@@ -6,7 +6,7 @@ from datetime import datetime
 import asyncpg
 from databases import Database
 
-from .clicks import PENDING_CLICKS
+from .clicks import LINK_CLICKS
 
 # The f-strings below only splice in these constant column lists and fixed clauses; every value
 # is a bound parameter (hence the S608 waivers).
@@ -15,7 +15,7 @@ from .clicks import PENDING_CLICKS
 _COLUMNS = f"""links.id, links.org_id, links.slug, links.url, links.title, links.created_at,
               links.updated_at, links.created_by, users.email AS created_by_email,
               links.created_by_token, links.expires_at, links.disabled, links.redirect_status,
-              links.clicks + {PENDING_CLICKS} AS clicks"""
+              {LINK_CLICKS} AS clicks"""
 # Must stay the exact expression of links_search_idx (db/0.py), or the index is not used.
 SEARCH_TEXT = "(links.slug || ' ' || links.url || ' ' || coalesce(links.title, ''))"
 # The fields PATCH may change (column names; values always go in as parameters).
