@@ -181,9 +181,9 @@ class ClickRecorder:
         stored.
 
         On failure the unwritten batch is kept for the next attempt and the error is raised; a
-        batch stored already counts 0. Clicks of links deleted meanwhile are skipped, not
-        counted. Clicks recorded while it writes wait for the next flush: under steady traffic
-        the buffer never empties.
+        batch stored already counts 0. Clicks of links deleted meanwhile are stored but never
+        counted (see db/7.py). Clicks recorded while it writes wait for the next flush: under
+        steady traffic the buffer never empties.
         """
         async with self._flush_lock:
             stored = 0
