@@ -149,6 +149,26 @@ async def test_clicks_stored_before_7_go_with_their_link(empty_db, tmp_path) -> 
     ]
 
 
+async def test_a_links_clicks_read_the_same_through_9(empty_db, tmp_path) -> None:
+    """db/9.py: a link's counter keeps the clicks of days before today only; today's are read
+    from its daily row."""
+    await migrate_up_to(empty_db, tmp_path, 8)
+    org_id = str(await empty_db.fetch_val("INSERT INTO orgs (name) VALUES ('Acme') RETURNING id"))
+    link_id = await insert_link(empty_db, org_id, "counted")
+    await empty_db.execute(
+        """INSERT INTO click_days (link_id, day, clicks, visitors)
+           SELECT :id, CAST(now() AT TIME ZONE 'UTC' AS DATE) - ago, clicks, 1
+             FROM (VALUES (0, 3), (1, 2)) AS v (ago, clicks)""",
+        {"id": link_id},
+    )
+    # Two more from before click_days existed (db/3.py).
+    await empty_db.execute("INSERT INTO link_clicks VALUES (:id, 7)", {"id": link_id})
+
+    await migrate(empty_db)
+    assert (await select_link(empty_db, org_id, "counted")).clicks == 7
+    assert await empty_db.fetch_val("SELECT clicks FROM link_clicks") == 4
+
+
 async def migrate_up_to(db: Database, tmp_path: Path, last: int) -> None:
     """Apply the real migrations 0..last only, as a database of an earlier release."""
     directory = tmp_path / "db"

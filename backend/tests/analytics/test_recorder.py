@@ -9,14 +9,14 @@ from databases import Database
 
 from kurz.analytics import recorder as recorder_module
 from kurz.analytics.recorder import BATCH_SIZE, ClickRecorder
-from kurz.models.clicks import insert_clicks, roll_up_clicks
+from kurz.models.clicks import LINK_CLICKS, insert_clicks, roll_up_clicks
 
 from .support import CHROME, IPHONE, SLACKBOT, click, insert_link
 
 
 async def stored(db: Database, link_id: int) -> dict:
-    """What the database holds for a link, rolled up: raw clicks, its counter and its daily
-    rollup."""
+    """What the database holds for a link, rolled up: raw clicks, its click count (as link
+    reads count it) and its daily rollup."""
     await roll_up_clicks(db)
     return {
         "raw": await db.fetch_val(
@@ -26,7 +26,7 @@ async def stored(db: Database, link_id: int) -> dict:
             "SELECT count(*) FROM clicks WHERE link_id = :id AND NOT bot", {"id": link_id}
         ),
         "counter": await db.fetch_val(
-            "SELECT coalesce(sum(clicks), 0) FROM link_clicks WHERE link_id = :id", {"id": link_id}
+            f"SELECT {LINK_CLICKS} FROM links WHERE id = :id", {"id": link_id}  # noqa: S608
         ),
         "day_clicks": await db.fetch_val(
             "SELECT coalesce(sum(clicks), 0) FROM click_days WHERE link_id = :id", {"id": link_id}

@@ -5,11 +5,19 @@ twice, whatever runs at the same time."""
 import asyncio
 import datetime
 import math
+import time
+import uuid
 
 import asyncpg
 import pytest
 
-from kurz.models.clicks import BATCHES_LOCK, roll_up_clicks, select_link_stats
+from kurz.models.clicks import (
+    BATCHES_LOCK,
+    ClickBatch,
+    insert_clicks,
+    roll_up_clicks,
+    select_link_stats,
+)
 from kurz.models.links import select_link, select_links_page
 
 from .support import CHROME, IPHONE, SLACKBOT, click, insert_link
@@ -77,6 +85,53 @@ async def test_a_links_clicks_are_the_same_before_and_after_its_roll_up(db, reco
     await recorder.flush()
     page = await select_links_page(db, org_id, limit=10)
     assert [item.clicks for item in page] == [3]
+
+
+async def counter(db, link_id: int) -> int:
+    return await db.fetch_val(
+        "SELECT coalesce(sum(clicks), 0) FROM link_clicks WHERE link_id = :id", {"id": link_id}
+    )
+
+
+async def test_the_first_roll_up_of_a_day_adds_the_days_before_to_the_counter(
+    db, recorder
+) -> None:
+    """db/9.py: a link's counter holds the clicks of days before the counters' day; those from
+    that day on are only in its daily rows until a roll-up of a later day moves them."""
+    org_id = str(await db.fetch_val("INSERT INTO orgs (name) VALUES ('Acme') RETURNING id"))
+    link = await insert_link(db, org_id, "counted")
+    click(recorder, link)
+    click(recorder, link, IPHONE)
+    await recorder.flush()
+    await recorder.roll_up()
+    assert await counter(db, link) == 0
+    # As if these clicks had been rolled up yesterday.
+    await db.execute("UPDATE click_days SET day = day - 1 WHERE link_id = :id", {"id": link})
+    await db.execute("UPDATE click_rollup SET counters_before = counters_before - 1")
+    assert (await select_link(db, org_id, "counted")).clicks == 2
+
+    click(recorder, link)
+    await recorder.flush()
+    await recorder.roll_up()
+    assert await counter(db, link) == 2
+    assert (await select_link(db, org_id, "counted")).clicks == 3
+    today = datetime.datetime.now(datetime.UTC).date()
+    assert await db.fetch_val("SELECT counters_before FROM click_rollup") == today
+
+
+async def test_a_click_of_a_day_before_the_counters_day_goes_to_the_counter(db) -> None:
+    """A batch flushed after midnight holds clicks of the day before: the roll-up adds them to
+    the counter at once, since that day's rows are no longer read for the link's clicks."""
+    org_id = str(await db.fetch_val("INSERT INTO orgs (name) VALUES ('Acme') RETURNING id"))
+    link = await insert_link(db, org_id, "late")
+    await roll_up_clicks(db)  # nothing to roll up: the counters' day stays today
+    late = ClickBatch(uuid.uuid4())
+    late.add(link, time.time() - 86_400, ("Chrome", "Windows", "desktop", False), None, b"v")
+    await insert_clicks(db, late)
+    assert (await select_link(db, org_id, "late")).clicks == 1
+    assert await roll_up_clicks(db) == 1
+    assert await counter(db, link) == 1
+    assert (await select_link(db, org_id, "late")).clicks == 1
 
 
 async def test_rolling_up_again_counts_nothing_twice(db, recorder) -> None:

@@ -7,7 +7,7 @@ import httpx
 import pytest
 from databases import Database
 
-from kurz.models.clicks import roll_up_clicks
+from kurz.models.clicks import LINK_CLICKS, roll_up_clicks
 from tests.conftest import PASSWORD
 
 from .support import CHROME
@@ -48,8 +48,7 @@ async def test_n_redirects_then_a_signal_store_exactly_n_clicks(
         assert await roll_up_clicks(db) == 307
         assert (
             await db.fetch_val(
-                """SELECT link_clicks.clicks FROM link_clicks
-                     JOIN links ON links.id = link_clicks.link_id WHERE slug = :slug""",
+                f"SELECT {LINK_CLICKS} FROM links WHERE slug = :slug",  # noqa: S608
                 {"slug": slug},
             )
             == 300

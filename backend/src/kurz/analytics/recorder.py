@@ -5,9 +5,9 @@ a bounded deque (no parsing, hashing or I/O). Every ``settings.click_flush_secon
 1 s, ``KURZ_CLICK_FLUSH_SECONDS``) the flusher takes the buffer, parses user agents (cached),
 hashes visitors and writes the batch of raw clicks in one transaction, so a batch is all or
 nothing. Every ``settings.click_rollup_seconds`` (default 30 s, ``KURZ_CLICK_ROLLUP_SECONDS``)
-the flusher also folds the batches every instance wrote into the link counters and the daily
-rollups (see db/4.py, 5.py and 8.py); link reads and stats count the clicks not rolled up yet from
-the raw ones, so a click shows as soon as its batch is written.
+the flusher also folds the batches every instance wrote into the daily rollups and the link
+counters (see db/4.py, 5.py, 8.py and 9.py); link reads and stats count the clicks not rolled
+up yet from the raw ones, so a click shows as soon as its batch is written.
 
 Durability: a graceful shutdown flushes everything (``stop()``); a crash loses at most the clicks
 of the current interval (one ``click_flush_seconds``, plus whatever a database outage had kept

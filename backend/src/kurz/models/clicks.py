@@ -106,9 +106,14 @@ async def insert_clicks(db: Database, clicks: ClickBatch) -> int:
 # always go as parameters.
 # The mark: every batch up to it is in the rollups, none after it.
 ROLLED_UP_TO = "(SELECT rolled_up_to FROM click_rollup)"
+# The day from which rolled-up clicks are in `click_days` only, not in `link_clicks` (db/9.py).
+COUNTERS_BEFORE = "(SELECT counters_before FROM click_rollup)"
 # A link's human clicks (of the row `links` in the query): those rolled up into `link_clicks`
-# (see db/8.py) plus those written since, in the same snapshot.
+# (see db/8.py) and into its days since COUNTERS_BEFORE, plus those written since, in the
+# same snapshot.
 LINK_CLICKS = f"""(coalesce((SELECT clicks FROM link_clicks WHERE link_id = links.id), 0)
+                   + coalesce((SELECT sum(clicks) FROM click_days
+                                WHERE link_id = links.id AND day >= {COUNTERS_BEFORE}), 0)
                    + (SELECT count(*) FROM clicks
                        WHERE clicks.link_id = links.id AND clicks.batch > {ROLLED_UP_TO}
                          AND NOT clicks.bot))"""  # noqa: S608
@@ -128,7 +133,8 @@ GIVE_WAY = "SELECT set_config('lock_timeout', '500ms', true)"
 # waiting instance or a long statement gets ROLL_UP_TIMEOUT seconds.
 ROLL_UP_BATCHES = 200
 ROLL_UP_TIMEOUT = 300.0
-# Clicks of links deleted before their batch was written are left out (see db/7.py).
+# Clicks of links deleted before their batch was written are left out (see db/7.py). Link
+# counters take the clicks of days before the counters' day ($3) only (see db/9.py).
 # Visitors new to a link's day are those whose row the insert did not find already there.
 # (Their counts are added up with a UNION, not joined: the planner cannot know how many rows a
 # roll-up reads, and a join it takes for a few rows is ruinous for thousands.)
@@ -169,17 +175,27 @@ ROLL_UP = f"""WITH rolled AS (
            SET clicks = click_day_agents.clicks + EXCLUDED.clicks
     ), counters AS (
         INSERT INTO link_clicks (link_id, clicks)
-        SELECT link_id, count(*) FROM rolled WHERE NOT bot GROUP BY link_id
+        SELECT link_id, count(*) FROM rolled WHERE NOT bot AND day < $3 GROUP BY link_id
         ON CONFLICT (link_id) DO UPDATE SET clicks = link_clicks.clicks + EXCLUDED.clicks
     )
     SELECT count(*) FROM rolled"""  # noqa: S608
+# Moves the counters' day from $1 to $2 (today): the days in between go to the link counters.
+FOLD_COUNTERS = """WITH folded AS (
+        INSERT INTO link_clicks (link_id, clicks)
+        SELECT link_id, sum(clicks) FROM click_days
+         WHERE day >= $1 AND day < $2 AND clicks > 0
+         GROUP BY link_id
+        ON CONFLICT (link_id) DO UPDATE SET clicks = link_clicks.clicks + EXCLUDED.clicks
+    )
+    UPDATE click_rollup SET counters_before = $2"""
 
 
 async def roll_up_clicks(db: Database, batches_per_transaction: int = ROLL_UP_BATCHES) -> int:
     """Fold every batch committed so far into the daily rollups and link counters, moving
     the mark with them in the same transactions; return how many clicks this call rolled up.
     Instances rolling up at once take turns on the mark: when this returns, every batch
-    committed before the call is in the rollups.
+    committed before the call is in the rollups. The first roll-up of a UTC day also adds the
+    days before it to the link counters (see db/9.py).
 
     On asyncpg directly, for timeouts of its own: a roll-up is background work, and the more
     clicks a statement takes, the more of them it merges into one row update."""
@@ -194,14 +210,23 @@ async def roll_up_clicks(db: Database, batches_per_transaction: int = ROLL_UP_BA
         rolled = 0
         while True:
             async with raw.transaction():
-                after = await raw.fetchval(
-                    "SELECT rolled_up_to FROM click_rollup FOR UPDATE", timeout=ROLL_UP_TIMEOUT
+                after, counters_before = await raw.fetchrow(
+                    "SELECT rolled_up_to, counters_before FROM click_rollup FOR UPDATE",
+                    timeout=ROLL_UP_TIMEOUT,
                 )
                 if after >= last:
                     return rolled
                 await raw.execute(GIVE_WAY)  # (not while waiting for its turn above)
+                today = datetime.datetime.now(datetime.UTC).date()
+                if counters_before < today:
+                    await raw.execute(
+                        FOLD_COUNTERS, counters_before, today, timeout=ROLL_UP_TIMEOUT
+                    )
+                    counters_before = today
                 upto = min(last, after + batches_per_transaction)
-                rolled += await raw.fetchval(ROLL_UP, after, upto, timeout=ROLL_UP_TIMEOUT)
+                rolled += await raw.fetchval(
+                    ROLL_UP, after, upto, counters_before, timeout=ROLL_UP_TIMEOUT
+                )
                 await raw.execute("UPDATE click_rollup SET rolled_up_to = $1", upto)
 
 
