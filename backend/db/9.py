@@ -21,11 +21,13 @@ STATEMENTS = [
     "ALTER TABLE click_rollup ADD COLUMN counters_before DATE",
     "UPDATE click_rollup SET counters_before = CAST(now() AT TIME ZONE 'UTC' AS DATE)",
     "ALTER TABLE click_rollup ALTER COLUMN counters_before SET NOT NULL",
-    """UPDATE link_clicks SET clicks = link_clicks.clicks - later.clicks
-         FROM (SELECT link_id, sum(clicks) AS clicks FROM click_days
-                WHERE day >= (SELECT counters_before FROM click_rollup)
-                GROUP BY link_id) AS later
-        WHERE link_clicks.link_id = later.link_id""",
+    # Takes today's clicks off the counters (an insert for a link without a counter row, so
+    # that its reads stay the same whatever the counters held).
+    """INSERT INTO link_clicks (link_id, clicks)
+       SELECT link_id, -sum(clicks) FROM click_days
+        WHERE day >= (SELECT counters_before FROM click_rollup)
+        GROUP BY link_id
+       ON CONFLICT (link_id) DO UPDATE SET clicks = link_clicks.clicks + EXCLUDED.clicks""",
     """CREATE INDEX click_days_day_brin_idx ON click_days USING brin (day)
        WITH (autosummarize = on)""",
 ]

@@ -163,10 +163,23 @@ async def test_a_links_clicks_read_the_same_through_9(empty_db, tmp_path) -> Non
     )
     # Two more from before click_days existed (db/3.py).
     await empty_db.execute("INSERT INTO link_clicks VALUES (:id, 7)", {"id": link_id})
+    # A day but no counter row (never so, but what a link read says must not change anyway).
+    uncounted = await insert_link(empty_db, org_id, "uncounted")
+    await empty_db.execute(
+        """INSERT INTO click_days (link_id, day, clicks, visitors)
+           VALUES (:id, CAST(now() AT TIME ZONE 'UTC' AS DATE), 1, 1)""",
+        {"id": uncounted},
+    )
 
     await migrate(empty_db)
     assert (await select_link(empty_db, org_id, "counted")).clicks == 7
-    assert await empty_db.fetch_val("SELECT clicks FROM link_clicks") == 4
+    assert (await select_link(empty_db, org_id, "uncounted")).clicks == 0
+    assert (
+        await empty_db.fetch_val(
+            "SELECT clicks FROM link_clicks WHERE link_id = :id", {"id": link_id}
+        )
+        == 4
+    )
 
 
 async def migrate_up_to(db: Database, tmp_path: Path, last: int) -> None:

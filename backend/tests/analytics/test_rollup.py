@@ -114,7 +114,8 @@ async def test_the_first_roll_up_of_a_day_adds_the_days_before_to_the_counter(
     await recorder.flush()
     await recorder.roll_up()
     assert await counter(db, link) == 2
-    assert (await select_link(db, org_id, "counted")).clicks == 3
+    clicks = (await select_link(db, org_id, "counted")).clicks
+    assert clicks == 3 and type(clicks) is int  # noqa: E721 (not a subclass: never a Decimal)
     today = datetime.datetime.now(datetime.UTC).date()
     assert await db.fetch_val("SELECT counters_before FROM click_rollup") == today
 

@@ -112,7 +112,7 @@ COUNTERS_BEFORE = "(SELECT counters_before FROM click_rollup)"
 # (see db/8.py) and into its days since COUNTERS_BEFORE, plus those written since, in the
 # same snapshot.
 LINK_CLICKS = f"""(coalesce((SELECT clicks FROM link_clicks WHERE link_id = links.id), 0)
-                   + coalesce((SELECT sum(clicks) FROM click_days
+                   + coalesce((SELECT CAST(sum(clicks) AS BIGINT) FROM click_days
                                 WHERE link_id = links.id AND day >= {COUNTERS_BEFORE}), 0)
                    + (SELECT count(*) FROM clicks
                        WHERE clicks.link_id = links.id AND clicks.batch > {ROLLED_UP_TO}
