@@ -10,7 +10,13 @@ from databases import Database
 from quart.testing.app import LifespanError
 
 from kurz.config import MIGRATIONS_DIR
-from kurz.migrations import MigrationError, latest_version, migrate, select_version
+from kurz.migrations import (
+    MigrationError,
+    check_server_version,
+    latest_version,
+    migrate,
+    select_version,
+)
 from kurz.models.clicks import roll_up_clicks, select_link_stats
 from kurz.models.links import select_link
 
@@ -230,6 +236,13 @@ async def test_refuses_a_database_ahead_of_the_code(empty_db) -> None:
     await empty_db.execute("UPDATE schema_migration SET version = version + 1")
     with pytest.raises(MigrationError, match="newer than this code"):
         await migrate(empty_db)
+
+
+def test_refuses_a_server_older_than_postgresql_18() -> None:
+    with pytest.raises(MigrationError, match="needs PostgreSQL 18 or later; this server is 17.6"):
+        check_server_version(170006, "17.6")
+    check_server_version(180006, "18.6")
+    check_server_version(190000, "19.0")
 
 
 async def test_refuses_a_gap_in_the_files(empty_db, tmp_path) -> None:

@@ -23,12 +23,21 @@ from .config import MIGRATIONS_DIR, Settings, StartupError
 
 # An arbitrary constant naming Kurz's migration lock among the database's advisory locks.
 LOCK_KEY = 0x4B55525A
+# PostgreSQL 18 brought the casts of bytea to integers that click batches use (see
+# models.clicks.INSERT_CLICKS).
+MIN_SERVER_VERSION = 180_000
 
 Migrate = Callable[[Connection], Coroutine[Any, Any, None]]
 
 
 class MigrationError(StartupError):
     """The migrations cannot run or failed; the message names the cause."""
+
+
+def check_server_version(version_num: int, version: str) -> None:
+    """Refuse a PostgreSQL too old for Kurz (its server_version_num and server_version)."""
+    if version_num < MIN_SERVER_VERSION:
+        raise MigrationError(f"Kurz needs PostgreSQL 18 or later; this server is {version}")
 
 
 def migration_files(directory: Path = MIGRATIONS_DIR) -> dict[int, Path]:
@@ -76,6 +85,11 @@ async def migrate(db: Database, directory: Path = MIGRATIONS_DIR) -> list[Path]:
     files = migration_files(directory)
     applied = []
     async with db.connection() as connection:
+        server = await connection.fetch_one(
+            """SELECT current_setting('server_version_num')::INTEGER AS version_num,
+                      current_setting('server_version') AS version"""
+        )
+        check_server_version(server["version_num"], server["version"])
         await connection.execute("SELECT pg_advisory_lock(:key)", {"key": LOCK_KEY})
         try:
             await _ensure_version_table(connection)

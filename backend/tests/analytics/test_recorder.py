@@ -1,6 +1,8 @@
 import asyncio
+import datetime
 import logging
 import random
+import time
 from dataclasses import replace
 
 import asyncpg
@@ -90,6 +92,34 @@ async def test_same_ip_and_user_agent_is_one_visitor(db, recorder) -> None:
     click(recorder, link, IPHONE, client_ip="192.0.2.1")  # another browser
     await recorder.flush()
     assert (await stored(db, link))["visitors"] == 3
+
+
+async def test_a_batch_across_midnight_puts_each_click_on_its_own_day(
+    db, recorder, monkeypatch
+) -> None:
+    """One batch, one person, a click on each side of midnight: each click keeps its time to
+    the microsecond and is a visit of its own day, hashed with that day's salt."""
+    link = await insert_link(db)
+    today = datetime.datetime.now(datetime.UTC).date()
+    midnight = datetime.datetime.combine(today, datetime.time(), datetime.UTC)
+    times = [midnight - datetime.timedelta(microseconds=1), midnight]
+    for at in times:
+        with monkeypatch.context() as patch:
+            patch.setattr(
+                time, "time_ns", lambda at=at: int(at.timestamp()) * 10**9 + at.microsecond * 1000
+            )
+            click(recorder, link)
+    assert await recorder.flush() == 2
+    assert await roll_up_clicks(db) == 2
+    days = await db.fetch_all(
+        "SELECT day, clicks, visitors FROM click_days WHERE link_id = :id ORDER BY day",
+        {"id": link},
+    )
+    yesterday = today - datetime.timedelta(days=1)
+    assert [tuple(row.values()) for row in days] == [(yesterday, 1, 1), (today, 1, 1)]
+    clicks = await db.fetch_all("SELECT at, visitor FROM clicks ORDER BY at")
+    assert [row["at"] for row in clicks] == times
+    assert clicks[0]["visitor"] != clicks[1]["visitor"]
 
 
 async def test_counts_are_exact_under_concurrent_record_and_flush(db, recorder) -> None:
@@ -198,8 +228,19 @@ async def test_a_full_buffer_drops_the_oldest_clicks_with_a_warning(settings, ca
             click(recorder, link_id)
     assert recorder.buffered == 3
     assert recorder.dropped == 2
-    assert [raw[1] for raw in recorder._buffer] == [3, 4, 5]
+    assert [link for columns in recorder._segments for link in columns.link_ids] == [3, 4, 5]
     assert "click buffer full" in caplog.text
+
+
+async def test_a_full_buffer_keeps_the_newest_clicks_across_batches(db, recorder) -> None:
+    first, middle, last = [await insert_link(db) for _ in range(3)]
+    recorder.max_buffered = BATCH_SIZE + 1
+    for link in [first, first] + [middle] * (BATCH_SIZE - 1) + [last, last]:
+        click(recorder, link)
+    assert recorder.dropped == 2
+    assert await recorder.flush() == BATCH_SIZE + 1
+    counts = await db.fetch_all("SELECT link_id, count(*) FROM clicks GROUP BY link_id")
+    assert dict(tuple(row.values()) for row in counts) == {middle: BATCH_SIZE - 1, last: 2}
 
 
 async def test_recording_can_be_turned_off(settings) -> None:

@@ -126,9 +126,11 @@ async def test_a_click_of_a_day_before_the_counters_day_goes_to_the_counter(db) 
     org_id = str(await db.fetch_val("INSERT INTO orgs (name) VALUES ('Acme') RETURNING id"))
     link = await insert_link(db, org_id, "late")
     await roll_up_clicks(db)  # nothing to roll up: the counters' day stays today
-    late = ClickBatch(uuid.uuid4())
-    late.add(link, time.time() - 86_400, ("Chrome", "Windows", "desktop", False), None, b"v")
-    await insert_clicks(db, late)
+    yesterday = time.time_ns() // 1000 - 86_400_000_000
+    chrome = ("Chrome", "Windows", "desktop", False)
+    await insert_clicks(
+        db, ClickBatch(uuid.uuid4(), [link], [yesterday], [1], [1], [1], [chrome], [None], [b"v"])
+    )
     assert (await select_link(db, org_id, "late")).clicks == 1
     assert await roll_up_clicks(db) == 1
     assert await counter(db, link) == 1

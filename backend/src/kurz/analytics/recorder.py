@@ -1,13 +1,17 @@
 """The click buffer: the redirect path appends, a background task writes batches to the database.
 
-``record()`` is called on every redirect, so it does nothing but append a tuple of raw fields to
-a bounded deque (no parsing, hashing or I/O). Every ``settings.click_flush_seconds`` (default
-1 s, ``KURZ_CLICK_FLUSH_SECONDS``) the flusher takes the buffer, parses user agents (cached),
-hashes visitors and writes the batch of raw clicks in one transaction, so a batch is all or
-nothing. Every ``settings.click_rollup_seconds`` (default 30 s, ``KURZ_CLICK_ROLLUP_SECONDS``)
-the flusher also folds the batches every instance wrote into the daily rollups and the link
-counters (see db/4.py, 5.py, 8.py and 9.py); link reads and stats count the clicks not rolled
-up yet from the raw ones, so a click shows as soon as its batch is written.
+``record()`` is called on every redirect, so it does nothing but append the raw fields to
+columns (no parsing, hashing or I/O). The columns keep no object per click: the distinct user
+agents, referrers and addresses of a batch are numbered, and numbers and times go in arrays.
+Each click held as a tuple of new strings made the garbage collector walk a second's worth of
+them over and over, which cost more than the appending itself. Every
+``settings.click_flush_seconds`` (default 1 s, ``KURZ_CLICK_FLUSH_SECONDS``) the flusher takes
+the buffer, parses each distinct user agent and referrer once, hashes each distinct visitor
+once and writes the batch of raw clicks in one transaction, so a batch is all or nothing. Every
+``settings.click_rollup_seconds`` (default 30 s, ``KURZ_CLICK_ROLLUP_SECONDS``) the flusher
+also folds the batches every instance wrote into the daily rollups and the link counters (see
+db/4.py, 5.py, 8.py and 9.py); link reads and stats count the clicks not rolled up yet from the
+raw ones, so a click shows as soon as its batch is written.
 
 Durability: a graceful shutdown flushes everything (``stop()``); a crash loses at most the clicks
 of the current interval (one ``click_flush_seconds``, plus whatever a database outage had kept
@@ -28,16 +32,18 @@ import datetime
 import logging
 import time
 import uuid
+from array import array
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from itertools import repeat
 
 from databases import Database
 
 from ..config import Settings
 from ..database import is_unavailable
 from ..models.clicks import ClickBatch, delete_expired_clicks, insert_clicks, roll_up_clicks
-from .agents import MAX_USER_AGENT, classify, referrer_host
+from .agents import MAX_REFERRER, MAX_USER_AGENT, Agent, classify, referrer_host
 from .visitors import VisitorHasher
 
 log = logging.getLogger(__name__)
@@ -51,9 +57,8 @@ PURGE_EVERY_SECONDS = 3600.0
 PURGE_RETRY_SECONDS = 60.0
 FINAL_FLUSH_ATTEMPTS = 3
 
-RawClick = tuple[float, int, str, str, str, str]  # time, link id, method, UA, referrer, IP
 EPOCH = datetime.date(1970, 1, 1)
-SECONDS_PER_DAY = 86_400
+MICROSECONDS_PER_DAY = 86_400_000_000
 
 
 @dataclass
@@ -97,6 +102,45 @@ class Chore:
             self.task = None
 
 
+class ClickColumns:
+    """Up to ``BATCH_SIZE`` raw clicks, the oldest first: what one batch will write.
+
+    Times and link ids go in arrays. User agents (with the request method), referrers and
+    client addresses are numbered from 1 in order of first sight, and arrays hold each click's
+    numbers: a batch has few distinct user agents and referrers, and dicts of strings and ints
+    are not tracked by the garbage collector.
+    """
+
+    def __init__(self) -> None:
+        self.times = array("q")  # microseconds since the epoch
+        self.link_ids = array("q")
+        self.agents = array("i")
+        self.referrers = array("i")
+        self.addresses = array("i")
+        self.agent_numbers: dict[tuple[str, str], int] = {}  # (method, user agent) -> number
+        self.referrer_numbers: dict[str, int] = {}
+        self.address_numbers: dict[str, int] = {}
+
+    def __len__(self) -> int:
+        return len(self.link_ids)
+
+    def add(
+        self, link_id: int, method: str, user_agent: str, referrer: str, client_ip: str
+    ) -> None:
+        # setdefault: the number of a value seen before, else the next one.
+        agents, referrers = self.agent_numbers, self.referrer_numbers
+        addresses = self.address_numbers
+        self.times.append(time.time_ns() // 1000)
+        self.link_ids.append(link_id)
+        self.agents.append(agents.setdefault((method, user_agent), len(agents) + 1))
+        self.referrers.append(referrers.setdefault(referrer, len(referrers) + 1))
+        self.addresses.append(addresses.setdefault(client_ip, len(addresses) + 1))
+
+    def drop_oldest(self) -> None:
+        for column in (self.times, self.link_ids, self.agents, self.referrers, self.addresses):
+            del column[0]
+
+
 class ClickRecorder:
     """Lives in ``app.extensions["kurz.clicks"]``; one per process."""
 
@@ -105,10 +149,12 @@ class ClickRecorder:
         self.enabled = settings.click_recording
         self.max_buffered = max_buffered
         self.dropped = 0
-        self._buffer: deque[RawClick] = deque()
+        self._segments: deque[ClickColumns] = deque()  # each becomes a batch
+        self._filling: ClickColumns | None = None  # the newest segment, until it is full
+        self._count = 0  # clicks in the segments
         # The batch being written, or last failed to be: written again as it is, under the
         # same token, so that a retry of a batch that was committed after all writes nothing.
-        self._batch: tuple[uuid.UUID, list[RawClick]] | None = None
+        self._batch: tuple[uuid.UUID, ClickColumns] | None = None
         self._db: Database | None = None
         self._task: asyncio.Task | None = None
         self.retention = Chore("retention", self.purge, PURGE_EVERY_SECONDS, PURGE_RETRY_SECONDS)
@@ -124,7 +170,7 @@ class ClickRecorder:
     @property
     def buffered(self) -> int:
         """Clicks not written yet, including the batch being written."""
-        return len(self._buffer) + (len(self._batch[1]) if self._batch else 0)
+        return self._count + (len(self._batch[1]) if self._batch else 0)
 
     def record(
         self, link_id: int, *, method: str, user_agent: str, referrer: str, client_ip: str
@@ -132,13 +178,26 @@ class ClickRecorder:
         """Remember one redirect; never blocks, never raises, never touches the database."""
         if not self.enabled:
             return
-        buffer = self._buffer
-        if len(buffer) >= self.max_buffered:
-            buffer.popleft()
-            self._count_drop()
-        buffer.append((time.time(), link_id, method, user_agent, referrer, client_ip))
+        if self._count >= self.max_buffered:
+            self._drop_oldest()
+        columns = self._filling
+        if columns is None or len(columns.link_ids) >= BATCH_SIZE:
+            columns = self._filling = ClickColumns()
+            self._segments.append(columns)
+        # Cut now rather than when written: this bounds what a batch's distinct values hold.
+        columns.add(
+            link_id, method, user_agent[:MAX_USER_AGENT], referrer[:MAX_REFERRER], client_ip
+        )
+        self._count += 1
 
-    def _count_drop(self) -> None:
+    def _drop_oldest(self) -> None:
+        oldest = self._segments[0]
+        oldest.drop_oldest()
+        if not oldest:
+            self._segments.popleft()
+            if oldest is self._filling:
+                self._filling = None
+        self._count -= 1
         self.dropped += 1
         if self.dropped == 1 or self.dropped % 10_000 == 0:
             log.warning("click buffer full: dropped %d clicks so far", self.dropped)
@@ -176,9 +235,9 @@ class ClickRecorder:
                 else:
                     await asyncio.sleep(1)  # a database restarting may be back in a moment
 
-    async def flush(self, at_most: int | None = None) -> int:
-        """Write the clicks buffered now (the oldest ``at_most`` of them); return how many were
-        stored.
+    async def flush(self, batches: int | None = None) -> int:
+        """Write the clicks buffered now (the oldest ``batches`` batches of them); return how
+        many were stored.
 
         On failure the unwritten batch is kept for the next attempt and the error is raised; a
         batch stored already counts 0. Clicks of links deleted meanwhile are stored but never
@@ -187,17 +246,21 @@ class ClickRecorder:
         """
         async with self._flush_lock:
             stored = 0
-            remaining = self.buffered if at_most is None else min(self.buffered, at_most)
-            while remaining > 0 and self.buffered:
+            pending = len(self._segments) + (self._batch is not None)
+            for _ in range(pending if batches is None else min(pending, batches)):
                 if self._batch is None:
-                    count = min(len(self._buffer), BATCH_SIZE, remaining)
-                    self._batch = (uuid.uuid4(), [self._buffer.popleft() for _ in range(count)])
-                token, batch = self._batch
-                remaining -= len(batch)
+                    if not self._segments:  # dropped meanwhile, the buffer being full
+                        break
+                    columns = self._segments.popleft()
+                    if columns is self._filling:
+                        self._filling = None
+                    self._count -= len(columns)
+                    self._batch = (uuid.uuid4(), columns)
+                token, columns = self._batch
                 # A task per batch: `databases` ties a connection to the task using it, and when
                 # a rollback fails (the server went away mid-transaction) it never lets go of
                 # it, which would leave a long-lived task with a dead connection for good.
-                stored += await asyncio.create_task(self._write(token, batch))
+                stored += await asyncio.create_task(self._write(token, columns))
                 self._batch = None
             return stored
 
@@ -206,33 +269,50 @@ class ClickRecorder:
         visit shows at once (read your own clicks). At most one batch: under heavy traffic a
         read must not wait for a backlog, which the flusher writes within an interval anyway.
         A failure is left to the flusher, which logs and retries it; the read goes on."""
-        if self._buffer:
+        if self._segments:
             with contextlib.suppress(Exception):
-                await self.flush(at_most=BATCH_SIZE)
+                await self.flush(batches=1)
 
-    async def _write(self, token: uuid.UUID, batch: list[RawClick]) -> int:
+    async def _write(self, token: uuid.UUID, columns: ClickColumns) -> int:
+        """Parse each distinct user agent and referrer of the batch and hash each distinct
+        visitor once, then store it."""
         assert self._db is not None, "start() first"
-        db = self._db
-        days = {}  # UTC day number since the epoch -> its date
-        for raw in batch:
-            number = int(raw[0] // SECONDS_PER_DAY)
-            if number not in days:
-                days[number] = EPOCH + datetime.timedelta(days=number)
-        await self._visitors.load_salts(db, set(days.values()))
-        clicks = ClickBatch(token)
-        for at, link_id, method, user_agent, referrer, client_ip in batch:
-            user_agent = user_agent[:MAX_USER_AGENT]
-            agent = classify(user_agent)
-            if method == "HEAD" and not agent.bot:  # link checkers: never a person's visit
-                agent = agent._replace(device="bot", bot=True)
-            clicks.add(
-                link_id,
-                at,
-                agent,
-                referrer_host(referrer) if referrer else None,
-                self._visitors.hash(days[int(at // SECONDS_PER_DAY)], client_ip, user_agent),
-            )
-        return await insert_clicks(db, clicks)
+        first_day = min(columns.times) // MICROSECONDS_PER_DAY
+        last_day = max(columns.times) // MICROSECONDS_PER_DAY
+        if first_day == last_day:  # all batches but those around midnight
+            days = repeat(first_day)
+            dates = {first_day: EPOCH + datetime.timedelta(days=first_day)}
+        else:
+            days = [at // MICROSECONDS_PER_DAY for at in columns.times]
+            dates = {day: EPOCH + datetime.timedelta(days=day) for day in set(days)}
+        await self._visitors.load_salts(self._db, set(dates.values()))
+        visitor_numbers: dict[tuple[int, int, int], int] = {}  # (day, address, agent) -> number
+        visitors = array(
+            "i",
+            [
+                visitor_numbers.setdefault(visitor, len(visitor_numbers) + 1)
+                for visitor in zip(days, columns.addresses, columns.agents, strict=False)
+            ],
+        )
+        user_agents = [user_agent for _, user_agent in columns.agent_numbers]
+        addresses = list(columns.address_numbers)
+        clicks = ClickBatch(
+            token,
+            link_ids=columns.link_ids,
+            times=columns.times,
+            agent_numbers=columns.agents,
+            referrer_numbers=columns.referrers,
+            visitor_numbers=visitors,
+            agents=[_agent(method, user_agent) for method, user_agent in columns.agent_numbers],
+            referrers=[
+                referrer_host(value) if value else None for value in columns.referrer_numbers
+            ],
+            visitors=[
+                self._visitors.hash(dates[day], addresses[address - 1], user_agents[agent - 1])
+                for day, address, agent in visitor_numbers
+            ],
+        )
+        return await insert_clicks(self._db, clicks)
 
     async def roll_up(self) -> int:
         """Fold the batches written so far (by any instance) into the daily rollups; return how
@@ -274,10 +354,17 @@ class ClickRecorder:
                     "cannot write clicks (%s: %s); %d kept for retry",
                     type(error).__name__,
                     error,
-                    len(self._buffer),
+                    self.buffered,
                     exc_info=not is_unavailable(error),
                 )
         else:
             if self._failing:
                 self._failing = False
                 log.info("click writes recovered")
+
+
+def _agent(method: str, user_agent: str) -> Agent:
+    agent = classify(user_agent)
+    if method == "HEAD" and not agent.bot:  # link checkers: never a person's visit
+        return agent._replace(device="bot", bot=True)
+    return agent
