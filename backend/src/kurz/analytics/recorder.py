@@ -3,11 +3,10 @@
 ``record()`` is called on every redirect, so it does nothing but append the raw fields to
 columns (no parsing, hashing or I/O). The columns keep no object per click: the distinct user
 agents, referrers and addresses of a batch are numbered, and numbers and times go in arrays.
-Each click held as a tuple of new strings made the garbage collector walk a second's worth of
-them over and over, which cost more than the appending itself. Every
-``settings.click_flush_seconds`` (default 1 s, ``KURZ_CLICK_FLUSH_SECONDS``) the flusher takes
-the buffer, parses each distinct user agent and referrer once, hashes each distinct visitor
-once and writes the batch of raw clicks in one transaction, so a batch is all or nothing. Every
+Every ``settings.click_flush_seconds`` (default 1 s, ``KURZ_CLICK_FLUSH_SECONDS``) the flusher
+takes the buffer, parses each distinct user agent and referrer of a batch once, hashes each
+distinct visitor once and writes the batch of raw clicks in one transaction, so a batch is all
+or nothing; the clicks' numbers go packed (see ``models.clicks.packed``). Every
 ``settings.click_rollup_seconds`` (default 30 s, ``KURZ_CLICK_ROLLUP_SECONDS``) the flusher
 also folds the batches every instance wrote into the daily rollups and the link counters (see
 db/4.py, 5.py, 8.py and 9.py); link reads and stats count the clicks not rolled up yet from the
@@ -49,9 +48,10 @@ from .visitors import VisitorHasher
 log = logging.getLogger(__name__)
 
 MAX_BUFFERED_CLICKS = 100_000
-# One transaction writes at most this many clicks. Preparing a batch (parsing, hashing, encoding)
-# holds the event loop, about 5 ms per 1,000 clicks here, so small batches keep the redirects
-# queued meanwhile waiting briefly; they also keep an outage's backlog in short statements.
+# One transaction writes at most this many clicks. Preparing a batch (parsing, hashing, packing)
+# holds the event loop, up to ~1 ms per 1,000 clicks of distinct visitors here, so small batches
+# keep the redirects queued meanwhile waiting briefly; they also keep an outage's backlog in
+# short statements.
 BATCH_SIZE = 1_000
 PURGE_EVERY_SECONDS = 3600.0
 PURGE_RETRY_SECONDS = 60.0
@@ -107,8 +107,8 @@ class ClickColumns:
 
     Times and link ids go in arrays. User agents (with the request method), referrers and
     client addresses are numbered from 1 in order of first sight, and arrays hold each click's
-    numbers: a batch has few distinct user agents and referrers, and dicts of strings and ints
-    are not tracked by the garbage collector.
+    numbers: a batch has few distinct user agents and referrers, and its memory is a few
+    machine words per click plus its distinct values.
     """
 
     def __init__(self) -> None:
