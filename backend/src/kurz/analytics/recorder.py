@@ -149,8 +149,8 @@ class ClickRecorder:
         self.enabled = settings.click_recording
         self.max_buffered = max_buffered
         self.dropped = 0
-        self._segments: deque[ClickColumns] = deque()  # each becomes a batch
-        self._filling: ClickColumns | None = None  # the newest segment, until it is full
+        # Each becomes a batch; the last is filled until it holds BATCH_SIZE clicks.
+        self._segments: deque[ClickColumns] = deque()
         self._count = 0  # clicks in the segments
         # The batch being written, or last failed to be: written again as it is, under the
         # same token, so that a retry of a batch that was committed after all writes nothing.
@@ -180,12 +180,11 @@ class ClickRecorder:
             return
         if self._count >= self.max_buffered:
             self._drop_oldest()
-        columns = self._filling
-        if columns is None or len(columns.link_ids) >= BATCH_SIZE:
-            columns = self._filling = ClickColumns()
-            self._segments.append(columns)
+        segments = self._segments
+        if not segments or len(segments[-1].link_ids) >= BATCH_SIZE:
+            segments.append(ClickColumns())
         # Cut now rather than when written: this bounds what a batch's distinct values hold.
-        columns.add(
+        segments[-1].add(
             link_id, method, user_agent[:MAX_USER_AGENT], referrer[:MAX_REFERRER], client_ip
         )
         self._count += 1
@@ -195,8 +194,6 @@ class ClickRecorder:
         oldest.drop_oldest()
         if not oldest:
             self._segments.popleft()
-            if oldest is self._filling:
-                self._filling = None
         self._count -= 1
         self.dropped += 1
         if self.dropped == 1 or self.dropped % 10_000 == 0:
@@ -252,8 +249,6 @@ class ClickRecorder:
                     if not self._segments:  # dropped meanwhile, the buffer being full
                         break
                     columns = self._segments.popleft()
-                    if columns is self._filling:
-                        self._filling = None
                     self._count -= len(columns)
                     self._batch = (uuid.uuid4(), columns)
                 token, columns = self._batch
