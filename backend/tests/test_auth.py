@@ -93,3 +93,17 @@ async def test_outsiders_get_404_before_their_body_is_even_read(make_org, signup
     )
     assert response.status_code == 404
     assert (await response.get_json())["code"] == "ORG_NOT_FOUND"
+
+
+async def test_strangers_get_401_before_their_body_is_even_read(client) -> None:
+    for method, path in (("POST", "/api/v1/orgs"), ("PUT", "/api/v1/users/me/password")):
+        response = await client.open(path, method=method, json={"nonsense": True})
+        assert response.status_code == 401, path
+        assert response.headers["WWW-Authenticate"].startswith("Bearer")
+
+
+async def test_a_method_not_allowed_names_the_allowed_ones(client) -> None:
+    response = await client.put("/api/v1/orgs", json={})
+    assert response.status_code == 405
+    assert response.content_type == "application/problem+json"
+    assert set(response.headers["Allow"].replace(" ", "").split(",")) >= {"GET", "POST"}

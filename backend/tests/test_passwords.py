@@ -16,6 +16,8 @@ from .conftest import BACKEND_DIR, PASSWORD
         ("ä" * 37, "PASSWORD_TOO_LONG"),  # 37 characters, but 74 bytes
         ("password123", "WEAK_PASSWORD"),
         ("qwertyuiop", "WEAK_PASSWORD"),
+        ("Welcome1!", "WEAK_PASSWORD"),
+        ("hunter22", "WEAK_PASSWORD"),
         ("alice.smith@example.com", "WEAK_PASSWORD"),  # the user's own email
     ],
 )
@@ -28,6 +30,7 @@ def test_refused_passwords_name_the_field(password: str, code: str) -> None:
 
 def test_a_strong_password_of_up_to_72_bytes_is_accepted() -> None:
     check_new_password(PASSWORD, "password", [])
+    check_new_password("Zq9#xT!w", "password", [])  # the shortest: 8 random characters
     at_most = "Kürbis-Öl-Fähre-Brücke-Straße-Zwölf-Bär-Mühle-Tür" + "x" * 14
     assert len(at_most.encode()) == 72
     check_new_password(at_most, "password", [])

@@ -64,6 +64,17 @@ def test_check_url_normalises_only_the_scheme(url: str, stored: str) -> None:
         ("http://[::1]:5000", "http://[0:0::1]/abc"),
         ("http://127.0.0.1:5000", "http://localhost:5000/abc"),
         ("http://localhost:5000", "http://[::1]:5000/abc"),
+        # Other spellings of a loopback address, as browsers read them
+        ("http://127.0.0.1:5000", "http://127.1:5000/abc"),
+        ("http://127.0.0.1:5000", "http://2130706433:5000/abc"),
+        ("http://127.0.0.1:5000", "http://0x7f000001:5000/abc"),
+        ("http://127.0.0.1:5000", "http://0x7f.0.0.1:5000/abc"),
+        ("http://127.0.0.1:5000", "http://0177.0.0.1:5000/abc"),
+        ("http://127.0.0.1:5000", "http://127.0.0.2:5000/abc"),
+        ("http://127.0.0.1:5000", "http://[::ffff:127.0.0.1]:5000/abc"),
+        ("http://127.0.0.1:5000", "http://0.0.0.0:5000/abc"),
+        ("http://127.0.0.1:5000", "http://app.localhost:5000/abc"),
+        ("http://10.0.0.5", "http://167772165/abc"),
     ],
 )
 def test_links_to_this_service_are_refused(base_url: str, url: str) -> None:
@@ -75,3 +86,25 @@ def test_links_to_this_service_are_refused(base_url: str, url: str) -> None:
 def test_other_hosts_on_similar_names_are_fine() -> None:
     assert check_url("https://example.com/x", "https://go.example.com")
     assert check_url("https://go.example.com.evil.example/", "https://go.example.com")
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://[v1.abc]/",  # brackets hold IPv6 only
+        "http://foo.123/",  # a number last makes it an address, which this is not
+        "http://256.1.1.1/",
+        "http://1.2.3.4.5/",
+        "http://09.1.1.1/",  # 0 starts an octal number
+    ],
+)
+def test_hosts_browsers_would_refuse_are_refused(url: str) -> None:
+    with pytest.raises(APIError) as raised:
+        check_url(url, "https://go.example.com")
+    assert raised.value.code == "INVALID_URL"
+
+
+def test_numeric_addresses_of_other_hosts_are_fine() -> None:
+    assert check_url("http://8.8.8.8/", "http://127.0.0.1:5000")
+    assert check_url("http://134744072/", "http://127.0.0.1:5000")  # 8.8.8.8 too
+    assert check_url("http://[2001:db8::1]/", "http://127.0.0.1:5000")

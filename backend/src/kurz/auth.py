@@ -7,8 +7,10 @@ row of that user, so those cookies stop working at once even though their signat
 
 import hashlib
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import wraps
 from urllib.parse import urlsplit
 from uuid import UUID
 
@@ -57,10 +59,16 @@ class Caller:
     role: str
     user: User | None = None
     token_id: str | None = None
+    token_created_by: str | None = None
 
     @property
     def user_id(self) -> str | None:
         return self.user.id if self.user else None
+
+    @property
+    def author_id(self) -> str | None:
+        """The user answerable for what the caller makes: itself, or a token's creator."""
+        return self.user_id if self.user else self.token_created_by
 
 
 async def current_user() -> User | None:
@@ -78,20 +86,36 @@ def current_session_hash() -> str | None:
     return hash_secret(session_id) if session_id else None
 
 
-async def require_user() -> User:
-    """Session-only routes (users, session, org list): API tokens do not act here.
+def refuse_token() -> None:
+    """For routes that act on the session cookie (logging in and out, session-only routes).
 
     A request that carries a bearer token is refused even with a session cookie: it skipped the
-    CSRF check as a token request, so it must not act as the cookie's user.
+    CSRF check as a token request, so it must not act on the cookie.
     """
     if bearer_secret() is not None:
         raise APIError(
             401, "NOT_AUTHENTICATED", "API tokens act only inside their org; log in instead."
         )
+
+
+async def require_user() -> User:
+    """Session-only routes (users, session, org list): API tokens do not act here."""
+    refuse_token()
     user = await current_user()
     if user is None:
         raise APIError(401, "NOT_AUTHENTICATED", "Log in first.")
     return user
+
+
+def user_required(route: Callable) -> Callable:
+    """Put above ``validate_request``: a stranger gets 401 before the body is looked at."""
+
+    @wraps(route)
+    async def authenticated(*args, **kwargs):
+        await require_user()
+        return await route(*args, **kwargs)
+
+    return authenticated
 
 
 async def start_session(user: User, remember: bool) -> None:
@@ -163,7 +187,9 @@ async def _org_caller(org_id: str) -> Caller:
             raise APIError(401, "INVALID_TOKEN", "The API token is unknown or revoked.")
         if token.org_id != org_id:
             raise _org_not_found()
-        return Caller(org_id=org_id, role=token.role, token_id=token.id)
+        return Caller(
+            org_id=org_id, role=token.role, token_id=token.id, token_created_by=token.created_by
+        )
     user = await require_user()
     role = await select_role(db, org_id, user.id)
     if role is None:

@@ -7,7 +7,6 @@ from typing import Any
 
 from asyncpg import CharacterNotInRepertoireError
 from quart import Quart, Response
-from quart_rate_limiter import RateLimitExceeded
 from quart_schema import RequestSchemaValidationError
 from werkzeug.exceptions import HTTPException
 
@@ -74,6 +73,8 @@ def problem_response(error: APIError) -> Response:
     response = Response(
         json.dumps(body), status=error.status, content_type="application/problem+json"
     )
+    if error.status == 401:  # RFC 9110: a 401 names a scheme that could succeed
+        response.headers["WWW-Authenticate"] = 'Bearer realm="kurz"'
     response.headers.update(error.headers)
     return response
 
@@ -99,7 +100,7 @@ def _from_schema_validation(error: RequestSchemaValidationError) -> APIError:
 
 def _from_http_exception(error: HTTPException) -> APIError:
     status = error.code or 500
-    headers = dict(error.get_headers()) if isinstance(error, RateLimitExceeded) else {}
+    headers = dict(error.get_headers())  # Allow of a 405, Retry-After of a 429, ...
     headers.pop("Content-Type", None)
     if status == 415:  # a body that is not JSON where JSON is expected
         return APIError(400, "UNSUPPORTED_MEDIA_TYPE", "Send the body as application/json.")
@@ -134,7 +135,7 @@ def register_error_handlers(app: Quart) -> None:
     async def handle_nul_character(error: CharacterNotInRepertoireError) -> Response:
         # PostgreSQL text cannot hold NUL; the statement failed, so nothing was written.
         return problem_response(
-            APIError(400, "VALIDATION_ERROR", "Text may not contain NUL (\\u0000) characters.")
+            validation_error("body", "Text may not contain NUL (\\u0000) characters.")
         )
 
     @app.errorhandler(Exception)

@@ -82,21 +82,57 @@ def _invalid_url(message: str) -> APIError:
     return validation_error("url", message, "INVALID_URL")
 
 
-def _host(netloc_host: str) -> str | None:
-    """The host in lower case when it is an IP address or a valid (IDNA) name, else None."""
-    try:
-        return ipaddress.ip_address(netloc_host).compressed
-    except ValueError:
-        pass
+def _host(netloc_host: str, bracketed: bool) -> str | None:
+    """The host in lower case, an IP address in its usual form, or None when it is not a valid
+    IP address or (IDNA) name. ``bracketed``: written as ``[...]``, which only IPv6 may be."""
+    if bracketed:
+        try:
+            address = ipaddress.IPv6Address(netloc_host)
+        except ValueError:
+            return None
+        return (address.ipv4_mapped or address).compressed
     try:
         ascii_host = netloc_host.encode("idna").decode("ascii").lower()
     except UnicodeError:
         return None
+    if NUMERIC_LABEL.fullmatch(ascii_host.rstrip(".").rpartition(".")[2]):
+        return _ipv4(ascii_host.rstrip("."))
     return ascii_host if HOSTNAME.fullmatch(ascii_host) and len(ascii_host) <= 253 else None
 
 
-# Names of this machine: a service on loopback is reached under any of them.
-LOOPBACK = {"localhost", "127.0.0.1", "::1"}
+# A host whose last label is a number is an IPv4 address to browsers (WHATWG URL), in any of
+# the forms inet_aton reads: 127.1, 2130706433, 0x7f000001, 0177.0.0.1.
+NUMERIC_LABEL = re.compile(r"[0-9]+|0x[0-9a-f]*")
+
+
+def _ipv4(host: str) -> str | None:
+    """The dotted form of an IPv4 address written as browsers read it, or None (no address)."""
+    parts = host.split(".")
+    if len(parts) > 4 or not all(NUMERIC_LABEL.fullmatch(part) for part in parts):
+        return None
+    try:  # 0x: hexadecimal; a leading 0: octal (where 8 and 9 are errors); else decimal
+        *leading, last = [
+            (
+                int(part[2:] or "0", 16)
+                if part.startswith("0x")
+                else int(part, 8 if part[0] == "0" else 10)
+            )
+            for part in parts
+        ]
+    except ValueError:
+        return None
+    if any(number > 255 for number in leading) or last >= 256 ** (4 - len(leading)):
+        return None
+    return str(ipaddress.IPv4Address(sum(n << 8 * (3 - i) for i, n in enumerate(leading)) + last))
+
+
+def _is_loopback(host: str) -> bool:
+    """Whether ``host`` names this machine: a service on loopback is reached under any of them."""
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return host == "localhost" or host.endswith(".localhost")
+    return address.is_loopback or address.is_unspecified
 
 
 def check_url(url: str, base_url: str) -> str:
@@ -124,11 +160,12 @@ def check_url(url: str, base_url: str) -> str:
         parts.port  # noqa: B018 - raises on a port that is not a number in range
     except ValueError:
         raise _invalid_url("The URL's port is not valid.") from None
-    host = _host(parts.hostname or "")
+    host = _host(parts.hostname or "", "[" in parts.netloc)
     if host is None:
         raise _invalid_url("The URL needs a valid host name.")
-    own = urlsplit(base_url).hostname or ""
-    host, own = host.rstrip("."), (_host(own) or own).rstrip(".")
-    if host == own or (host in LOOPBACK and own in LOOPBACK):
+    own_parts = urlsplit(base_url)
+    own = own_parts.hostname or ""
+    host, own = host.rstrip("."), (_host(own, "[" in own_parts.netloc) or own).rstrip(".")
+    if host == own or (_is_loopback(host) and _is_loopback(own)):
         raise _invalid_url("A link cannot point at this service's own short links.")
     return parts.scheme.lower() + url[len(parts.scheme) :]  # "HTTPS://x" is "https://x"

@@ -71,7 +71,18 @@ async def test_an_empty_cursor_is_the_first_page(make_org) -> None:
     assert (await response.get_json())["items"][0]["action"] == "org.rename"
 
 
-@pytest.mark.parametrize("query", [{"limit": 0}, {"limit": 101}, {"limit": "x"}, {"cursor": "x"}])
+@pytest.mark.parametrize(
+    "query",
+    [
+        {"limit": 0},
+        {"limit": 101},
+        {"limit": "x"},
+        {"cursor": "x"},
+        {"cursor": "0"},
+        {"cursor": "\u00b2"},  # a digit to str.isdigit, not to int()
+        {"cursor": str(2**63)},  # beyond BIGINT
+    ],
+)
 async def test_bad_queries_are_400(make_org, query) -> None:
     org_id, owner = await make_org()
     response = await owner.client.get(f"/api/v1/orgs/{org_id}/audit", query_string=query)

@@ -81,14 +81,20 @@ async def test_redirect_status_defaults_to_302_and_accepts_only_the_four(make_or
         await problem(response, 400, "VALIDATION_ERROR")
 
 
-async def test_a_token_created_link_has_no_creator_user(make_org, make_token, client) -> None:
+async def test_a_token_created_link_names_the_tokens_creator(
+    make_org, add_member, make_token, client
+) -> None:
     org_id, owner = await make_org()
-    token = await make_token(org_id, owner, "member")
+    admin = await add_member(org_id, owner, "admin")
+    token = await make_token(org_id, admin, "member")
     response = await client.post(
         links_path(org_id), json={"url": "https://example.com/"}, headers=token
     )
     assert response.status_code == 201
-    assert (await response.get_json())["created_by"] is None
+    link = await response.get_json()
+    assert link["created_by"] == {"id": admin.id, "email": admin.email}
+    listed = await (await owner.client.get(links_path(org_id))).get_json()
+    assert listed["items"][0]["created_by"] == {"id": admin.id, "email": admin.email}
 
 
 @pytest.mark.parametrize(
@@ -245,6 +251,7 @@ async def test_expires_at_must_be_a_future_time_with_an_offset(make_org) -> None
         "2999-01-01T00:00:00",  # no offset: ambiguous
         "tomorrow",
         12345,
+        "9999-12-31T23:59:59-14:00",  # past year 9999 in UTC
     ]:
         response = await owner.client.post(
             links_path(org_id), json={"url": "https://a.example/", "expires_at": bad}
@@ -431,6 +438,7 @@ async def test_patch_changes_only_the_fields_sent_and_stamps_updated_at(
         ({"disabled": "yes"}, "VALIDATION_ERROR"),
         ({"redirect_status": 303}, "VALIDATION_ERROR"),
         ({"expires_at": "2001-01-01T00:00:00Z"}, "VALIDATION_ERROR"),
+        ({"expires_at": "9999-12-31T23:59:59-14:00"}, "VALIDATION_ERROR"),
         ({"slug": "renamed"}, "VALIDATION_ERROR"),
         ({"clicks": 0}, "VALIDATION_ERROR"),
     ],

@@ -93,6 +93,18 @@ async def test_inviting_again_updates_the_pending_invitation(team) -> None:
     assert (await members_of(owner, org_id))["invitations"] == []
 
 
+async def test_only_owners_change_an_owner_or_admin_invitation(team) -> None:
+    org_id, owner, admin, _ = team
+    url = f"/api/v1/orgs/{org_id}/members"
+    invited = await owner.client.post(url, json={"email": "carol@example.com", "role": "owner"})
+    assert invited.status_code == 202
+    demoted = await admin.client.post(url, json={"email": "carol@example.com", "role": "member"})
+    assert demoted.status_code == 403
+    assert [(i["email"], i["role"]) for i in (await members_of(owner, org_id))["invitations"]] == [
+        ("carol@example.com", "owner")
+    ]
+
+
 @pytest.mark.parametrize(
     ("who", "target", "role", "status"),
     [
@@ -156,6 +168,14 @@ async def test_who_may_remove_whom(team, who, target, status) -> None:
     response = await accounts[who].client.delete(f"/api/v1/orgs/{org_id}/members/{subject.id}")
     assert response.status_code == status
     assert (subject.id in await roles(owner, org_id)) == (status != 204)
+
+
+async def test_members_leave_under_any_spelling_of_their_id(team) -> None:
+    org_id, owner, _, member = team
+    spelled = member.id.replace("-", "").upper()
+    response = await member.client.delete(f"/api/v1/orgs/{org_id}/members/{spelled}")
+    assert response.status_code == 204
+    assert member.id not in await roles(owner, org_id)
 
 
 async def test_unknown_members_are_404(team, signup) -> None:

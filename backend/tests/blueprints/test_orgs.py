@@ -90,6 +90,7 @@ async def test_bad_org_bodies_are_400_and_write_nothing(app, signup, body) -> No
     response = await account.client.post("/api/v1/orgs", json=body)
     assert response.status_code == 400
     assert response.content_type == "application/problem+json"
+    assert (await response.get_json())["errors"]
     assert await app.extensions["kurz.db"].fetch_val("SELECT count(*) FROM orgs") == 0
 
 

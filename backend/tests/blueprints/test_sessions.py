@@ -115,9 +115,23 @@ async def test_logging_in_again_replaces_the_session(app, signup) -> None:
 async def test_api_tokens_do_not_act_on_session_routes(make_org, make_token) -> None:
     org_id, owner = await make_org()
     token = await make_token(org_id, owner, "admin")
-    # Even next to a valid cookie: a bearer request skipped the CSRF check.
+    # Even next to a valid cookie: a bearer request skipped the CSRF check, so it must not
+    # act on the cookie (log out, or log in as someone else) either.
+    foreign = {**token, "Origin": "https://evil.example"}
     response = await owner.client.get("/api/v1/session", headers=token)
     assert response.status_code == 401
+    assert (await owner.client.delete("/api/v1/session", headers=foreign)).status_code == 401
+    body = {"email": owner.email, "password": PASSWORD}
+    response = await owner.client.post("/api/v1/session", json=body, headers=foreign)
+    assert response.status_code == 401
+    assert "Set-Cookie" not in response.headers
+    assert (await owner.client.get("/api/v1/session")).status_code == 200
+
+
+async def test_login_trims_the_email_as_registration_does(app, signup) -> None:
+    account = await signup()
+    response = await login(app.test_client(), f"  {account.email.upper()} ")
+    assert response.status_code == 200
 
 
 @pytest.mark.parametrize(
@@ -155,3 +169,6 @@ async def test_openapi_describes_account_bodies_and_errors(client) -> None:
     body = members["requestBody"]["content"]["application/json"]["schema"]
     assert body["additionalProperties"] is False  # unknown fields are refused
     assert set(body["required"]) == {"email", "role"}
+    # Routes that authenticate before validating keep their documented body.
+    for path, method in (("/api/v1/orgs", "post"), ("/api/v1/users/me/password", "put")):
+        assert "requestBody" in document["paths"][path][method], path

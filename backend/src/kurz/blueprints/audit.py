@@ -53,6 +53,13 @@ def _item(entry: AuditEntry) -> AuditItem:
     )
 
 
+def _decode_cursor(cursor: str) -> int:
+    """A next_cursor is an entry id: ASCII digits within BIGINT (``isdigit`` alone admits "²")."""
+    if not (cursor.isascii() and cursor.isdigit() and 0 < int(cursor) < 2**63):
+        raise validation_error("cursor", "Not a cursor from this list.", "INVALID_CURSOR")
+    return int(cursor)
+
+
 @blueprint.get("/api/v1/orgs/<org_id>/audit")
 @validate_querystring(AuditQuery)
 @validate_response(AuditPage, 200)
@@ -64,11 +71,7 @@ async def audit_log(org_id: str, query_args: AuditQuery) -> AuditPage:
     ``next_cursor`` back as ``cursor`` for older entries; it is null on the last page.
     """
     caller = await require_org_role(org_id, "admin")
-    before_id = None
-    if query_args.cursor is not None:
-        if not query_args.cursor.isdigit():
-            raise validation_error("cursor", "Pass a next_cursor from a previous page.")
-        before_id = int(query_args.cursor)
+    before_id = None if query_args.cursor is None else _decode_cursor(query_args.cursor)
     entries = await select_audit_page(get_db(), caller.org_id, query_args.limit + 1, before_id)
     page = entries[: query_args.limit]
     more = len(entries) > query_args.limit

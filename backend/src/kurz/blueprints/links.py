@@ -81,8 +81,8 @@ class LinkOut(BaseModel):
     created_at: Timestamp
     updated_at: Timestamp
     created_by: Creator | None = Field(
-        description="The user who created the link; null when an API token created it "
-        "(or the user has since been deleted)."
+        description="The user who created the link, or who created the API token that did; "
+        "null once that user is deleted."
     )
     expires_at: Timestamp | None
     disabled: bool
@@ -128,7 +128,7 @@ async def create_link(org_id: str, data: LinkCreate) -> tuple[LinkOut, int]:
         "org_id": caller.org_id,
         "url": check_url(data.url, settings.base_url),
         "title": data.title,
-        "created_by": caller.user_id,
+        "created_by": caller.author_id,
         "created_by_token": caller.token_id,
         "expires_at": _future(data.expires_at),
         "redirect_status": data.redirect_status,
@@ -268,7 +268,13 @@ def _check_may_change(caller: Caller, link: Link) -> None:
 
 
 def _future(when: datetime | None) -> datetime | None:
-    if when is not None and when <= datetime.now(UTC):
+    if when is None:
+        return None
+    try:  # 9999-12-31T23:00:00-05:00 is a valid timestamp, but past year 9999 in UTC
+        when = when.astimezone(UTC)
+    except OverflowError:
+        raise validation_error("expires_at", "The expiry is out of range.") from None
+    if when <= datetime.now(UTC):
         raise validation_error("expires_at", "The expiry must be in the future.")
     return when
 

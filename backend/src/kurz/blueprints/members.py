@@ -78,12 +78,19 @@ def _member_not_found() -> APIError:
     return APIError(404, "MEMBER_NOT_FOUND", "No such member of this organisation.")
 
 
+def _canonical_id(user_id: str) -> str | None:
+    """A user id as stored (any spelling UUID reads: upper case, no hyphens), or None."""
+    try:
+        return str(UUID(user_id))
+    except ValueError:
+        return None
+
+
 async def _existing_member(caller: Caller, user_id: str) -> Member:
     """The member (locking the org's memberships until the transaction ends), or 404."""
-    try:
-        user_id = str(UUID(user_id))
-    except ValueError:
-        raise _member_not_found() from None
+    user_id = _canonical_id(user_id)
+    if user_id is None:
+        raise _member_not_found()
     db = get_db()
     await lock_org(db, caller.org_id)
     member = await select_member(db, caller.org_id, user_id)
@@ -135,6 +142,9 @@ async def add_member(org_id: str, data: MemberAdd) -> tuple[MemberOut | Invitati
         await lock_email(db, data.email)
         user = await select_user_by_email(db, data.email)
         if user is None:
+            pending = await select_invitation(db, caller.org_id, data.email)
+            if pending is not None:  # re-inviting changes its role: the same rule as PATCH
+                _require_owner_for(caller, pending.role)
             invitation = await upsert_invitation(
                 db, caller.org_id, data.email, data.role, caller.user_id
             )
@@ -179,7 +189,7 @@ async def change_member(org_id: str, user_id: str, data: MemberChange) -> Member
 async def remove_member(org_id: str, user_id: str) -> tuple[str, int]:
     """Remove a member (admin; owner to remove an owner or admin), or leave the org yourself."""
     caller = await require_org_role(org_id)
-    leaving = caller.user_id is not None and caller.user_id == user_id.lower()
+    leaving = caller.user_id is not None and caller.user_id == _canonical_id(user_id)
     if not leaving:
         await require_org_role(org_id, "admin")
     db = get_db()

@@ -7,7 +7,7 @@ from quart import Blueprint
 from quart_schema import validate_request, validate_response
 
 from ..audit import record_audit
-from ..auth import Caller, require_org_role, require_user
+from ..auth import Caller, require_org_role, require_user, user_required
 from ..database import get_db
 from ..models.orgs import (
     Org,
@@ -43,6 +43,7 @@ class OrgOut(OrgSummary):
 
 
 @blueprint.post("/api/v1/orgs")
+@user_required
 @validate_request(OrgIn)
 @validate_response(OrgSummary, 201)
 @problems(400, 401, 403)

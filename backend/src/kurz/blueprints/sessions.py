@@ -1,11 +1,13 @@
 """Logging in and out: ``/api/v1/session`` (a quart-auth cookie backed by a server-side row)."""
 
-from pydantic import BaseModel, Field
+from typing import Annotated
+
+from pydantic import BaseModel, Field, StringConstraints
 from quart import Blueprint
 from quart_rate_limiter import rate_limit
 from quart_schema import validate_request, validate_response
 
-from ..auth import end_session, require_user, start_session
+from ..auth import end_session, refuse_token, require_user, start_session
 from ..database import get_db
 from ..errors import APIError
 from ..models.orgs import select_memberships
@@ -24,7 +26,8 @@ blueprint = Blueprint("sessions", __name__)
 
 
 class LoginIn(Input):
-    email: str = Field(max_length=254)
+    # Trimmed like EmailStr trims it at registration, so that one spelling works for both.
+    email: Annotated[str, StringConstraints(strip_whitespace=True, max_length=254)]
     password: str = Field(max_length=1024)
     remember: bool = False
 
@@ -51,6 +54,7 @@ async def login(data: LoginIn) -> UserOut:
     30 days. Wrong email and wrong password get the same 401, in about the same time. After 10
     failed logins for one email within 15 minutes, logins for it answer 429 for a while.
     """
+    refuse_token()
     await check_login_failures(data.email)
     found = await select_login(get_db(), data.email)
     user, password_hash = found if found else (None, None)
@@ -79,8 +83,9 @@ async def session() -> SessionOut:
 
 @blueprint.delete("/api/v1/session")
 @no_content
-@problems(403)
+@problems(401, 403)
 async def logout() -> tuple[str, int]:
     """Log out: the session ends on the server and its cookie is cleared (204 even if none)."""
+    refuse_token()
     await end_session()
     return "", 204

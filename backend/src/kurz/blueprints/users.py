@@ -6,7 +6,7 @@ from quart_rate_limiter import rate_limit
 from quart_schema import validate_request, validate_response
 
 from ..audit import record_audit
-from ..auth import Caller, current_session_hash, require_user
+from ..auth import Caller, current_session_hash, require_user, user_required
 from ..database import get_db
 from ..errors import APIError, validation_error
 from ..models.members import accept_invitations, lock_email
@@ -79,6 +79,7 @@ async def register(data: RegisterIn) -> tuple[UserOut, int]:
 @blueprint.put("/api/v1/users/me/password")
 @no_content
 @rate_limit(limits=LOGIN_LIMITS)
+@user_required
 @validate_request(PasswordChangeIn)
 @problems(400, 401, 403, 429)
 async def change_password(data: PasswordChangeIn) -> tuple[str, int]:

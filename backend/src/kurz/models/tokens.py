@@ -11,6 +11,7 @@ class TokenUse:
     id: str
     org_id: str
     role: str
+    created_by: str | None  # the user who created the token (None once deleted)
 
 
 @dataclass
@@ -31,12 +32,17 @@ async def use_token(db: Database, secret_hash: str) -> TokenUse | None:
     row = await db.fetch_one(
         """UPDATE api_tokens SET last_used_at = now()
             WHERE secret_hash = :secret_hash
-        RETURNING id, org_id, role""",
+        RETURNING id, org_id, role, created_by""",
         {"secret_hash": secret_hash},
     )
     if row is None:
         return None
-    return TokenUse(id=str(row["id"]), org_id=str(row["org_id"]), role=row["role"])
+    return TokenUse(
+        id=str(row["id"]),
+        org_id=str(row["org_id"]),
+        role=row["role"],
+        created_by=None if row["created_by"] is None else str(row["created_by"]),
+    )
 
 
 async def insert_token(
