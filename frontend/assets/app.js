@@ -1,7 +1,7 @@
 // Entry point: decides logged in or not, draws the top bar and hands each route to its screen.
 import { api, onUnauthorized } from './api.js';
 import { actionButton, h, notify } from './dom.js';
-import { currentPath, navigate, resolve, route } from './router.js';
+import { currentPath, navigate, redirect, resolve, route } from './router.js';
 import {
   atLeast, clearSession, defaultOrg, findOrg, homePath, loadSession, rememberOrg, roleName, session,
 } from './session.js';
@@ -35,7 +35,7 @@ async function loggedIn() {
   await loadSession();
   const target = returnTo && resolve(returnTo) && !resolve(returnTo).public ? returnTo : homePath();
   returnTo = null;
-  navigate(target);
+  redirect(target); // Back then skips the login form
 }
 
 let checking = false;
@@ -56,7 +56,7 @@ onUnauthorized(async () => {
   clearSession();
   returnTo = currentPath();
   notify('Your session has ended. Please log in again.', 'error');
-  navigate('/login');
+  redirect('/login');
 });
 
 function orgPicker(current) {
@@ -120,21 +120,27 @@ async function logout() {
 async function render() {
   const path = currentPath();
   const match = resolve(path);
-  if (!match) return navigate(session.user ? homePath() : '/login');
+  if (!match) return redirect(session.user ? homePath() : '/login');
   if (!match.public && !session.user) {
     returnTo = path;
-    return navigate('/login');
+    return redirect('/login');
   }
-  if (match.public && session.user) return navigate(homePath());
+  if (match.public && session.user) return redirect(homePath());
 
   let org = null;
   if (match.params.org) {
-    // An org created or joined in another tab is not in our list yet: ask once more.
-    if (!findOrg(match.params.org)) await loadSession();
+    // Memberships and roles change under us (an org joined in another tab, a promotion, a
+    // removal): every org screen asks the server, so that it offers what the role allows.
+    // A 401 is onUnauthorized's to handle; on other failures the last known list serves.
+    try {
+      await loadSession();
+    } catch (error) {
+      if (error.status === 401) return;
+    }
     org = findOrg(match.params.org);
     if (!org) {
       notify('That organization does not exist or you are not a member of it.', 'error');
-      return navigate(homePath());
+      return redirect(homePath());
     }
     rememberOrg(org.id);
   }

@@ -24,7 +24,12 @@ export function resolve(path) {
 export const currentPath = () => location.hash.replace(/^#/, '') || '/';
 
 // Navigating to the page already shown re-renders it (hashchange would not fire).
-export function navigate(path) {
+// `replace`: for redirects, which must not leave a history entry that Back would return to
+// (and be redirected forward from again).
+export function navigate(path, { replace = false } = {}) {
   if (currentPath() === path) window.dispatchEvent(new HashChangeEvent('hashchange'));
+  else if (replace) location.replace(`#${path}`);
   else location.hash = path;
 }
+
+export const redirect = (path) => navigate(path, { replace: true });

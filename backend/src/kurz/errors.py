@@ -98,7 +98,7 @@ def _from_schema_validation(error: RequestSchemaValidationError) -> APIError:
     return APIError(400, code, "The request is not valid.", errors=errors)
 
 
-def _from_http_exception(error: HTTPException) -> APIError:
+def from_http_exception(error: HTTPException) -> APIError:
     status = error.code or 500
     headers = dict(error.get_headers())  # Allow of a 405, Retry-After of a 429, ...
     headers.pop("Content-Type", None)
@@ -125,7 +125,7 @@ def register_error_handlers(app: Quart) -> None:
 
     @app.errorhandler(HTTPException)
     async def handle_http_exception(error: HTTPException) -> Response:
-        return problem_response(_from_http_exception(error))
+        return problem_response(from_http_exception(error))
 
     @app.errorhandler(UnicodeDecodeError)
     async def handle_undecodable_body(error: UnicodeDecodeError) -> Response:

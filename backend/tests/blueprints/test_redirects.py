@@ -165,6 +165,19 @@ async def test_unknown_slugs_are_404_problems_or_pages(client, clicks) -> None:
     assert clicks == []
 
 
+async def test_browsers_get_the_page_for_any_unknown_path_but_the_api_never(client) -> None:
+    for path in ("/abc/", "/abc/def", "/docs/nope"):  # a short URL with a slip, say
+        page = await client.get(path, headers={"Accept": BROWSER_ACCEPT})
+        assert page.status_code == 404, path
+        assert page.content_type == "text/html; charset=utf-8"
+        assert 'class="error-page"' in await page.get_data(as_text=True)
+        response = await client.get(path)
+        assert (response.status_code, response.content_type) == (404, "application/problem+json")
+    response = await client.get("/api/v1/nope", headers={"Accept": BROWSER_ACCEPT})
+    assert (response.status_code, response.content_type) == (404, "application/problem+json")
+    assert (await response.get_json())["code"] == "NOT_FOUND"
+
+
 async def test_slugs_are_case_sensitive(make_org, make_link, client) -> None:
     org_id, owner = await make_org()
     await make_link(org_id, owner, url="https://lower.example/", slug="promo")

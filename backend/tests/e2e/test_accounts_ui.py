@@ -80,6 +80,15 @@ def test_deep_link_returns_after_login(page, context) -> None:
     expect(page.get_by_role("heading", name="Your account")).to_be_visible()
 
 
+def test_back_leaves_the_app_instead_of_bouncing_off_redirects(page, context) -> None:
+    sign_up(context)
+    page.goto("about:blank")
+    open_app(page, "/")  # redirected to creating a first org
+    expect(page).to_have_url(re.compile(r"#/orgs/new$"))
+    page.go_back()
+    expect(page).to_have_url("about:blank")
+
+
 def test_change_password(page, context, new_context, watch) -> None:
     watch.expect(400, "PUT", "/api/v1/users/me/password")
     watch.expect(401, "PUT", "/api/v1/users/me/password")

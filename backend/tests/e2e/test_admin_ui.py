@@ -77,6 +77,40 @@ def test_members_see_a_read_only_team(page, context, new_context) -> None:
         expect(page.get_by_role("link", name=hidden)).to_have_count(0)
 
 
+def test_admins_are_offered_only_what_they_may_do(page, context, new_context) -> None:
+    owner = sign_up(new_context())
+    org = create_org(owner, "Two Admins")
+    admin, other_admin = sign_up(context), sign_up(new_context())
+    for person in (admin, other_admin):
+        call(
+            owner.context, "POST", f"/orgs/{org}/members", {"email": person.email, "role": "admin"}
+        )
+    invitee = unique_email("future-admin")
+    call(owner.context, "POST", f"/orgs/{org}/members", {"email": invitee, "role": "admin"})
+
+    open_app(page, f"/orgs/{org}/members")
+    expect(row(page, "members-table", other_admin.email)).to_contain_text("Admin")
+    # Only owners remove an admin or withdraw an admin's invitation.
+    expect(page.get_by_role("button", name=f"Remove {other_admin.email}")).to_have_count(0)
+    expect(page.get_by_role("button", name=f"Withdraw invitation for {invitee}")).to_have_count(0)
+
+
+def test_a_role_changed_elsewhere_shows_on_the_next_screen(page, context, new_context) -> None:
+    owner = sign_up(new_context())
+    org = create_org(owner, "Promotions")
+    member = sign_up(context)
+    call(owner.context, "POST", f"/orgs/{org}/members", {"email": member.email, "role": "member"})
+    open_app(page, f"/orgs/{org}/links")
+    expect(page.get_by_test_id("current-role")).to_have_text("Member")
+    expect(page.get_by_role("link", name="API tokens")).to_have_count(0)
+
+    call(owner.context, "PATCH", f"/orgs/{org}/members/{member.id}", {"role": "admin"})
+    page.get_by_role("link", name="Members").click()
+    expect(page.get_by_test_id("current-role")).to_have_text("Admin")
+    expect(page.get_by_role("link", name="API tokens")).to_be_visible()
+    expect(page.get_by_test_id("member-form")).to_be_visible()
+
+
 def test_tokens_create_copy_use_and_revoke(page, context, base_url) -> None:
     owner = sign_up(context)
     org = create_org(owner, "Token Org")

@@ -15,7 +15,8 @@ const BREAKDOWNS = [
 // Referrers are hosts and stay as they are; "desktop" and friends read better capitalised.
 function breakdownValue(key, value) {
   if (!value) return key === 'referrers' ? 'Direct or unknown' : 'Unknown';
-  return key === 'referrers' ? value : value.charAt(0).toUpperCase() + value.slice(1);
+  // Device classes are lower-case words; names (iOS, macOS, a host) are shown as they are.
+  return key === 'devices' ? value.charAt(0).toUpperCase() + value.slice(1) : value;
 }
 
 function stat(value, label, testid) {

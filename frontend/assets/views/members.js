@@ -14,7 +14,8 @@ export function membersView({ org, user, navigate }) {
 
   // Granting or taking owner/admin is for owners only, so admins can only add plain members.
   const grantable = roleOptions(isOwner ? ['member', 'admin', 'owner'] : ['member']);
-  const canRemove = (m) => m.user_id !== user.id && (isOwner || (isAdmin && m.role !== 'owner'));
+  const mayHandle = (role) => isOwner || (isAdmin && role === 'member');
+  const canRemove = (m) => m.user_id !== user.id && mayHandle(m.role);
   const canChangeRole = (m) => isOwner && m.user_id !== user.id;
 
   function changeRole(member) {
@@ -89,7 +90,7 @@ export function membersView({ org, user, navigate }) {
           { label: 'Invited', cell: (i) => time(i.created_at) },
           isAdmin && {
             label: 'Actions',
-            cell: (i) => actionButton('Withdraw', () => withdraw(i), { class: 'btn btn-small btn-danger', 'aria-label': `Withdraw invitation for ${i.email}` }),
+            cell: (i) => mayHandle(i.role) && actionButton('Withdraw', () => withdraw(i), { class: 'btn btn-small btn-danger', 'aria-label': `Withdraw invitation for ${i.email}` }),
           },
         ].filter(Boolean),
       }),

@@ -10,8 +10,9 @@ import time
 from quart import Blueprint, Response, current_app, request
 from quart_rate_limiter import rate_exempt
 from quart_schema import hide
+from werkzeug.exceptions import HTTPException
 
-from ..errors import APIError
+from ..errors import APIError, from_http_exception, problem_response
 from ..fast_redirects import redirect_headers
 from ..slugs import is_routable_slug, reserved_words
 from .frontend import UI, render_page
@@ -59,10 +60,19 @@ def _limit_unknown_slugs() -> None:
         )
 
 
+@blueprint.app_errorhandler(404)
+async def not_found(error: HTTPException) -> Response:
+    """A browser that mistypes a short URL (``/abc/``, ``/abc/x``) gets the page too; the API
+    always answers problem+json."""
+    if request.path.startswith("/api/"):
+        return problem_response(from_http_exception(error))
+    return _error(404, "NOT_FOUND", "Page not found", "There is nothing at this address.")
+
+
 def _error(status: int, code: str, title: str, message: str) -> Response:
     """A small page for browsers, problem+json for everyone else."""
     accepted = request.accept_mimetypes.best_match(["application/problem+json", "text/html"])
     if accepted != "text/html":
-        raise APIError(status, code, message, headers=NO_STORE)
+        return problem_response(APIError(status, code, message, headers=NO_STORE))
     page = render_page(UI, "error.html", title=title, message=message)
     return Response(page, status=status, content_type="text/html; charset=utf-8", headers=NO_STORE)
