@@ -18,8 +18,9 @@ async def org_name(account, org_id: str) -> str:
         {"json": {"name": "Evil"}, "headers": {"Referer": "https://evil.example/page"}},
         # A look-alike of the service's own origin is another origin.
         {"json": {"name": "Evil"}, "headers": {"Origin": BASE_URL + ".evil.example"}},
+        {"json": {"name": "Evil"}, "headers": {"Origin": "http://["}},
     ],
-    ids=["form", "text-plain", "foreign-origin", "foreign-referer", "lookalike-origin"],
+    ids=["form", "text-plain", "foreign-origin", "foreign-referer", "lookalike-origin", "bad"],
 )
 async def test_cookie_requests_that_are_not_same_origin_json_are_refused(
     make_org, request_kwargs

@@ -8,7 +8,7 @@ row of that user, so those cookies stop working at once even though their signat
 import hashlib
 import secrets
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from functools import wraps
 from urllib.parse import urlsplit
@@ -19,7 +19,7 @@ from quart_auth import AuthUser, login_user, logout_user
 from quart_auth import current_user as auth_user
 
 from .database import get_db
-from .errors import APIError
+from .errors import APIError, org_not_found
 from .models.members import select_role
 from .models.tokens import use_token
 from .models.users import (
@@ -147,17 +147,26 @@ def bearer_secret() -> str | None:
     return secret.strip() if scheme.lower() == "bearer" and secret.strip() else None
 
 
-def _org_not_found() -> APIError:
-    # Same answer for "no such org" and "not yours": never reveal that an org exists.
-    return APIError(404, "ORG_NOT_FOUND", "No such organisation.")
-
-
 async def require_org_role(org_id: str, minimum: str = "member") -> Caller:
     """Authorise the caller inside ``org_id`` with at least the ``minimum`` role."""
     callers = g.setdefault("kurz_callers", {})
     if org_id not in callers:
         callers[org_id] = await _org_caller(org_id)
-    caller = callers[org_id]
+    return _with_role_at_least(callers[org_id], minimum)
+
+
+async def recheck_role(caller: Caller, minimum: str) -> Caller:
+    """The caller with its role as it stands now, once the org's memberships are locked (see
+    ``lock_org``): a user demoted or removed meanwhile must not act with the old role."""
+    if caller.user is None:  # an API token's role never changes
+        return _with_role_at_least(caller, minimum)
+    role = await select_role(get_db(), caller.org_id, caller.user.id)
+    if role is None:
+        raise org_not_found()
+    return _with_role_at_least(replace(caller, role=role), minimum)
+
+
+def _with_role_at_least(caller: Caller, minimum: str) -> Caller:
     if not role_at_least(caller.role, minimum):
         raise APIError(403, "FORBIDDEN", f"This needs the {minimum} role or higher.")
     return caller
@@ -178,7 +187,7 @@ async def _org_caller(org_id: str) -> Caller:
     try:
         org_id = str(UUID(org_id))
     except ValueError:
-        raise _org_not_found() from None
+        raise org_not_found() from None
     db = get_db()
     secret = bearer_secret()
     if secret is not None:
@@ -186,19 +195,23 @@ async def _org_caller(org_id: str) -> Caller:
         if token is None:
             raise APIError(401, "INVALID_TOKEN", "The API token is unknown or revoked.")
         if token.org_id != org_id:
-            raise _org_not_found()
+            raise org_not_found()
         return Caller(
             org_id=org_id, role=token.role, token_id=token.id, token_created_by=token.created_by
         )
     user = await require_user()
     role = await select_role(db, org_id, user.id)
     if role is None:
-        raise _org_not_found()
+        raise org_not_found()
     return Caller(org_id=org_id, role=role, user=user)
 
 
-def _origin(url: str) -> str:
-    parts = urlsplit(url)
+def _origin(url: str) -> str | None:
+    """The origin of a URL, None when it is not one (which matches no origin)."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # e.g. "http://[" in a forged Origin
+        return None
     return f"{parts.scheme}://{parts.netloc}".lower()
 
 

@@ -5,7 +5,7 @@ import logging
 from http import HTTPStatus
 from typing import Any
 
-from asyncpg import CharacterNotInRepertoireError
+from asyncpg import CharacterNotInRepertoireError, ForeignKeyViolationError
 from quart import Quart, Response
 from quart_schema import RequestSchemaValidationError
 from werkzeug.exceptions import HTTPException
@@ -57,6 +57,11 @@ class APIError(Exception):
 def validation_error(field: str, message: str, code: str = "VALIDATION_ERROR") -> APIError:
     """A 400 naming the one field at fault."""
     return APIError(400, code, message, errors=[{"field": field, "message": message}])
+
+
+def org_not_found() -> APIError:
+    # Same answer for "no such org" and "not yours": never reveal that an org exists.
+    return APIError(404, "ORG_NOT_FOUND", "No such organisation.")
 
 
 def problem_response(error: APIError) -> Response:
@@ -136,6 +141,26 @@ def register_error_handlers(app: Quart) -> None:
         # PostgreSQL text cannot hold NUL; the statement failed, so nothing was written.
         return problem_response(
             validation_error("body", "Text may not contain NUL (\\u0000) characters.")
+        )
+
+    @app.errorhandler(UnicodeEncodeError)
+    async def handle_lone_surrogate(error: UnicodeEncodeError) -> Response:
+        # JSON may escape half a surrogate pair ("\ud800"), which no text can store.
+        return problem_response(validation_error("body", "Text must be valid Unicode."))
+
+    @app.errorhandler(RecursionError)
+    async def handle_deep_nesting(error: RecursionError) -> Response:
+        # JSON nested thousands deep: the parser gives up before anything is read.
+        return problem_response(APIError(400, "MALFORMED_REQUEST", "The body is nested too deep."))
+
+    @app.errorhandler(ForeignKeyViolationError)
+    async def handle_vanished_reference(error: ForeignKeyViolationError) -> Response:
+        # What the request refers to was deleted by another one meanwhile (nothing was written):
+        # usually the org, which then answers as any unknown org does.
+        if (error.constraint_name or "").endswith("org_id_fkey"):
+            return problem_response(org_not_found())
+        return problem_response(
+            APIError(409, "CONFLICT", "Something this request refers to was just deleted.")
         )
 
     @app.errorhandler(Exception)

@@ -146,6 +146,8 @@ def check_url(url: str, base_url: str) -> str:
         raise _invalid_url(f"A URL is at most {MAX_URL_LENGTH} characters.")
     if any(char.isspace() or ord(char) < 32 or ord(char) == 127 for char in url):
         raise _invalid_url("A URL contains no spaces or control characters.")
+    if not url.isascii() and any("\ud800" <= char <= "\udfff" for char in url):
+        raise _invalid_url("The URL is not valid Unicode (a lone surrogate).")
     try:
         parts = urlsplit(url)
     except ValueError:  # e.g. an unbalanced [ in the host

@@ -31,6 +31,8 @@ async def test_assets_cannot_escape_their_folder(client) -> None:
         assert response.status_code == 404
         assert response.content_type == "application/problem+json"
     assert (await client.get("/assets/nope.js")).status_code == 404
+    for path in ("/assets/a%00b", "/assets/" + "a" * 5000, "/docs/assets/a%00b"):
+        assert (await client.get(path)).status_code == 404
 
 
 async def test_docs_are_self_hosted(client) -> None:

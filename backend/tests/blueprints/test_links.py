@@ -1,10 +1,14 @@
 import asyncio
+import base64
 import re
+import time
 from datetime import UTC, datetime, timedelta
 
+import asyncpg
 import pytest
 
 from kurz.models.links import SEARCH_TEXT
+from kurz.redirect_cache import asyncpg_dsn
 from kurz.slugs import RESERVED
 
 LINK_FIELDS = {
@@ -571,7 +575,11 @@ async def test_list_limit_and_cursor_are_validated(make_org) -> None:
     for limit in ("0", "101", "-1", "ten"):
         response = await owner.client.get(links_path(org_id), query_string={"limit": limit})
         await problem(response, 400, "VALIDATION_ERROR")
-    for cursor in ("garbage", "!!!", "bm90fGE", "MjAyNi0wMS0wMXww"):
+    out_of_range = [  # times that are past year 9999, or before year 1, in UTC
+        base64.urlsafe_b64encode(raw.encode()).decode()
+        for raw in ("9999-12-31T23:59:59-23:59|1", "0001-01-01T00:00:00+23:59|1")
+    ]
+    for cursor in ("garbage", "!!!", "bm90fGE", "MjAyNi0wMS0wMXww", *out_of_range):
         response = await owner.client.get(links_path(org_id), query_string={"cursor": cursor})
         await problem(response, 400, "INVALID_CURSOR")
     response = await owner.client.get(links_path(org_id), query_string={"limit": "100"})
@@ -652,3 +660,37 @@ async def test_openapi_describes_link_bodies_and_errors(client) -> None:
     item = doc["paths"]["/api/v1/orgs/{org_id}/links/{slug}"]
     assert {"get", "patch", "delete"} <= set(item)
     assert "/{slug}" not in doc["paths"]
+
+
+async def test_lone_surrogates_are_400_and_write_nothing(app, make_org) -> None:
+    org_id, owner = await make_org()
+    for body, code in (
+        ('{"url": "https://a.example/\\udfff"}', "INVALID_URL"),
+        ('{"url": "https://a.example/", "title": "\\ud800"}', "VALIDATION_ERROR"),
+    ):
+        response = await owner.client.post(
+            links_path(org_id), data=body, headers={"Content-Type": "application/json"}
+        )
+        await problem(response, 400, code)
+    assert await app.extensions["kurz.db"].fetch_val("SELECT count(*) FROM links") == 0
+
+
+async def test_a_link_created_as_its_org_is_deleted_is_404(make_org, database_url) -> None:
+    """The org goes between the request's authorisation and its insert."""
+    org_id, owner = await make_org()
+    other = await asyncpg.connect(asyncpg_dsn(database_url))
+    try:
+        async with other.transaction():
+            await other.execute("DELETE FROM orgs WHERE id = $1::uuid", org_id)
+            create = asyncio.create_task(
+                owner.client.post(links_path(org_id), json={"url": "https://a.example/"})
+            )
+            deadline = time.monotonic() + 10
+            while not await other.fetchval(
+                "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+            ):
+                assert time.monotonic() < deadline, "the insert never waited for the org"
+                await asyncio.sleep(0.02)
+    finally:
+        await other.close()
+    await problem(await create, 404, "ORG_NOT_FOUND")

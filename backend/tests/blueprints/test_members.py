@@ -1,4 +1,10 @@
+import asyncio
+import time
+
+import asyncpg
 import pytest
+
+from kurz.redirect_cache import asyncpg_dsn
 
 
 async def members_of(account, org_id: str) -> dict:
@@ -230,3 +236,34 @@ async def test_bad_member_bodies_are_400_and_write_nothing(team, body) -> None:
     )
     assert response.status_code in (200, 400)
     assert await members_of(owner, org_id) == before
+
+
+async def test_a_role_taken_meanwhile_is_not_acted_on(team, database_url) -> None:
+    """An owner's request that read its role, then waited for the org's lock while another
+    transaction demoted that owner, must act as the member it has become."""
+    org_id, owner, admin, member = team
+    base = f"/api/v1/orgs/{org_id}/members"
+    await owner.client.patch(f"{base}/{admin.id}", json={"role": "owner"})
+    other = await asyncpg.connect(asyncpg_dsn(database_url))
+    try:
+        async with other.transaction():
+            await other.execute("SELECT id FROM orgs WHERE id = $1::uuid FOR UPDATE", org_id)
+            promote = asyncio.create_task(
+                admin.client.patch(f"{base}/{member.id}", json={"role": "owner"})
+            )
+            deadline = time.monotonic() + 10
+            while not await other.fetchval(
+                "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+            ):
+                assert time.monotonic() < deadline, "the request never queued for the lock"
+                await asyncio.sleep(0.02)
+            await other.execute(
+                "UPDATE members SET role = 'member'"
+                " WHERE org_id = $1::uuid AND user_id = $2::uuid",
+                org_id,
+                admin.id,
+            )
+    finally:
+        await other.close()
+    assert (await promote).status_code == 403
+    assert (await roles(owner, org_id))[member.id] == "member"

@@ -111,3 +111,14 @@ async def test_a_body_that_is_not_utf8_is_400_and_writes_nothing(app, signup) ->
     assert response.status_code == 400
     assert (await response.get_json())["code"] == "MALFORMED_REQUEST"
     assert await app.extensions["kurz.db"].fetch_val("SELECT count(*) FROM orgs") == 0
+
+
+async def test_json_nested_too_deep_is_400(app, signup) -> None:
+    account = await signup()
+    body = '{"name": ' + "[" * 30_000 + "]" * 30_000 + "}"
+    response = await account.client.post(
+        "/api/v1/orgs", data=body, headers={"Content-Type": "application/json"}
+    )
+    assert response.status_code == 400
+    assert (await response.get_json())["code"] == "MALFORMED_REQUEST"
+    assert await app.extensions["kurz.db"].fetch_val("SELECT count(*) FROM orgs") == 0

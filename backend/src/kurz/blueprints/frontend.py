@@ -53,8 +53,12 @@ class Site:
         return text
 
     def asset(self, name: str) -> Path:
-        path = (self.assets / name).resolve()
-        if not path.is_file() or not path.is_relative_to(self.assets.resolve()):
+        try:  # a NUL or an over-long name is no file either
+            path = (self.assets / name).resolve()
+            found = path.is_file() and path.is_relative_to(self.assets.resolve())
+        except (ValueError, OSError):
+            found = False
+        if not found:
             raise APIError(404, "NOT_FOUND", "No such file.")
         return path
 

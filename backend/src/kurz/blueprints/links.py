@@ -318,9 +318,12 @@ def _decode_cursor(cursor: str) -> tuple[datetime, int]:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         created_at, _, link_id = raw.partition("|")
-        position = datetime.fromisoformat(created_at), int(link_id)
-    except (binascii.Error, UnicodeDecodeError, ValueError):
-        position = None
-    if position is None or position[0].tzinfo is None or not 0 < position[1] < 2**63:
-        raise validation_error("cursor", "Not a cursor from this list.", "INVALID_CURSOR")
-    return position
+        when, number = datetime.fromisoformat(created_at), int(link_id)
+        if when.tzinfo is None or not 0 < number < 2**63:
+            raise ValueError(cursor)
+        # In UTC, as the database compares it (OverflowError within a day of year 1 or 9999).
+        return when.astimezone(UTC), number
+    except (binascii.Error, UnicodeDecodeError, ValueError, OverflowError):
+        raise validation_error(
+            "cursor", "Not a cursor from this list.", "INVALID_CURSOR"
+        ) from None

@@ -16,7 +16,7 @@ from quart import Blueprint
 from quart_schema import validate_request, validate_response
 
 from ..audit import record_audit
-from ..auth import Caller, require_org_role
+from ..auth import Caller, recheck_role, require_org_role
 from ..database import get_db
 from ..errors import APIError
 from ..models.members import (
@@ -86,17 +86,22 @@ def _canonical_id(user_id: str) -> str | None:
         return None
 
 
-async def _existing_member(caller: Caller, user_id: str) -> Member:
-    """The member (locking the org's memberships until the transaction ends), or 404."""
+async def _lock_members(caller: Caller, minimum: str) -> Caller:
+    """Lock the org's memberships until the transaction ends; the caller as it stands then."""
+    await lock_org(get_db(), caller.org_id)
+    return await recheck_role(caller, minimum)
+
+
+async def _existing_member(caller: Caller, user_id: str, minimum: str) -> tuple[Caller, Member]:
+    """``_lock_members``, then the member, or 404."""
     user_id = _canonical_id(user_id)
     if user_id is None:
         raise _member_not_found()
-    db = get_db()
-    await lock_org(db, caller.org_id)
-    member = await select_member(db, caller.org_id, user_id)
+    caller = await _lock_members(caller, minimum)
+    member = await select_member(get_db(), caller.org_id, user_id)
     if member is None:
         raise _member_not_found()
-    return member
+    return caller, member
 
 
 async def _refuse_last_owner(caller: Caller, member: Member) -> None:
@@ -136,10 +141,11 @@ async def add_member(org_id: str, data: MemberAdd) -> tuple[MemberOut | Invitati
     pending invitation updates that invitation's role (202 again), so re-sending is harmless.
     """
     caller = await require_org_role(org_id, "admin")
-    _require_owner_for(caller, data.role)
     db = get_db()
     async with db.transaction():
         await lock_email(db, data.email)
+        caller = await _lock_members(caller, "admin")
+        _require_owner_for(caller, data.role)
         user = await select_user_by_email(db, data.email)
         if user is None:
             pending = await select_invitation(db, caller.org_id, data.email)
@@ -168,7 +174,7 @@ async def change_member(org_id: str, user_id: str, data: MemberChange) -> Member
     caller = await require_org_role(org_id, "admin")
     db = get_db()
     async with db.transaction():
-        member = await _existing_member(caller, user_id)
+        caller, member = await _existing_member(caller, user_id, "admin")
         _require_owner_for(caller, member.role, data.role)
         if data.role == member.role:
             return MemberOut.model_validate(member)
@@ -190,11 +196,9 @@ async def remove_member(org_id: str, user_id: str) -> tuple[str, int]:
     """Remove a member (admin; owner to remove an owner or admin), or leave the org yourself."""
     caller = await require_org_role(org_id)
     leaving = caller.user_id is not None and caller.user_id == _canonical_id(user_id)
-    if not leaving:
-        await require_org_role(org_id, "admin")
     db = get_db()
     async with db.transaction():
-        member = await _existing_member(caller, user_id)
+        caller, member = await _existing_member(caller, user_id, "member" if leaving else "admin")
         if not leaving:
             _require_owner_for(caller, member.role)
         await _refuse_last_owner(caller, member)
@@ -216,6 +220,7 @@ async def cancel_invitation(org_id: str, email: str) -> tuple[str, int]:
     caller = await require_org_role(org_id, "admin")
     db = get_db()
     async with db.transaction():
+        caller = await _lock_members(caller, "admin")
         invitation = await select_invitation(db, caller.org_id, email)
         if invitation is None:
             raise APIError(404, "INVITATION_NOT_FOUND", "No pending invitation for this email.")

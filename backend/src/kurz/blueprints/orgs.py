@@ -2,6 +2,7 @@
 
 from typing import Annotated
 
+from databases import Database
 from pydantic import BaseModel, StringConstraints
 from quart import Blueprint
 from quart_schema import validate_request, validate_response
@@ -9,10 +10,12 @@ from quart_schema import validate_request, validate_response
 from ..audit import record_audit
 from ..auth import Caller, require_org_role, require_user, user_required
 from ..database import get_db
+from ..errors import org_not_found
 from ..models.orgs import (
     Org,
     delete_org,
     insert_org,
+    lock_org,
     select_memberships,
     select_org,
     update_org_name,
@@ -67,6 +70,14 @@ async def list_orgs() -> OrgList:
     return OrgList(items=[OrgSummary(id=org.id, name=org.name, role=org.role) for org in orgs])
 
 
+async def _existing_org(db: Database, org_id: str) -> Org:
+    """The org, or 404 when another request deleted it since the caller was authorised."""
+    org = await select_org(db, org_id)
+    if org is None:
+        raise org_not_found()
+    return org
+
+
 def _org_out(org: Org, role: str) -> OrgOut:
     return OrgOut(id=org.id, name=org.name, role=role, created_at=org.created_at)
 
@@ -77,7 +88,7 @@ def _org_out(org: Org, role: str) -> OrgOut:
 async def get_org(org_id: str) -> OrgOut:
     """The org, with the caller's role in it (a token's role for a token)."""
     caller = await require_org_role(org_id)
-    return _org_out(await select_org(get_db(), caller.org_id), caller.role)
+    return _org_out(await _existing_org(get_db(), caller.org_id), caller.role)
 
 
 @blueprint.patch("/api/v1/orgs/<org_id>")
@@ -89,7 +100,8 @@ async def rename_org(org_id: str, data: OrgIn) -> OrgOut:
     caller = await require_org_role(org_id, "admin")
     db = get_db()
     async with db.transaction():
-        before = await select_org(db, caller.org_id)
+        await lock_org(db, caller.org_id)  # a deletion meanwhile then finds it renamed, or not
+        before = await _existing_org(db, caller.org_id)
         org = await update_org_name(db, caller.org_id, data.name)
         await record_audit(caller, "org.rename", org.name, {"from": before.name})
     return _org_out(org, caller.role)
