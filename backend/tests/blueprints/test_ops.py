@@ -28,6 +28,7 @@ async def test_readyz_is_503_while_the_database_is_down_and_recovers(
         assert response.status_code == 503
         assert response.content_type == "application/problem+json"
         assert (await response.get_json())["code"] == "DATABASE_UNAVAILABLE"
+        assert response.headers["Retry-After"] == "5"
         assert (await client.get("/healthz")).status_code == 200
 
         await asyncio.to_thread(own_postgres.start)

@@ -206,6 +206,7 @@ export function linksView(ctx) {
     onSubmit: async (values, el) => {
       // Empty optional fields are left out rather than sent as null.
       const body = Object.fromEntries(Object.entries(toApi(values)).filter(([, v]) => v !== null && v !== ''));
+      created.hidden = true; // the last link's panel must not pass for this one's if it fails
       const link = await api.post(linkApi(ctx.org), body);
       el.reset();
       created.hidden = false;

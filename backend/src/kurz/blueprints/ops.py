@@ -24,11 +24,16 @@ async def healthz() -> dict:
 @hide
 async def readyz() -> dict:
     """The database answers and its schema is at this code's latest migration."""
+    retry = {"Retry-After": "5"}  # as every other 503: a load balancer may ask again soon
     try:
         version = await select_version(get_db())
     except UNAVAILABLE_ERRORS:
-        raise APIError(503, "DATABASE_UNAVAILABLE", "The database does not answer.") from None
+        raise APIError(
+            503, "DATABASE_UNAVAILABLE", "The database does not answer.", headers=retry
+        ) from None
     expected = latest_version(current_app.config["KURZ"].migrations_dir)
     if version != expected:
-        raise APIError(503, "SCHEMA_NOT_CURRENT", f"Schema at {version}, expected {expected}.")
+        raise APIError(
+            503, "SCHEMA_NOT_CURRENT", f"Schema at {version}, expected {expected}.", headers=retry
+        )
     return {"status": "ok", "schema_version": version}
