@@ -160,10 +160,16 @@ async def recheck_role(caller: Caller, minimum: str) -> Caller:
     ``lock_org``): a user demoted or removed meanwhile must not act with the old role."""
     if caller.user is None:  # an API token's role never changes
         return _with_role_at_least(caller, minimum)
-    role = await select_role(get_db(), caller.org_id, caller.user.id)
+    role = await _member_role(caller.org_id, caller.user.id)
+    return _with_role_at_least(replace(caller, role=role), minimum)
+
+
+async def _member_role(org_id: str, user_id: str) -> str:
+    """The user's role in the org; 404 when not a member (or no such org)."""
+    role = await select_role(get_db(), org_id, user_id)
     if role is None:
         raise org_not_found()
-    return _with_role_at_least(replace(caller, role=role), minimum)
+    return role
 
 
 def _with_role_at_least(caller: Caller, minimum: str) -> Caller:
@@ -188,10 +194,9 @@ async def _org_caller(org_id: str) -> Caller:
         org_id = str(UUID(org_id))
     except ValueError:
         raise org_not_found() from None
-    db = get_db()
     secret = bearer_secret()
     if secret is not None:
-        token = await use_token(db, hash_secret(secret))
+        token = await use_token(get_db(), hash_secret(secret))
         if token is None:
             raise APIError(401, "INVALID_TOKEN", "The API token is unknown or revoked.")
         if token.org_id != org_id:
@@ -200,10 +205,7 @@ async def _org_caller(org_id: str) -> Caller:
             org_id=org_id, role=token.role, token_id=token.id, token_created_by=token.created_by
         )
     user = await require_user()
-    role = await select_role(db, org_id, user.id)
-    if role is None:
-        raise org_not_found()
-    return Caller(org_id=org_id, role=role, user=user)
+    return Caller(org_id=org_id, role=await _member_role(org_id, user.id), user=user)
 
 
 def _origin(url: str) -> str | None:

@@ -40,6 +40,10 @@ RESERVED = frozenset(
 _LABEL = r"(?!-)[a-z0-9_-]{1,63}(?<!-)"
 HOSTNAME = re.compile(rf"{_LABEL}(\.{_LABEL})*\.?")
 
+# A host whose last label is a number is an IPv4 address to browsers (WHATWG URL), in any of
+# the forms inet_aton reads: 127.1, 2130706433, 0x7f000001, 0177.0.0.1.
+NUMERIC_LABEL = re.compile(r"[0-9]+|0x[0-9a-f]*")
+
 
 def random_slug() -> str:
     return "".join(secrets.choice(ALPHABET) for _ in range(RANDOM_LENGTH))
@@ -98,11 +102,6 @@ def _host(netloc_host: str, bracketed: bool) -> str | None:
     if NUMERIC_LABEL.fullmatch(ascii_host.rstrip(".").rpartition(".")[2]):
         return _ipv4(ascii_host.rstrip("."))
     return ascii_host if HOSTNAME.fullmatch(ascii_host) and len(ascii_host) <= 253 else None
-
-
-# A host whose last label is a number is an IPv4 address to browsers (WHATWG URL), in any of
-# the forms inet_aton reads: 127.1, 2130706433, 0x7f000001, 0177.0.0.1.
-NUMERIC_LABEL = re.compile(r"[0-9]+|0x[0-9a-f]*")
 
 
 def _ipv4(host: str) -> str | None:

@@ -4,7 +4,7 @@ import re
 
 from playwright.sync_api import Page, expect
 
-from .ui import PASSWORD, call, create_org, open_app, sign_up, unique_email
+from .ui import PASSWORD, add_member, call, create_org, open_app, sign_up, unique_email
 
 
 def register(page: Page, email: str, password: str, name: str = "") -> None:
@@ -141,7 +141,7 @@ def test_create_and_switch_orgs_showing_my_role(page, context, new_context) -> N
     # Someone else's org where this person is a plain member.
     boss = sign_up(new_context())
     third = create_org(boss, "Boss Org")
-    call(boss.context, "POST", f"/orgs/{third}/members", {"email": person.email, "role": "member"})
+    add_member(boss, third, person.email)
     page.reload()
     picker = page.get_by_test_id("org-picker")
     expect(picker.locator("option")).to_have_count(3)

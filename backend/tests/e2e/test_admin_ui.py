@@ -3,7 +3,7 @@
 import httpx
 from playwright.sync_api import expect
 
-from .ui import call, create_link, create_org, open_app, sign_up, unique_email
+from .ui import add_member, call, create_link, create_org, open_app, sign_up, unique_email
 
 
 def row(page, testid: str, text: str):
@@ -63,7 +63,7 @@ def test_members_see_a_read_only_team(page, context, new_context) -> None:
     owner = sign_up(new_context())
     org = create_org(owner, "Read Only Org")
     member = sign_up(context)
-    call(owner.context, "POST", f"/orgs/{org}/members", {"email": member.email, "role": "member"})
+    add_member(owner, org, member.email)
 
     open_app(page, f"/orgs/{org}/members")
     expect(row(page, "members-table", owner.email)).to_contain_text("Owner")
@@ -82,11 +82,9 @@ def test_admins_are_offered_only_what_they_may_do(page, context, new_context) ->
     org = create_org(owner, "Two Admins")
     admin, other_admin = sign_up(context), sign_up(new_context())
     for person in (admin, other_admin):
-        call(
-            owner.context, "POST", f"/orgs/{org}/members", {"email": person.email, "role": "admin"}
-        )
+        add_member(owner, org, person.email, "admin")
     invitee = unique_email("future-admin")
-    call(owner.context, "POST", f"/orgs/{org}/members", {"email": invitee, "role": "admin"})
+    add_member(owner, org, invitee, "admin")
 
     open_app(page, f"/orgs/{org}/members")
     expect(row(page, "members-table", other_admin.email)).to_contain_text("Admin")
@@ -99,7 +97,7 @@ def test_a_role_changed_elsewhere_shows_on_the_next_screen(page, context, new_co
     owner = sign_up(new_context())
     org = create_org(owner, "Promotions")
     member = sign_up(context)
-    call(owner.context, "POST", f"/orgs/{org}/members", {"email": member.email, "role": "member"})
+    add_member(owner, org, member.email)
     open_app(page, f"/orgs/{org}/links")
     expect(page.get_by_test_id("current-role")).to_have_text("Member")
     expect(page.get_by_role("link", name="API tokens")).to_have_count(0)
@@ -151,7 +149,7 @@ def test_withdraw_invitation(page, context) -> None:
     owner = sign_up(context)
     org = create_org(owner)
     invitee = unique_email("maybe")
-    call(context, "POST", f"/orgs/{org}/members", {"email": invitee, "role": "member"})
+    add_member(owner, org, invitee)
     open_app(page, f"/orgs/{org}/members")
     page.get_by_role("button", name=f"Withdraw invitation for {invitee}").click()
     expect(page.get_by_test_id("invitations-table")).to_have_text("No pending invitations.")

@@ -5,7 +5,7 @@ import time
 import httpx
 from playwright.sync_api import Page, expect
 
-from .ui import call, create_link, create_org, open_app, sign_up, wait_for_image
+from .ui import add_member, call, create_link, create_org, open_app, sign_up, wait_for_image
 
 CHROME = (
     "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
@@ -144,7 +144,7 @@ def test_members_change_only_their_own_links(page, context, new_context) -> None
     org = create_org(owner)
     theirs = create_link(owner, org, title="Owner's link")
     member = sign_up(context)
-    call(owner.context, "POST", f"/orgs/{org}/members", {"email": member.email, "role": "member"})
+    add_member(owner, org, member.email)
     mine = create_link(member, org, title="My link")
 
     open_app(page, f"/orgs/{org}/links")

@@ -15,6 +15,7 @@ from playwright.sync_api import expect
 from .test_links_ui import CHROME, FIREFOX_ANDROID, wait_for_clicks
 from .ui import (
     PASSWORD,
+    add_member,
     assert_labelled,
     call,
     create_link,
@@ -67,8 +68,8 @@ def test_main_screens_are_labelled_and_photographed(new_context, base_url, folde
         httpx.get(f"{base_url}/{launch}", headers=headers)
     for teammate in ("grace", "alan"):
         person = sign_up(new_context(), name=teammate.title(), email=unique_email(teammate))
-        call(desk, "POST", f"/orgs/{org}/members", {"email": person.email, "role": "member"})
-    call(desk, "POST", f"/orgs/{org}/members", {"email": unique_email("new"), "role": "admin"})
+        add_member(owner, org, person.email)
+    add_member(owner, org, unique_email("new"), "admin")
     call(desk, "POST", f"/orgs/{org}/tokens", {"name": "CI pipeline", "role": "member"})
     call(desk, "POST", f"/orgs/{org}/tokens", {"name": "CRM sync", "role": "admin"})
     wait_for_clicks(desk, f"/orgs/{org}/links/{launch}/stats", len(visits))

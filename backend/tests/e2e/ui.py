@@ -40,6 +40,11 @@ def create_org(person: Person, name: str = "Acme") -> str:
     return call(person.context, "POST", "/orgs", {"name": name})["id"]
 
 
+def add_member(by: Person, org_id: str, email: str, role: str = "member") -> None:
+    """``by`` adds a registered email as a member, or invites one that is not."""
+    call(by.context, "POST", f"/orgs/{org_id}/members", {"email": email, "role": role})
+
+
 def create_link(person: Person, org_id: str, **fields: Any) -> dict:
     body = {"url": "https://example.com/", **fields}
     return call(person.context, "POST", f"/orgs/{org_id}/links", body)
