@@ -108,3 +108,17 @@ async def test_a_method_not_allowed_names_the_allowed_ones(client) -> None:
     assert response.status_code == 405
     assert response.content_type == "application/problem+json"
     assert set(response.headers["Allow"].replace(" ", "").split(",")) >= {"GET", "POST"}
+
+
+async def test_doubled_slashes_are_no_route_rather_than_a_redirect(client) -> None:
+    for path in ("/api//v1/orgs", "/api/v1//orgs"):
+        response = await client.post(path, json={"name": "Acme"})
+        assert response.status_code == 404, path
+        assert response.content_type == "application/problem+json", path
+
+
+async def test_options_names_the_allowed_methods_without_a_body(client) -> None:
+    response = await client.options("/api/v1/orgs")
+    assert response.status_code == 204
+    assert set(response.headers["Allow"].replace(" ", "").split(",")) >= {"GET", "POST"}
+    assert await response.get_data() == b""

@@ -4,6 +4,7 @@ import logging
 from datetime import timedelta
 
 from quart import Quart, Response, request
+from quart.globals import request_ctx
 from quart_auth import QuartAuth
 from quart_rate_limiter import RateLimit, RateLimiter
 from quart_schema import QuartSchema
@@ -56,10 +57,18 @@ class Kurz(Quart):
         if not isinstance(exception_info[1], StartupError):
             super().log_exception(exception_info)
 
+    async def make_default_options_response(self) -> Response:
+        # An OPTIONS answer says what its Allow header says, and nothing else.
+        methods = request_ctx.url_adapter.allowed_methods()
+        return self.response_class(status=204, headers={"Allow": ", ".join(methods)})
+
 
 def create_app(settings: Settings | None = None) -> Kurz:
     settings = settings or Settings.from_env()
     app = Kurz(__name__, static_folder=None)
+    # /api//v1/orgs is no route (404 problem+json), not a redirect that a client would follow
+    # with its method and body.
+    app.url_map.merge_slashes = False
     app.config.update(
         KURZ=settings,
         SECRET_KEY=settings.secret_key,

@@ -30,6 +30,9 @@ HTTP_CODES = {
 }
 
 
+# What a timestamp field says to anything that is not an ISO 8601 time with an offset.
+TIMESTAMP_MESSAGE = "Send an ISO 8601 time with its offset, such as 2026-11-23T10:15:00Z."
+
 # Fields whose every problem has a code of its own in API.md, wrong types and absence included.
 FIELD_CODES = {"url": "INVALID_URL", "slug": "INVALID_SLUG"}
 
@@ -64,7 +67,8 @@ def org_not_found() -> APIError:
     return APIError(404, "ORG_NOT_FOUND", "No such organisation.")
 
 
-def problem_response(error: APIError) -> Response:
+def problem_body(error: APIError) -> bytes:
+    """The problem+json document of an error (also sent by the HTTP protocol, see http_limits)."""
     title = HTTPStatus(error.status).phrase
     body: dict[str, Any] = {
         "type": "about:blank",
@@ -75,8 +79,12 @@ def problem_response(error: APIError) -> Response:
     }
     if error.errors is not None:
         body["errors"] = error.errors
+    return json.dumps(body).encode()
+
+
+def problem_response(error: APIError) -> Response:
     response = Response(
-        json.dumps(body), status=error.status, content_type="application/problem+json"
+        problem_body(error), status=error.status, content_type="application/problem+json"
     )
     if error.status == 401:  # RFC 9110: a 401 names a scheme that could succeed
         response.headers["WWW-Authenticate"] = 'Bearer realm="kurz"'
@@ -92,7 +100,7 @@ def _from_schema_validation(error: RequestSchemaValidationError) -> APIError:
         errors = [
             {
                 "field": ".".join(str(part) for part in item["loc"]) or "body",
-                "message": item["msg"],
+                "message": _field_message(item),
             }
             for item in items
         ]
@@ -101,6 +109,28 @@ def _from_schema_validation(error: RequestSchemaValidationError) -> APIError:
     else:
         errors = [{"field": "body", "message": str(cause)}]
     return APIError(400, code, "The request is not valid.", errors=errors)
+
+
+def _field_message(item: dict[str, Any]) -> str:
+    """The failures people meet most, worded for the form field they are shown under; others
+    in pydantic's words."""
+    context = item.get("ctx", {})
+    match item["type"], context.get("min_length"):
+        case "missing", _:
+            return "This field is required."
+        case "extra_forbidden", _:
+            return "This field is not accepted here."
+        case "string_too_short", 1:
+            return "This must not be empty."
+        case "string_too_short", minimum:
+            return f"This needs at least {minimum} characters."
+        case "string_too_long", _:
+            return f"This may have at most {context['max_length']} characters."
+        case "value_error", _:  # without pydantic's prefix: our validators' or email-validator's
+            return str(context.get("error", context.get("reason", item["msg"])))
+        case kind, _ if kind.startswith(("datetime", "timezone")):
+            return TIMESTAMP_MESSAGE
+    return item["msg"]
 
 
 def from_http_exception(error: HTTPException) -> APIError:

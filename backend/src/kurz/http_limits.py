@@ -4,14 +4,16 @@ httptools buffers a request line and headers of any size (h11 stops at 16 KiB, b
 times slower here), so one client could make a connection hold megabytes. This protocol counts
 the bytes received while a request head is being read and, past ``MAX_REQUEST_HEAD``, answers
 431 and closes the connection. Over-long URLs alone are already refused by httptools (400).
+These refusals, and uvicorn's own for requests httptools cannot parse, are problem+json like
+every error of Kurz.
 """
 
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 
+from .errors import APIError, problem_body
 from .security import security_headers
 
 MAX_REQUEST_HEAD = 16 * 1024  # request line and headers, as h11 and common proxies allow
-REFUSAL = b"Request line and headers are too large."
 
 
 class HeadTooLarge(Exception):
@@ -59,16 +61,19 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
                 self.send_400_response("")
 
     def send_400_response(self, msg: str) -> None:
-        if not self.too_large:
-            super().send_400_response(msg)
-            return
-        self.logger.warning("Refused a request head over %d bytes.", MAX_REQUEST_HEAD)
+        """uvicorn's refusal of a request it cannot parse, as problem+json like every error."""
+        if self.too_large:
+            self.logger.warning("Refused a request head over %d bytes.", MAX_REQUEST_HEAD)
+            error = APIError(431, "HEADERS_TOO_LARGE", "Request line and headers are too large.")
+        else:
+            error = APIError(400, "MALFORMED_REQUEST", "The request is not valid HTTP/1.1.")
+        body = problem_body(error)
         headers = [
             *security_headers(False),
-            ("Content-Type", "text/plain; charset=utf-8"),
-            ("Content-Length", str(len(REFUSAL))),
+            ("Content-Type", "application/problem+json"),
+            ("Content-Length", str(len(body))),
             ("Connection", "close"),
         ]
         head = "".join(f"{name}: {value}\r\n" for name, value in headers)
-        self.transport.write(STATUS_LINE[431] + head.encode() + b"\r\n" + REFUSAL)
+        self.transport.write(STATUS_LINE[error.status] + head.encode() + b"\r\n" + body)
         self.transport.close()

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 import asyncpg
 import pytest
 
+from kurz.errors import TIMESTAMP_MESSAGE
 from kurz.models.links import SEARCH_TEXT
 from kurz.redirect_cache import asyncpg_dsn
 from kurz.slugs import RESERVED
@@ -249,18 +250,21 @@ async def test_expires_at_must_be_a_future_time_with_an_offset(make_org) -> None
     )
     assert response.status_code == 201
     assert (await response.get_json())["expires_at"] == when.strftime("%Y-%m-%dT%H:%M:%SZ")
-    for bad in [
-        (datetime.now(UTC) - timedelta(seconds=5)).isoformat(),
-        "2020-01-01T00:00:00Z",
-        "2999-01-01T00:00:00",  # no offset: ambiguous
-        "tomorrow",
-        12345,
-        "9999-12-31T23:59:59-14:00",  # past year 9999 in UTC
+    past = "The expiry must be in the future."
+    for bad, message in [
+        ((datetime.now(UTC) - timedelta(seconds=5)).isoformat(), past),
+        ("2020-01-01T00:00:00Z", past),
+        ("2999-01-01T00:00:00", TIMESTAMP_MESSAGE),  # no offset: ambiguous
+        ("tomorrow", TIMESTAMP_MESSAGE),
+        (12345, TIMESTAMP_MESSAGE),
+        (4102444800, TIMESTAMP_MESSAGE),  # 2100 as a Unix time: timestamps are strings
+        ("9999-12-31T23:59:59-14:00", "The expiry is out of range."),  # past year 9999 in UTC
     ]:
         response = await owner.client.post(
             links_path(org_id), json={"url": "https://a.example/", "expires_at": bad}
         )
-        await problem(response, 400, "VALIDATION_ERROR")
+        body = await problem(response, 400, "VALIDATION_ERROR")
+        assert body["errors"] == [{"field": "expires_at", "message": message}], bad
 
 
 @pytest.mark.parametrize(

@@ -74,23 +74,25 @@ async def test_only_owners_delete_and_everything_goes(app, make_org, add_member,
 
 
 @pytest.mark.parametrize(
-    "body",
+    ("body", "field", "message"),
     [
-        {},
-        {"name": ""},
-        {"name": "   "},
-        {"name": "x" * 101},
-        {"name": 7},
-        {"name": "A", "x": 1},
-        {"name": "nul\u0000char"},
+        ({}, "name", "This field is required."),
+        ({"name": ""}, "name", "This must not be empty."),
+        ({"name": "   "}, "name", "This must not be empty."),
+        ({"name": "x" * 101}, "name", "This may have at most 100 characters."),
+        ({"name": 7}, "name", "Input should be a valid string"),
+        ({"name": "A", "x": 1}, "x", "This field is not accepted here."),
+        ({"name": "nul\u0000char"}, "body", "Text may not contain NUL (\\u0000) characters."),
     ],
 )
-async def test_bad_org_bodies_are_400_and_write_nothing(app, signup, body) -> None:
+async def test_bad_org_bodies_are_400_name_the_field_and_write_nothing(
+    app, signup, body, field, message
+) -> None:
     account = await signup()
     response = await account.client.post("/api/v1/orgs", json=body)
     assert response.status_code == 400
     assert response.content_type == "application/problem+json"
-    assert (await response.get_json())["errors"]
+    assert (await response.get_json())["errors"] == [{"field": field, "message": message}]
     assert await app.extensions["kurz.db"].fetch_val("SELECT count(*) FROM orgs") == 0
 
 

@@ -1,3 +1,5 @@
+from unittest.mock import ANY
+
 import pytest
 
 from ..conftest import PASSWORD
@@ -55,22 +57,38 @@ async def test_weak_or_unusable_passwords_are_400(app, client, password, code) -
 
 
 @pytest.mark.parametrize(
-    "body",
+    ("body", "field", "message"),
     [
-        {},
-        {"password": PASSWORD},
-        {"email": "not-an-email", "password": PASSWORD},
-        {"email": ["a@example.com"], "password": PASSWORD},
-        {"email": "a@example.com", "password": None},
-        {"email": "a@example.com", "password": PASSWORD, "name": "x" * 101},
-        {"email": "a@example.com", "password": PASSWORD, "role": "owner"},
-        "a@example.com",
+        ({}, "email", "This field is required."),
+        ({"password": PASSWORD}, "email", "This field is required."),
+        (
+            {"email": "not-an-email", "password": PASSWORD},
+            "email",
+            "An email address must have an @-sign.",
+        ),
+        ({"email": ["a@example.com"], "password": PASSWORD}, "email", ANY),
+        ({"email": "a@example.com", "password": None}, "password", ANY),
+        (
+            {"email": "a@example.com", "password": PASSWORD, "name": "x" * 101},
+            "name",
+            "This may have at most 100 characters.",
+        ),
+        (
+            {"email": "a@example.com", "password": PASSWORD, "role": "owner"},
+            "role",
+            "This field is not accepted here.",
+        ),
+        ("a@example.com", "body", ANY),
     ],
 )
-async def test_bad_registrations_are_400_and_write_nothing(app, client, body) -> None:
+async def test_bad_registrations_are_400_name_the_field_and_write_nothing(
+    app, client, body, field, message
+) -> None:
     response = await client.post("/api/v1/users", json=body)
     assert response.status_code == 400
     assert response.content_type == "application/problem+json"
+    first = (await response.get_json())["errors"][0]
+    assert first == {"field": field, "message": message}
     assert await count_users(app) == 0
 
 

@@ -1,9 +1,12 @@
 """Security on a live server: headers on every kind of answer, limits, secrets kept secret."""
 
+import contextlib
 import json
 import re
 import socket
 import uuid
+from http import HTTPStatus
+from unittest.mock import ANY
 from urllib.parse import urlsplit
 
 import httpx
@@ -108,14 +111,16 @@ def test_pages_work_under_the_content_security_policy(live_server) -> None:
 
 
 def raw_request(base_url: str, request: bytes) -> bytes:
-    """Send bytes as they are (no client-side limits), return the answer's first bytes."""
+    """Send bytes as they are (no client-side limits), return the answer until the server
+    closes the connection, as it does after refusing a request."""
     parts = urlsplit(base_url)
+    answer = b""
     with socket.create_connection((parts.hostname, parts.port), timeout=10) as connection:
         connection.sendall(request)
-        try:
-            return connection.recv(65536)
-        except ConnectionResetError:
-            return b""
+        with contextlib.suppress(ConnectionResetError):
+            while chunk := connection.recv(65536):
+                answer += chunk
+    return answer
 
 
 def test_limits_on_bodies_urls_headers_and_pages(live_server_factory, database_url) -> None:
@@ -135,13 +140,29 @@ def test_limits_on_bodies_urls_headers_and_pages(live_server_factory, database_u
     assert_problem(chunked, 413)
     assert_problem(owner.http.post("/api/v1/users", json={**big, "password": "x"}), 413)
 
-    # Overlong request line and headers: refused with a 4xx, the server keeps serving.
+    # Overlong request line and headers, and requests that are not HTTP: refused with
+    # problem+json, and the server keeps serving.
     host = urlsplit(server.base_url).netloc
-    long_url = f"GET /{'a' * 100_000} HTTP/1.1\r\nHost: {host}\r\n\r\n".encode()
+    long_url = f"GET /{'a' * 100_000} HTTP/1.1\r\nHost: {host}\r\n\r\n"
     long_header = f"GET /healthz HTTP/1.1\r\nHost: {host}\r\nX-Big: {'a' * 100_000}\r\n\r\n"
-    for request in (long_url, long_header.encode()):
-        status_line = raw_request(server.base_url, request).split(b"\r\n")[0]
-        assert re.match(rb"HTTP/1\.1 4\d\d ", status_line), status_line
+    header_without_colon = f"GET /healthz HTTP/1.1\r\nHost: {host}\r\nNo colon\r\n\r\n"
+    for request, status, code in (
+        (long_url, 431, "HEADERS_TOO_LARGE"),
+        (long_header, 431, "HEADERS_TOO_LARGE"),
+        (header_without_colon, 400, "MALFORMED_REQUEST"),
+        ("NONSENSE\r\n\r\n", 400, "MALFORMED_REQUEST"),
+    ):
+        head, _, body = raw_request(server.base_url, request.encode()).partition(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 %d " % status), head
+        assert b"\r\nContent-Type: application/problem+json\r\n" in head, head
+        assert b"\r\nX-Content-Type-Options: nosniff\r\n" in head, head
+        assert json.loads(body) == {
+            "type": "about:blank",
+            "title": HTTPStatus(status).phrase,
+            "status": status,
+            "detail": ANY,
+            "code": code,
+        }
     assert httpx.get(server.base_url + "/healthz").status_code == 200
 
     # Pagination is capped.

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from typing import Annotated, ClassVar, Literal
 
 import segno
-from pydantic import AwareDatetime, BaseModel, Field, RootModel
+from pydantic import AwareDatetime, BaseModel, BeforeValidator, Field, RootModel
 from quart import Blueprint, Response, current_app
 from quart_rate_limiter import rate_limit
 from quart_schema import (
@@ -20,7 +20,7 @@ from quart_schema import (
 from ..audit import record_audit
 from ..auth import Caller, require_org_role, role_at_least
 from ..database import get_db
-from ..errors import APIError, validation_error
+from ..errors import TIMESTAMP_MESSAGE, APIError, validation_error
 from ..models.links import (
     Link,
     delete_link,
@@ -43,8 +43,16 @@ RANDOM_SLUG_ATTEMPTS = 8
 RedirectStatus = Literal[301, 302, 307, 308]
 # PostgreSQL text cannot hold NUL characters.
 NO_NUL = r"^[^\x00]*$"
+
+
+def _iso_string(value: object) -> object:
+    if not isinstance(value, str):  # pydantic would read a number as a Unix time
+        raise ValueError(TIMESTAMP_MESSAGE)
+    return value
+
+
 # JSON has no date type: a timestamp arrives as an ISO 8601 string, with its offset.
-FutureTime = Annotated[AwareDatetime, Field(strict=False)]
+FutureTime = Annotated[AwareDatetime, Field(strict=False), BeforeValidator(_iso_string)]
 
 
 class LinkCreate(Input):
