@@ -15,12 +15,15 @@ COPY backend/pyproject.toml backend/pdm.lock ./
 RUN pdm install --prod --frozen-lockfile --no-self
 COPY backend/ ./
 COPY frontend/ /app/frontend/
+# .data (KURZ_DATA_DIR) is the one place Kurz writes: its volume takes this owner when created.
 RUN pdm install --prod --frozen-lockfile \
-    && useradd --system --uid 10001 --home-dir /app kurz
+    && useradd --system --uid 10001 --home-dir /app kurz \
+    && mkdir -p /app/backend/.data && chown kurz /app/backend/.data
 
 USER kurz
 ENV PATH=/app/backend/.venv/bin:$PATH \
     KURZ_ENV=production \
+    KURZ_DATA_DIR=/app/backend/.data \
     KURZ_HOST=0.0.0.0 \
     KURZ_PORT=8000
 EXPOSE 8000

@@ -126,10 +126,12 @@ def database_url(fresh_database: Callable[..., str], template_database: str) -> 
 
 
 @pytest.fixture
-def settings(database_url: str) -> Settings:
+def settings(database_url: str, tmp_path: Path) -> Settings:
     # Rate limits are off by default so tests can log in freely; their own tests turn them on.
+    # A data directory of the test's own: clicks a stop cannot write are spooled there.
     return Settings(
         database_url=database_url,
+        data_dir=tmp_path / "data",
         base_url=BASE_URL,
         rate_limits=False,
         pool_min_size=1,
@@ -334,6 +336,7 @@ def start_live_server(database_url: str, log_dir: Path, **env: str) -> LiveServe
         "KURZ_BASE_URL": base_url,
         "KURZ_RATE_LIMITS": "off",
         "KURZ_DB_POOL_MIN": "1",
+        "KURZ_DATA_DIR": str(log_dir / "data"),
         **env,
     }
     log_path = log_dir / f"server-{port}.log"

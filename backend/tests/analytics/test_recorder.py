@@ -291,11 +291,80 @@ async def test_shutdown_writes_every_buffered_click(settings, app_factory, datab
     assert counts["raw"] == counts["counter"] == 250
 
 
-async def test_a_shutdown_during_an_outage_logs_the_clicks_it_loses(
-    own_postgres, settings, app_factory, caplog
+async def test_a_shutdown_during_an_outage_spools_the_clicks_for_the_next_start(
+    own_postgres, settings, app_factory, tmp_path, caplog
 ) -> None:
+    changes = {"database_url": own_postgres.url, "db_query_timeout": 1, "data_dir": tmp_path}
+    app = app_factory(settings, click_flush_seconds=3600, **changes)
+    clicks = BATCH_SIZE + 3  # a whole batch and the start of the next
+    with caplog.at_level(logging.WARNING, logger="kurz.analytics.recorder"):
+        async with app.test_app():
+            link = await insert_link(app.extensions["kurz.db"])
+            for number in range(clicks):
+                agent, referrer = (IPHONE, "https://news.example/") if number % 2 else (CHROME, "")
+                click(app.extensions["kurz.clicks"], link, agent, referrer=referrer)
+            await asyncio.to_thread(own_postgres.stop)
+    assert f"{clicks} clicks spooled to {tmp_path}" in caplog.text
+    assert len(list(tmp_path.glob("click-spool/*.clicks.json"))) == 1
+
+    # The next start on that database writes them first, once, as they would have been.
+    await asyncio.to_thread(own_postgres.start)
+    async with app_factory(settings, **changes).test_app() as restarted:
+        db = restarted.app.extensions["kurz.db"]
+        assert restarted.app.extensions["kurz.clicks"].buffered == clicks
+        await restarted.app.extensions["kurz.clicks"].flush()
+        counts = await stored(db, link)
+        referrers = await db.fetch_all(
+            "SELECT referrer, clicks FROM click_day_referrers WHERE link_id = :id ORDER BY 1",
+            {"id": link},
+        )
+    assert counts["raw"] == counts["counter"] == counts["day_clicks"] == clicks
+    assert counts["visitors"] == 2  # one address, two user agents
+    assert [(row["referrer"], row["clicks"]) for row in referrers] == [
+        ("news.example", clicks // 2)
+    ]
+    assert not list(tmp_path.glob("click-spool/*"))
+
+
+async def test_a_spool_is_taken_back_only_on_its_own_database_and_stored_once(
+    own_postgres, settings, app_factory, fresh_database, template_database, tmp_path
+) -> None:
+    changes = {"database_url": own_postgres.url, "db_query_timeout": 1, "data_dir": tmp_path}
+    async with app_factory(settings, click_flush_seconds=3600, **changes).test_app() as down:
+        link = await insert_link(down.app.extensions["kurz.db"])
+        for _ in range(5):
+            click(down.app.extensions["kurz.clicks"], link)
+        await asyncio.to_thread(own_postgres.stop)
+    await asyncio.to_thread(own_postgres.start)
+
+    # Another database, the same data directory: the spool is not for it.
+    other = app_factory(
+        settings, data_dir=tmp_path, database_url=fresh_database(template_database)
+    )
+    async with other.test_app():
+        assert other.extensions["kurz.clicks"].buffered == 0
+    assert len(list(tmp_path.glob("click-spool/*.clicks.json"))) == 1
+
+    # Two processes (workers) of its own database take it back at once: stored once.
+    first, second = app_factory(settings, **changes), app_factory(settings, **changes)
+    async with first.test_app(), second.test_app():
+        written = [await app.extensions["kurz.clicks"].flush() for app in (first, second)]
+        assert written == [5, 0]
+        assert (await stored(first.extensions["kurz.db"], link))["raw"] == 5
+    assert not list(tmp_path.glob("click-spool/*"))
+
+
+async def test_a_shutdown_that_can_neither_write_nor_spool_logs_the_clicks_it_loses(
+    own_postgres, settings, app_factory, tmp_path, caplog
+) -> None:
+    not_a_directory = tmp_path / "file"
+    not_a_directory.write_text("")
     app = app_factory(
-        settings, database_url=own_postgres.url, db_query_timeout=1, click_flush_seconds=3600
+        settings,
+        database_url=own_postgres.url,
+        db_query_timeout=1,
+        click_flush_seconds=3600,
+        data_dir=not_a_directory,
     )
     with caplog.at_level(logging.ERROR, logger="kurz.analytics.recorder"):
         async with app.test_app():

@@ -151,3 +151,29 @@ def test_database_outage_answers_503_quickly_and_recovers_without_losing_clicks(
     # may fail as an error.
     assert not errors(server.log())
     assert server.stop() == 0, server.log()
+
+
+@pytest.mark.slow
+def test_clicks_a_stop_during_an_outage_could_not_write_are_written_by_the_next_start(
+    own_postgres, live_server_factory
+) -> None:
+    server = live_server_factory(own_postgres.url, KURZ_DB_QUERY_TIMEOUT="1")
+    owner = register(server.base_url)
+    org_id = create_org(owner)
+    slug = create_link(owner.http, org_id)["slug"]
+    assert visit(owner.http, slug).status_code == 302  # now in the redirect cache
+    own_postgres.stop()
+    redirected = 1 + sum(visit(owner.http, slug).status_code == 302 for _ in range(20))
+    assert redirected > 1, "redirects are served from the cache during an outage"
+
+    assert server.stop() == 0, server.log()
+    assert f"{redirected} clicks spooled to" in server.log(), server.log()
+    own_postgres.start()
+    restarted = live_server_factory(own_postgres.url)
+    http = client(restarted.base_url)
+    credentials = {"email": owner.email, "password": owner.password}
+    assert http.post("/api/v1/session", json=credentials).status_code == 200
+    link = f"/api/v1/orgs/{org_id}/links/{slug}"
+    wait_for(lambda: http.get(link).json()["clicks"] == redirected, timeout=10)
+    assert "took back the clicks spooled to" in restarted.log()
+    assert not errors(restarted.log())

@@ -16,9 +16,12 @@ Durability: a graceful shutdown flushes everything (``stop()``); a crash loses a
 of the current interval (one ``click_flush_seconds``, plus whatever a database outage had kept
 buffered). When a flush fails (database down) its batch is kept and written first on the next
 interval, under the same token, so that a batch whose commit went unanswered but happened is
-not stored twice (db/6.py). The buffer is bounded by ``max_buffered`` (plus that one batch), and
-beyond the bound the oldest buffered clicks are dropped, counted in ``dropped`` and logged as a
-warning.
+not stored twice (db/6.py). When the database is still gone at shutdown, the clicks not written
+are spooled to a file in ``settings.data_dir`` (``KURZ_DATA_DIR``), with their tokens and the
+identity of their database, and the next start on that database takes them back and writes
+them first; a spool taken back by two processes (workers) is still stored once, by its tokens.
+The buffer is bounded by ``max_buffered`` (plus batches failed or taken back), and beyond the
+bound the oldest buffered clicks are dropped, counted in ``dropped`` and logged as a warning.
 
 Retention: at most once an hour the flusher also deletes raw clicks older than
 ``settings.click_retention_days`` (once rolled up) and the visitor hashes and salts of past
@@ -28,7 +31,9 @@ days (and batch tokens a day old); the daily rollups are kept.
 import asyncio
 import contextlib
 import datetime
+import json
 import logging
+import os
 import time
 import uuid
 from array import array
@@ -36,12 +41,19 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from itertools import repeat
+from pathlib import Path
 
 from databases import Database
 
 from ..config import Settings
 from ..database import is_unavailable
-from ..models.clicks import ClickBatch, delete_expired_clicks, insert_clicks, roll_up_clicks
+from ..models.clicks import (
+    ClickBatch,
+    delete_expired_clicks,
+    insert_clicks,
+    roll_up_clicks,
+    select_database_identity,
+)
 from .agents import MAX_REFERRER, MAX_USER_AGENT, Agent, classify, referrer_host
 from .visitors import VisitorHasher
 
@@ -56,6 +68,7 @@ BATCH_SIZE = 1_000
 PURGE_EVERY_SECONDS = 3600.0
 PURGE_RETRY_SECONDS = 60.0
 FINAL_FLUSH_ATTEMPTS = 3
+SPOOL_SUFFIX = ".clicks.json"
 
 EPOCH = datetime.date(1970, 1, 1)
 MICROSECONDS_PER_DAY = 86_400_000_000
@@ -111,6 +124,8 @@ class ClickColumns:
     machine words per click plus its distinct values.
     """
 
+    COLUMNS = ("times", "link_ids", "agents", "referrers", "addresses")
+
     def __init__(self) -> None:
         self.times = array("q")  # microseconds since the epoch
         self.link_ids = array("q")
@@ -137,8 +152,29 @@ class ClickColumns:
         self.addresses.append(addresses.setdefault(client_ip, len(addresses) + 1))
 
     def drop_oldest(self) -> None:
-        for column in (self.times, self.link_ids, self.agents, self.referrers, self.addresses):
-            del column[0]
+        for name in self.COLUMNS:
+            del getattr(self, name)[0]
+
+    def as_json(self) -> dict[str, list]:
+        """The columns, and each numbered value list in number order (for the spool)."""
+        return {
+            **{name: getattr(self, name).tolist() for name in self.COLUMNS},
+            "agent_values": list(self.agent_numbers),
+            "referrer_values": list(self.referrer_numbers),
+            "address_values": list(self.address_numbers),
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, list]) -> "ClickColumns":
+        columns = cls()
+        for name in cls.COLUMNS:
+            getattr(columns, name).extend(data[name])
+        columns.agent_numbers = {
+            tuple(agent): n for n, agent in enumerate(data["agent_values"], 1)
+        }
+        columns.referrer_numbers = {value: n for n, value in enumerate(data["referrer_values"], 1)}
+        columns.address_numbers = {value: n for n, value in enumerate(data["address_values"], 1)}
+        return columns
 
 
 class ClickRecorder:
@@ -152,9 +188,14 @@ class ClickRecorder:
         # Each becomes a batch; the last is filled until it holds BATCH_SIZE clicks.
         self._segments: deque[ClickColumns] = deque()
         self._count = 0  # clicks in the segments
-        # The batch being written, or last failed to be: written again as it is, under the
-        # same token, so that a retry of a batch that was committed after all writes nothing.
-        self._batch: tuple[uuid.UUID, ClickColumns] | None = None
+        # Batches given their token, written in order before the segments: the batch being
+        # written or last failed to be (written again as it is, under the same token, so that a
+        # retry of a batch that was committed after all writes nothing), or those taken back
+        # from the spool.
+        self._batches: deque[tuple[uuid.UUID, ClickColumns]] = deque()
+        self._spool_dir = settings.data_dir / "click-spool"
+        self._taken_back: list[Path] = []  # spool files, deleted once their batches are stored
+        self._database = ""  # the identity of the database, as spool files name it
         self._db: Database | None = None
         self._task: asyncio.Task | None = None
         self.retention = Chore("retention", self.purge, PURGE_EVERY_SECONDS, PURGE_RETRY_SECONDS)
@@ -170,7 +211,7 @@ class ClickRecorder:
     @property
     def buffered(self) -> int:
         """Clicks not written yet, including the batch being written."""
-        return self._count + (len(self._batch[1]) if self._batch else 0)
+        return self._count + sum(len(columns) for _, columns in self._batches)
 
     def record(
         self, link_id: int, *, method: str, user_agent: str, referrer: str, client_ip: str
@@ -200,8 +241,11 @@ class ClickRecorder:
             log.warning("click buffer full: dropped %d clicks so far", self.dropped)
 
     async def start(self, db: Database) -> None:
-        """Start the periodic flusher (the pool must be open)."""
+        """Take back the clicks spooled for this database, and start the periodic flusher (the
+        pool must be open)."""
         self._db = db
+        self._database = await select_database_identity(db)
+        self._take_back_spool()
         self._stopping.clear()
         self._task = asyncio.create_task(self._run(), name="kurz-click-flusher")
 
@@ -222,15 +266,61 @@ class ClickRecorder:
                 await self.flush()
                 return
             except Exception as error:
-                if attempt == FINAL_FLUSH_ATTEMPTS:
-                    log.error(
-                        "final click flush failed (%s: %s): %d clicks lost",
-                        type(error).__name__,
-                        error,
-                        self.buffered,
-                    )
-                else:
+                failure = f"final click flush failed ({type(error).__name__}: {error})"
+                if attempt < FINAL_FLUSH_ATTEMPTS:
                     await asyncio.sleep(1)  # a database restarting may be back in a moment
+        clicks = self.buffered
+        try:
+            path = self._spool()
+        except OSError as error:
+            log.error("%s, and so did spooling (%s): %d clicks lost", failure, error, clicks)
+        else:
+            log.warning("%s: %d clicks spooled to %s for the next start", failure, clicks, path)
+
+    def _spool(self) -> Path:
+        """Write every click not stored yet to a new spool file, atomically, then delete the
+        spool files taken back (their batches are in the new one); the buffer is then empty."""
+        batches = [*self._batches, *((uuid.uuid4(), columns) for columns in self._segments)]
+        spool = {
+            "database": self._database,
+            "batches": [{"token": str(token), **columns.as_json()} for token, columns in batches],
+        }
+        self._spool_dir.mkdir(parents=True, exist_ok=True)
+        path = self._spool_dir / f"{uuid.uuid4()}{SPOOL_SUFFIX}"
+        partial = path.with_name(path.name + ".partial")
+        with partial.open("w") as file:
+            json.dump(spool, file)
+            file.flush()
+            os.fsync(file.fileno())
+        partial.replace(path)
+        self._forget_taken_back()
+        self._batches.clear()
+        self._segments.clear()
+        self._count = 0
+        return path
+
+    def _take_back_spool(self) -> None:
+        """Queue the batches of the spool files of this database, to be written first."""
+        for path in sorted(self._spool_dir.glob(f"*{SPOOL_SUFFIX}")):
+            try:
+                spool = json.loads(path.read_text())
+                if spool["database"] != self._database:
+                    continue  # another database's (another DATABASE_URL): left for it
+                batches = [
+                    (uuid.UUID(batch["token"]), ClickColumns.from_json(batch))
+                    for batch in spool["batches"]
+                ]
+            except (OSError, ValueError, LookupError, TypeError) as error:
+                log.error("cannot read the click spool %s (%r); left as it is", path, error)
+                continue
+            self._batches.extend(batches)
+            self._taken_back.append(path)
+            log.info("took back the clicks spooled to %s", path)
+
+    def _forget_taken_back(self) -> None:
+        for path in self._taken_back:
+            path.unlink(missing_ok=True)  # another worker may have taken it back too
+        self._taken_back.clear()
 
     async def flush(self, batches: int | None = None) -> int:
         """Write the clicks buffered now (the oldest ``batches`` batches of them); return how
@@ -243,20 +333,22 @@ class ClickRecorder:
         """
         async with self._flush_lock:
             stored = 0
-            pending = len(self._segments) + (self._batch is not None)
+            pending = len(self._segments) + len(self._batches)
             for _ in range(pending if batches is None else min(pending, batches)):
-                if self._batch is None:
+                if not self._batches:
                     if not self._segments:  # dropped meanwhile, the buffer being full
                         break
                     columns = self._segments.popleft()
                     self._count -= len(columns)
-                    self._batch = (uuid.uuid4(), columns)
-                token, columns = self._batch
+                    self._batches.append((uuid.uuid4(), columns))
+                token, columns = self._batches[0]
                 # A task per batch: `databases` ties a connection to the task using it, and when
                 # a rollback fails (the server went away mid-transaction) it never lets go of
                 # it, which would leave a long-lived task with a dead connection for good.
                 stored += await asyncio.create_task(self._write(token, columns))
-                self._batch = None
+                self._batches.popleft()
+            if not self._batches:
+                self._forget_taken_back()
             return stored
 
     async def settle(self) -> None:
@@ -264,7 +356,7 @@ class ClickRecorder:
         visit shows at once (read your own clicks). At most one batch: under heavy traffic a
         read must not wait for a backlog, which the flusher writes within an interval anyway.
         A failure is left to the flusher, which logs and retries it; the read goes on."""
-        if self._segments:
+        if self._segments or self._batches:
             with contextlib.suppress(Exception):
                 await self.flush(batches=1)
 

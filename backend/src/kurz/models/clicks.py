@@ -117,6 +117,14 @@ async def insert_clicks(db: Database, clicks: ClickBatch) -> int:
             return await raw.fetchval(INSERT_CLICKS, *values)
 
 
+async def select_database_identity(db: Database) -> str:
+    """This database among all servers and their databases (clicks spooled by a process that
+    could not write them are for the database they came from)."""
+    return await db.fetch_val("""SELECT concat_ws('/', system_identifier, current_database(),
+                            (SELECT oid FROM pg_database WHERE datname = current_database()))
+             FROM pg_control_system()""")
+
+
 # --- rollups -------------------------------------------------------------------------------
 
 # Statements below are composed of these constant fragments (hence "noqa: S608"); values
