@@ -146,7 +146,7 @@ async function render() {
   }
 
   drawHeader(org, path);
-  const ctx = { params: match.params, org, user: session.user, loggedIn, navigate, refresh: render };
+  const ctx = { params: match.params, query: match.query, org, user: session.user, loggedIn, navigate, refresh: render };
   main.replaceChildren(match.view(ctx));
   const heading = main.querySelector('h1');
   document.title = heading ? `${heading.textContent} · Kurz` : 'Kurz';

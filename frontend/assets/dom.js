@@ -59,9 +59,11 @@ export function errorText(error) {
 
 // ---- Buttons -------------------------------------------------------------------------------
 
-// Disables the button while work runs; the spinner only appears if it takes longer than a blink.
+// Ignores the button while work runs; the spinner only appears if it takes longer than a blink.
+// aria-disabled rather than disabled: a disabled button loses keyboard focus to <body>.
 export async function busy(button, work) {
-  button.disabled = true;
+  if (button.getAttribute('aria-disabled') === 'true') return;
+  button.setAttribute('aria-disabled', 'true');
   button.setAttribute('aria-busy', 'true');
   const spinner = setTimeout(() => button.classList.add('is-busy'), 150);
   try {
@@ -70,7 +72,7 @@ export async function busy(button, work) {
     clearTimeout(spinner);
     button.classList.remove('is-busy');
     button.removeAttribute('aria-busy');
-    button.disabled = false;
+    button.removeAttribute('aria-disabled');
   }
 }
 
@@ -270,10 +272,28 @@ export function table({ caption, columns, rows, empty = 'Nothing here yet.', tes
 
 // ---- Page sections -------------------------------------------------------------------------
 
+// Re-drawing a container must not drop keyboard focus to <body>. Call before: the returned
+// function, called after, focuses the control with the same name (aria-label) if there still is
+// one, else the heading of the list it was in (made focusable from script only), else the container.
+function keepFocus(container) {
+  const focused = document.activeElement;
+  if (!container.contains(focused)) return () => {};
+  const label = focused.getAttribute('aria-label');
+  const headings = () => container.querySelectorAll('h2, h3');
+  const above = [...headings()].filter((heading) => heading.compareDocumentPosition(focused) & Node.DOCUMENT_POSITION_FOLLOWING).length;
+  return () => {
+    const control = label && container.querySelector(`[aria-label="${CSS.escape(label)}"]`);
+    const fallback = headings()[Math.max(above - 1, 0)] || container;
+    if (!control) fallback.tabIndex = -1;
+    (control || fallback).focus();
+  };
+}
+
 // Shows "Loading…" (after a blink) until fetch() settles, then render(data) or the error
 // with a retry button. Returns the container so callers can place it synchronously.
 export function loader(fetch, render, container = h('div', { class: 'loader-box' })) {
   const run = async () => {
+    const restoreFocus = keepFocus(container);
     const pending = setTimeout(
       () => container.replaceChildren(h('p', { class: 'loading', role: 'status' }, 'Loading…')),
       150,
@@ -282,6 +302,7 @@ export function loader(fetch, render, container = h('div', { class: 'loader-box'
       const data = await fetch();
       clearTimeout(pending);
       container.replaceChildren(...[render(data)].flat());
+      restoreFocus();
     } catch (error) {
       clearTimeout(pending);
       container.replaceChildren(
@@ -292,6 +313,7 @@ export function loader(fetch, render, container = h('div', { class: 'loader-box'
           h('button', { type: 'button', class: 'btn', onclick: run }, 'Try again'),
         ),
       );
+      restoreFocus();
     }
   };
   run();
@@ -310,16 +332,19 @@ export function page(title, ...children) {
 
 // ---- Dialogs -------------------------------------------------------------------------------
 
+let dialogs = 0; // numbers their titles: a confirmation may open over another dialog
+
 // A native modal <dialog>: focus is trapped and Escape closes it, for free.
 export function openDialog(title, build) {
   const close = () => dialog.close();
+  const titleId = `dialog-title-${++dialogs}`;
   const dialog = h(
     'dialog',
-    { class: 'dialog', 'aria-labelledby': 'dialog-title' },
+    { class: 'dialog', 'aria-labelledby': titleId },
     h(
       'div',
       { class: 'dialog-head' },
-      h('h2', { id: 'dialog-title' }, title),
+      h('h2', { id: titleId }, title),
       h('button', { type: 'button', class: 'btn btn-ghost', 'aria-label': 'Close', onclick: close }, '×'),
     ),
   );

@@ -1,4 +1,5 @@
-// A tiny hash router: "#/orgs/abc/links" -> {view, params: {org: 'abc'}}.
+// A tiny hash router: "#/orgs/abc/links?q=x" -> {view, params: {org: 'abc'}, query: {q: 'x'}}
+// (query as URLSearchParams).
 const routes = [];
 
 export function route(pattern, view, options = {}) {
@@ -11,11 +12,12 @@ export function route(pattern, view, options = {}) {
 }
 
 export function resolve(path) {
+  const [, pathname, search] = /^([^?]*)(.*)$/s.exec(path);
   for (const r of routes) {
-    const match = r.regexp.exec(path);
+    const match = r.regexp.exec(pathname);
     if (match) {
       const params = Object.fromEntries(r.keys.map((key, i) => [key, decodeURIComponent(match[i + 1])]));
-      return { ...r, params };
+      return { ...r, params, query: new URLSearchParams(search) };
     }
   }
   return null;
@@ -33,3 +35,11 @@ export function navigate(path, { replace = false } = {}) {
 }
 
 export const redirect = (path) => navigate(path, { replace: true });
+
+// Keeps a screen's state (a search, a period) in the address, so that reload and Back restore
+// it: replaces the query without a new history entry or a re-render. Empty values are left out.
+export function setQuery(values) {
+  const query = new URLSearchParams(Object.entries(values).filter(([, value]) => value));
+  const pathname = currentPath().split('?')[0];
+  history.replaceState(history.state, '', `#${pathname}${query.size ? `?${query}` : ''}`);
+}

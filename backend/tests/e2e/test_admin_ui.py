@@ -142,6 +142,7 @@ def test_tokens_create_copy_use_and_revoke(page, context, base_url) -> None:
     page.get_by_role("button", name="Revoke CI pipeline").click()
     page.get_by_role("dialog").get_by_role("button", name="Revoke").click()
     expect(page.get_by_test_id("tokens-table")).to_have_text("No API tokens yet.")
+    expect(page.get_by_role("heading", name="Tokens", exact=True)).to_be_focused()
     assert httpx.get(links, headers=bearer).status_code == 401
 
 
@@ -189,3 +190,96 @@ def test_rename_see_activity_and_delete_org(page, context, base_url) -> None:
     expect(page.get_by_role("heading", name="New organization")).to_be_visible()
     expect(page.get_by_test_id("org-picker")).to_have_count(0)
     assert httpx.get(f"{base_url}/{link['slug']}").status_code == 404
+
+
+def test_an_owner_steps_down_while_another_owner_remains(page, context, new_context) -> None:
+    owner = sign_up(context)
+    org = create_org(owner, "Two Owners")
+    other_owner = sign_up(new_context())
+    add_member(owner, org, other_owner.email, "owner")
+    open_app(page, f"/orgs/{org}/members")
+
+    page.get_by_role("button", name=f"Change role of {owner.email}").click()
+    page.get_by_role("dialog").get_by_label("Role").select_option("admin")
+    page.get_by_role("dialog").get_by_role("button", name="Save role").click()
+    confirm = page.get_by_role("dialog", name="Become admin?")
+    expect(confirm).to_contain_text("Only another owner can make you an owner")
+    confirm.get_by_role("button", name="Step down").click()
+
+    expect(page.get_by_test_id("current-role")).to_have_text("Admin")
+    expect(row(page, "members-table", owner.email)).to_contain_text("Admin")
+    # Admins neither change roles nor remove owners.
+    expect(page.get_by_role("button", name="Change role")).to_have_count(0)
+    expect(page.get_by_role("button", name=f"Remove {other_owner.email}")).to_have_count(0)
+    members = call(context, "GET", f"/orgs/{org}/members")["items"]
+    assert {m["email"]: m["role"] for m in members}[owner.email] == "admin"
+
+
+def test_the_last_owner_is_told_why_they_cannot_step_down(page, context, watch) -> None:
+    watch.expect(409, "PATCH")
+    owner = sign_up(context)
+    org = create_org(owner, "One Owner")
+    open_app(page, f"/orgs/{org}/members")
+
+    page.get_by_role("button", name=f"Change role of {owner.email}").click()
+    dialog = page.get_by_role("dialog", name=f"Change role of {owner.email}")
+    dialog.get_by_label("Role").select_option("member")
+    dialog.get_by_role("button", name="Save role").click()
+    page.get_by_role("dialog", name="Become member?").get_by_role(
+        "button", name="Step down"
+    ).click()
+    expect(dialog.locator("#role-form-role-error")).to_have_text(
+        "An organization needs at least one owner. Make someone else an owner first."
+    )
+    expect(dialog.get_by_label("Role")).to_be_focused()
+    expect(page.get_by_test_id("current-role")).to_have_text("Owner")
+
+
+def test_keyboard_focus_stays_in_place_after_member_actions(page, context, new_context) -> None:
+    owner = sign_up(context)
+    org = create_org(owner, "Focus Org")
+    colleague = sign_up(new_context())
+    add_member(owner, org, colleague.email)
+    invitee = unique_email("focus")
+    add_member(owner, org, invitee)
+    open_app(page, f"/orgs/{org}/members")
+
+    change = page.get_by_role("button", name=f"Change role of {colleague.email}")
+    change.click()
+    page.get_by_role("dialog").get_by_label("Role").select_option("admin")
+    page.get_by_role("dialog").get_by_role("button", name="Save role").click()
+    expect(row(page, "members-table", colleague.email)).to_contain_text("Admin")
+    expect(change).to_be_focused()
+
+    page.get_by_role("button", name=f"Withdraw invitation for {invitee}").click()
+    expect(page.get_by_test_id("invitations-table")).to_have_text("No pending invitations.")
+    expect(page.get_by_role("heading", name="Pending invitations")).to_be_focused()
+
+    page.get_by_role("button", name=f"Remove {colleague.email}").click()
+    page.get_by_role("dialog").get_by_role("button", name="Remove").click()
+    expect(row(page, "members-table", colleague.email)).to_have_count(0)
+    expect(page.get_by_role("heading", name="1 member")).to_be_focused()
+
+
+def test_every_tab_is_on_screen_on_a_390px_phone(new_context) -> None:
+    phone = new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
+    owner = sign_up(phone)
+    org = create_org(owner, "Phone Org")
+    page = phone.new_page()
+    open_app(page, f"/orgs/{org}/links")
+    tabs = page.get_by_role("navigation", name="Main").get_by_role("link")
+    expect(tabs).to_have_count(5)
+    for tab in tabs.all():
+        box = tab.bounding_box()
+        assert box["x"] >= 0 and box["x"] + box["width"] <= 390, tab.text_content()
+    tabs.filter(has_text="Settings").tap()
+    expect(page.get_by_role("heading", name="Settings of Phone Org")).to_be_visible()
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+
+    # On a desktop they stay in one row.
+    desk = new_context()
+    org = create_org(sign_up(desk), "Desk Org")
+    page = desk.new_page()
+    open_app(page, f"/orgs/{org}/links")
+    tabs = page.get_by_role("navigation", name="Main").get_by_role("link")
+    assert len({tab.bounding_box()["y"] for tab in tabs.all()}) == 1

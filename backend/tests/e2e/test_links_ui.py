@@ -1,5 +1,6 @@
 """Links through the browser: create, copy, search, page, edit, disable, delete, QR and stats."""
 
+import re
 import time
 
 import httpx
@@ -255,3 +256,98 @@ def test_slow_answers_show_loading_and_failures_offer_a_retry(page, context, wat
     page.unroute("**/stats?*")
     stats.get_by_role("button", name="Try again").click()
     expect(page.get_by_test_id("clicks-chart")).to_be_visible()
+
+
+def test_an_unknown_link_shows_its_error_once(page, context, watch) -> None:
+    watch.expect(404, "GET")
+    owner = sign_up(context)
+    org = create_org(owner)
+    open_app(page, f"/orgs/{org}/links/no-such-link")
+    expect(page.get_by_role("alert").first).to_contain_text("No such link")
+    page.wait_for_load_state("networkidle")  # every answer is in: nothing more will show up
+    expect(page.get_by_role("alert")).to_have_count(1)
+    expect(page.get_by_role("heading", name="Statistics")).to_be_hidden()
+
+
+def test_a_link_created_during_a_search_shows_only_if_it_matches(page, context) -> None:
+    owner = sign_up(context)
+    org = create_org(owner)
+    create_link(owner, org, url="https://needle.example.org/", title="Needle")
+    create_link(owner, org, url="https://example.com/hay", title="Hay")
+    open_app(page, f"/orgs/{org}/links")
+    links = page.get_by_test_id("link-item")
+    page.get_by_label("Search links").fill("needle")
+    expect(links).to_have_count(1)
+
+    form = page.get_by_test_id("link-create-form")
+    form.get_by_label("Destination URL").fill("https://example.com/more-hay")
+    form.get_by_role("button", name="Shorten").click()
+    expect(page.get_by_test_id("created-short-url")).to_be_visible()
+    created = page.get_by_test_id("created-short-url").input_value()
+    expect(links).to_have_count(1)
+    expect(links).to_contain_text("needle.example.org")
+
+    form.get_by_label("Destination URL").fill("https://example.com/another-needle")
+    form.get_by_role("button", name="Shorten").click()
+    expect(page.get_by_test_id("created-short-url")).not_to_have_value(created)
+    expect(links).to_have_count(2)
+    expect(links.first).to_contain_text("another-needle")
+
+
+def test_keyboard_focus_stays_in_place_after_link_actions(page, context) -> None:
+    owner = sign_up(context)
+    org = create_org(owner)
+    slug = create_link(owner, org)["slug"]
+    create_link(owner, org)
+    open_app(page, f"/orgs/{org}/links")
+    row = item(page, slug)
+
+    row.get_by_role("button", name=f"Disable {slug}").click()
+    expect(row.get_by_role("button", name=f"Enable {slug}")).to_be_focused()
+    page.keyboard.press("Enter")
+    expect(row.get_by_role("button", name=f"Disable {slug}")).to_be_focused()
+
+    row.get_by_role("button", name=f"Edit {slug}").click()
+    dialog = page.get_by_role("dialog", name=f"Edit {slug}")
+    dialog.get_by_label("Title").fill("Renamed")
+    dialog.get_by_role("button", name="Save changes").click()
+    expect(row).to_contain_text("Renamed")
+    expect(row.get_by_role("button", name=f"Edit {slug}")).to_be_focused()
+
+    delete = row.get_by_role("button", name=f"Delete {slug}")
+    delete.click()
+    page.get_by_role("dialog").get_by_role("button", name="Cancel").click()
+    expect(delete).to_be_focused()
+    delete.click()
+    page.get_by_role("dialog").get_by_role("button", name="Delete link").click()
+    expect(row).to_have_count(0)
+    expect(page.get_by_role("heading", name="All links")).to_be_focused()
+
+
+def test_search_and_period_are_kept_in_the_address(page, context) -> None:
+    owner = sign_up(context)
+    org = create_org(owner)
+    needle = create_link(owner, org, url="https://needle.example.org/", title="Needle")["slug"]
+    create_link(owner, org, url="https://example.com/hay", title="Hay")
+    open_app(page, f"/orgs/{org}/links")
+    links = page.get_by_test_id("link-item")
+    page.get_by_label("Search links").fill("needle")
+    expect(links).to_have_count(1)
+    expect(page).to_have_url(re.compile(r"\?q=needle$"))
+
+    page.reload()
+    expect(page.get_by_label("Search links")).to_have_value("needle")
+    expect(links).to_have_count(1)
+
+    item(page, needle).get_by_role("link", name=f"Stats and QR code for {needle}").click()
+    chart = page.get_by_test_id("clicks-chart")
+    expect(chart.locator(".chart-bar")).to_have_count(30)
+    page.get_by_label("Period").select_option("7")
+    expect(chart.locator(".chart-bar")).to_have_count(7)
+    page.reload()
+    expect(page.get_by_label("Period")).to_have_value("7")
+    expect(chart.locator(".chart-bar")).to_have_count(7)
+
+    page.go_back()
+    expect(page.get_by_label("Search links")).to_have_value("needle")
+    expect(links).to_have_count(1)

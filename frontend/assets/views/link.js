@@ -2,6 +2,7 @@
 import { api } from '../api.js';
 import { clicksChart } from '../chart.js';
 import { copyRow, h, loader, page, table, time } from '../dom.js';
+import { setQuery } from '../router.js';
 import { badges, linkActions, linkApi } from './links.js';
 
 const PERIODS = [7, 30, 90, 365];
@@ -57,33 +58,38 @@ function renderStats(stats) {
 }
 
 export function linkView(ctx) {
-  const { org, params, navigate } = ctx;
+  const { org, params, query, navigate } = ctx;
   const qr = (format) => `/api/v1${linkApi(org, params.slug, 'qr')}?format=${format}`;
   const summary = h('div', { class: 'detail-grid' });
   const stats = h('div', { class: 'stats', 'data-testid': 'stats' });
+  const chosen = Number(query.get('days')) || 30;
   const period = h(
     'select',
     { id: 'stats-period' },
-    PERIODS.map((days) => h('option', { value: days, selected: days === 30 }, `Last ${days} days`)),
+    PERIODS.map((days) => h('option', { value: days, selected: days === chosen }, `Last ${days} days`)),
   );
   const loadStats = () => loader(() => api.get(`${linkApi(org, params.slug, 'stats')}?days=${period.value}`), renderStats, stats);
-  period.addEventListener('change', loadStats);
+  period.addEventListener('change', () => {
+    setQuery({ days: period.value });
+    loadStats();
+  });
+  const statsCard = h(
+    'section',
+    { class: 'card', 'aria-labelledby': 'stats-heading', hidden: true },
+    h(
+      'div',
+      { class: 'list-toolbar' },
+      h('h2', { id: 'stats-heading' }, 'Statistics'),
+      h('div', { class: 'inline-field' }, h('label', { for: 'stats-period' }, 'Period'), period),
+    ),
+    stats,
+  );
 
   const view = page(
     params.slug,
     h('p', { class: 'back' }, h('a', { href: `#/orgs/${org.id}/links` }, '← All links')),
     summary,
-    h(
-      'section',
-      { class: 'card', 'aria-labelledby': 'stats-heading' },
-      h(
-        'div',
-        { class: 'list-toolbar' },
-        h('h2', { id: 'stats-heading' }, 'Statistics'),
-        h('div', { class: 'inline-field' }, h('label', { for: 'stats-period' }, 'Period'), period),
-      ),
-      stats,
-    ),
+    statsCard,
   );
   const heading = view.querySelector('h1');
 
@@ -123,7 +129,12 @@ export function linkView(ctx) {
     ];
   }
 
-  loader(() => api.get(linkApi(org, params.slug)), detail, summary);
-  loadStats();
+  // Statistics only for a link that exists: an unknown one would show its error twice.
+  const shown = (link) => {
+    statsCard.hidden = false;
+    loadStats();
+    return detail(link);
+  };
+  loader(() => api.get(linkApi(org, params.slug)), shown, summary);
   return view;
 }

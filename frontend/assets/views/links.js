@@ -4,6 +4,7 @@ import {
   actionButton, busy, confirmDialog, copyButton, copyRow, errorText, form, fromLocalInput, h, notify, openDialog,
   page, plural, time, toLocalInput,
 } from '../dom.js';
+import { setQuery } from '../router.js';
 import { atLeast } from '../session.js';
 
 const PAGE_SIZE = 20;
@@ -17,6 +18,9 @@ const REDIRECTS = [
 
 export const linkApi = (org, ...rest) => path('orgs', org.id, 'links', ...rest);
 export const linkHref = (org, slug) => `#/orgs/${org.id}/links/${encodeURIComponent(slug)}`;
+
+// Re-drawing a link replaces its buttons: focus goes to the new one named `label`.
+const refocus = (label) => document.querySelector(`main [aria-label="${CSS.escape(label)}"]`)?.focus();
 
 // Only the creator of a link, or an admin/owner of the org, may change it (the API agrees).
 const canChange = (ctx, link) => link.created_by?.id === ctx.user.id || atLeast(ctx.org.role, 'admin');
@@ -44,6 +48,7 @@ export function linkActions(ctx, link, { onUpdate, onDelete }) {
       const updated = await api.patch(linkApi(ctx.org, link.slug), { disabled: !link.disabled });
       notify(`${link.slug} is ${updated.disabled ? 'disabled: it no longer redirects' : 'enabled again'}.`);
       onUpdate(updated);
+      refocus(`${updated.disabled ? 'Enable' : 'Disable'} ${link.slug}`);
     }, { class: 'btn btn-small', 'aria-label': `${toggle} ${link.slug}` }),
     actionButton('Delete', async () => {
       const sure = await confirmDialog(
@@ -96,6 +101,7 @@ function editDialog(ctx, link, onUpdate) {
           notify(`Saved ${link.slug}.`);
         }
         close();
+        refocus(`Edit ${link.slug}`);
       },
     }),
   );
@@ -137,12 +143,14 @@ function linkItem(ctx, link, onRemove) {
 }
 
 export function linksView(ctx) {
+  const heading = h('h2', { tabindex: '-1' }, 'All links');
   const list = h('ul', { class: 'link-list', 'data-testid': 'link-list', 'aria-label': 'Links' });
   const status = h('p', { class: 'list-status', role: 'status', 'data-testid': 'links-status' });
   const more = h('button', { type: 'button', class: 'btn', id: 'load-more', hidden: true }, 'Load more');
   const created = h('div', { class: 'panel panel-success', id: 'created-link', 'data-testid': 'created-link', hidden: true });
   const search = h('input', { type: 'search', id: 'link-search', name: 'q', autocomplete: 'off', placeholder: 'Slug, URL or title' });
-  let query = '';
+  search.value = ctx.query.get('q') ?? '';
+  let query = search.value.trim();
   let cursor = null;
   let generation = 0; // a newer search makes older answers irrelevant
 
@@ -150,7 +158,8 @@ export function linksView(ctx) {
     if (list.children.length) status.textContent = '';
     else status.textContent = query ? `No links match “${query}”.` : 'No links yet. Shorten your first URL above.';
   };
-  const item = (link) => linkItem(ctx, link, showEmpty);
+  // A deleted link's buttons are gone: keyboard focus goes to the list's heading.
+  const item = (link) => linkItem(ctx, link, () => (showEmpty(), heading.focus()));
 
   async function loadPage(reset) {
     const mine = reset ? ++generation : generation;
@@ -182,6 +191,7 @@ export function linksView(ctx) {
   const runSearch = () => {
     clearTimeout(typing);
     query = search.value.trim();
+    setQuery({ q: query });
     reload();
   };
   search.addEventListener('input', () => {
@@ -216,8 +226,12 @@ export function linksView(ctx) {
         h('a', { href: linkHref(ctx.org, link.slug) }, 'Stats and QR code'),
       );
       created.querySelector('button').focus();
-      list.prepend(item(link));
-      showEmpty();
+      if (query) {
+        reload(); // the new link shows only if it matches the search
+      } else {
+        list.prepend(item(link));
+        showEmpty();
+      }
     },
   });
 
@@ -228,7 +242,7 @@ export function linksView(ctx) {
     h(
       'div',
       { class: 'list-toolbar' },
-      h('h2', {}, 'All links'),
+      heading,
       h(
         'form',
         { role: 'search', class: 'search', onsubmit: (e) => (e.preventDefault(), runSearch()) },

@@ -1,11 +1,12 @@
-// Members and invitations of one org. Admins add and remove; owners also change roles.
+// Members and invitations of one org. Admins add and remove; owners also change roles, their own
+// included (stepping down), as long as another owner remains.
 import { api, path, request } from '../api.js';
 import { actionButton, confirmDialog, form, h, loader, notify, openDialog, page, plural, table, time } from '../dom.js';
 import { atLeast, homePath, loadSession, roleName } from '../session.js';
 
 const roleOptions = (roles) => roles.map((role) => [role, roleName(role)]);
 
-export function membersView({ org, user, navigate }) {
+export function membersView({ org, user, navigate, refresh }) {
   const isOwner = org.role === 'owner';
   const isAdmin = atLeast(org.role, 'admin');
   const membersApi = (...rest) => path('orgs', org.id, 'members', ...rest);
@@ -16,20 +17,26 @@ export function membersView({ org, user, navigate }) {
   const grantable = roleOptions(isOwner ? ['member', 'admin', 'owner'] : ['member']);
   const mayHandle = (role) => isOwner || (isAdmin && role === 'member');
   const canRemove = (m) => m.user_id !== user.id && mayHandle(m.role);
-  const canChangeRole = (m) => isOwner && m.user_id !== user.id;
 
   function changeRole(member) {
+    const self = member.user_id === user.id;
     openDialog(`Change role of ${member.email}`, (close) =>
       form({
         id: 'role-form',
         fields: [{ name: 'role', label: 'Role', options: grantable, value: member.role }],
         submitLabel: 'Save role',
+        errorFields: { LAST_OWNER: 'role' },
         extra: h('button', { type: 'button', class: 'btn', onclick: close }, 'Cancel'),
         onSubmit: async ({ role }) => {
+          const steppingDown = self && role !== 'owner';
+          const message = `Only another owner can make you an owner of ${org.name} again.`;
+          if (steppingDown && !(await confirmDialog(`Become ${role}?`, message, 'Step down'))) return;
           await api.patch(membersApi(member.user_id), { role });
           close();
-          notify(`${member.email} is now ${roleName(role).toLowerCase()}.`);
-          reload();
+          notify(`${self ? 'You are' : `${member.email} is`} now ${role}.`);
+          // Stepping down changes what this screen and the navigation may offer.
+          if (steppingDown) refresh();
+          else reload();
         },
       }),
     );
@@ -73,7 +80,7 @@ export function membersView({ org, user, navigate }) {
               h(
                 'div',
                 { class: 'row-actions' },
-                canChangeRole(m) && h('button', { type: 'button', class: 'btn btn-small', 'aria-label': `Change role of ${m.email}`, onclick: () => changeRole(m) }, 'Change role'),
+                isOwner && h('button', { type: 'button', class: 'btn btn-small', 'aria-label': `Change role of ${m.email}`, onclick: () => changeRole(m) }, 'Change role'),
                 canRemove(m) && actionButton('Remove', () => remove(m), { class: 'btn btn-small btn-danger', 'aria-label': `Remove ${m.email}` }),
               ),
           },

@@ -19,19 +19,23 @@ export function tokensView({ org }) {
     reload();
   }
 
+  // The heading belongs to the list: keyboard focus falls back to it when a revoked token's row goes.
   function render({ items }) {
-    return table({
-      testid: 'tokens-table',
-      rows: items,
-      empty: 'No API tokens yet.',
-      columns: [
-        { label: 'Name', cell: (t) => t.name, class: 'cell-wrap' },
-        { label: 'Role', cell: (t) => roleName(t.role) },
-        { label: 'Created', cell: (t) => time(t.created_at) },
-        { label: 'Last used', cell: (t) => time(t.last_used_at, 'Never') },
-        { label: 'Actions', cell: (t) => actionButton('Revoke', () => revoke(t), { class: 'btn btn-small btn-danger', 'aria-label': `Revoke ${t.name}` }) },
-      ],
-    });
+    return [
+      h('h2', {}, 'Tokens'),
+      table({
+        testid: 'tokens-table',
+        rows: items,
+        empty: 'No API tokens yet.',
+        columns: [
+          { label: 'Name', cell: (t) => t.name, class: 'cell-wrap' },
+          { label: 'Role', cell: (t) => roleName(t.role) },
+          { label: 'Created', cell: (t) => time(t.created_at) },
+          { label: 'Last used', cell: (t) => time(t.last_used_at, 'Never') },
+          { label: 'Actions', cell: (t) => actionButton('Revoke', () => revoke(t), { class: 'btn btn-small btn-danger', 'aria-label': `Revoke ${t.name}` }) },
+        ],
+      }),
+    ];
   }
 
   reload();
@@ -64,7 +68,6 @@ export function tokensView({ org }) {
       }),
       secret,
     ),
-    h('h2', {}, 'Tokens'),
     list,
   );
 }
