@@ -289,6 +289,10 @@ function keepFocus(container) {
   };
 }
 
+// Asking again may help after a network failure, a server error or a rate limit; not after a
+// 404 or another answer about the request itself.
+const retryable = (error) => !(error instanceof ApiError) || error.status >= 500 || error.status === 429;
+
 // Shows "Loading…" (after a blink) until fetch() settles, then render(data) or the error
 // with a retry button. Returns the container so callers can place it synchronously.
 export function loader(fetch, render, container = h('div', { class: 'loader-box' })) {
@@ -310,7 +314,7 @@ export function loader(fetch, render, container = h('div', { class: 'loader-box'
           'div',
           { class: 'panel panel-error', role: 'alert' },
           h('p', {}, errorText(error)),
-          h('button', { type: 'button', class: 'btn', onclick: run }, 'Try again'),
+          retryable(error) && h('button', { type: 'button', class: 'btn', onclick: run }, 'Try again'),
         ),
       );
       restoreFocus();

@@ -64,7 +64,7 @@ def validation_error(field: str, message: str, code: str = "VALIDATION_ERROR") -
 
 def org_not_found() -> APIError:
     # Same answer for "no such org" and "not yours": never reveal that an org exists.
-    return APIError(404, "ORG_NOT_FOUND", "No such organisation.")
+    return APIError(404, "ORG_NOT_FOUND", "No such organization.")
 
 
 def problem_body(error: APIError) -> bytes:

@@ -267,6 +267,8 @@ def test_an_unknown_link_shows_its_error_once(page, context, watch) -> None:
     page.wait_for_load_state("networkidle")  # every answer is in: nothing more will show up
     expect(page.get_by_role("alert")).to_have_count(1)
     expect(page.get_by_role("heading", name="Statistics")).to_be_hidden()
+    # Asking again cannot bring an unknown link: no "Try again" offered.
+    expect(page.get_by_role("button", name="Try again")).to_have_count(0)
 
 
 def test_a_link_created_during_a_search_shows_only_if_it_matches(page, context) -> None:

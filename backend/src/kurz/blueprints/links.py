@@ -262,7 +262,7 @@ async def link_qr(org_id: str, slug: str, query_args: QrQuery) -> Response:
 async def _existing(caller: Caller, slug: str, *, lock: bool = False) -> Link:
     link = await select_link(get_db(), caller.org_id, slug, lock=lock)
     if link is None:
-        raise APIError(404, "LINK_NOT_FOUND", "No such link in this organisation.")
+        raise APIError(404, "LINK_NOT_FOUND", "No such link in this organization.")
     return link
 
 

@@ -75,7 +75,7 @@ def _require_owner_for(caller: Caller, *roles: str) -> None:
 
 
 def _member_not_found() -> APIError:
-    return APIError(404, "MEMBER_NOT_FOUND", "No such member of this organisation.")
+    return APIError(404, "MEMBER_NOT_FOUND", "No such member of this organization.")
 
 
 def _canonical_id(user_id: str) -> str | None:

@@ -38,5 +38,5 @@ async def link_stats(org_id: str, slug: str, query_args: StatsQuery) -> LinkStat
     db = get_db()
     link = await select_link(db, caller.org_id, slug)
     if link is None:
-        raise APIError(404, "LINK_NOT_FOUND", "No such link in this organisation.")
+        raise APIError(404, "LINK_NOT_FOUND", "No such link in this organization.")
     return await select_link_stats(db, link.id, query_args.days)

@@ -99,7 +99,7 @@ async def revoke_token(org_id: str, token_id: str) -> tuple[str, int]:
     async with db.transaction():
         token = token_id and await delete_token(db, caller.org_id, token_id)
         if not token:
-            raise APIError(404, "TOKEN_NOT_FOUND", "No such token in this organisation.")
+            raise APIError(404, "TOKEN_NOT_FOUND", "No such token in this organization.")
         await record_audit(
             caller, "token.revoke", token.id, {"name": token.name, "role": token.role}
         )
