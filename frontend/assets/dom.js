@@ -85,6 +85,19 @@ export function actionButton(label, action, props = {}) {
   return button;
 }
 
+// "Load more" under a paged list: `load` shows the next page, and hides the button after the
+// last one; keyboard focus then goes to the list instead of dropping to <body>.
+export function loadMoreButton(list, load) {
+  const button = actionButton('Load more', async () => {
+    await load();
+    if (button.hidden) {
+      list.tabIndex = -1;
+      list.focus();
+    }
+  }, { hidden: true });
+  return button;
+}
+
 export async function copyText(text) {
   try {
     await navigator.clipboard.writeText(text);

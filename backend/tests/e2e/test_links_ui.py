@@ -81,9 +81,12 @@ def test_search_and_load_more(page, context) -> None:
     links = page.get_by_test_id("link-item")
     expect(links).to_have_count(20)
     expect(links.first).to_contain_text("needle.example.org")  # newest first
-    page.get_by_role("button", name="Load more").click()
+    page.get_by_role("button", name="Load more").focus()
+    page.keyboard.press("Enter")
     expect(links).to_have_count(25)
     expect(page.get_by_role("button", name="Load more")).to_be_hidden()
+    # The last page hides the button: keyboard focus goes on to the list, not to <body>.
+    expect(page.get_by_role("list", name="Links")).to_be_focused()
 
     page.get_by_label("Search links").fill("NEEDLE")
     expect(links).to_have_count(2)

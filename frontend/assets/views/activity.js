@@ -1,6 +1,6 @@
 // The org's audit log (admins): who changed what, newest first, with "load more".
 import { api, path } from '../api.js';
-import { busy, errorText, h, loader, notify, page, table, time } from '../dom.js';
+import { h, loadMoreButton, loader, page, table, time } from '../dom.js';
 import { atLeast } from '../session.js';
 
 const PAGE_SIZE = 50;
@@ -34,7 +34,7 @@ export function activityView({ org }) {
   const entries = [];
   let cursor = null;
   const list = h('div');
-  const more = h('button', { type: 'button', class: 'btn', hidden: true }, 'Load more');
+  const more = loadMoreButton(list, async () => list.replaceChildren(render(await fetchPage())));
 
   const fetchPage = async () => {
     const params = new URLSearchParams({ limit: PAGE_SIZE });
@@ -60,9 +60,6 @@ export function activityView({ org }) {
       ],
     });
 
-  more.addEventListener('click', () =>
-    busy(more, async () => list.replaceChildren(render(await fetchPage()))).catch((e) => notify(errorText(e), 'error')),
-  );
   loader(fetchPage, render, list);
   return page('Activity', h('p', { class: 'hint' }, 'The log cannot be edited or deleted.'), list, h('div', { class: 'load-more' }, more));
 }

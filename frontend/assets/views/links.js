@@ -1,8 +1,8 @@
 // The links of one org: create, search, page through, edit, disable and delete.
 import { api, path } from '../api.js';
 import {
-  actionButton, busy, confirmDialog, copyButton, copyRow, errorText, form, fromLocalInput, h, notify, openDialog,
-  page, plural, time, toLocalInput,
+  actionButton, confirmDialog, copyButton, copyRow, errorText, form, fromLocalInput, h, loadMoreButton, notify,
+  openDialog, page, plural, time, toLocalInput,
 } from '../dom.js';
 import { setQuery } from '../router.js';
 import { atLeast } from '../session.js';
@@ -146,7 +146,7 @@ export function linksView(ctx) {
   const heading = h('h2', { tabindex: '-1' }, 'All links');
   const list = h('ul', { class: 'link-list', 'data-testid': 'link-list', 'aria-label': 'Links' });
   const status = h('p', { class: 'list-status', role: 'status', 'data-testid': 'links-status' });
-  const more = h('button', { type: 'button', class: 'btn', id: 'load-more', hidden: true }, 'Load more');
+  const more = loadMoreButton(list, () => loadPage(false));
   const created = h('div', { class: 'panel panel-success', id: 'created-link', 'data-testid': 'created-link', hidden: true });
   const search = h('input', { type: 'search', id: 'link-search', name: 'q', autocomplete: 'off', placeholder: 'Slug, URL or title' });
   search.value = ctx.query.get('q') ?? '';
@@ -186,7 +186,6 @@ export function linksView(ctx) {
     }
   }
 
-  more.addEventListener('click', () => busy(more, () => loadPage(false)).catch((e) => notify(errorText(e), 'error')));
   let typing;
   const runSearch = () => {
     clearTimeout(typing);
