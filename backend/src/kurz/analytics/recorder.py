@@ -38,10 +38,11 @@ import time
 import uuid
 from array import array
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from itertools import repeat
 from pathlib import Path
+from typing import TypeVar
 
 from databases import Database
 
@@ -58,6 +59,7 @@ from .agents import MAX_REFERRER, MAX_USER_AGENT, Agent, classify, referrer_host
 from .visitors import VisitorHasher
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 MAX_BUFFERED_CLICKS = 100_000
 # One transaction writes at most this many clicks. Preparing a batch (parsing, hashing, packing)
@@ -169,12 +171,15 @@ class ClickColumns:
         columns = cls()
         for name in cls.COLUMNS:
             getattr(columns, name).extend(data[name])
-        columns.agent_numbers = {
-            tuple(agent): n for n, agent in enumerate(data["agent_values"], 1)
-        }
-        columns.referrer_numbers = {value: n for n, value in enumerate(data["referrer_values"], 1)}
-        columns.address_numbers = {value: n for n, value in enumerate(data["address_values"], 1)}
+        columns.agent_numbers = _numbered(map(tuple, data["agent_values"]))
+        columns.referrer_numbers = _numbered(data["referrer_values"])
+        columns.address_numbers = _numbered(data["address_values"])
         return columns
+
+
+def _numbered(values: Iterable[T]) -> dict[T, int]:
+    """Values numbered from 1 in order, as ``ClickColumns.add`` numbers them."""
+    return {value: number for number, value in enumerate(values, 1)}
 
 
 class ClickRecorder:
