@@ -28,6 +28,7 @@ from .blueprints import (
 from .config import Settings, StartupError
 from .database import close, connect, database_url
 from .errors import register_error_handlers
+from .jobs import JobWorker
 from .migrations import migrate
 from .ratelimits import client_address
 from .schemas import KurzOpenAPIProvider
@@ -109,6 +110,8 @@ def create_app(settings: Settings | None = None) -> Kurz:
     # The redirect path records clicks here; the flusher needs the pool, so it starts after it
     # opens and makes its final flush before it closes.
     clicks = app.extensions["kurz.clicks"] = ClickRecorder(settings)
+    # Deferred work (mail, webhook deliveries, imports); features register their job kinds.
+    jobs = app.extensions["kurz.jobs"] = JobWorker(poll_seconds=settings.job_poll_seconds)
 
     @app.before_serving
     async def open_database() -> None:
@@ -117,9 +120,11 @@ def create_app(settings: Settings | None = None) -> Kurz:
         for path in await migrate(db, settings.migrations_dir):
             log.info("applied migration %s", path.name)
         await clicks.start(db)
+        await jobs.start(db)
 
     @app.after_serving
     async def close_database() -> None:
+        await jobs.stop()
         await clicks.stop()
         await close(app.extensions.pop("kurz.db"))
 

@@ -77,6 +77,7 @@ class Settings:
     click_recording: bool = True
     workers: int = 1
     migrations_dir: Path = MIGRATIONS_DIR
+    job_poll_seconds: float = 1.0
 
     @property
     def production(self) -> bool:
@@ -132,6 +133,7 @@ class Settings:
                 environ.get("KURZ_CLICK_RECORDING", "on"), "KURZ_CLICK_RECORDING"
             ),
             workers=number("KURZ_WORKERS", cls.workers),
+            job_poll_seconds=seconds("KURZ_JOB_POLL_SECONDS", cls.job_poll_seconds),
         )
         if settings.pool_min_size > settings.pool_max_size:
             raise ConfigError("KURZ_DB_POOL_MIN must not exceed KURZ_DB_POOL_MAX")

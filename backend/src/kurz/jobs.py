@@ -1,0 +1,255 @@
+"""Background jobs: the one queue for deferred work, claimed through PostgreSQL.
+
+A feature defines a ``JobKind`` (a name, an async handler, its retry delays) and registers it
+with the app's ``JobWorker``; it queues work with ``enqueue`` on the connection of the
+transaction that causes it. Every instance runs a worker: it claims due jobs with
+``FOR UPDATE SKIP LOCKED`` under a lease that it renews while the handler runs, so a job runs on
+one instance at a time and is taken up again by any instance once the lease of a worker that
+died has run out. Handlers must therefore tolerate running again after a crash (at least once).
+
+A handler that returns has finished its job (the row is deleted). One that raises is retried
+after the kind's next delay; ``RetryLater`` chooses the delay itself. Out of delays, the job is
+kept with ``failed_at`` set and its last error.
+"""
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from databases import Database
+from databases.core import Connection
+
+from .database import UNAVAILABLE_ERRORS
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class Job:
+    id: int
+    kind: str
+    payload: dict[str, Any]
+    attempts: int  # including the one now running
+
+
+class RetryLater(Exception):  # noqa: N818 (a signal, not an error)
+    """Raised by a handler: run this job again after ``delay`` seconds (not counted as failed
+    when ``count_attempt`` is false, e.g. for a job that is only waiting for its turn)."""
+
+    def __init__(self, delay: float, reason: str = "", count_attempt: bool = True) -> None:
+        super().__init__(reason or f"retry in {delay:g}s")
+        self.delay = delay
+        self.count_attempt = count_attempt
+
+
+Handler = Callable[[Database, Job], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class JobKind:
+    name: str
+    handler: Handler
+    # Delay before each retry; after the last one the job fails for good.
+    retry_delays: tuple[float, ...] = (5, 60, 300, 1800, 7200)
+    # How long a claim holds; renewed every third of it while the handler runs.
+    lease_seconds: float = 60.0
+    # Jobs of this kind running at once on one instance.
+    concurrency: int = 10
+
+
+async def enqueue(
+    connection: Connection | Database,
+    kind: str,
+    payload: dict[str, Any],
+    run_at: datetime | None = None,
+) -> int:
+    """Queue a job (inside the caller's transaction); return its id."""
+    return await connection.fetch_val(
+        """INSERT INTO jobs (kind, payload, run_at)
+           VALUES (:kind, CAST(:payload AS JSONB), coalesce(:run_at, now()))
+           RETURNING id""",
+        {"kind": kind, "payload": json.dumps(payload), "run_at": run_at},
+    )
+
+
+async def select_failed_jobs(db: Database | Connection, kind: str) -> list[dict[str, Any]]:
+    rows = await db.fetch_all(
+        """SELECT id, payload, attempts, last_error, failed_at FROM jobs
+            WHERE kind = :kind AND failed_at IS NOT NULL ORDER BY id""",
+        {"kind": kind},
+    )
+    return [{**dict(row._mapping), "payload": json.loads(row["payload"])} for row in rows]
+
+
+CLAIM = """UPDATE jobs SET attempts = attempts + 1, leased_until = :leased_until
+            WHERE id IN (SELECT id FROM jobs
+                          WHERE failed_at IS NULL AND kind = :kind AND run_at <= :now
+                            AND (leased_until IS NULL OR leased_until < :now)
+                          ORDER BY run_at, id LIMIT :limit
+                          FOR UPDATE SKIP LOCKED)
+        RETURNING id, kind, payload, attempts"""
+
+
+@dataclass
+class JobWorker:
+    """Runs the registered kinds' due jobs on this instance until stopped."""
+
+    poll_seconds: float = 1.0
+    max_in_flight: int = 100
+    clock: Clock = utc_now
+    kinds: dict[str, JobKind] = field(default_factory=dict)
+    _db: Database | None = None
+    _task: asyncio.Task | None = None
+    _running: dict[str, set[asyncio.Task]] = field(default_factory=dict)
+    _wake: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def register(self, kind: JobKind) -> None:
+        self.kinds[kind.name] = kind
+        self._running[kind.name] = set()
+
+    def wake(self) -> None:
+        """Look for due jobs now rather than at the next poll (after a commit that queued one)."""
+        self._wake.set()
+
+    async def start(self, db: Database) -> None:
+        self._db = db
+        self._task = asyncio.create_task(self._run(), name="kurz-jobs")
+
+    async def stop(self, grace: float = 5.0) -> None:
+        """Stop claiming; give running jobs ``grace`` seconds, then cancel them (their leases
+        run out and another instance, or the next start, runs them again)."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        running = [task for tasks in self._running.values() for task in tasks]
+        if running:
+            _, pending = await asyncio.wait(running, timeout=grace)
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
+
+    async def run_due(self) -> int:
+        """Claim the due jobs there is room for, run them to the end; return how many ran.
+        (The worker's loop does this without waiting; tests call it to run jobs now.)"""
+        tasks = await self._claim_all()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        return len(tasks)
+
+    @property
+    def in_flight(self) -> int:
+        return sum(len(tasks) for tasks in self._running.values())
+
+    async def _run(self) -> None:
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self.poll_seconds)
+            self._wake.clear()
+            try:
+                await self._claim_all()
+            except UNAVAILABLE_ERRORS as error:
+                log.warning("jobs: database unavailable (%s); retrying", error)
+            except Exception:
+                log.exception("jobs: claiming failed")
+
+    async def _claim_all(self) -> list[asyncio.Task]:
+        assert self._db is not None, "start() the worker first"
+        started = []
+        for kind in self.kinds.values():
+            running = self._running[kind.name]
+            room = min(kind.concurrency - len(running), self.max_in_flight - self.in_flight)
+            if room <= 0:
+                continue
+            now = self.clock()
+            rows = await self._db.fetch_all(
+                CLAIM,
+                {
+                    "kind": kind.name,
+                    "now": now,
+                    "leased_until": now + timedelta(seconds=kind.lease_seconds),
+                    "limit": room,
+                },
+            )
+            for row in rows:
+                job = Job(row["id"], row["kind"], json.loads(row["payload"]), row["attempts"])
+                task = asyncio.create_task(self._execute(kind, job), name=f"kurz-job-{job.id}")
+                running.add(task)
+                task.add_done_callback(running.discard)
+                started.append(task)
+        return started
+
+    async def _execute(self, kind: JobKind, job: Job) -> None:
+        assert self._db is not None
+        renewal = asyncio.create_task(self._renew_lease(kind, job))
+        try:
+            await kind.handler(self._db, job)
+        except asyncio.CancelledError:
+            raise
+        except Exception as error:
+            await self._failed(kind, job, error)
+        else:
+            await self._db.execute(
+                "DELETE FROM jobs WHERE id = :id AND attempts = :attempts",
+                {"id": job.id, "attempts": job.attempts},
+            )
+        finally:
+            renewal.cancel()
+
+    async def _renew_lease(self, kind: JobKind, job: Job) -> None:
+        assert self._db is not None
+        while True:
+            await asyncio.sleep(kind.lease_seconds / 3)
+            with contextlib.suppress(*UNAVAILABLE_ERRORS):
+                await self._db.execute(
+                    """UPDATE jobs SET leased_until = :leased_until
+                        WHERE id = :id AND attempts = :attempts""",
+                    {
+                        "id": job.id,
+                        "attempts": job.attempts,
+                        "leased_until": self.clock() + timedelta(seconds=kind.lease_seconds),
+                    },
+                )
+
+    async def _failed(self, kind: JobKind, job: Job, error: Exception) -> None:
+        assert self._db is not None
+        message = f"{type(error).__name__}: {error}"[:1000]
+        retry = isinstance(error, RetryLater)
+        if retry and not error.count_attempt:
+            attempts, delay = job.attempts - 1, error.delay
+        elif job.attempts <= len(kind.retry_delays):
+            attempts = job.attempts
+            delay = error.delay if retry else kind.retry_delays[job.attempts - 1]
+        else:
+            log.warning("job %s (%s) failed for good: %s", job.id, kind.name, message)
+            await self._db.execute(
+                """UPDATE jobs SET failed_at = :now, leased_until = NULL, last_error = :error
+                    WHERE id = :id AND attempts = :attempts""",
+                {"id": job.id, "attempts": job.attempts, "now": self.clock(), "error": message},
+            )
+            return
+        if not retry:
+            log.info("job %s (%s) failed, retrying in %gs: %s", job.id, kind.name, delay, message)
+        await self._db.execute(
+            """UPDATE jobs SET run_at = :run_at, leased_until = NULL, last_error = :error,
+                               attempts = :new_attempts
+                WHERE id = :id AND attempts = :attempts""",
+            {
+                "id": job.id,
+                "attempts": job.attempts,
+                "new_attempts": attempts,
+                "run_at": self.clock() + timedelta(seconds=delay),
+                "error": message,
+            },
+        )

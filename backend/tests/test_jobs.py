@@ -1,0 +1,177 @@
+"""The job queue: claiming, retries, failure for good, leases of dead workers, no doubles."""
+
+import asyncio
+from datetime import timedelta
+
+import pytest
+
+from kurz.jobs import JobKind, JobWorker, RetryLater, enqueue, select_failed_jobs, utc_now
+
+
+class Clock:
+    """A clock the tests move by hand, starting a little ahead of the database's now() (which
+    stamps queued jobs) so that a job queued during the test is due at once."""
+
+    def __init__(self) -> None:
+        self.now = utc_now() + timedelta(seconds=1)
+
+    def __call__(self):
+        return self.now
+
+    def travel(self, seconds: float) -> None:
+        self.now += timedelta(seconds=seconds)
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+def make_worker(clock: Clock, *kinds: JobKind) -> JobWorker:
+    worker = JobWorker(poll_seconds=3600, clock=clock)
+    for kind in kinds:
+        worker.register(kind)
+    return worker
+
+
+async def test_a_job_runs_once_and_is_gone(db, clock):
+    seen = []
+
+    async def handler(db, job):
+        seen.append((job.payload, job.attempts))
+
+    worker = make_worker(clock, JobKind("note", handler))
+    await worker.start(db)
+    try:
+        await enqueue(db, "note", {"text": "hello"})
+        assert await worker.run_due() == 1
+        assert await worker.run_due() == 0
+    finally:
+        await worker.stop()
+    assert seen == [({"text": "hello"}, 1)]
+    assert await db.fetch_val("SELECT count(*) FROM jobs") == 0
+
+
+async def test_a_rolled_back_transaction_queues_nothing(db, clock):
+    with pytest.raises(RuntimeError):
+        async with db.transaction():
+            await enqueue(db, "note", {})
+            raise RuntimeError("the change failed")
+    assert await db.fetch_val("SELECT count(*) FROM jobs") == 0
+
+
+async def test_failures_are_retried_after_their_delays_then_fail_for_good(db, clock):
+    attempts = []
+
+    async def handler(db, job):
+        attempts.append(job.attempts)
+        raise ValueError("receiver down")
+
+    worker = make_worker(clock, JobKind("flaky", handler, retry_delays=(5, 60)))
+    await worker.start(db)
+    try:
+        await enqueue(db, "flaky", {"n": 1})
+        assert await worker.run_due() == 1
+        clock.travel(4)
+        assert await worker.run_due() == 0  # not due yet
+        clock.travel(1)
+        assert await worker.run_due() == 1
+        clock.travel(59)
+        assert await worker.run_due() == 0
+        clock.travel(1)
+        assert await worker.run_due() == 1
+        clock.travel(10_000)
+        assert await worker.run_due() == 0  # failed for good
+    finally:
+        await worker.stop()
+    assert attempts == [1, 2, 3]
+    [failed] = await select_failed_jobs(db, "flaky")
+    assert failed["payload"] == {"n": 1}
+    assert "receiver down" in failed["last_error"]
+
+
+async def test_retry_later_sets_its_own_delay_and_may_not_count(db, clock):
+    attempts = []
+
+    async def handler(db, job):
+        attempts.append(job.attempts)
+        if len(attempts) < 3:
+            raise RetryLater(30, "waiting", count_attempt=False)
+
+    worker = make_worker(clock, JobKind("waiting", handler, retry_delays=()))
+    await worker.start(db)
+    try:
+        await enqueue(db, "waiting", {})
+        for _ in range(3):
+            assert await worker.run_due() == 1
+            clock.travel(30)
+    finally:
+        await worker.stop()
+    assert attempts == [1, 1, 1]
+    assert await db.fetch_val("SELECT count(*) FROM jobs") == 0
+
+
+async def test_a_dead_workers_job_is_taken_up_after_its_lease(db, clock):
+    started = asyncio.Event()
+    runs = []
+
+    async def hangs(db, job):
+        runs.append("first")
+        started.set()
+        await asyncio.Event().wait()  # a worker that never finishes: its process died
+
+    async def finishes(db, job):
+        runs.append("second")
+
+    first = make_worker(clock, JobKind("work", hangs, lease_seconds=30))
+    second = make_worker(clock, JobKind("work", finishes, lease_seconds=30))
+    await first.start(db)
+    await second.start(db)
+    try:
+        await enqueue(db, "work", {})
+        claimed = await first._claim_all()
+        await started.wait()
+        assert await second.run_due() == 0  # leased
+        clock.travel(31)
+        assert await second.run_due() == 1
+    finally:
+        for task in claimed:
+            task.cancel()
+        await first.stop(grace=0)
+        await second.stop()
+    assert runs == ["first", "second"]
+    assert await db.fetch_val("SELECT count(*) FROM jobs") == 0
+
+
+async def test_two_workers_never_run_one_job_twice(db, clock):
+    ran = []
+
+    async def handler(db, job):
+        await asyncio.sleep(0.01)
+        ran.append(job.payload["n"])
+
+    workers = [make_worker(clock, JobKind("many", handler, concurrency=7)) for _ in range(2)]
+    for worker in workers:
+        await worker.start(db)
+    try:
+        for n in range(40):
+            await enqueue(db, "many", {"n": n})
+        while await db.fetch_val("SELECT count(*) FROM jobs"):
+            await asyncio.gather(*(worker.run_due() for worker in workers))
+    finally:
+        for worker in workers:
+            await worker.stop()
+    assert sorted(ran) == list(range(40))
+
+
+async def test_the_apps_worker_picks_up_queued_jobs_by_itself(app, db):
+    done = asyncio.Event()
+
+    async def handler(db, job):
+        done.set()
+
+    worker = app.extensions["kurz.jobs"]
+    worker.register(JobKind("ping", handler))
+    await enqueue(db, "ping", {})
+    worker.wake()
+    await asyncio.wait_for(done.wait(), 10)
