@@ -45,6 +45,20 @@ def _int(value: str, name: str, minimum: int) -> int:
     return number
 
 
+def _schema(value: str, name: str) -> str:
+    """A schema name PostgreSQL takes as given once quoted (``Kurz Prod`` too), refusing what
+    no quoting makes safe or what PostgreSQL reserves."""
+    if not value:
+        raise ConfigError(f"{name} must not be empty")
+    if len(value.encode()) > 63:
+        raise ConfigError(f"{name} must be at most 63 bytes long (PostgreSQL's limit)")
+    if any(character == '"' or not character.isprintable() for character in value):
+        raise ConfigError(f"{name} must not contain double quotes or control characters")
+    if value.lower().startswith("pg_") or value.lower() == "information_schema":
+        raise ConfigError(f"{name} must not name one of PostgreSQL's own schemas, not {value!r}")
+    return value
+
+
 def _float(value: str, name: str) -> float:
     try:
         number = float(value)
@@ -77,6 +91,7 @@ class Settings:
     click_recording: bool = True
     workers: int = 1
     migrations_dir: Path = MIGRATIONS_DIR
+    db_schema: str = "public"
 
     @property
     def production(self) -> bool:
@@ -132,6 +147,7 @@ class Settings:
                 environ.get("KURZ_CLICK_RECORDING", "on"), "KURZ_CLICK_RECORDING"
             ),
             workers=number("KURZ_WORKERS", cls.workers),
+            db_schema=_schema(environ.get("KURZ_DB_SCHEMA", cls.db_schema), "KURZ_DB_SCHEMA"),
         )
         if settings.pool_min_size > settings.pool_max_size:
             raise ConfigError("KURZ_DB_POOL_MIN must not exceed KURZ_DB_POOL_MAX")
