@@ -128,10 +128,12 @@ async def insert_clicks(db: Database, clicks: ClickBatch) -> int:
 
 
 async def select_database_identity(db: Database) -> str:
-    """This database among all servers and their databases (clicks spooled by a process that
-    could not write them are for the database they came from)."""
+    """This installation among all servers, their databases and schemas (clicks spooled by a
+    process that could not write them are for the installation they came from). Public's
+    identity names no schema, as before there were others: its spool files stay its own."""
     return await db.fetch_val("""SELECT concat_ws('/', system_identifier, current_database(),
-                            (SELECT oid FROM pg_database WHERE datname = current_database()))
+                            (SELECT oid FROM pg_database WHERE datname = current_database()),
+                            nullif(current_schema(), 'public'))
              FROM pg_control_system()""")
 
 
