@@ -32,7 +32,7 @@ from .database import SCHEMA_LOCKS, connection_settings, quote_identifier
 # installation's migrations.
 LOCK_KEY = 0x4B55525A
 EXTENSIONS = ("pg_trgm",)
-# The oldest PostgreSQL whose every feature Kurz's migrations and queries use.
+# The oldest PostgreSQL with every feature that Kurz's migrations and queries use.
 MIN_SERVER_VERSION = 150_000
 
 Migrate = Callable[[Connection], Coroutine[Any, Any, None]]
