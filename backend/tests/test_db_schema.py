@@ -264,3 +264,26 @@ def test_two_installations_share_a_database_without_seeing_each_other(
             await connection.close()
 
     assert run(prod_state()) == (latest_version(), True, 1)
+
+
+async def test_migrations_find_an_extension_installed_in_another_schema(fresh_database) -> None:
+    url = fresh_database()
+    _admin(url, "CREATE SCHEMA extensions", "CREATE EXTENSION pg_trgm SCHEMA extensions")
+    await migrate_url(url, PROD)
+    connection = await connect(url, PROD)
+    try:
+        assert await connection.fetchval("SELECT version FROM schema_migration") == (
+            latest_version()
+        )
+        index = await connection.fetchval(
+            "SELECT indexdef FROM pg_indexes WHERE indexname = 'links_search_idx'"
+        )
+        assert "extensions.gin_trgm_ops" in index
+        assert (
+            await connection.fetchval(
+                "SELECT extnamespace::regnamespace::text FROM pg_extension WHERE extname = 'pg_trgm'"
+            )
+            == "extensions"
+        )
+    finally:
+        await connection.close()
