@@ -279,11 +279,9 @@ async def test_migrations_find_an_extension_installed_in_another_schema(fresh_da
             "SELECT indexdef FROM pg_indexes WHERE indexname = 'links_search_idx'"
         )
         assert "extensions.gin_trgm_ops" in index
-        assert (
-            await connection.fetchval(
-                "SELECT extnamespace::regnamespace::text FROM pg_extension WHERE extname = 'pg_trgm'"
-            )
-            == "extensions"
+        extension_schema = await connection.fetchval(
+            "SELECT extnamespace::regnamespace FROM pg_extension WHERE extname = 'pg_trgm'"
         )
+        assert str(extension_schema) == "extensions"
     finally:
         await connection.close()
