@@ -61,8 +61,9 @@ def test_names_are_quoted_and_channels_fit_postgresql() -> None:
 
 async def test_each_schema_takes_its_own_advisory_locks(fresh_database) -> None:
     url = fresh_database()
-    await migrate_url(url, "alpha")
-    await migrate_url(url, PROD)
+    # At once, on a database without the extension: one creates it, neither fails.
+    applied = await asyncio.gather(migrate_url(url, "alpha"), migrate_url(url, PROD))
+    assert [len(files) for files in applied] == [latest_version() + 1] * 2
     holder, same, other = await connect(url, "alpha"), await connect(url, "alpha"), None
     try:
         other = await connect(url, PROD)
