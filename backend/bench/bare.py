@@ -1,8 +1,8 @@
-"""The baseline: a bare ASGI app that answers every request with one fixed redirect.
+"""The ceiling: a bare ASGI app that answers every request with one fixed redirect.
 
-It is what any Python redirect can reach on this machine with Kurz's server settings: no
-routing, no lookup, no framework. ``python -m bench.bare`` serves it with uvicorn exactly as
-``python -m kurz`` serves Kurz (same options, from the same settings).
+It is what a plain Python redirect can reach on this machine: no routing, no lookup, no
+framework, served by plain uvicorn (httptools, no access log), none of Kurz's server
+additions. ``python -m bench.bare`` serves it on ``KURZ_HOST``/``KURZ_PORT``.
 
 The answer is the one Kurz gave for a real slug (status, headers and body), handed over by the
 benchmark in ``KURZ_BARE_RESPONSE`` as JSON, so both servers send the same bytes.
@@ -11,8 +11,7 @@ benchmark in ``KURZ_BARE_RESPONSE`` as JSON, so both servers send the same bytes
 import json
 import os
 
-from kurz.__main__ import serve
-from kurz.config import Settings
+import uvicorn
 
 RESPONSE = json.loads(
     os.environ.get(
@@ -42,7 +41,13 @@ async def app(scope, receive, send) -> None:
 
 
 def main() -> None:
-    serve("bench.bare:app", Settings.from_env())
+    uvicorn.run(
+        app,
+        host=os.environ.get("KURZ_HOST", "127.0.0.1"),
+        port=int(os.environ.get("KURZ_PORT", "5000")),
+        http="httptools",
+        access_log=False,
+    )
 
 
 if __name__ == "__main__":

@@ -20,7 +20,7 @@ from databases import Database
 
 from kurz.auth import TOKEN_PREFIX, hash_secret, new_secret
 from kurz.migrations import migrate_url
-from kurz.models.clicks import BATCHES_LOCK, delete_expired_clicks, roll_up_clicks
+from kurz.models.clicks import LOCK_BATCHES_SHARED, delete_expired_clicks, roll_up_clicks
 
 ORGS = 100
 LINKS = 100_000  # spread over ORGS: the redirect benchmark's population
@@ -110,7 +110,7 @@ async def seed(url: str) -> Seeded:
             link_id = await connection.fetchval(
                 "SELECT id FROM links WHERE slug = $1", clicks_slug
             )
-            await connection.execute("SELECT pg_advisory_xact_lock_shared($1)", BATCHES_LOCK)
+            await connection.execute(LOCK_BATCHES_SHARED)
             await connection.execute(CLICKS_SQL, link_id, CLICKS, CLICK_DAYS)
         await roll_up_and_expire(url)
         # Fresh statistics and visibility maps, as a database in service would have.

@@ -238,9 +238,10 @@ async def test_refuses_a_database_ahead_of_the_code(empty_db) -> None:
         await migrate(empty_db)
 
 
-def test_refuses_a_server_older_than_postgresql_18() -> None:
-    with pytest.raises(MigrationError, match="needs PostgreSQL 18 or later; this server is 17.6"):
-        check_server_version(170006, "17.6")
+def test_refuses_a_server_older_than_postgresql_15() -> None:
+    with pytest.raises(MigrationError, match="needs PostgreSQL 15 or later; this server is 14.13"):
+        check_server_version(140013, "14.13")
+    check_server_version(150020, "15.20")
     check_server_version(180006, "18.6")
     check_server_version(190000, "19.0")
 

@@ -117,7 +117,7 @@ def create_app(settings: Settings | None = None) -> Kurz:
     async def open_database() -> None:
         db = await connect(database_url(settings), settings)
         app.extensions["kurz.db"] = db
-        for path in await migrate(db, settings.migrations_dir):
+        for path in await migrate(db, settings.migrations_dir, settings.db_schema):
             log.info("applied migration %s", path.name)
         await clicks.start(db)
         await jobs.start(db)

@@ -45,6 +45,20 @@ def _int(value: str, name: str, minimum: int) -> int:
     return number
 
 
+def _schema(value: str, name: str) -> str:
+    """A schema name PostgreSQL takes as given once quoted (``Kurz Prod`` too), refusing what
+    no quoting makes safe or what PostgreSQL reserves."""
+    if not value:
+        raise ConfigError(f"{name} must not be empty")
+    if len(value.encode()) > 63:
+        raise ConfigError(f"{name} must be at most 63 bytes long (PostgreSQL's limit)")
+    if any(character == '"' or not character.isprintable() for character in value):
+        raise ConfigError(f"{name} must not contain double quotes or control characters")
+    if value.lower().startswith("pg_") or value.lower() == "information_schema":
+        raise ConfigError(f"{name} must not name one of PostgreSQL's own schemas, not {value!r}")
+    return value
+
+
 def _float(value: str, name: str) -> float:
     try:
         number = float(value)
@@ -78,6 +92,7 @@ class Settings:
     workers: int = 1
     migrations_dir: Path = MIGRATIONS_DIR
     job_poll_seconds: float = 1.0
+    db_schema: str = "public"
 
     @property
     def production(self) -> bool:
@@ -134,6 +149,7 @@ class Settings:
             ),
             workers=number("KURZ_WORKERS", cls.workers),
             job_poll_seconds=seconds("KURZ_JOB_POLL_SECONDS", cls.job_poll_seconds),
+            db_schema=_schema(environ.get("KURZ_DB_SCHEMA", cls.db_schema), "KURZ_DB_SCHEMA"),
         )
         if settings.pool_min_size > settings.pool_max_size:
             raise ConfigError("KURZ_DB_POOL_MIN must not exceed KURZ_DB_POOL_MAX")

@@ -2,6 +2,7 @@
 
 import asyncio
 import contextlib
+import hashlib
 import logging
 import time
 from pathlib import Path
@@ -26,6 +27,29 @@ UNAVAILABLE_ERRORS: tuple[type[BaseException], ...] = (
     # A pooled connection whose server vanished mid-query can be left "busy" by asyncpg.
     asyncpg.exceptions.InternalClientError,
 )
+
+
+# The first key of every advisory lock Kurz takes (the second names the lock): the schema of
+# the installation (KURZ_DB_SCHEMA), so that installations sharing a database never wait on
+# each other. (Two schemas whose hashes collide would only wait on each other now and then.)
+SCHEMA_LOCKS = "hashtext(current_schema())"
+
+
+def quote_identifier(name: str) -> str:
+    """``name`` as a PostgreSQL identifier, whatever its letters (config refuses quotes)."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def connection_settings(schema: str) -> dict[str, str]:
+    """The server settings of every connection of an installation in ``schema``: its tables,
+    functions and version table are found there, and only there."""
+    return {"search_path": quote_identifier(schema)}
+
+
+def links_channel(schema: str) -> str:
+    """The NOTIFY channel of the link changes in ``schema``, as the triggers on ``links`` name it:
+    a hash, because a channel name is cut at 63 bytes."""
+    return "kurz_links_" + hashlib.sha256(schema.encode()).hexdigest()[:32]
 
 
 def is_unavailable(error: BaseException) -> bool:
@@ -65,6 +89,7 @@ def make_database(url: str, settings: Settings) -> Database:
         # Bounded waits, so that an outage answers 503 quickly instead of hanging.
         timeout=settings.db_query_timeout,
         command_timeout=settings.db_query_timeout,
+        server_settings=connection_settings(settings.db_schema),
     )
 
 

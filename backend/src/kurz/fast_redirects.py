@@ -23,7 +23,7 @@ from collections import OrderedDict
 
 from quart import Quart
 
-from .database import get_db
+from .database import get_db, links_channel
 from .redirect_cache import LinkCache, LinkListener, asyncpg_dsn
 from .security import security_headers
 from .slugs import is_routable_slug, reserved_words
@@ -111,9 +111,12 @@ def install(app: Quart) -> None:
 
     @app.before_serving
     async def open_cache() -> None:
+        settings = app.config["KURZ"]
         dsn = asyncpg_dsn(str(get_db().url))
-        await cache.open(dsn, query_seconds=app.config["KURZ"].db_query_timeout)
-        listener = app.extensions["kurz.links_listener"] = LinkListener(cache, dsn)
+        await cache.open(dsn, schema=settings.db_schema, query_seconds=settings.db_query_timeout)
+        listener = app.extensions["kurz.links_listener"] = LinkListener(
+            cache, dsn, channel=links_channel(settings.db_schema)
+        )
         await listener.start()
 
     @app.after_serving

@@ -5,7 +5,8 @@
 (so probing random slugs does not cost a query each). A miss costs one query, on a small asyncpg
 pool of the cache's own (``open()``); concurrent misses of one slug share it.
 
-Freshness: a trigger on ``links`` (db/2.py) NOTIFYs ``kurz_links`` with the slug on every change
+Freshness: a trigger on ``links`` NOTIFYs the installation's channel (``links_channel``) with
+the slug on every change
 that affects a redirect, including the cascade when an org is deleted ('*' for bulk changes).
 ``LinkListener`` LISTENs on a dedicated asyncpg connection and evicts what it is told, so every
 instance sees an edit within milliseconds of its commit. The instance making a change also
@@ -32,12 +33,11 @@ from dataclasses import astuple, dataclass
 import asyncpg
 from werkzeug.urls import iri_to_uri
 
-from .database import UNAVAILABLE_ERRORS
+from .database import UNAVAILABLE_ERRORS, connection_settings
 from .models.links import RedirectTarget, select_redirect
 
 log = logging.getLogger(__name__)
 
-CHANNEL = "kurz_links"
 CLEAR_ALL = "*"  # never a slug
 
 
@@ -80,7 +80,9 @@ class LinkCache:
         self._generation = 0
         self.pool: asyncpg.Pool | None = None  # None until open(): lookups are not possible
 
-    async def open(self, dsn: str, *, max_size: int = 4, query_seconds: float = 5.0) -> None:
+    async def open(
+        self, dsn: str, *, schema: str, max_size: int = 4, query_seconds: float = 5.0
+    ) -> None:
         """Open the pool for misses (it reconnects by itself after an outage)."""
         self.pool = await asyncpg.create_pool(
             dsn,
@@ -88,6 +90,7 @@ class LinkCache:
             max_size=max_size,
             timeout=query_seconds,
             command_timeout=query_seconds,
+            server_settings=connection_settings(schema),
         )
 
     async def close(self) -> None:
@@ -149,11 +152,13 @@ class LinkListener:
         cache: LinkCache,
         dsn: str,
         *,
+        channel: str,
         max_retry_delay: float = 1.0,
         health_interval: float = 10.0,
     ) -> None:
         self.cache = cache
         self.dsn = dsn
+        self.channel = channel
         self.max_retry_delay = max_retry_delay
         self.health_interval = health_interval
         self.connected = asyncio.Event()
@@ -192,7 +197,7 @@ class LinkListener:
         lost = asyncio.Event()
         connection.add_termination_listener(lambda _connection: lost.set())
         try:
-            await connection.add_listener(CHANNEL, self._notified)
+            await connection.add_listener(self.channel, self._notified)
             # Only now: whatever changed before LISTEN took effect is gone from the cache.
             self.cache.clear()
             self.connected.set()

@@ -343,6 +343,10 @@ async def test_a_spool_is_taken_back_only_on_its_own_database_and_stored_once(
     )
     async with other.test_app():
         assert other.extensions["kurz.clicks"].buffered == 0
+    # Nor for another installation (KURZ_DB_SCHEMA) in the same database.
+    other = app_factory(settings, **changes, db_schema="other")
+    async with other.test_app():
+        assert other.extensions["kurz.clicks"].buffered == 0
     assert len(list(tmp_path.glob("click-spool/*.clicks.json"))) == 1
 
     # Two processes (workers) of its own database take it back at once: stored once.

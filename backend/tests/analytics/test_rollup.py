@@ -12,7 +12,7 @@ import asyncpg
 import pytest
 
 from kurz.models.clicks import (
-    BATCHES_LOCK,
+    LOCK_BATCHES_SHARED,
     ClickBatch,
     insert_clicks,
     roll_up_clicks,
@@ -157,7 +157,7 @@ async def test_a_roll_up_waits_for_a_batch_being_written(db, recorder, database_
     writer = await asyncpg.connect(database_url)
     try:
         async with writer.transaction():
-            await writer.execute("SELECT pg_advisory_xact_lock_shared($1)", BATCHES_LOCK)
+            await writer.execute(LOCK_BATCHES_SHARED)
             await writer.execute(
                 """INSERT INTO clicks (batch, link_id, at, bot, browser, os, device, visitor)
                    VALUES (nextval('click_batches'), $1, now(), FALSE, 'Chrome', 'Windows',

@@ -7,8 +7,8 @@ import datetime
 import json
 
 from kurz.models.clicks import (
-    BATCHES_LOCK,
     LINK_CLICKS,
+    LOCK_BATCHES_SHARED,
     SERIES_SQL,
     TOP,
     TOP_VALUES_SQL,
@@ -53,7 +53,7 @@ OTHER_LINKS = """WITH made AS (
 
 async def load_clicks(db, **values) -> None:
     async with db.transaction():
-        await db.execute("SELECT pg_advisory_xact_lock_shared(:key)", {"key": BATCHES_LOCK})
+        await db.execute(LOCK_BATCHES_SHARED)
         await db.execute(LOAD_CLICKS, values)
 
 

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 
 from databases import Database
 
+from ..database import SCHEMA_LOCKS
+
 DIMENSIONS = ("referrer", "browser", "os", "device")
 TOP = 10
 # Deleting in slices keeps each statement short (and under the query timeout) while a big
@@ -46,24 +48,32 @@ class ClickBatch:
 
 # Held shared by every writer of clicks while it takes a batch number and writes it, and
 # exclusively by a roll-up for an instant: once it has it, every batch numbered so far is
-# committed or gone.
+# committed or gone. (The second key of the installation's lock: see SCHEMA_LOCKS.)
 BATCHES_LOCK = 0x6B75727A  # "kurz"
+LOCK_BATCHES_SHARED = f"SELECT pg_advisory_xact_lock_shared({SCHEMA_LOCKS}, {BATCHES_LOCK})"
+LOCK_BATCHES = f"SELECT pg_advisory_xact_lock({SCHEMA_LOCKS}, {BATCHES_LOCK})"
 # A batch already stored under its token writes nothing; the answer is how many clicks were
 # stored. Nothing here looks at links or updates a row (see db/7.py): flushes never wait for a
 # link or for each other, and a click of a link deleted meanwhile is left out by the roll-up.
-# A click's numbers come as big-endian integers packed in bytea ($2-$6, see `packed`), which
-# PostgreSQL (18 and later) casts to integers; the lists of agents, referrers and visitors
-# come as arrays. Positional parameters: this runs on asyncpg directly (see insert_clicks).
+# A click's numbers come as big-endian integers packed in bytea ($2-$6, see `packed`), each
+# read back through a bit string (every supported PostgreSQL casts those to integers); the
+# lists of agents, referrers and visitors come as arrays. Positional parameters: this runs on
+# asyncpg directly (see insert_clicks).
 INSERT_CLICKS = """WITH first_time AS (
         INSERT INTO click_batch_tokens (token) VALUES ($1) ON CONFLICT DO NOTHING RETURNING 1
     ), batch AS (
         SELECT nextval('click_batches') AS id FROM first_time
     ), c AS (
-        SELECT CAST(substr(p.link_ids, 8 * i + 1, 8) AS BIGINT) AS link_id,
-               CAST(substr(p.times, 8 * i + 1, 8) AS BIGINT) AS at,
-               CAST(substr(p.agents, 4 * i + 1, 4) AS INTEGER) AS agent,
-               CAST(substr(p.referrers, 4 * i + 1, 4) AS INTEGER) AS referrer,
-               CAST(substr(p.visitors, 4 * i + 1, 4) AS INTEGER) AS visitor
+        SELECT CAST(CAST('x' || encode(substr(p.link_ids, 8 * i + 1, 8), 'hex') AS BIT(64))
+                    AS BIGINT) AS link_id,
+               CAST(CAST('x' || encode(substr(p.times, 8 * i + 1, 8), 'hex') AS BIT(64))
+                    AS BIGINT) AS at,
+               CAST(CAST('x' || encode(substr(p.agents, 4 * i + 1, 4), 'hex') AS BIT(32))
+                    AS INTEGER) AS agent,
+               CAST(CAST('x' || encode(substr(p.referrers, 4 * i + 1, 4), 'hex') AS BIT(32))
+                    AS INTEGER) AS referrer,
+               CAST(CAST('x' || encode(substr(p.visitors, 4 * i + 1, 4), 'hex') AS BIT(32))
+                    AS INTEGER) AS visitor
           FROM (SELECT $2::BYTEA AS link_ids, $3::BYTEA AS times, $4::BYTEA AS agents,
                        $5::BYTEA AS referrers, $6::BYTEA AS visitors) AS p,
                generate_series(0, length(p.link_ids) / 8 - 1) AS i
@@ -82,9 +92,9 @@ INSERT_CLICKS = """WITH first_time AS (
 
 
 def packed(values: Sequence[int], typecode: str) -> bytes:
-    """Integers as PostgreSQL casts bytea to integers: big-endian, ``typecode`` 'q' for BIGINT,
-    'i' for INTEGER. asyncpg encodes an array element by element in the server's process
-    (~0.2 µs each here); this costs next to nothing there, and PostgreSQL unpacks them."""
+    """Integers as INSERT_CLICKS reads them: big-endian, ``typecode`` 'q' for BIGINT, 'i' for
+    INTEGER. asyncpg would encode an array element by element in the server's process; this
+    costs next to nothing there, and PostgreSQL unpacks them."""
     column = array(typecode, values)
     if sys.byteorder == "little":
         column.byteswap()
@@ -113,15 +123,17 @@ async def insert_clicks(db: Database, clicks: ClickBatch) -> int:
     async with db.connection() as connection:
         raw = connection.raw_connection
         async with raw.transaction():
-            await raw.execute("SELECT pg_advisory_xact_lock_shared($1)", BATCHES_LOCK)
+            await raw.execute(LOCK_BATCHES_SHARED)
             return await raw.fetchval(INSERT_CLICKS, *values)
 
 
 async def select_database_identity(db: Database) -> str:
-    """This database among all servers and their databases (clicks spooled by a process that
-    could not write them are for the database they came from)."""
+    """This installation among all servers, their databases and schemas (clicks spooled by a
+    process that could not write them are for the installation they came from). Public's
+    identity names no schema, as before there were others: its spool files stay its own."""
     return await db.fetch_val("""SELECT concat_ws('/', system_identifier, current_database(),
-                            (SELECT oid FROM pg_database WHERE datname = current_database()))
+                            (SELECT oid FROM pg_database WHERE datname = current_database()),
+                            nullif(current_schema(), 'public'))
              FROM pg_control_system()""")
 
 
@@ -228,7 +240,7 @@ async def roll_up_clicks(db: Database, batches_per_transaction: int = ROLL_UP_BA
         raw = connection.raw_connection
         async with raw.transaction():
             # Waits for the flushes in progress, so that no batch up to `last` can commit later.
-            await raw.execute("SELECT pg_advisory_xact_lock($1)", BATCHES_LOCK)
+            await raw.execute(LOCK_BATCHES)
             last = await raw.fetchval(
                 "SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM click_batches"
             )

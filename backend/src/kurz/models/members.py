@@ -5,6 +5,8 @@ from datetime import datetime
 
 from databases import Database
 
+from ..database import SCHEMA_LOCKS
+
 
 @dataclass
 class Member:
@@ -105,7 +107,8 @@ async def lock_email(db: Database, email: str) -> None:
     a membership and stay pending for good.
     """
     await db.execute(
-        "SELECT pg_advisory_xact_lock(hashtext('kurz-email:' || lower(:email)))", {"email": email}
+        f"SELECT pg_advisory_xact_lock({SCHEMA_LOCKS}, hashtext('kurz-email:' || lower(:email)))",
+        {"email": email},
     )
 
 
