@@ -103,7 +103,8 @@ async def test_a_token_acts_with_at_most_its_creators_current_role(
     assert response.status_code == 200
     response = await client.get(f"{url}/audit", headers=token)
     assert response.status_code == 403  # acts as the member its creator now is
-    response = await client.post(f"{url}/tokens", json={"name": "x", "role": "admin"}, headers=token)
+    body = {"name": "x", "role": "admin"}
+    response = await client.post(f"{url}/tokens", json=body, headers=token)
     assert response.status_code == 403
     assert (await client.get(f"{url}/links", headers=token)).status_code == 200
     response = await owner.client.patch(f"{url}/members/{admin.id}", json={"role": "admin"})
