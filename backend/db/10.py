@@ -8,8 +8,7 @@ the token that made each token; chains of tokens made by tokens are followed to 
 
 async def migrate(db) -> None:
     while True:
-        updated = await db.fetch_val(
-            """WITH made AS (
+        updated = await db.fetch_val("""WITH made AS (
                    UPDATE api_tokens SET created_by = maker.created_by
                      FROM audit_log, api_tokens AS maker
                     WHERE api_tokens.created_by IS NULL
@@ -20,7 +19,6 @@ async def migrate(db) -> None:
                       AND maker.created_by IS NOT NULL
                    RETURNING api_tokens.id
                )
-               SELECT count(*) FROM made"""
-        )
+               SELECT count(*) FROM made""")
         if not updated:
             return
