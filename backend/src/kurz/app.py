@@ -29,6 +29,7 @@ from .config import Settings, StartupError
 from .database import close, connect, database_url
 from .errors import register_error_handlers
 from .migrations import migrate
+from .passwords import HashingGate
 from .ratelimits import client_address
 from .schemas import KurzOpenAPIProvider
 from .security import security_headers
@@ -99,6 +100,7 @@ def create_app(settings: Settings | None = None) -> Kurz:
     app.extensions["kurz.rate_limiter"] = RateLimiter(
         app, key_function=client_address, default_limits=[RateLimit(600, timedelta(minutes=1))]
     )
+    app.extensions["kurz.hashing"] = HashingGate()
     register_error_handlers(app)
     app.before_request(check_csrf)
     app.before_request(authorise_org)

@@ -1,13 +1,21 @@
-"""Password rules (length, strength) and bcrypt hashing off the event loop."""
+"""Password rules (length, strength) and bcrypt hashing off the event loop, bounded.
+
+bcrypt is made to be slow: a few hundred logins at once would queue for seconds and starve the
+worker's threads. Each worker runs at most one hash per CPU at a time and lets a few more wait;
+any beyond that are answered 503 ``BUSY`` at once, and every other route stays unaffected.
+"""
 
 import asyncio
+import os
 import secrets
+from contextlib import asynccontextmanager
 from functools import cache
 
 import bcrypt
+from quart import current_app, has_app_context
 from zxcvbn import zxcvbn
 
-from .errors import validation_error
+from .errors import APIError, validation_error
 
 BCRYPT_COST = 12
 MIN_CHARACTERS = 8
@@ -47,9 +55,46 @@ def check_new_password(password: str, field: str, user_inputs: list[str]) -> Non
         )
 
 
+class HashingGate:
+    """At most ``slots`` hashes at a time and ``waiting`` more in line; 503 BUSY beyond."""
+
+    def __init__(self, slots: int | None = None, waiting: int | None = None) -> None:
+        self.slots = slots or len(os.sched_getaffinity(0))
+        self.limit = self.slots + (self.slots * 4 if waiting is None else waiting)
+        self.admitted = 0
+        self._semaphore = asyncio.Semaphore(self.slots)
+
+    @asynccontextmanager
+    async def slot(self):
+        if self.admitted >= self.limit:
+            raise APIError(
+                503,
+                "BUSY",
+                "Too many sign-ins at once; try again in a moment.",
+                headers={"Retry-After": "1"},
+            )
+        self.admitted += 1
+        try:
+            async with self._semaphore:
+                yield
+        finally:
+            self.admitted -= 1
+
+
+@asynccontextmanager
+async def _hashing():
+    gate = current_app.extensions.get("kurz.hashing") if has_app_context() else None
+    if gate is None:
+        yield
+    else:
+        async with gate.slot():
+            yield
+
+
 async def hash_password(password: str) -> str:
     salt = bcrypt.gensalt(BCRYPT_COST)
-    hashed = await asyncio.to_thread(bcrypt.hashpw, password.encode(), salt)
+    async with _hashing():
+        hashed = await asyncio.to_thread(bcrypt.hashpw, password.encode(), salt)
     return hashed.decode()
 
 
@@ -58,9 +103,10 @@ async def verify_password(password: str, password_hash: str | None) -> bool:
     candidate = password.encode()
     if len(candidate) > MAX_BYTES:  # can never have been set; bcrypt would refuse it
         candidate, password_hash = candidate[:MAX_BYTES], None
-    if password_hash is None:
-        expected = await asyncio.to_thread(_dummy_hash, BCRYPT_COST)
-    else:
-        expected = password_hash.encode()
-    matches = await asyncio.to_thread(bcrypt.checkpw, candidate, expected)
+    async with _hashing():
+        if password_hash is None:
+            expected = await asyncio.to_thread(_dummy_hash, BCRYPT_COST)
+        else:
+            expected = password_hash.encode()
+        matches = await asyncio.to_thread(bcrypt.checkpw, candidate, expected)
     return matches and password_hash is not None

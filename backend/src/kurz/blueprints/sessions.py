@@ -46,7 +46,7 @@ class SessionOut(UserOut):
 @rate_limit(limits=LOGIN_LIMITS)
 @validate_request(LoginIn)
 @validate_response(UserOut, 200)
-@problems(400, 401, 429)
+@problems(400, 401, 429, 503)
 async def login(data: LoginIn) -> UserOut:
     """Log in; sets the session cookie.
 
