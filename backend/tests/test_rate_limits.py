@@ -5,7 +5,7 @@ from contextlib import asynccontextmanager
 import pytest
 from quart_rate_limiter import QUART_RATE_LIMITER_EXEMPT_ATTRIBUTE
 
-from kurz.ratelimits import LOGIN_FAILURES
+from kurz.ratelimits import LOGIN_FAILURES, LOGIN_FAILURES_PER_EMAIL
 
 from .conftest import PASSWORD
 
@@ -66,22 +66,38 @@ def assert_rate_limited(response) -> None:
     assert int(response.headers["Retry-After"]) > 0
 
 
-async def test_failed_logins_per_email_are_limited_from_any_address(limited) -> None:
+async def test_failed_logins_lock_out_the_address_they_come_from(limited) -> None:
     async with limited() as app:
         response = await app.test_client().post(
             "/api/v1/users", json={"email": "victim@example.com", "password": PASSWORD}
         )
         assert response.status_code == 201
         for attempt in range(LOGIN_FAILURES):
-            response = await login(app, "Victim@example.com", f"guess {attempt}", attempt)
+            response = await login(app, "Victim@example.com", f"guess {attempt}", 1)
             assert response.status_code == 401
-        # Even the right password is refused now: otherwise guessing would go on.
-        response = await login(app, "victim@example.com", PASSWORD, 99)
+        # Even the right password is refused from there now: otherwise guessing would go on.
+        response = await login(app, "victim@example.com", PASSWORD, 1)
         assert_rate_limited(response)
         assert (await response.get_json())["code"] == "TOO_MANY_LOGIN_ATTEMPTS"
         assert 800 < int(response.headers["Retry-After"]) <= 900
         # Other emails are not affected.
-        assert (await login(app, "someone@example.com", PASSWORD, 98)).status_code == 401
+        assert (await login(app, "someone@example.com", PASSWORD, 1)).status_code == 401
+        # The owner, from an address without recent failures, still logs in.
+        assert (await login(app, "victim@example.com", PASSWORD, 2)).status_code == 200
+
+
+async def test_failed_logins_from_many_addresses_lock_the_email_much_later(limited) -> None:
+    async with limited() as app:
+        response = await app.test_client().post(
+            "/api/v1/users", json={"email": "victim@example.com", "password": PASSWORD}
+        )
+        assert response.status_code == 201
+        for attempt in range(LOGIN_FAILURES_PER_EMAIL):
+            response = await login(app, "victim@example.com", "a guess", attempt // 5)
+            assert response.status_code == 401, attempt
+        response = await login(app, "victim@example.com", PASSWORD, 999)
+        assert_rate_limited(response)
+        assert (await response.get_json())["code"] == "TOO_MANY_LOGIN_ATTEMPTS"
 
 
 async def test_a_successful_login_forgets_earlier_failures(limited) -> None:
