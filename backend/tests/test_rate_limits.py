@@ -191,3 +191,31 @@ async def test_link_creation_is_limited_per_org_and_outsiders_cannot_use_it_up(l
             await db.fetch_val("SELECT count(*) FROM links WHERE org_id = :id", {"id": busy_org})
             == created
         )
+
+
+async def test_slug_taken_answers_count_as_unknown_slug_probes(limited) -> None:
+    async with limited() as app:
+        client = app.test_client()
+        credentials = {"email": "prober@example.com", "password": PASSWORD}
+        assert (await client.post("/api/v1/users", json=credentials)).status_code == 201
+        assert (await client.post("/api/v1/session", json=credentials)).status_code == 200
+        org_id = (await (await client.post("/api/v1/orgs", json={"name": "P"})).get_json())["id"]
+        url = f"/api/v1/orgs/{org_id}/links"
+        body = {"url": "https://example.com/", "slug": "taken01"}
+        assert (await client.post(url, json=body)).status_code == 201
+        statuses = [(await client.post(url, json=body)).status_code for _ in range(40)]
+        assert statuses == [409] * 40
+        # The same allowance as redirects to unknown slugs, per client address.
+        statuses = [(await client.get(f"/unknown{n}")).status_code for n in range(20)]
+        assert statuses == [404] * 20
+        created = await client.post(url, json={**body, "slug": "free-one"})
+        assert created.status_code == 201  # a free slug spends nothing
+        statuses = [(await client.post(url, json=body)).status_code for _ in range(5)]
+        assert statuses == [429] * 5
+        assert (await client.get("/unknown-more")).status_code == 429
+        refused = await client.post(url, json=body)
+        assert refused.content_type == "application/problem+json"
+        assert (await refused.get_json())["code"] == "RATE_LIMITED"
+        assert int(refused.headers["Retry-After"]) >= 1
+        other = await client.post(url, json=body, scope_base={"client": ("192.0.2.7", 4000)})
+        assert other.status_code == 409

@@ -32,6 +32,7 @@ from ..models.links import (
 from ..ratelimits import LINK_CREATION_LIMITS
 from ..schemas import Input, Query, Timestamp, no_content, problems
 from ..slugs import check_slug, check_url, random_slug, reserved_words
+from .redirects import limit_unknown_slugs
 
 blueprint = Blueprint("links", __name__)
 
@@ -127,7 +128,11 @@ class QrCode(RootModel[str]):
 @validate_response(LinkOut, 201)
 @problems(400, 401, 404, 409, 429, 503)
 async def create_link(org_id: str, data: LinkCreate) -> tuple[LinkOut, int]:
-    """Shorten a URL. Any member. 409 SLUG_TAKEN when the slug is in use anywhere."""
+    """Shorten a URL. Any member. 409 SLUG_TAKEN when the slug is in use anywhere.
+
+    SLUG_TAKEN answers count, per client address, in the same allowance as redirects to unknown
+    slugs: beyond it, 429.
+    """
     caller = await require_org_role(org_id)
     settings = current_app.config["KURZ"]
     reserved = reserved_words(current_app)
@@ -145,6 +150,7 @@ async def create_link(org_id: str, data: LinkCreate) -> tuple[LinkOut, int]:
     if slug is not None:
         link = await insert_link(db, slug=slug, **values)
         if link is None:
+            limit_unknown_slugs()  # "taken" says a slug exists: as telling as a redirect's 404
             raise APIError(409, "SLUG_TAKEN", f"The slug {slug!r} is already taken.")
     else:
         link = None
