@@ -77,6 +77,9 @@ class Settings:
     click_recording: bool = True
     workers: int = 1
     migrations_dir: Path = MIGRATIONS_DIR
+    request_head_timeout: float = 10.0
+    idle_timeout: float = 10.0
+    max_connections: int = 1000
 
     @property
     def production(self) -> bool:
@@ -132,6 +135,9 @@ class Settings:
                 environ.get("KURZ_CLICK_RECORDING", "on"), "KURZ_CLICK_RECORDING"
             ),
             workers=number("KURZ_WORKERS", cls.workers),
+            request_head_timeout=seconds("KURZ_REQUEST_HEAD_TIMEOUT", cls.request_head_timeout),
+            idle_timeout=seconds("KURZ_IDLE_TIMEOUT", cls.idle_timeout),
+            max_connections=number("KURZ_MAX_CONNECTIONS", cls.max_connections),
         )
         if settings.pool_min_size > settings.pool_max_size:
             raise ConfigError("KURZ_DB_POOL_MIN must not exceed KURZ_DB_POOL_MAX")
