@@ -1,7 +1,5 @@
 """An org's short links: create, list and search, read, edit, delete, QR code."""
 
-import base64
-import binascii
 import io
 from datetime import UTC, datetime
 from typing import Annotated, ClassVar, Literal
@@ -19,6 +17,7 @@ from quart_schema import (
 
 from ..audit import record_audit
 from ..auth import Caller, require_org_role, role_at_least
+from ..cursors import invalid_cursor, open_cursor, seal_cursor
 from ..database import get_db
 from ..errors import TIMESTAMP_MESSAGE, APIError, validation_error
 from ..models.links import (
@@ -183,14 +182,16 @@ async def list_links(org_id: str, query_args: LinkQuery) -> LinkPage:
         get_db(),
         caller.org_id,
         limit=query_args.limit + 1,  # one more tells whether there is a next page
-        before=None if query_args.cursor is None else _decode_cursor(query_args.cursor),
+        before=(
+            None if query_args.cursor is None else _decode_cursor(caller.org_id, query_args.cursor)
+        ),
         search=query_args.q,
     )
     more = len(links) > query_args.limit
     links = links[: query_args.limit]
     return LinkPage(
         items=[_out(link) for link in links],
-        next_cursor=_encode_cursor(links[-1]) if more else None,
+        next_cursor=_encode_cursor(caller.org_id, links[-1]) if more else None,
     )
 
 
@@ -322,22 +323,17 @@ def _out(link: Link) -> LinkOut:
     )
 
 
-def _encode_cursor(link: Link) -> str:
-    """Opaque to clients: the position (created_at, id) of the page's last link."""
-    raw = f"{link.created_at.isoformat()}|{link.id}".encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+def _encode_cursor(org_id: str, link: Link) -> str:
+    """Opaque to clients: the position (created_at, id) of the page's last link, sealed."""
+    return seal_cursor("links", org_id, [link.created_at.isoformat(), link.id])
 
 
-def _decode_cursor(cursor: str) -> tuple[datetime, int]:
+def _decode_cursor(org_id: str, cursor: str) -> tuple[datetime, int]:
+    created_at, link_id = open_cursor("links", org_id, cursor)
     try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        created_at, _, link_id = raw.partition("|")
-        when, number = datetime.fromisoformat(created_at), int(link_id)
-        if when.tzinfo is None or not 0 < number < 2**63:
-            raise ValueError(cursor)
-        # In UTC, as the database compares it (OverflowError within a day of year 1 or 9999).
-        return when.astimezone(UTC), number
-    except (binascii.Error, UnicodeDecodeError, ValueError, OverflowError):
-        raise validation_error(
-            "cursor", "Not a cursor from this list.", "INVALID_CURSOR"
-        ) from None
+        when = datetime.fromisoformat(created_at)
+    except (TypeError, ValueError):
+        raise invalid_cursor() from None
+    if when.tzinfo is None or not isinstance(link_id, int):
+        raise invalid_cursor()
+    return when.astimezone(UTC), link_id
