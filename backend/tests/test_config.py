@@ -2,7 +2,7 @@ import pytest
 
 from kurz.config import ConfigError, Settings
 
-SECRET = "x" * 40
+SECRET = "kHXZWZn_XSeU7CWz3IoW8-AXQ1ZZb1h6qmSy3KbqaKeGDU2J"
 
 
 def test_development_defaults() -> None:
@@ -27,6 +27,9 @@ def test_production_needs_a_real_secret_and_defaults_to_secure_cookies() -> None
         Settings.from_env({"KURZ_ENV": "production"})
     with pytest.raises(ConfigError, match="KURZ_SECRET_KEY"):
         Settings.from_env({"KURZ_ENV": "production", "KURZ_SECRET_KEY": "short"})
+    for guessable in ("x" * 40, "ab" * 20, "abcdefghijklmnopqrstuvwxyz0123456789", "changeme" * 5):
+        with pytest.raises(ConfigError, match="KURZ_SECRET_KEY"):
+            Settings.from_env({"KURZ_ENV": "production", "KURZ_SECRET_KEY": guessable})
     settings = Settings.from_env({"KURZ_ENV": "production", "KURZ_SECRET_KEY": SECRET})
     assert settings.cookie_secure is True
     overridden = Settings.from_env(

@@ -131,9 +131,16 @@ def create_app(settings: Settings | None = None) -> Kurz:
 
 
 async def finish_headers(response: Response) -> Response:
-    """Security headers on every answer; no Content-Type on one without a body."""
+    """Security headers on every answer; no Content-Type on one without a body.
+
+    API answers depend on who asks, so no cache (a browser's or a proxy's) keeps them or hands
+    one caller's answer to another.
+    """
     for name, value in security_headers(request.scheme == "https"):
         response.headers.setdefault(name, value)
+    if request.path.startswith("/api/"):
+        response.headers.setdefault("Cache-Control", "no-store")
+        response.vary.update(("Cookie", "Authorization"))
     if response.status_code == 204:
         response.headers.pop("Content-Type", None)  # Quart's default; there is no body to type
     return response

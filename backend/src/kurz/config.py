@@ -6,10 +6,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from zxcvbn import zxcvbn
+
 BACKEND_DIR = Path(__file__).resolve().parents[2]
 MIGRATIONS_DIR = BACKEND_DIR / "db"
 # Values that must never sign production cookies: empty, or copied from an example file.
 INSECURE_SECRETS = {"", "changeme", "change-me", "secret", "dev", "development"}
+# zxcvbn's estimate of the guesses a key needs: refuses repeats, sequences and phrases of
+# common words, which a random key of 32 characters never is.
+MIN_SECRET_GUESSES_LOG10 = 20
 
 
 class StartupError(Exception):
@@ -55,6 +60,10 @@ def _float(value: str, name: str) -> float:
     return number
 
 
+def _guessable(secret: str) -> bool:
+    return zxcvbn(secret[:100])["guesses_log10"] < MIN_SECRET_GUESSES_LOG10
+
+
 @dataclass(frozen=True)
 class Settings:
     env: str = "development"
@@ -93,7 +102,11 @@ class Settings:
         production = env == "production"
 
         secret_key = environ.get("KURZ_SECRET_KEY", "")
-        if production and (secret_key.lower() in INSECURE_SECRETS or len(secret_key) < 32):
+        if production and (
+            secret_key.lower() in INSECURE_SECRETS
+            or len(secret_key) < 32
+            or _guessable(secret_key)
+        ):
             raise ConfigError(
                 "KURZ_SECRET_KEY must be set to a random value of at least 32 characters "
                 "in production (e.g. python -c 'import secrets; print(secrets.token_urlsafe(48))')"
