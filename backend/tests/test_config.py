@@ -48,6 +48,9 @@ def test_production_needs_a_real_secret_and_defaults_to_secure_cookies() -> None
         {"KURZ_DB_POOL_MIN": "20", "KURZ_DB_POOL_MAX": "5"},
         {"KURZ_CLICK_ROLLUP_SECONDS": "0"},
         {"KURZ_CLICK_FLUSH_SECONDS": "soon"},
+        {"KURZ_ALLOW_PRIVATE_TARGETS": "perhaps"},
+        {"KURZ_REQUEST_HEAD_TIMEOUT": "0"},
+        {"KURZ_MAX_CONNECTIONS": "0"},
     ],
 )
 def test_bad_values_are_refused_by_name(environ) -> None:

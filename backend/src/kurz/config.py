@@ -89,6 +89,7 @@ class Settings:
     request_head_timeout: float = 10.0
     idle_timeout: float = 10.0
     max_connections: int = 1000
+    allow_private_targets: bool = True
 
     @property
     def production(self) -> bool:
@@ -151,6 +152,9 @@ class Settings:
             request_head_timeout=seconds("KURZ_REQUEST_HEAD_TIMEOUT", cls.request_head_timeout),
             idle_timeout=seconds("KURZ_IDLE_TIMEOUT", cls.idle_timeout),
             max_connections=number("KURZ_MAX_CONNECTIONS", cls.max_connections),
+            allow_private_targets=_bool(
+                environ.get("KURZ_ALLOW_PRIVATE_TARGETS", "true"), "KURZ_ALLOW_PRIVATE_TARGETS"
+            ),
         )
         if settings.pool_min_size > settings.pool_max_size:
             raise ConfigError("KURZ_DB_POOL_MIN must not exceed KURZ_DB_POOL_MAX")

@@ -19,6 +19,7 @@ from ..audit import record_audit
 from ..auth import Caller, require_org_role, role_at_least
 from ..cursors import invalid_cursor, open_cursor, seal_cursor
 from ..database import get_db
+from ..destinations import check_destination
 from ..errors import TIMESTAMP_MESSAGE, APIError, validation_error
 from ..models.links import (
     Link,
@@ -136,9 +137,11 @@ async def create_link(org_id: str, data: LinkCreate) -> tuple[LinkOut, int]:
     settings = current_app.config["KURZ"]
     reserved = reserved_words(current_app)
     slug = None if data.slug is None else check_slug(data.slug, reserved)
+    url = check_url(data.url, settings.base_url)
+    await check_destination(url)
     values = {
         "org_id": caller.org_id,
-        "url": check_url(data.url, settings.base_url),
+        "url": url,
         "title": data.title,
         "created_by": caller.author_id,
         "created_by_token": caller.token_id,
@@ -215,6 +218,7 @@ async def edit_link(org_id: str, slug: str, data: LinkUpdate) -> LinkOut:
     changes = {field: getattr(data, field) for field in data.model_fields_set}
     if "url" in changes:
         changes["url"] = check_url(changes["url"], current_app.config["KURZ"].base_url)
+        await check_destination(changes["url"])
     if "expires_at" in changes:
         changes["expires_at"] = _future(changes["expires_at"])
     db = get_db()
