@@ -17,6 +17,7 @@ What remains possible: a name whose DNS answer changes after the check.
 import asyncio
 import ipaddress
 import socket
+from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import unquote, urlsplit
 
 from quart import current_app
@@ -25,6 +26,8 @@ from .errors import validation_error
 from .slugs import is_routable_slug, reserved_words, url_host
 
 RESOLVE_SECONDS = 2.0
+# Lookups of their own threads: slow name servers must not hold up password hashing.
+RESOLVER = ThreadPoolExecutor(max_workers=8, thread_name_prefix="kurz-resolve")
 # Names that only mean something inside a network (RFC 6762, RFC 8375, ICANN's .internal).
 PRIVATE_SUFFIXES = (
     ".internal",
@@ -95,7 +98,9 @@ async def _resolve(host: str) -> set[Address]:
         return {address}
     try:
         infos = await asyncio.wait_for(
-            asyncio.get_running_loop().getaddrinfo(host, None, type=socket.SOCK_STREAM),
+            asyncio.get_running_loop().run_in_executor(
+                RESOLVER, lambda: socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)
+            ),
             RESOLVE_SECONDS,
         )
     except (OSError, UnicodeError, TimeoutError):
