@@ -333,8 +333,8 @@ def _encode_cursor(org_id: str, link: Link) -> str:
 
 
 def _decode_cursor(org_id: str, cursor: str) -> tuple[datetime, int]:
-    created_at, link_id = open_cursor("links", org_id, cursor)
     try:
+        created_at, link_id = open_cursor("links", org_id, cursor)
         when = datetime.fromisoformat(created_at)
     except (TypeError, ValueError):
         raise invalid_cursor() from None
