@@ -23,6 +23,8 @@ MAX_BYTES = 72  # bcrypt reads no further; longer passwords would be silently cu
 # zxcvbn's estimate of the guesses a password needs: at least those of 8 random characters
 # (10^8 to zxcvbn, which no 8-character password beats; its score 3 would demand 9 or more).
 MIN_GUESSES = 10**8
+# Hashes that may wait per CPU: at cost 12, about two seconds of waiting at most.
+WAITING_PER_CPU = 8
 
 
 @cache
@@ -56,13 +58,13 @@ def check_new_password(password: str, field: str, user_inputs: list[str]) -> Non
 
 
 class HashingGate:
-    """At most ``slots`` hashes at a time and ``waiting`` more in line; 503 BUSY beyond."""
+    """At most one hash per CPU at a time and a few more in line; 503 BUSY beyond."""
 
-    def __init__(self, slots: int | None = None, waiting: int | None = None) -> None:
-        self.slots = slots or len(os.sched_getaffinity(0))
-        self.limit = self.slots + (self.slots * 4 if waiting is None else waiting)
+    def __init__(self) -> None:
+        slots = len(os.sched_getaffinity(0))
+        self.limit = slots * (1 + WAITING_PER_CPU)
         self.admitted = 0
-        self._semaphore = asyncio.Semaphore(self.slots)
+        self._semaphore = asyncio.Semaphore(slots)
 
     @asynccontextmanager
     async def slot(self):

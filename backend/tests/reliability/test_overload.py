@@ -11,8 +11,8 @@ import httpx
 
 from .helpers import PROBLEM, register, wait_for
 
-# Well beyond what a worker admits (a hash per CPU, four times as many waiting).
-LOGINS = len(os.sched_getaffinity(0)) * 5 + 40
+# Well beyond what a worker admits (a hash per CPU, eight times as many waiting).
+LOGINS = len(os.sched_getaffinity(0)) * 10 + 40
 
 
 async def test_a_flood_of_logins_is_bounded_and_other_calls_stay_fast(live_server) -> None:
