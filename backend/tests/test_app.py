@@ -31,3 +31,16 @@ def test_production_refuses_a_missing_or_default_secret() -> None:
         assert result.returncode != 0
         assert "KURZ_SECRET_KEY must be set" in result.stderr
         assert "Traceback" not in result.stderr
+
+
+async def test_api_answers_are_not_cached_and_vary_by_credentials(make_org, client) -> None:
+    org_id, owner = await make_org()
+    for response in (
+        await owner.client.get("/api/v1/session"),
+        await owner.client.get(f"/api/v1/orgs/{org_id}/links"),
+        await client.get("/api/v1/session"),  # the 401 too
+    ):
+        assert response.headers["Cache-Control"] == "no-store"
+        assert "Cookie" in response.headers["Vary"]
+        assert "Authorization" in response.headers["Vary"]
+        assert "server" not in response.headers

@@ -2,7 +2,7 @@ import pytest
 
 from kurz.config import ConfigError, Settings
 
-SECRET = "x" * 40
+SECRET = "kHXZWZn_XSeU7CWz3IoW8-AXQ1ZZb1h6qmSy3KbqaKeGDU2J"
 
 
 def test_development_defaults() -> None:
@@ -27,6 +27,9 @@ def test_production_needs_a_real_secret_and_defaults_to_secure_cookies() -> None
         Settings.from_env({"KURZ_ENV": "production"})
     with pytest.raises(ConfigError, match="KURZ_SECRET_KEY"):
         Settings.from_env({"KURZ_ENV": "production", "KURZ_SECRET_KEY": "short"})
+    for guessable in ("x" * 40, "ab" * 20, "abcdefghijklmnopqrstuvwxyz0123456789", "changeme" * 5):
+        with pytest.raises(ConfigError, match="KURZ_SECRET_KEY"):
+            Settings.from_env({"KURZ_ENV": "production", "KURZ_SECRET_KEY": guessable})
     settings = Settings.from_env({"KURZ_ENV": "production", "KURZ_SECRET_KEY": SECRET})
     assert settings.cookie_secure is True
     overridden = Settings.from_env(
@@ -45,6 +48,9 @@ def test_production_needs_a_real_secret_and_defaults_to_secure_cookies() -> None
         {"KURZ_DB_POOL_MIN": "20", "KURZ_DB_POOL_MAX": "5"},
         {"KURZ_CLICK_ROLLUP_SECONDS": "0"},
         {"KURZ_CLICK_FLUSH_SECONDS": "soon"},
+        {"KURZ_ALLOW_PRIVATE_TARGETS": "perhaps"},
+        {"KURZ_REQUEST_HEAD_TIMEOUT": "0"},
+        {"KURZ_MAX_CONNECTIONS": "0"},
     ],
 )
 def test_bad_values_are_refused_by_name(environ) -> None:

@@ -311,3 +311,35 @@ def test_command_line_shows_status_and_applies(fresh_database) -> None:
     assert "applied 0.py" in applied
     assert f"at version {latest_version()}" in applied
     assert "pending: none" in run("--status")
+
+
+async def test_tokens_made_by_tokens_get_the_person_behind_them(empty_db, tmp_path) -> None:
+    """Tokens made by a token had no creator; they get that token's, through any chain."""
+    await migrate_up_to(empty_db, tmp_path, 9)
+    org_id = await empty_db.fetch_val("INSERT INTO orgs (name) VALUES ('Acme') RETURNING id")
+    user_id = await empty_db.fetch_val("""INSERT INTO users (email, name, password_hash)
+           VALUES ('a@example.com', '', 'x') RETURNING id""")
+
+    async def token(name: str, created_by=None, made_by=None):
+        token_id = await empty_db.fetch_val(
+            """INSERT INTO api_tokens (org_id, name, role, secret_hash, created_by)
+               VALUES (:org_id, :name, 'admin', :name, :created_by) RETURNING id""",
+            {"org_id": org_id, "name": name, "created_by": created_by},
+        )
+        if made_by is not None:
+            await empty_db.execute(
+                """INSERT INTO audit_log (org_id, token_id, action, target)
+                   VALUES (:org_id, :token_id, 'token.create', :target)""",
+                {"org_id": org_id, "token_id": made_by, "target": str(token_id)},
+            )
+        return token_id
+
+    person = await token("person", created_by=user_id)
+    child = await token("child", made_by=person)
+    grandchild = await token("grandchild", made_by=child)
+    orphan = await token("orphan")  # no record of its maker: stays without one
+
+    await migrate(empty_db)
+    rows = await empty_db.fetch_all("SELECT id, created_by FROM api_tokens")
+    creators = {row["id"]: row["created_by"] for row in rows}
+    assert creators == {person: user_id, child: user_id, grandchild: user_id, orphan: None}

@@ -5,7 +5,7 @@ from contextlib import asynccontextmanager
 import pytest
 from quart_rate_limiter import QUART_RATE_LIMITER_EXEMPT_ATTRIBUTE
 
-from kurz.ratelimits import LOGIN_FAILURES
+from kurz.ratelimits import LOGIN_FAILURES, LOGIN_FAILURES_PER_EMAIL
 
 from .conftest import PASSWORD
 
@@ -66,22 +66,38 @@ def assert_rate_limited(response) -> None:
     assert int(response.headers["Retry-After"]) > 0
 
 
-async def test_failed_logins_per_email_are_limited_from_any_address(limited) -> None:
+async def test_failed_logins_lock_out_the_address_they_come_from(limited) -> None:
     async with limited() as app:
         response = await app.test_client().post(
             "/api/v1/users", json={"email": "victim@example.com", "password": PASSWORD}
         )
         assert response.status_code == 201
         for attempt in range(LOGIN_FAILURES):
-            response = await login(app, "Victim@example.com", f"guess {attempt}", attempt)
+            response = await login(app, "Victim@example.com", f"guess {attempt}", 1)
             assert response.status_code == 401
-        # Even the right password is refused now: otherwise guessing would go on.
-        response = await login(app, "victim@example.com", PASSWORD, 99)
+        # Even the right password is refused from there now: otherwise guessing would go on.
+        response = await login(app, "victim@example.com", PASSWORD, 1)
         assert_rate_limited(response)
         assert (await response.get_json())["code"] == "TOO_MANY_LOGIN_ATTEMPTS"
         assert 800 < int(response.headers["Retry-After"]) <= 900
         # Other emails are not affected.
-        assert (await login(app, "someone@example.com", PASSWORD, 98)).status_code == 401
+        assert (await login(app, "someone@example.com", PASSWORD, 1)).status_code == 401
+        # The owner, from an address without recent failures, still logs in.
+        assert (await login(app, "victim@example.com", PASSWORD, 2)).status_code == 200
+
+
+async def test_failed_logins_from_many_addresses_lock_the_email_much_later(limited) -> None:
+    async with limited() as app:
+        response = await app.test_client().post(
+            "/api/v1/users", json={"email": "victim@example.com", "password": PASSWORD}
+        )
+        assert response.status_code == 201
+        for attempt in range(LOGIN_FAILURES_PER_EMAIL):
+            response = await login(app, "victim@example.com", "a guess", attempt // 5)
+            assert response.status_code == 401, attempt
+        response = await login(app, "victim@example.com", PASSWORD, 999)
+        assert_rate_limited(response)
+        assert (await response.get_json())["code"] == "TOO_MANY_LOGIN_ATTEMPTS"
 
 
 async def test_a_successful_login_forgets_earlier_failures(limited) -> None:
@@ -175,3 +191,31 @@ async def test_link_creation_is_limited_per_org_and_outsiders_cannot_use_it_up(l
             await db.fetch_val("SELECT count(*) FROM links WHERE org_id = :id", {"id": busy_org})
             == created
         )
+
+
+async def test_slug_taken_answers_count_as_unknown_slug_probes(limited) -> None:
+    async with limited() as app:
+        client = app.test_client()
+        credentials = {"email": "prober@example.com", "password": PASSWORD}
+        assert (await client.post("/api/v1/users", json=credentials)).status_code == 201
+        assert (await client.post("/api/v1/session", json=credentials)).status_code == 200
+        org_id = (await (await client.post("/api/v1/orgs", json={"name": "P"})).get_json())["id"]
+        url = f"/api/v1/orgs/{org_id}/links"
+        body = {"url": "https://example.com/", "slug": "taken01"}
+        assert (await client.post(url, json=body)).status_code == 201
+        statuses = [(await client.post(url, json=body)).status_code for _ in range(40)]
+        assert statuses == [409] * 40
+        # The same allowance as redirects to unknown slugs, per client address.
+        statuses = [(await client.get(f"/unknown{n}")).status_code for n in range(20)]
+        assert statuses == [404] * 20
+        created = await client.post(url, json={**body, "slug": "free-one"})
+        assert created.status_code == 201  # a free slug spends nothing
+        statuses = [(await client.post(url, json=body)).status_code for _ in range(5)]
+        assert statuses == [429] * 5
+        assert (await client.get("/unknown-more")).status_code == 429
+        refused = await client.post(url, json=body)
+        assert refused.content_type == "application/problem+json"
+        assert (await refused.get_json())["code"] == "RATE_LIMITED"
+        assert int(refused.headers["Retry-After"]) >= 1
+        other = await client.post(url, json=body, scope_base={"client": ("192.0.2.7", 4000)})
+        assert other.status_code == 409

@@ -50,7 +50,8 @@ def serve(app: str, settings: Settings, **options) -> None:
         access_log=not settings.production,
         proxy_headers=True,
         timeout_graceful_shutdown=20,
-        # httptools, with a bound on request heads (431); see http_limits.
+        server_header=False,  # what software answers is nobody's business
+        # httptools, with bounds on request heads (size, time) and connections; see http_limits.
         http="kurz.http_limits:BoundedHttpToolsProtocol",
         **options,
     )

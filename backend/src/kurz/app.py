@@ -30,6 +30,7 @@ from .database import close, connect, database_url
 from .errors import register_error_handlers
 from .jobs import JobWorker
 from .migrations import migrate
+from .passwords import HashingGate
 from .ratelimits import client_address
 from .schemas import KurzOpenAPIProvider
 from .security import security_headers
@@ -100,6 +101,7 @@ def create_app(settings: Settings | None = None) -> Kurz:
     app.extensions["kurz.rate_limiter"] = RateLimiter(
         app, key_function=client_address, default_limits=[RateLimit(600, timedelta(minutes=1))]
     )
+    app.extensions["kurz.hashing"] = HashingGate()
     register_error_handlers(app)
     app.before_request(check_csrf)
     app.before_request(authorise_org)
@@ -134,9 +136,16 @@ def create_app(settings: Settings | None = None) -> Kurz:
 
 
 async def finish_headers(response: Response) -> Response:
-    """Security headers on every answer; no Content-Type on one without a body."""
+    """Security headers on every answer; no Content-Type on one without a body.
+
+    API answers depend on who asks, so no cache (a browser's or a proxy's) keeps them or hands
+    one caller's answer to another.
+    """
     for name, value in security_headers(request.scheme == "https"):
         response.headers.setdefault(name, value)
+    if request.path.startswith("/api/"):
+        response.headers.setdefault("Cache-Control", "no-store")
+        response.vary.update(("Cookie", "Authorization"))
     if response.status_code == 204:
         response.headers.pop("Content-Type", None)  # Quart's default; there is no body to type
     return response

@@ -21,7 +21,7 @@ from quart_auth import current_user as auth_user
 from .database import get_db
 from .errors import APIError, org_not_found
 from .models.members import select_role
-from .models.tokens import use_token
+from .models.tokens import ROLES, lower_role, use_token
 from .models.users import (
     User,
     delete_expired_sessions,
@@ -30,7 +30,6 @@ from .models.users import (
     select_user_by_session,
 )
 
-ROLES = ("member", "admin", "owner")  # in rising order of power
 # Without "remember", the cookie ends with the browser session and the server ends it after a
 # working day at the latest; with it, it lasts QUART_AUTH_DURATION (30 days).
 BROWSER_SESSION = timedelta(hours=24)
@@ -60,6 +59,7 @@ class Caller:
     user: User | None = None
     token_id: str | None = None
     token_created_by: str | None = None
+    token_role: str | None = None  # the role the token was made with
 
     @property
     def user_id(self) -> str | None:
@@ -158,10 +158,18 @@ async def require_org_role(org_id: str, minimum: str = "member") -> Caller:
 async def recheck_role(caller: Caller, minimum: str) -> Caller:
     """The caller with its role as it stands now, once the org's memberships are locked (see
     ``lock_org``): a user demoted or removed meanwhile must not act with the old role."""
-    if caller.user is None:  # an API token's role never changes
-        return _with_role_at_least(caller, minimum)
-    role = await _member_role(caller.org_id, caller.user.id)
+    if caller.user is None:  # a token acts with at most its creator's role
+        creator_role = await select_role(get_db(), caller.org_id, caller.token_created_by)
+        if creator_role is None:
+            raise _invalid_token()
+        role = lower_role(caller.token_role, creator_role)
+    else:
+        role = await _member_role(caller.org_id, caller.user.id)
     return _with_role_at_least(replace(caller, role=role), minimum)
+
+
+def _invalid_token() -> APIError:
+    return APIError(401, "INVALID_TOKEN", "The API token is unknown or revoked.")
 
 
 async def _member_role(org_id: str, user_id: str) -> str:
@@ -198,11 +206,15 @@ async def _org_caller(org_id: str) -> Caller:
     if secret is not None:
         token = await use_token(get_db(), hash_secret(secret))
         if token is None:
-            raise APIError(401, "INVALID_TOKEN", "The API token is unknown or revoked.")
+            raise _invalid_token()
         if token.org_id != org_id:
             raise org_not_found()
         return Caller(
-            org_id=org_id, role=token.role, token_id=token.id, token_created_by=token.created_by
+            org_id=org_id,
+            role=token.role,
+            token_id=token.id,
+            token_created_by=token.created_by,
+            token_role=token.token_role,
         )
     user = await require_user()
     return Caller(org_id=org_id, role=await _member_role(org_id, user.id), user=user)

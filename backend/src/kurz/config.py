@@ -6,10 +6,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from zxcvbn import zxcvbn
+
 BACKEND_DIR = Path(__file__).resolve().parents[2]
 MIGRATIONS_DIR = BACKEND_DIR / "db"
 # Values that must never sign production cookies: empty, or copied from an example file.
 INSECURE_SECRETS = {"", "changeme", "change-me", "secret", "dev", "development"}
+# zxcvbn's estimate of the guesses a key needs: refuses repeats, sequences and phrases of
+# common words, which a random key of 32 characters never is.
+MIN_SECRET_GUESSES_LOG10 = 20
 
 
 class StartupError(Exception):
@@ -69,6 +74,10 @@ def _float(value: str, name: str) -> float:
     return number
 
 
+def _guessable(secret: str) -> bool:
+    return zxcvbn(secret[:100])["guesses_log10"] < MIN_SECRET_GUESSES_LOG10
+
+
 @dataclass(frozen=True)
 class Settings:
     env: str = "development"
@@ -93,6 +102,10 @@ class Settings:
     migrations_dir: Path = MIGRATIONS_DIR
     job_poll_seconds: float = 1.0
     db_schema: str = "public"
+    request_head_timeout: float = 10.0
+    idle_timeout: float = 10.0
+    max_connections: int = 1000
+    allow_private_targets: bool = True
 
     @property
     def production(self) -> bool:
@@ -106,7 +119,11 @@ class Settings:
         production = env == "production"
 
         secret_key = environ.get("KURZ_SECRET_KEY", "")
-        if production and (secret_key.lower() in INSECURE_SECRETS or len(secret_key) < 32):
+        if production and (
+            secret_key.lower() in INSECURE_SECRETS
+            or len(secret_key) < 32
+            or _guessable(secret_key)
+        ):
             raise ConfigError(
                 "KURZ_SECRET_KEY must be set to a random value of at least 32 characters "
                 "in production (e.g. python -c 'import secrets; print(secrets.token_urlsafe(48))')"
@@ -150,6 +167,12 @@ class Settings:
             workers=number("KURZ_WORKERS", cls.workers),
             job_poll_seconds=seconds("KURZ_JOB_POLL_SECONDS", cls.job_poll_seconds),
             db_schema=_schema(environ.get("KURZ_DB_SCHEMA", cls.db_schema), "KURZ_DB_SCHEMA"),
+            request_head_timeout=seconds("KURZ_REQUEST_HEAD_TIMEOUT", cls.request_head_timeout),
+            idle_timeout=seconds("KURZ_IDLE_TIMEOUT", cls.idle_timeout),
+            max_connections=number("KURZ_MAX_CONNECTIONS", cls.max_connections),
+            allow_private_targets=_bool(
+                environ.get("KURZ_ALLOW_PRIVATE_TARGETS", "true"), "KURZ_ALLOW_PRIVATE_TARGETS"
+            ),
         )
         if settings.pool_min_size > settings.pool_max_size:
             raise ConfigError("KURZ_DB_POOL_MIN must not exceed KURZ_DB_POOL_MAX")

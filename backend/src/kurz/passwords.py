@@ -1,13 +1,21 @@
-"""Password rules (length, strength) and bcrypt hashing off the event loop."""
+"""Password rules (length, strength) and bcrypt hashing off the event loop, bounded.
+
+bcrypt is made to be slow: a few hundred logins at once would queue for seconds and starve the
+worker's threads. Each worker runs at most one hash per CPU at a time and lets a few more wait;
+any beyond that are answered 503 ``BUSY`` at once, and every other route stays unaffected.
+"""
 
 import asyncio
+import os
 import secrets
+from contextlib import asynccontextmanager
 from functools import cache
 
 import bcrypt
+from quart import current_app, has_app_context
 from zxcvbn import zxcvbn
 
-from .errors import validation_error
+from .errors import APIError, validation_error
 
 BCRYPT_COST = 12
 MIN_CHARACTERS = 8
@@ -15,6 +23,8 @@ MAX_BYTES = 72  # bcrypt reads no further; longer passwords would be silently cu
 # zxcvbn's estimate of the guesses a password needs: at least those of 8 random characters
 # (10^8 to zxcvbn, which no 8-character password beats; its score 3 would demand 9 or more).
 MIN_GUESSES = 10**8
+# Hashes that may wait per CPU: at cost 12, about two seconds of waiting at most.
+WAITING_PER_CPU = 8
 
 
 @cache
@@ -47,9 +57,46 @@ def check_new_password(password: str, field: str, user_inputs: list[str]) -> Non
         )
 
 
+class HashingGate:
+    """At most one hash per CPU at a time and a few more in line; 503 BUSY beyond."""
+
+    def __init__(self) -> None:
+        slots = len(os.sched_getaffinity(0))
+        self.limit = slots * (1 + WAITING_PER_CPU)
+        self.admitted = 0
+        self._semaphore = asyncio.Semaphore(slots)
+
+    @asynccontextmanager
+    async def slot(self):
+        if self.admitted >= self.limit:
+            raise APIError(
+                503,
+                "BUSY",
+                "Too many sign-ins at once; try again in a moment.",
+                headers={"Retry-After": "1"},
+            )
+        self.admitted += 1
+        try:
+            async with self._semaphore:
+                yield
+        finally:
+            self.admitted -= 1
+
+
+@asynccontextmanager
+async def _hashing():
+    gate = current_app.extensions.get("kurz.hashing") if has_app_context() else None
+    if gate is None:
+        yield
+    else:
+        async with gate.slot():
+            yield
+
+
 async def hash_password(password: str) -> str:
     salt = bcrypt.gensalt(BCRYPT_COST)
-    hashed = await asyncio.to_thread(bcrypt.hashpw, password.encode(), salt)
+    async with _hashing():
+        hashed = await asyncio.to_thread(bcrypt.hashpw, password.encode(), salt)
     return hashed.decode()
 
 
@@ -58,9 +105,10 @@ async def verify_password(password: str, password_hash: str | None) -> bool:
     candidate = password.encode()
     if len(candidate) > MAX_BYTES:  # can never have been set; bcrypt would refuse it
         candidate, password_hash = candidate[:MAX_BYTES], None
-    if password_hash is None:
-        expected = await asyncio.to_thread(_dummy_hash, BCRYPT_COST)
-    else:
-        expected = password_hash.encode()
-    matches = await asyncio.to_thread(bcrypt.checkpw, candidate, expected)
+    async with _hashing():
+        if password_hash is None:
+            expected = await asyncio.to_thread(_dummy_hash, BCRYPT_COST)
+        else:
+            expected = password_hash.encode()
+        matches = await asyncio.to_thread(bcrypt.checkpw, candidate, expected)
     return matches and password_hash is not None

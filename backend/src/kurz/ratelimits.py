@@ -4,7 +4,9 @@ Link creation is limited per org. Login and registration are limited per client 
 (quart-rate-limiter) and per email: registration by attempts, login by *failed* attempts,
 counted in the database so that every worker shares them and a correct password after many
 wrong ones is refused until the window has passed (otherwise the limit would not slow guessing
-down). ``KURZ_RATE_LIMITS=off`` turns all of it off.
+down). Failed logins lock out the address they came from; the email as a whole only after many
+more, so that a few wrong guesses from anywhere cannot lock its owner out.
+``KURZ_RATE_LIMITS=off`` turns all of it off.
 """
 
 import math
@@ -18,7 +20,8 @@ from .database import get_db
 from .errors import APIError
 from .models.users import count_login_failures, delete_login_failures, insert_login_failure
 
-LOGIN_FAILURES = 10
+LOGIN_FAILURES = 10  # per email and client address
+LOGIN_FAILURES_PER_EMAIL = 100  # from all addresses together
 LOGIN_FAILURE_WINDOW = timedelta(minutes=15)
 
 
@@ -74,13 +77,23 @@ def _enabled() -> bool:
     return current_app.config["QUART_RATE_LIMITER_ENABLED"]
 
 
+async def _client_key() -> str:
+    return "client:" + hash_secret(await client_address())
+
+
 async def check_login_failures(email: str) -> None:
-    """429 with ``Retry-After`` while the email has had too many failed logins recently."""
+    """429 with ``Retry-After`` while the email has had too many failed logins recently from
+    this client address, or far too many from all addresses."""
     if not _enabled():
         return
     window = int(LOGIN_FAILURE_WINDOW.total_seconds())
-    failures, oldest = await count_login_failures(get_db(), _email_key(email), window)
-    if failures >= LOGIN_FAILURES:
+    failures = await count_login_failures(get_db(), _email_key(email), await _client_key(), window)
+    oldest = None
+    if failures.from_client >= LOGIN_FAILURES:
+        oldest = failures.oldest_from_client
+    elif failures.total >= LOGIN_FAILURES_PER_EMAIL:
+        oldest = failures.oldest
+    if oldest is not None:
         retry_after = oldest + LOGIN_FAILURE_WINDOW - datetime.now(UTC)
         raise APIError(
             429,
@@ -93,7 +106,7 @@ async def check_login_failures(email: str) -> None:
 async def record_login_failure(email: str) -> None:
     if _enabled():
         window = int(LOGIN_FAILURE_WINDOW.total_seconds())
-        await insert_login_failure(get_db(), _email_key(email), window)
+        await insert_login_failure(get_db(), _email_key(email), await _client_key(), window)
 
 
 async def forget_login_failures(email: str) -> None:

@@ -125,6 +125,12 @@ def _ipv4(host: str) -> str | None:
     return str(ipaddress.IPv4Address(sum(n << 8 * (3 - i) for i, n in enumerate(leading)) + last))
 
 
+def url_host(url: str) -> str:
+    """The host of a URL that ``check_url`` accepted, as browsers read it (IDNA, IPv4 forms)."""
+    parts = urlsplit(url)
+    return (_host(parts.hostname or "", "[" in parts.netloc) or "").rstrip(".")
+
+
 def _is_loopback(host: str) -> bool:
     """Whether ``host`` names this machine: a service on loopback is reached under any of them."""
     try:

@@ -1,3 +1,6 @@
+import base64
+import uuid
+
 import asyncpg
 import pytest
 
@@ -52,15 +55,43 @@ async def test_cursor_paging(make_org) -> None:
     org_id, owner = await make_org()
     for number in range(4):
         await owner.client.patch(f"/api/v1/orgs/{org_id}", json={"name": f"Name {number}"})
-    seen: list[str] = []
+    seen: list[dict] = []
     page = await audit(owner, org_id, limit=2)
     while True:
-        seen += [entry["id"] for entry in page["items"]]
+        seen += page["items"]
         if page["next_cursor"] is None:
             break
         page = await audit(owner, org_id, limit=2, cursor=page["next_cursor"])
-    assert len(seen) == 5 and len(set(seen)) == 5
-    assert [int(i) for i in seen] == sorted((int(i) for i in seen), reverse=True)
+    assert len(seen) == 5 and len({entry["id"] for entry in seen}) == 5
+    renames = [entry["detail"]["from"] for entry in seen if entry["action"] == "org.rename"]
+    assert renames == ["Name 2", "Name 1", "Name 0", "Acme"]  # newest first
+
+
+async def test_ids_and_cursors_tell_nothing_of_other_orgs(make_org) -> None:
+    """Entry ids are random, and cursors are sealed to their org's list."""
+    first, owner = await make_org()
+    second, _ = await make_org(owner)
+    for number in range(3):
+        for org_id in (first, second):
+            await owner.client.patch(f"/api/v1/orgs/{org_id}", json={"name": f"N{number}"})
+    page = await audit(owner, first, limit=2)
+    for entry in page["items"]:
+        assert not entry["id"].isdigit()
+        uuid.UUID(entry["id"])
+    cursor = page["next_cursor"]
+    raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+    assert not raw.isascii()  # ciphertext, not a readable position
+    response = await owner.client.get(
+        f"/api/v1/orgs/{second}/audit", query_string={"cursor": cursor}
+    )
+    assert response.status_code == 400
+    assert (await response.get_json())["code"] == "INVALID_CURSOR"
+    tampered = cursor[:-2] + ("A" if cursor[-2] != "A" else "B") + cursor[-1]
+    response = await owner.client.get(
+        f"/api/v1/orgs/{first}/audit", query_string={"cursor": tampered}
+    )
+    assert response.status_code == 400
+    assert (await audit(owner, first, limit=2, cursor=cursor))["items"]
 
 
 async def test_an_empty_cursor_is_the_first_page(make_org) -> None:

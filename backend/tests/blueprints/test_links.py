@@ -698,3 +698,22 @@ async def test_a_link_created_as_its_org_is_deleted_is_404(make_org, database_ur
     finally:
         await other.close()
     await problem(await create, 404, "ORG_NOT_FOUND")
+
+
+async def test_cursors_are_sealed_to_their_orgs_list(make_org, make_link) -> None:
+    first, owner = await make_org()
+    second, _ = await make_org(owner)
+    for _ in range(3):
+        await make_link(first, owner)
+        await make_link(second, owner)
+    response = await owner.client.get(links_path(first), query_string={"limit": 1})
+    cursor = (await response.get_json())["next_cursor"]
+    raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+    assert not raw.isascii()  # ciphertext: neither the time nor the instance-wide id shows
+    response = await owner.client.get(links_path(second), query_string={"cursor": cursor})
+    await problem(response, 400, "INVALID_CURSOR")
+    tampered = cursor[:-2] + ("A" if cursor[-2] != "A" else "B") + cursor[-1]
+    response = await owner.client.get(links_path(first), query_string={"cursor": tampered})
+    await problem(response, 400, "INVALID_CURSOR")
+    response = await owner.client.get(links_path(first), query_string={"cursor": cursor})
+    assert len((await response.get_json())["items"]) == 2

@@ -88,3 +88,100 @@ async def test_bad_token_bodies_are_400_and_write_nothing(make_org, body) -> Non
     assert response.content_type == "application/problem+json"
     listing = await (await owner.client.get(f"/api/v1/orgs/{org_id}/tokens")).get_json()
     assert listing["items"] == []
+
+
+async def test_a_token_acts_with_at_most_its_creators_current_role(
+    app, make_org, add_member, make_token
+) -> None:
+    org_id, owner = await make_org()
+    admin = await add_member(org_id, owner, "admin")
+    token = await make_token(org_id, admin, "admin")
+    client = app.test_client()
+    url = f"/api/v1/orgs/{org_id}"
+    assert (await client.get(f"{url}/audit", headers=token)).status_code == 200
+    response = await owner.client.patch(f"{url}/members/{admin.id}", json={"role": "member"})
+    assert response.status_code == 200
+    response = await client.get(f"{url}/audit", headers=token)
+    assert response.status_code == 403  # acts as the member its creator now is
+    body = {"name": "x", "role": "admin"}
+    response = await client.post(f"{url}/tokens", json=body, headers=token)
+    assert response.status_code == 403
+    assert (await client.get(f"{url}/links", headers=token)).status_code == 200
+    response = await owner.client.patch(f"{url}/members/{admin.id}", json={"role": "admin"})
+    assert response.status_code == 200
+    assert (await client.get(f"{url}/audit", headers=token)).status_code == 200
+
+
+async def test_a_token_stops_working_when_its_creator_leaves(
+    app, make_org, add_member, make_token
+) -> None:
+    org_id, owner = await make_org()
+    admin = await add_member(org_id, owner, "admin")
+    token = await make_token(org_id, admin, "admin")
+    client = app.test_client()
+    url = f"/api/v1/orgs/{org_id}"
+    assert (await owner.client.delete(f"{url}/members/{admin.id}")).status_code == 204
+    for method, path, body in [
+        ("GET", "/audit", None),
+        ("POST", "/members", {"email": admin.email, "role": "admin"}),
+        ("POST", "/tokens", {"name": "again", "role": "admin"}),
+        ("GET", "/links", None),
+    ]:
+        response = await client.open(url + path, method=method, json=body, headers=token)
+        assert response.status_code == 401, (path, await response.get_data(as_text=True))
+        assert (await response.get_json())["code"] == "INVALID_TOKEN"
+    members = await (await owner.client.get(f"{url}/members")).get_json()
+    assert admin.id not in [member["user_id"] for member in members["items"]]
+
+
+async def test_a_token_stops_working_when_its_creator_is_deleted(
+    app, db, make_org, add_member, make_token
+) -> None:
+    org_id, owner = await make_org()
+    admin = await add_member(org_id, owner, "admin")
+    token = await make_token(org_id, admin, "admin")
+    await db.execute("DELETE FROM users WHERE id = :id", {"id": admin.id})
+    response = await app.test_client().get(f"/api/v1/orgs/{org_id}", headers=token)
+    assert response.status_code == 401
+
+
+async def test_a_token_made_by_a_token_belongs_to_the_person_behind_it(
+    app, db, make_org, add_member, make_token
+) -> None:
+    org_id, owner = await make_org()
+    admin = await add_member(org_id, owner, "admin")
+    token = await make_token(org_id, admin, "admin")
+    client = app.test_client()
+    url = f"/api/v1/orgs/{org_id}"
+    response = await client.post(
+        f"{url}/tokens", json={"name": "child", "role": "admin"}, headers=token
+    )
+    assert response.status_code == 201
+    child = {"Authorization": f"Bearer {(await response.get_json())['token']}"}
+    creator = await db.fetch_val(
+        "SELECT created_by FROM api_tokens WHERE name = 'child' AND org_id = :org_id",
+        {"org_id": org_id},
+    )
+    assert str(creator) == admin.id
+    response = await owner.client.patch(f"{url}/members/{admin.id}", json={"role": "member"})
+    assert response.status_code == 200
+    assert (await client.get(f"{url}/audit", headers=child)).status_code == 403
+    assert (await owner.client.delete(f"{url}/members/{admin.id}")).status_code == 204
+    assert (await client.get(url, headers=child)).status_code == 401
+
+
+async def test_a_demotion_while_a_token_acts_is_seen_under_the_lock(
+    app, make_org, add_member, make_token
+) -> None:
+    """Member changes re-read the caller's role under the org lock; for a token, its creator's."""
+    org_id, owner = await make_org()
+    admin = await add_member(org_id, owner, "admin")
+    member = await add_member(org_id, owner, "member")
+    token = await make_token(org_id, admin, "admin")
+    url = f"/api/v1/orgs/{org_id}/members/{member.id}"
+    client = app.test_client()
+    response = await client.patch(url, json={"role": "member"}, headers=token)
+    assert response.status_code == 200
+    await owner.client.patch(f"/api/v1/orgs/{org_id}/members/{admin.id}", json={"role": "member"})
+    response = await client.delete(url, headers=token)
+    assert response.status_code == 403

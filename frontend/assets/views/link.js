@@ -2,6 +2,7 @@
 import { api } from '../api.js';
 import { clicksChart } from '../chart.js';
 import { copyRow, h, loader, page, table, time } from '../dom.js';
+import { lookAlikeBadge, shownUrl } from '../hosts.js';
 import { setQuery } from '../router.js';
 import { badges, linkActions, linkApi } from './links.js';
 
@@ -108,7 +109,13 @@ export function linkView(ctx) {
           'dl',
           { class: 'facts' },
           h('dt', {}, 'Destination'),
-          h('dd', { class: 'cell-wrap' }, h('a', { href: link.url, target: '_blank', rel: 'noopener noreferrer', 'data-testid': 'detail-url' }, link.url)),
+          h(
+            'dd',
+            { class: 'cell-wrap' },
+            h('a', { href: link.url, target: '_blank', rel: 'noopener noreferrer', 'data-testid': 'detail-url' }, shownUrl(link.url)),
+            ' ',
+            lookAlikeBadge(link.url),
+          ),
           h('dt', {}, 'Status'),
           h('dd', { 'data-testid': 'detail-status' }, marks.length ? marks : 'Active'),
           h('dt', {}, 'Redirect'),

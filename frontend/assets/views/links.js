@@ -4,6 +4,7 @@ import {
   actionButton, confirmDialog, copyButton, copyRow, errorText, form, fromLocalInput, h, loadMoreButton, notify,
   openDialog, page, plural, time, toLocalInput,
 } from '../dom.js';
+import { lookAlikeBadge, shownUrl } from '../hosts.js';
 import { setQuery } from '../router.js';
 import { atLeast } from '../session.js';
 
@@ -121,7 +122,7 @@ function linkItem(ctx, link, onRemove) {
           h('a', { href: link.short_url, target: '_blank', rel: 'noopener noreferrer' }, link.short_url),
           copyButton(link.short_url, { 'aria-label': `Copy short URL for ${link.slug}` }),
         ),
-        h('p', { class: 'link-dest', title: link.url }, link.url),
+        h('p', { class: 'link-dest', title: shownUrl(link.url) }, shownUrl(link.url), ' ', lookAlikeBadge(link.url)),
         h(
           'p',
           { class: 'link-meta' },

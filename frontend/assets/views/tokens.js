@@ -46,6 +46,11 @@ export function tokensView({ org }) {
       { class: 'card' },
       h('h2', {}, 'Create a token'),
       h('p', { class: 'hint' }, `A token acts inside ${org.name} only, with the role you give it. Send it as “Authorization: Bearer <token>”.`),
+      h(
+        'p',
+        { class: 'hint', 'data-testid': 'token-owner-hint' },
+        `A token belongs to you: it never does more than your own role in ${org.name} allows at the time, and it stops working if you leave ${org.name} or delete your account.`,
+      ),
       form({
         id: 'token-form',
         fields: [

@@ -5,8 +5,8 @@ from quart import Blueprint
 from quart_schema import validate_querystring, validate_response
 
 from ..auth import require_org_role
+from ..cursors import invalid_cursor, open_cursor, seal_cursor
 from ..database import get_db
-from ..errors import validation_error
 from ..models.audit import AuditEntry, select_audit_page
 from ..schemas import Query, Timestamp, problems
 
@@ -15,7 +15,7 @@ blueprint = Blueprint("audit", __name__)
 
 class AuditQuery(Query):
     limit: int = Field(50, ge=1, le=100)
-    cursor: str | None = Field(None, max_length=20)
+    cursor: str | None = Field(None, max_length=200)
 
 
 class Actor(BaseModel):
@@ -43,7 +43,7 @@ def _item(entry: AuditEntry) -> AuditItem:
         Actor(id=entry.actor_id, email=entry.actor_email) if entry.actor_id is not None else None
     )
     return AuditItem(
-        id=str(entry.id),
+        id=entry.public_id,
         at=entry.at,
         actor=actor,
         token_id=entry.token_id,
@@ -53,11 +53,12 @@ def _item(entry: AuditEntry) -> AuditItem:
     )
 
 
-def _decode_cursor(cursor: str) -> int:
-    """A next_cursor is an entry id: ASCII digits within BIGINT (``isdigit`` alone admits "²")."""
-    if not (cursor.isascii() and cursor.isdigit() and 0 < int(cursor) < 2**63):
-        raise validation_error("cursor", "Not a cursor from this list.", "INVALID_CURSOR")
-    return int(cursor)
+def _decode_cursor(org_id: str, cursor: str) -> int:
+    """A next_cursor is the last entry's internal id, sealed (see kurz.cursors)."""
+    position = open_cursor("audit", org_id, cursor)
+    if len(position) != 1 or not isinstance(position[0], int):
+        raise invalid_cursor()
+    return position[0]
 
 
 @blueprint.get("/api/v1/orgs/<org_id>/audit")
@@ -71,10 +72,13 @@ async def audit_log(org_id: str, query_args: AuditQuery) -> AuditPage:
     ``next_cursor`` back as ``cursor`` for older entries; it is null on the last page.
     """
     caller = await require_org_role(org_id, "admin")
-    before_id = None if query_args.cursor is None else _decode_cursor(query_args.cursor)
+    before_id = (
+        None if query_args.cursor is None else _decode_cursor(caller.org_id, query_args.cursor)
+    )
     entries = await select_audit_page(get_db(), caller.org_id, query_args.limit + 1, before_id)
     page = entries[: query_args.limit]
     more = len(entries) > query_args.limit
     return AuditPage(
-        items=[_item(entry) for entry in page], next_cursor=str(page[-1].id) if more else None
+        items=[_item(entry) for entry in page],
+        next_cursor=seal_cursor("audit", caller.org_id, [page[-1].id]) if more else None,
     )

@@ -1,7 +1,5 @@
 """An org's short links: create, list and search, read, edit, delete, QR code."""
 
-import base64
-import binascii
 import io
 from datetime import UTC, datetime
 from typing import Annotated, ClassVar, Literal
@@ -19,7 +17,9 @@ from quart_schema import (
 
 from ..audit import record_audit
 from ..auth import Caller, require_org_role, role_at_least
+from ..cursors import invalid_cursor, open_cursor, seal_cursor
 from ..database import get_db
+from ..destinations import check_destination
 from ..errors import TIMESTAMP_MESSAGE, APIError, validation_error
 from ..models.links import (
     Link,
@@ -32,6 +32,7 @@ from ..models.links import (
 from ..ratelimits import LINK_CREATION_LIMITS
 from ..schemas import Input, Query, Timestamp, no_content, problems
 from ..slugs import check_slug, check_url, random_slug, reserved_words
+from .redirects import limit_unknown_slugs
 
 blueprint = Blueprint("links", __name__)
 
@@ -127,14 +128,20 @@ class QrCode(RootModel[str]):
 @validate_response(LinkOut, 201)
 @problems(400, 401, 404, 409, 429, 503)
 async def create_link(org_id: str, data: LinkCreate) -> tuple[LinkOut, int]:
-    """Shorten a URL. Any member. 409 SLUG_TAKEN when the slug is in use anywhere."""
+    """Shorten a URL. Any member. 409 SLUG_TAKEN when the slug is in use anywhere.
+
+    SLUG_TAKEN answers count, per client address, in the same allowance as redirects to unknown
+    slugs: beyond it, 429.
+    """
     caller = await require_org_role(org_id)
     settings = current_app.config["KURZ"]
     reserved = reserved_words(current_app)
     slug = None if data.slug is None else check_slug(data.slug, reserved)
+    url = check_url(data.url, settings.base_url)
+    await check_destination(url)
     values = {
         "org_id": caller.org_id,
-        "url": check_url(data.url, settings.base_url),
+        "url": url,
         "title": data.title,
         "created_by": caller.author_id,
         "created_by_token": caller.token_id,
@@ -145,6 +152,7 @@ async def create_link(org_id: str, data: LinkCreate) -> tuple[LinkOut, int]:
     if slug is not None:
         link = await insert_link(db, slug=slug, **values)
         if link is None:
+            limit_unknown_slugs()  # "taken" says a slug exists: as telling as a redirect's 404
             raise APIError(409, "SLUG_TAKEN", f"The slug {slug!r} is already taken.")
     else:
         link = None
@@ -177,14 +185,16 @@ async def list_links(org_id: str, query_args: LinkQuery) -> LinkPage:
         get_db(),
         caller.org_id,
         limit=query_args.limit + 1,  # one more tells whether there is a next page
-        before=None if query_args.cursor is None else _decode_cursor(query_args.cursor),
+        before=(
+            None if query_args.cursor is None else _decode_cursor(caller.org_id, query_args.cursor)
+        ),
         search=query_args.q,
     )
     more = len(links) > query_args.limit
     links = links[: query_args.limit]
     return LinkPage(
         items=[_out(link) for link in links],
-        next_cursor=_encode_cursor(links[-1]) if more else None,
+        next_cursor=_encode_cursor(caller.org_id, links[-1]) if more else None,
     )
 
 
@@ -208,6 +218,7 @@ async def edit_link(org_id: str, slug: str, data: LinkUpdate) -> LinkOut:
     changes = {field: getattr(data, field) for field in data.model_fields_set}
     if "url" in changes:
         changes["url"] = check_url(changes["url"], current_app.config["KURZ"].base_url)
+        await check_destination(changes["url"])
     if "expires_at" in changes:
         changes["expires_at"] = _future(changes["expires_at"])
     db = get_db()
@@ -316,22 +327,17 @@ def _out(link: Link) -> LinkOut:
     )
 
 
-def _encode_cursor(link: Link) -> str:
-    """Opaque to clients: the position (created_at, id) of the page's last link."""
-    raw = f"{link.created_at.isoformat()}|{link.id}".encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+def _encode_cursor(org_id: str, link: Link) -> str:
+    """Opaque to clients: the position (created_at, id) of the page's last link, sealed."""
+    return seal_cursor("links", org_id, [link.created_at.isoformat(), link.id])
 
 
-def _decode_cursor(cursor: str) -> tuple[datetime, int]:
+def _decode_cursor(org_id: str, cursor: str) -> tuple[datetime, int]:
     try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        created_at, _, link_id = raw.partition("|")
-        when, number = datetime.fromisoformat(created_at), int(link_id)
-        if when.tzinfo is None or not 0 < number < 2**63:
-            raise ValueError(cursor)
-        # In UTC, as the database compares it (OverflowError within a day of year 1 or 9999).
-        return when.astimezone(UTC), number
-    except (binascii.Error, UnicodeDecodeError, ValueError, OverflowError):
-        raise validation_error(
-            "cursor", "Not a cursor from this list.", "INVALID_CURSOR"
-        ) from None
+        created_at, link_id = open_cursor("links", org_id, cursor)
+        when = datetime.fromisoformat(created_at)
+    except (TypeError, ValueError):
+        raise invalid_cursor() from None
+    if when.tzinfo is None or not isinstance(link_id, int):
+        raise invalid_cursor()
+    return when.astimezone(UTC), link_id

@@ -33,7 +33,7 @@ async def follow(slug: str) -> Response:
     if is_routable_slug(slug, reserved_words(app)):
         link = await app.extensions["kurz.links_cache"].lookup(slug)
     if link is None:
-        _limit_unknown_slugs()
+        limit_unknown_slugs()
         return _error(404, "LINK_NOT_FOUND", "Link not found", "There is no link at this address.")
     if not link.active(time.time()):
         return _error(410, "LINK_GONE", "Link gone", "This link has expired or was disabled.")
@@ -47,7 +47,8 @@ async def follow(slug: str) -> Response:
     return Response(status=link.status, headers=redirect_headers(link.status, link.location))
 
 
-def _limit_unknown_slugs() -> None:
+def limit_unknown_slugs() -> None:
+    """Spend the client's allowance for answers that tell a slug is unknown, or taken (409)."""
     if not current_app.config["KURZ"].rate_limits:
         return
     wait = current_app.extensions["kurz.unknown_slugs"].take(request.remote_addr or "")

@@ -46,13 +46,15 @@ class SessionOut(UserOut):
 @rate_limit(limits=LOGIN_LIMITS)
 @validate_request(LoginIn)
 @validate_response(UserOut, 200)
-@problems(400, 401, 429)
+@problems(400, 401, 429, 503)
 async def login(data: LoginIn) -> UserOut:
     """Log in; sets the session cookie.
 
     Without ``remember`` the cookie lasts until the browser closes (and at most a day), with it
     30 days. Wrong email and wrong password get the same 401, in about the same time. After 10
-    failed logins for one email within 15 minutes, logins for it answer 429 for a while.
+    failed logins for one email from one address within 15 minutes, logins for it from there
+    answer 429 for a while; after 100 from all addresses together, from everywhere. 503 BUSY
+    when the server is checking too many passwords at once.
     """
     refuse_token()
     await check_login_failures(data.email)

@@ -2,6 +2,8 @@
 
 The secret is ``kurz_`` and 32 random bytes (URL-safe base64); it is answered once, when the
 token is made, and only its SHA-256 is stored. Tokens are ``member`` or ``admin``, never owner.
+Every token belongs to a person, its creator (the creator of the token that made it, if a token
+did): it acts with at most that person's current role, and stops working when they leave.
 """
 
 from typing import Annotated, Literal
@@ -54,13 +56,17 @@ class TokenList(BaseModel):
 @validate_response(NewToken, 201)
 @problems(400, 401, 403, 404)
 async def create_token(org_id: str, data: TokenIn) -> tuple[NewToken, int, dict]:
-    """Make an API token (admin). Store the ``token`` now: it cannot be shown again."""
+    """Make an API token (admin). Store the ``token`` now: it cannot be shown again.
+
+    The token acts with at most the current role of the person who made it (or who made the
+    token that made it), and stops working (401) once that person leaves the org.
+    """
     caller = await require_org_role(org_id, "admin")
     secret = new_secret(TOKEN_PREFIX)
     db = get_db()
     async with db.transaction():
         token = await insert_token(
-            db, caller.org_id, data.name, data.role, hash_secret(secret), caller.user_id
+            db, caller.org_id, data.name, data.role, hash_secret(secret), caller.author_id
         )
         await record_audit(
             caller, "token.create", token.id, {"name": token.name, "role": token.role}

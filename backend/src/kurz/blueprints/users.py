@@ -49,7 +49,7 @@ class PasswordChangeIn(Input):
 @rate_limit(limits=REGISTRATION_LIMITS)
 @validate_request(RegisterIn)
 @validate_response(UserOut, 201)
-@problems(400, 409, 429)
+@problems(400, 409, 429, 503)
 async def register(data: RegisterIn) -> tuple[UserOut, int]:
     """Register an account (it does not log in).
 
@@ -81,7 +81,7 @@ async def register(data: RegisterIn) -> tuple[UserOut, int]:
 @rate_limit(limits=LOGIN_LIMITS)
 @user_required
 @validate_request(PasswordChangeIn)
-@problems(400, 401, 403, 429)
+@problems(400, 401, 403, 429, 503)
 async def change_password(data: PasswordChangeIn) -> tuple[str, int]:
     """Change the password; every other session of the user ends, this one stays.
 

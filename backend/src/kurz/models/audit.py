@@ -9,7 +9,8 @@ from databases import Database
 
 @dataclass
 class AuditEntry:
-    id: int
+    id: int  # internal: counts up across all orgs, so never shown
+    public_id: str
     at: datetime
     actor_id: str | None
     actor_email: str | None
@@ -51,7 +52,8 @@ async def select_audit_page(
 ) -> list[AuditEntry]:
     """Up to ``limit`` entries newest first, older than ``before_id`` when given."""
     rows = await db.fetch_all(
-        """SELECT audit_log.id, audit_log.at, audit_log.actor_id, users.email AS actor_email,
+        """SELECT audit_log.id, audit_log.public_id, audit_log.at, audit_log.actor_id,
+                  users.email AS actor_email,
                   audit_log.token_id, audit_log.action, audit_log.target,
                   audit_log.detail::text AS detail
              FROM audit_log LEFT JOIN users ON users.id = audit_log.actor_id
@@ -64,6 +66,7 @@ async def select_audit_page(
     return [
         AuditEntry(
             id=row["id"],
+            public_id=str(row["public_id"]),
             at=row["at"],
             actor_id=None if row["actor_id"] is None else str(row["actor_id"]),
             actor_email=row["actor_email"],

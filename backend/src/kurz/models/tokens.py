@@ -5,13 +5,16 @@ from datetime import datetime
 
 from databases import Database
 
+ROLES = ("member", "admin", "owner")  # in rising order of power
+
 
 @dataclass
 class TokenUse:
     id: str
     org_id: str
-    role: str
-    created_by: str | None  # the user who created the token (None once deleted)
+    role: str  # the lower of the token's own role and its creator's current one
+    token_role: str  # the role the token was made with
+    created_by: str  # the person answerable for the token (a live member of its org)
 
 
 @dataclass
@@ -28,11 +31,19 @@ def _token(row) -> Token:
 
 
 async def use_token(db: Database, secret_hash: str) -> TokenUse | None:
-    """Find a live token by its hash and stamp ``last_used_at`` in the same statement."""
+    """Find a live token by its hash and stamp ``last_used_at`` in the same statement.
+
+    A token is live while its creator is a member of its org: the join finds nothing once they
+    leave, are removed, or their account is deleted (``created_by`` is then null).
+    """
     row = await db.fetch_one(
         """UPDATE api_tokens SET last_used_at = now()
-            WHERE secret_hash = :secret_hash
-        RETURNING id, org_id, role, created_by""",
+             FROM members
+            WHERE api_tokens.secret_hash = :secret_hash
+              AND members.org_id = api_tokens.org_id
+              AND members.user_id = api_tokens.created_by
+        RETURNING api_tokens.id, api_tokens.org_id, api_tokens.role, api_tokens.created_by,
+                  members.role AS creator_role""",
         {"secret_hash": secret_hash},
     )
     if row is None:
@@ -40,13 +51,18 @@ async def use_token(db: Database, secret_hash: str) -> TokenUse | None:
     return TokenUse(
         id=str(row["id"]),
         org_id=str(row["org_id"]),
-        role=row["role"],
-        created_by=None if row["created_by"] is None else str(row["created_by"]),
+        role=lower_role(row["role"], row["creator_role"]),
+        token_role=row["role"],
+        created_by=str(row["created_by"]),
     )
 
 
+def lower_role(first: str, second: str) -> str:
+    return min(first, second, key=ROLES.index)
+
+
 async def insert_token(
-    db: Database, org_id: str, name: str, role: str, secret_hash: str, created_by: str | None
+    db: Database, org_id: str, name: str, role: str, secret_hash: str, created_by: str
 ) -> Token:
     row = await db.fetch_one(
         """INSERT INTO api_tokens (org_id, name, role, secret_hash, created_by)

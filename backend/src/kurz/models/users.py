@@ -102,27 +102,45 @@ async def delete_expired_sessions(db: Database, user_id: str) -> None:
     )
 
 
+@dataclass
+class LoginFailures:
+    """Failed logins for one email within the window: from one client address, and from all."""
+
+    from_client: int
+    oldest_from_client: datetime | None
+    total: int
+    oldest: datetime | None
+
+
 async def count_login_failures(
-    db: Database, email_hash: str, window_seconds: int
-) -> tuple[int, datetime | None]:
-    """Failed logins for this email within the window, and when the oldest of them was."""
+    db: Database, email_hash: str, client_hash: str, window_seconds: int
+) -> LoginFailures:
     row = await db.fetch_one(
-        """SELECT count(*) AS failures, min(at) AS oldest FROM login_failures
+        """SELECT count(*) FILTER (WHERE client_hash = :client_hash) AS from_client,
+                  min(at) FILTER (WHERE client_hash = :client_hash) AS oldest_from_client,
+                  count(*) AS total, min(at) AS oldest
+             FROM login_failures
             WHERE email_hash = :email_hash
               AND at > now() - make_interval(secs => :window_seconds)""",
-        {"email_hash": email_hash, "window_seconds": window_seconds},
+        {"email_hash": email_hash, "client_hash": client_hash, "window_seconds": window_seconds},
     )
-    return row["failures"], row["oldest"]
+    return LoginFailures(
+        row["from_client"], row["oldest_from_client"], row["total"], row["oldest"]
+    )
 
 
-async def insert_login_failure(db: Database, email_hash: str, window_seconds: int) -> None:
+async def insert_login_failure(
+    db: Database, email_hash: str, client_hash: str, window_seconds: int
+) -> None:
     """Count one failure, and forget every failure (of any email) older than the window."""
     await db.execute(
         "DELETE FROM login_failures WHERE at <= now() - make_interval(secs => :window_seconds)",
         {"window_seconds": window_seconds},
     )
     await db.execute(
-        "INSERT INTO login_failures (email_hash) VALUES (:email_hash)", {"email_hash": email_hash}
+        """INSERT INTO login_failures (email_hash, client_hash)
+           VALUES (:email_hash, :client_hash)""",
+        {"email_hash": email_hash, "client_hash": client_hash},
     )
 
 
