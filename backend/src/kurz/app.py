@@ -14,6 +14,7 @@ from .analytics.recorder import ClickRecorder
 from .auth import authorise_org, check_csrf
 from .blueprints import (
     audit,
+    domains,
     frontend,
     links,
     members,
@@ -27,6 +28,7 @@ from .blueprints import (
 )
 from .config import Settings, StartupError
 from .database import close, connect, database_url
+from .domains import DomainChecker
 from .errors import register_error_handlers
 from .migrations import migrate
 from .ratelimits import client_address
@@ -45,6 +47,7 @@ BLUEPRINTS = (
     members,
     tokens,
     links,
+    domains,
     stats,
     audit,
     redirects,
@@ -100,6 +103,7 @@ def create_app(settings: Settings | None = None) -> Kurz:
         app, key_function=client_address, default_limits=[RateLimit(600, timedelta(minutes=1))]
     )
     register_error_handlers(app)
+    app.before_request(redirects.serve_branded_domain)  # first: a branded domain serves no API
     app.before_request(check_csrf)
     app.before_request(authorise_org)
     app.after_request(finish_headers)
@@ -109,6 +113,7 @@ def create_app(settings: Settings | None = None) -> Kurz:
     # The redirect path records clicks here; the flusher needs the pool, so it starts after it
     # opens and makes its final flush before it closes.
     clicks = app.extensions["kurz.clicks"] = ClickRecorder(settings)
+    domain_checker = DomainChecker(settings)
 
     @app.before_serving
     async def open_database() -> None:
@@ -117,9 +122,11 @@ def create_app(settings: Settings | None = None) -> Kurz:
         for path in await migrate(db, settings.migrations_dir):
             log.info("applied migration %s", path.name)
         await clicks.start(db)
+        await domain_checker.start(db)
 
     @app.after_serving
     async def close_database() -> None:
+        await domain_checker.stop()
         await clicks.stop()
         await close(app.extensions.pop("kurz.db"))
 

@@ -1,5 +1,6 @@
 """Settings read from the environment (``KURZ_...`` plus the conventional ``DATABASE_URL``)."""
 
+import ipaddress
 import os
 import secrets
 from collections.abc import Mapping
@@ -55,6 +56,37 @@ def _float(value: str, name: str) -> float:
     return number
 
 
+def _nameservers(value: str) -> tuple[str, ...]:
+    """``ip`` or ``ip:port`` (``[v6]:port`` for IPv6 with a port), comma-separated."""
+    servers = tuple(part.strip() for part in value.split(",") if part.strip())
+    for server in servers:
+        host, port = split_nameserver(server)
+        try:
+            ipaddress.ip_address(host)
+        except ValueError:
+            raise ConfigError(
+                f"KURZ_DNS_NAMESERVERS: {server!r} is not an IP address (ip or ip:port)"
+            ) from None
+        if not 0 < port < 65536:
+            raise ConfigError(f"KURZ_DNS_NAMESERVERS: {server!r} has no valid port")
+    return servers
+
+
+def split_nameserver(server: str) -> tuple[str, int]:
+    """``(ip, port)`` of a KURZ_DNS_NAMESERVERS entry (port 53 when it names none)."""
+    if server.startswith("["):
+        host, _, port = server[1:].partition("]")
+        port = port.removeprefix(":")
+    elif server.count(":") == 1:
+        host, _, port = server.partition(":")
+    else:
+        host, port = server, ""
+    try:
+        return host, int(port) if port else 53
+    except ValueError:
+        return host, -1
+
+
 @dataclass(frozen=True)
 class Settings:
     env: str = "development"
@@ -77,6 +109,8 @@ class Settings:
     click_recording: bool = True
     workers: int = 1
     migrations_dir: Path = MIGRATIONS_DIR
+    dns_nameservers: tuple[str, ...] = ()
+    domain_check_seconds: float = 86400.0
 
     @property
     def production(self) -> bool:
@@ -132,6 +166,8 @@ class Settings:
                 environ.get("KURZ_CLICK_RECORDING", "on"), "KURZ_CLICK_RECORDING"
             ),
             workers=number("KURZ_WORKERS", cls.workers),
+            dns_nameservers=_nameservers(environ.get("KURZ_DNS_NAMESERVERS", "")),
+            domain_check_seconds=seconds("KURZ_DOMAIN_CHECK_SECONDS", cls.domain_check_seconds),
         )
         if settings.pool_min_size > settings.pool_max_size:
             raise ConfigError("KURZ_DB_POOL_MIN must not exceed KURZ_DB_POOL_MAX")
