@@ -38,15 +38,15 @@ CHALLENGE_PREFIX = "_kurz-challenge."
 DNS_TIMEOUT_SECONDS = 5.0
 FAILURES_TO_UNVERIFY = 3
 FAILING_DAYS_TO_UNVERIFY = 3
-# Top-level names that are never public DNS (RFC 2606, 6761, 6762, 7686, 8375, ICANN's
-# .internal, and common private-network suffixes).
+# Top-level names that are never public DNS (RFC 6761, 6762, 7686, 8375, ICANN's .internal,
+# and common private-network suffixes). Not .example: documentation, and tests that cannot use a
+# real name, spell branded domains with it.
 PRIVATE_TLDS = frozenset(
     {
         "localhost",
         "local",
         "internal",
         "test",
-        "example",
         "invalid",
         "onion",
         "arpa",
