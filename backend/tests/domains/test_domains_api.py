@@ -196,7 +196,8 @@ async def test_links_on_a_branded_domain(make_org, add_domain, make_link, dns_zo
     )
     assert response.status_code == 409
     for domain in ("pending.acme.com", "other.example.com"):
-        response = await owner.client.post(links, json={"url": "https://x.example/", "domain": domain})
+        body = {"url": "https://x.example/", "domain": domain}
+        response = await owner.client.post(links, json=body)
         assert response.status_code == 400
         assert (await response.get_json())["code"] == "INVALID_DOMAIN"
 

@@ -190,7 +190,8 @@ async def claim_due_domain(db: Database, every: timedelta) -> Domain | None:
              WHERE id = (
                  SELECT id FROM domains
                   WHERE verified_at IS NOT NULL
-                    AND coalesce(last_checked_at, verified_at) <= now() - CAST(:every AS INTERVAL)
+                    AND coalesce(last_checked_at, verified_at)
+                        <= now() - CAST(:every AS INTERVAL)
                     AND coalesce(check_claimed_until, '-infinity') < now()
                   ORDER BY coalesce(last_checked_at, verified_at)
                   LIMIT 1
@@ -220,7 +221,8 @@ async def record_check(
                                        ELSE coalesce(failing_since, now()) END,
                   verified_at = CASE
                       WHEN NOT :ok AND check_failures + 1 >= :failures
-                           AND coalesce(failing_since, now()) <= now() - CAST(:failing_for AS INTERVAL)
+                           AND coalesce(failing_since, now())
+                               <= now() - CAST(:failing_for AS INTERVAL)
                       THEN NULL ELSE verified_at END
             WHERE id = :id
         RETURNING verified_at IS NULL""",
