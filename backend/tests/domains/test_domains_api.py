@@ -306,10 +306,8 @@ async def test_a_record_removed_later_unverifies_only_after_days_of_failures(
 
     # Gone for good: failing for days, checked again and again.
     del dns_zone.records[domain["verification"]["name"]]
-    await db.execute(
-        """UPDATE domains SET last_checked_at = now() - interval '1 day',
-                              failing_since = now() - interval '4 days', check_failures = 2"""
-    )
+    await db.execute("""UPDATE domains SET last_checked_at = now() - interval '1 day',
+                              failing_since = now() - interval '4 days', check_failures = 2""")
     await recheck_due_domains(db, check)
     listed = (await (await owner.client.get(domains_path(org_id))).get_json())["items"][0]
     assert listed["verified"] is False
