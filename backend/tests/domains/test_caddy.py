@@ -26,7 +26,8 @@ def https_get(port: int, hostname: str, path: str, root_certificate: Path) -> st
     context = ssl.create_default_context(cafile=str(root_certificate))
     with socket.create_connection(("127.0.0.1", port), timeout=10) as raw:
         with context.wrap_socket(raw, server_hostname=hostname) as tls:
-            tls.sendall(f"GET {path} HTTP/1.1\r\nHost: {hostname}\r\nConnection: close\r\n\r\n".encode())
+            request = f"GET {path} HTTP/1.1\r\nHost: {hostname}\r\nConnection: close\r\n\r\n"
+            tls.sendall(request.encode())
             answer = b""
             while chunk := tls.recv(4096):
                 answer += chunk
