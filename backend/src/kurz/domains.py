@@ -125,7 +125,7 @@ def _resolver(settings: Settings) -> dns.asyncresolver.Resolver:
 async def check_challenge(settings: Settings, hostname: str, expected: str) -> CheckResult:
     """Whether ``_kurz-challenge.<hostname>`` has a TXT record equal to ``expected``."""
     name = challenge_name(hostname)
-    try:
+    try:  # the system's resolver configuration is read here, and may be missing
         answer = await _resolver(settings).resolve(name, "TXT", search=False)
     except dns.resolver.NXDOMAIN:
         return CheckResult(False, f"DNS answered that {name} does not exist (NXDOMAIN).")

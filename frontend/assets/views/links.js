@@ -6,6 +6,7 @@ import {
 } from '../dom.js';
 import { setQuery } from '../router.js';
 import { atLeast } from '../session.js';
+import { domainPicker, domainQuery } from './domains.js';
 
 const PAGE_SIZE = 20;
 
@@ -17,7 +18,8 @@ const REDIRECTS = [
 ];
 
 export const linkApi = (org, ...rest) => path('orgs', org.id, 'links', ...rest);
-export const linkHref = (org, slug) => `#/orgs/${org.id}/links/${encodeURIComponent(slug)}`;
+export const linkHref = (org, slug, domain) =>
+  `#/orgs/${org.id}/links/${encodeURIComponent(slug)}${domainQuery({ domain })}`;
 
 // Re-drawing a link replaces its buttons: focus goes to the new one named `label`.
 const refocus = (label) => document.querySelector(`main [aria-label="${CSS.escape(label)}"]`)?.focus();
@@ -45,7 +47,7 @@ export function linkActions(ctx, link, { onUpdate, onDelete }) {
       onclick: () => editDialog(ctx, link, onUpdate),
     }, 'Edit'),
     actionButton(toggle, async () => {
-      const updated = await api.patch(linkApi(ctx.org, link.slug), { disabled: !link.disabled });
+      const updated = await api.patch(linkApi(ctx.org, link.slug) + domainQuery(link), { disabled: !link.disabled });
       notify(`${link.slug} is ${updated.disabled ? 'disabled: it no longer redirects' : 'enabled again'}.`);
       onUpdate(updated);
       refocus(`${updated.disabled ? 'Enable' : 'Disable'} ${link.slug}`);
@@ -57,7 +59,7 @@ export function linkActions(ctx, link, { onUpdate, onDelete }) {
         'Delete link',
       );
       if (!sure) return;
-      await api.delete(linkApi(ctx.org, link.slug));
+      await api.delete(linkApi(ctx.org, link.slug) + domainQuery(link));
       notify(`Deleted ${link.slug}.`);
       onDelete();
     }, { class: 'btn btn-small btn-danger', 'aria-label': `Delete ${link.slug}` }),
@@ -97,7 +99,7 @@ function editDialog(ctx, link, onUpdate) {
         const original = toApi({ url: link.url, title: link.title, expires_at: toLocalInput(link.expires_at), redirect_status: link.redirect_status });
         const changes = Object.fromEntries(Object.entries(toApi(values)).filter(([key, value]) => value !== original[key]));
         if (Object.keys(changes).length) {
-          onUpdate(await api.patch(linkApi(ctx.org, link.slug), changes));
+          onUpdate(await api.patch(linkApi(ctx.org, link.slug) + domainQuery(link), changes));
           notify(`Saved ${link.slug}.`);
         }
         close();
@@ -114,7 +116,7 @@ function linkItem(ctx, link, onRemove) {
       h(
         'div',
         { class: 'link-main' },
-        h('div', { class: 'link-head' }, h('a', { class: 'link-title', href: linkHref(ctx.org, link.slug) }, link.title || link.slug), badges(link)),
+        h('div', { class: 'link-head' }, h('a', { class: 'link-title', href: linkHref(ctx.org, link.slug, link.domain) }, link.title || link.slug), badges(link)),
         h(
           'div',
           { class: 'link-short' },
@@ -134,7 +136,7 @@ function linkItem(ctx, link, onRemove) {
       h(
         'div',
         { class: 'link-actions' },
-        h('a', { class: 'btn btn-small', href: linkHref(ctx.org, link.slug), 'aria-label': `Stats and QR code for ${link.slug}` }, 'Stats & QR'),
+        h('a', { class: 'btn btn-small', href: linkHref(ctx.org, link.slug, link.domain), 'aria-label': `Stats and QR code for ${link.slug}` }, 'Stats & QR'),
         linkActions(ctx, link, { onUpdate: fill, onDelete: () => (item.remove(), onRemove()) }),
       ),
     );
@@ -211,7 +213,7 @@ export function linksView(ctx) {
       },
     ],
     submitLabel: 'Shorten',
-    errorFields: { SLUG_TAKEN: 'slug', INVALID_SLUG: 'slug', INVALID_URL: 'url' },
+    errorFields: { SLUG_TAKEN: 'slug', INVALID_SLUG: 'slug', INVALID_URL: 'url', INVALID_DOMAIN: 'domain' },
     onSubmit: async (values, el) => {
       // Empty optional fields are left out rather than sent as null.
       const body = Object.fromEntries(Object.entries(toApi(values)).filter(([, v]) => v !== null && v !== ''));
@@ -222,7 +224,7 @@ export function linksView(ctx) {
       created.replaceChildren(
         h('p', { class: 'panel-title' }, 'Your short link is ready'),
         copyRow('created-short-url', 'Short URL', link.short_url, 'short URL'),
-        h('a', { href: linkHref(ctx.org, link.slug) }, 'Stats and QR code'),
+        h('a', { href: linkHref(ctx.org, link.slug, link.domain) }, 'Stats and QR code'),
       );
       created.querySelector('button').focus();
       if (query) {
@@ -234,6 +236,7 @@ export function linksView(ctx) {
     },
   });
 
+  createForm.querySelector('.form-actions').before(domainPicker(ctx.org));
   reload();
   return page(
     'Links',
