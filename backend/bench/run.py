@@ -4,7 +4,8 @@
    server ``DATABASE_URL`` names. Migrated, then seeded with SQL (see ``bench/seed.py``).
 2. Real server processes started as the Dockerfile starts them (``python -m kurz``, production
    mode, one uvicorn worker): one with click recording on, one with it off, and the bare ASGI
-   baseline (``python -m bench.bare``) with the same uvicorn settings.
+   baseline (``python -m bench.bare``) with the same uvicorn settings. The recording server is
+   also measured on a branded domain (``Host: go.bench.example``, the same slugs there).
 3. ``wrk`` (from Debian's packages, installed if missing) drives each over loopback with 50
    connections on random existing slugs: a warm-up, then measured rounds taken in turn, so that
    a noisy moment of the machine does not favour one server. The best round of each counts.
@@ -251,6 +252,7 @@ def wrk(
     options: argparse.Namespace,
     seconds: float,
     first: int | None = None,
+    host: str | None = None,
 ) -> dict:
     """One wrk run over random existing slugs (or in order from number ``first``); wrk's
     summary (times in microseconds)."""
@@ -266,6 +268,7 @@ def wrk(
             # it also counts towards the link, its visitors and its top lists).
             "--header",
             f"User-Agent: {BROWSER_USER_AGENT}",
+            *(["--header", f"Host: {host}"] if host else []),
             "-s",
             str(LUA_SCRIPT),
             server.url,
@@ -323,6 +326,10 @@ def wait_until_settled(database_url: str, name: str, timeout: float = 120) -> No
         log(f"{name}: its clicks were written and rolled up {seconds:.1f}s after the run")
 
 
+# Runs on a branded domain: the server they name, with this Host.
+HOSTS = {"branded": seed.BRANDED_HOST}
+
+
 def measure_redirects(
     binary: str, servers: dict[str, Server], options: argparse.Namespace, database_url: str
 ) -> dict[str, dict]:
@@ -331,16 +338,17 @@ def measure_redirects(
         log(f"warming up {name}: every slug once, then {options.warmup:g}s of random ones")
         warmed = 0
         while warmed < seed.LINKS:  # wrk runs for a time, not a count: go on where it stopped
-            warm = wrk(binary, server, options, WARM_UP_STEP_S, first=warmed)
+            warm = wrk(binary, server, options, WARM_UP_STEP_S, warmed, HOSTS.get(name))
             if warm["errors"]:
                 raise SystemExit(f"warm-up of {name} failed: {warm}")
             warmed += warm["requests"]
-        answered[name] = warmed + wrk(binary, server, options, options.warmup)["requests"]
+        warm = wrk(binary, server, options, options.warmup, host=HOSTS.get(name))
+        answered[name] = warmed + warm["requests"]
         wait_until_settled(database_url, name)
     runs: dict[str, list[dict]] = {name: [] for name in servers}
     for round_number in range(1, options.rounds + 1):
         for name, server in servers.items():
-            summary = wrk(binary, server, options, options.duration)
+            summary = wrk(binary, server, options, options.duration, host=HOSTS.get(name))
             summary["rss_kib"] = server.rss_kib()
             answered[name] += summary["requests"]
             runs[name].append(summary)
@@ -460,6 +468,7 @@ def table(results: dict) -> str:
         "bare": "bare ASGI 302 (the limit)",
         "recording_on": "Kurz, click recording on",
         "recording_off": "Kurz, click recording off",
+        "branded": "Kurz, branded domain (rec. on)",
     }
     for key, label in labels.items():
         run = redirects[key]
@@ -473,6 +482,7 @@ def table(results: dict) -> str:
         "",
         f"{'Kurz / bare (recording on)':<34}{ratios['redirect_vs_bare']:>10.3f}",
         f"{'cost of recording':<34}{ratios['recording_cost'] * 100:>9.1f}%",
+        f"{'branded / default domain':<34}{ratios['branded_vs_default']:>10.3f}",
         f"{'redirects answered (recording on)':<34}{results['clicks']['answered']:>10,}",
         f"{'clicks stored after shutdown':<34}{results['clicks']['stored']:>10,}",
         "",
@@ -523,14 +533,16 @@ def main() -> None:
             redirect = captured_redirect(kurz_on, f"/{seed.PREFIX}000001")
             bare.env["KURZ_BARE_RESPONSE"] = json.dumps(redirect)
             bare.start().wait_ready("/")
-            redirects = measure_redirects(wrk_binary, servers, options, database_url)
+            measured = {**servers, "branded": kurz_on}
+            redirects = measure_redirects(wrk_binary, measured, options, database_url)
             api = measure_api(kurz_on, data, options.samples)
         finally:
             exit_codes = {name: server.stop() for name, server in servers.items()}
         # After SIGTERM, whose final flush writes what was buffered: nothing may be missing.
         # (Stored may exceed answered by the requests in flight when a wrk run ended.)
         clicks = {
-            "answered": redirects["recording_on"]["answered"] + 1,  # + captured_redirect's
+            "answered": sum(redirects[name]["answered"] for name in ("recording_on", "branded"))
+            + 1,  # captured_redirect's
             "stored": stored_clicks(database_url),
         }
         complaints = {name: server.complaints() for name, server in servers.items()}
@@ -538,6 +550,7 @@ def main() -> None:
 
     ratio = redirects["recording_on"]["rps"] / redirects["bare"]["rps"]
     recording_cost = 1 - redirects["recording_on"]["rps"] / redirects["recording_off"]["rps"]
+    branded = redirects["branded"]["rps"] / redirects["recording_on"]["rps"]
     results = {
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": info,
@@ -552,7 +565,11 @@ def main() -> None:
         },
         "seed": data.counts,
         "redirects": redirects,
-        "ratios": {"redirect_vs_bare": ratio, "recording_cost": recording_cost},
+        "ratios": {
+            "redirect_vs_bare": ratio,
+            "recording_cost": recording_cost,
+            "branded_vs_default": branded,
+        },
         "clicks": clicks,
         "api": api,
         "exit_codes": exit_codes,
