@@ -71,7 +71,8 @@ class FastRedirects:
     async def _branded(self, domain_id: int, scope, receive, send) -> None:
         """A branded domain serves its redirects only (the ``redirects`` blueprint refuses the
         rest): no session cookie is ever honoured or set there."""
-        scope = {**scope, "headers": [item for item in scope["headers"] if item[0] != b"cookie"]}
+        if scope["method"] in ("GET", "HEAD") and await self._answer(scope, send, domain_id):
+            return
 
         async def send_without_cookies(message) -> None:
             if message["type"] == "http.response.start":
@@ -79,10 +80,8 @@ class FastRedirects:
                 message = {**message, "headers": headers}
             await send(message)
 
-        if scope["method"] not in ("GET", "HEAD") or not await self._answer(
-            scope, send, domain_id
-        ):
-            await self.inner(scope, receive, send_without_cookies)
+        headers = [item for item in scope["headers"] if item[0] != b"cookie"]
+        await self.inner({**scope, "headers": headers}, receive, send_without_cookies)
 
     async def _answer(self, scope, send, domain_id: int | None = None) -> bool:
         """Send the redirect and return True, or return False to let Quart answer."""

@@ -5,7 +5,9 @@ from dataclasses import replace
 
 import pytest
 
+from kurz.config import ConfigError, Settings
 from kurz.domains import normalise_hostname, recheck_due_domains
+from kurz.errors import APIError
 
 DOMAIN_FIELDS = {
     "hostname",
@@ -89,7 +91,7 @@ async def test_names_that_are_not_public_dns_names_are_refused(make_org, hostnam
 
 
 def test_the_services_own_host_is_refused() -> None:
-    with pytest.raises(Exception) as refused:
+    with pytest.raises(APIError) as refused:
         normalise_hostname("Short.Example.com", "https://short.example.com")
     assert refused.value.code == "INVALID_DOMAIN"
     assert normalise_hostname("go.example.com", "https://short.example.com") == "go.example.com"
@@ -312,3 +314,41 @@ async def test_a_record_removed_later_unverifies_only_after_days_of_failures(
     listed = (await (await owner.client.get(domains_path(org_id))).get_json())["items"][0]
     assert listed["verified"] is False
     assert (await app.test_client().get("/api/v1/tls-check?domain=go.acme.com")).status_code == 404
+
+
+async def test_nothing_points_back_at_a_branded_domain(make_org, add_domain, dns_zone) -> None:
+    """A short link to a short link, or an unknown slug sent to another one, could loop."""
+    org_id, owner = await make_org()
+    await add_domain(org_id, owner, "go.acme.com", dns_zone)
+    response = await owner.client.post(
+        f"/api/v1/orgs/{org_id}/links", json={"url": "https://GO.acme.com/other"}
+    )
+    assert (await response.get_json())["code"] == "INVALID_URL"
+    response = await owner.client.patch(
+        domains_path(org_id, "go.acme.com"), json={"not_found_url": "https://go.acme.com/x"}
+    )
+    assert response.status_code == 400
+    assert (await response.get_json())["errors"][0]["field"] == "not_found_url"
+    # Another site of the same organisation is fine.
+    response = await owner.client.post(
+        f"/api/v1/orgs/{org_id}/links", json={"url": "https://www.acme.com/"}
+    )
+    assert response.status_code == 201
+
+
+@pytest.mark.parametrize(
+    ("value", "servers"),
+    [
+        ("", ()),
+        ("10.0.0.53", ("10.0.0.53",)),
+        (" 127.0.0.1:5353, [::1]:53 ,::1", ("127.0.0.1:5353", "[::1]:53", "::1")),
+    ],
+)
+def test_dns_nameservers_setting(value, servers) -> None:
+    assert Settings.from_env({"KURZ_DNS_NAMESERVERS": value}).dns_nameservers == servers
+
+
+@pytest.mark.parametrize("value", ["dns.example.com", "127.0.0.1:0", "127.0.0.1:x", "[::1]:99999"])
+def test_dns_nameservers_must_be_addresses(value) -> None:
+    with pytest.raises(ConfigError, match="KURZ_DNS_NAMESERVERS"):
+        Settings.from_env({"KURZ_DNS_NAMESERVERS": value})

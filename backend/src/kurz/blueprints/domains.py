@@ -1,5 +1,7 @@
 """An org's branded domains: add, list, verify by DNS TXT, edit, delete; and the TLS check."""
 
+from urllib.parse import urlsplit
+
 from pydantic import BaseModel, Field
 from quart import Blueprint, current_app
 from quart_rate_limiter import rate_limit
@@ -104,8 +106,8 @@ async def add_domain(org_id: str, data: DomainCreate) -> tuple[DomainOut, int]:
             org_id=caller.org_id,
             hostname=hostname,
             verification_value=new_verification_value(),
-            root_url=_target(data.root_url, "root_url"),
-            not_found_url=_target(data.not_found_url, "not_found_url"),
+            root_url=_target(data.root_url, "root_url", hostname),
+            not_found_url=_target(data.not_found_url, "not_found_url", hostname),
         )
         if domain is None:
             raise _taken(hostname)
@@ -158,8 +160,11 @@ async def verify_domain(org_id: str, hostname: str) -> DomainOut:
 async def edit_domain(org_id: str, hostname: str, data: DomainUpdate) -> DomainOut:
     """Change where ``/`` and unknown slugs of the domain redirect (admin)."""
     caller = await require_org_role(org_id, "admin")
-    changes = {field: _target(getattr(data, field), field) for field in data.model_fields_set}
     domain = await _existing(caller.org_id, hostname)
+    changes = {
+        field: _target(getattr(data, field), field, domain.hostname)
+        for field in data.model_fields_set
+    }
     if not changes:
         return _out(domain)
     domain = await update_domain(get_db(), domain.id, changes)
@@ -226,15 +231,19 @@ def _taken(hostname: str) -> APIError:
     return APIError(409, "DOMAIN_TAKEN", f"{hostname} is already in use.")
 
 
-def _target(url: str | None, field: str) -> str | None:
-    """``root_url``/``not_found_url``: a URL as a link's, reported under its own field name."""
+def _target(url: str | None, field: str, hostname: str) -> str | None:
+    """``root_url``/``not_found_url``: a URL as a link's, reported under its own field name,
+    and not on the domain itself (an unknown slug sent to another unknown slug would loop)."""
     if url is None:
         return None
     try:
-        return check_url(url, current_app.config["KURZ"].base_url)
+        url = check_url(url, current_app.config["KURZ"].base_url)
+        if (urlsplit(url).hostname or "").rstrip(".").lower() == hostname:
+            raise APIError(400, "INVALID_URL", "This URL points back at the domain itself.")
     except APIError as error:
         error.errors = [{"field": field, "message": error.detail or ""}]
         raise
+    return url
 
 
 async def _refresh_served_domains() -> None:

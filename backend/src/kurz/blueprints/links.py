@@ -5,6 +5,7 @@ import binascii
 import io
 from datetime import UTC, datetime
 from typing import Annotated, ClassVar, Literal
+from urllib.parse import urlsplit
 
 import segno
 from pydantic import AwareDatetime, BaseModel, BeforeValidator, Field, RootModel
@@ -22,7 +23,7 @@ from ..auth import Caller, require_org_role, role_at_least
 from ..database import get_db
 from ..domains import normalise_hostname
 from ..errors import TIMESTAMP_MESSAGE, APIError, validation_error
-from ..models.domains import select_domain, select_verified_domain_id
+from ..models.domains import is_verified_hostname, select_domain, select_verified_domain_id
 from ..models.links import (
     Link,
     delete_link,
@@ -138,12 +139,11 @@ async def create_link(org_id: str, data: LinkCreate) -> tuple[LinkOut, int]:
     """Shorten a URL. Any member. ``domain``: a verified domain of the org (400
     INVALID_DOMAIN otherwise). 409 SLUG_TAKEN when the slug is in use on that domain."""
     caller = await require_org_role(org_id)
-    settings = current_app.config["KURZ"]
     reserved = reserved_words(current_app)
     slug = None if data.slug is None else check_slug(data.slug, reserved)
     values = {
         "org_id": caller.org_id,
-        "url": check_url(data.url, settings.base_url),
+        "url": await _check_target(data.url),
         "title": data.title,
         "created_by": caller.author_id,
         "created_by_token": caller.token_id,
@@ -218,7 +218,7 @@ async def edit_link(org_id: str, slug: str, data: LinkUpdate) -> LinkOut:
     caller = await require_org_role(org_id)
     changes = {field: getattr(data, field) for field in data.model_fields_set}
     if "url" in changes:
-        changes["url"] = check_url(changes["url"], current_app.config["KURZ"].base_url)
+        changes["url"] = await _check_target(changes["url"])
     if "expires_at" in changes:
         changes["expires_at"] = _future(changes["expires_at"])
     db = get_db()
@@ -295,6 +295,17 @@ def link_domain_name(hostname: str) -> str:
         return normalise_hostname(hostname)
     except APIError:
         return hostname  # matches no domain
+
+
+async def _check_target(url: str) -> str:
+    """A link's URL (see ``check_url``), and not on a branded domain either: a short link to a
+    short link could loop."""
+    url = check_url(url, current_app.config["KURZ"].base_url)
+    if await is_verified_hostname(get_db(), link_domain_name(urlsplit(url).hostname or "")):
+        raise validation_error(
+            "url", "A link cannot point at short links of a branded domain.", "INVALID_URL"
+        )
+    return url
 
 
 async def _new_link_domain(caller: Caller, hostname: str | None) -> int | None:
