@@ -85,6 +85,10 @@ class TlsQuery(Query):
     domain: str = Field(max_length=300)
 
 
+class TlsAllowed(BaseModel):
+    domain: str = Field(description="The name, as Kurz stores it; a certificate may be issued.")
+
+
 @blueprint.post(DOMAINS)
 @rate_limit(limits=LINK_CREATION_LIMITS)
 @validate_request(DomainCreate)
@@ -195,8 +199,9 @@ async def remove_domain(org_id: str, hostname: str) -> tuple[str, int]:
 
 @blueprint.get("/api/v1/tls-check")
 @validate_querystring(TlsQuery)
+@validate_response(TlsAllowed)
 @problems(400, 404, 503)
-async def tls_check(query_args: TlsQuery) -> tuple[str, int]:
+async def tls_check(query_args: TlsQuery) -> TlsAllowed:
     """For a reverse proxy's on-demand TLS (Caddy's ``on_demand_tls ask``): 200 when ``domain``
     is the service's own host or a verified domain, else 404, so that certificates are only
     ever requested for names Kurz serves."""
@@ -204,7 +209,7 @@ async def tls_check(query_args: TlsQuery) -> tuple[str, int]:
     if hostname == own_hostname(current_app.config["KURZ"].base_url) or (
         await is_verified_hostname(get_db(), hostname)
     ):
-        return "", 200
+        return TlsAllowed(domain=hostname)
     raise APIError(404, "DOMAIN_NOT_FOUND", "Kurz serves no such domain.")
 
 
