@@ -352,3 +352,15 @@ def test_dns_nameservers_setting(value, servers) -> None:
 def test_dns_nameservers_must_be_addresses(value) -> None:
     with pytest.raises(ConfigError, match="KURZ_DNS_NAMESERVERS"):
         Settings.from_env({"KURZ_DNS_NAMESERVERS": value})
+
+
+async def test_deleting_the_org_frees_its_domains(
+    client, make_org, add_domain, make_link, dns_zone
+) -> None:
+    org_id, owner = await make_org()
+    await add_domain(org_id, owner, "go.acme.com", dns_zone)
+    await make_link(org_id, owner, "https://branded.example/", slug="launch", domain="go.acme.com")
+    assert (await owner.client.delete(f"/api/v1/orgs/{org_id}")).status_code == 204
+    assert (await client.get("/api/v1/tls-check?domain=go.acme.com")).status_code == 404
+    other_org, other = await make_org()
+    assert (await add_domain(other_org, other, "go.acme.com", dns_zone))["verified"] is True
