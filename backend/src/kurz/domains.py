@@ -29,7 +29,7 @@ import idna
 from databases import Database
 
 from .config import Settings, split_nameserver
-from .errors import validation_error
+from .errors import APIError, validation_error
 from .models.domains import claim_due_domain, record_check
 
 log = logging.getLogger(__name__)
@@ -87,6 +87,15 @@ def normalise_hostname(raw: str, base_url: str | None = None) -> str:
     if base_url is not None and host == own_hostname(base_url):
         raise _invalid("This is the service's own host, the default domain of every org.")
     return host
+
+
+def stored_hostname(name: str) -> str:
+    """The stored form of a hostname given to look a domain up (a path, a query, a URL's host),
+    so that ``bücher.example`` finds its domain too; a name that is not valid matches none."""
+    try:
+        return normalise_hostname(name)
+    except APIError:
+        return name
 
 
 def _invalid(message: str):

@@ -16,6 +16,7 @@ from ..domains import (
     new_verification_value,
     normalise_hostname,
     own_hostname,
+    stored_hostname,
 )
 from ..errors import APIError
 from ..models.domains import (
@@ -184,7 +185,7 @@ async def remove_domain(org_id: str, hostname: str) -> tuple[str, int]:
     caller = await require_org_role(org_id, "admin")
     db = get_db()
     async with db.transaction():
-        domain = await select_domain(db, caller.org_id, _lookup_name(hostname), lock=True)
+        domain = await select_domain(db, caller.org_id, stored_hostname(hostname), lock=True)
         if domain is None:
             raise _not_found()
         if await domain_in_use(db, domain.id):
@@ -205,7 +206,7 @@ async def tls_check(query_args: TlsQuery) -> TlsAllowed:
     """For a reverse proxy's on-demand TLS (Caddy's ``on_demand_tls ask``): 200 when ``domain``
     is the service's own host or a verified domain, else 404, so that certificates are only
     ever requested for names Kurz serves."""
-    hostname = _lookup_name(query_args.domain)
+    hostname = stored_hostname(query_args.domain)
     if hostname == own_hostname(current_app.config["KURZ"].base_url) or (
         await is_verified_hostname(get_db(), hostname)
     ):
@@ -214,18 +215,10 @@ async def tls_check(query_args: TlsQuery) -> TlsAllowed:
 
 
 async def _existing(org_id: str, hostname: str) -> Domain:
-    domain = await select_domain(get_db(), org_id, _lookup_name(hostname))
+    domain = await select_domain(get_db(), org_id, stored_hostname(hostname))
     if domain is None:
         raise _not_found()
     return domain
-
-
-def _lookup_name(hostname: str) -> str:
-    """The stored form of a hostname in a path (so ``bücher.example`` finds its domain too)."""
-    try:
-        return normalise_hostname(hostname)
-    except APIError:
-        return hostname
 
 
 def _not_found() -> APIError:

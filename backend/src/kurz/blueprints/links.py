@@ -21,7 +21,7 @@ from quart_schema import (
 from ..audit import record_audit
 from ..auth import Caller, require_org_role, role_at_least
 from ..database import get_db
-from ..domains import normalise_hostname
+from ..domains import stored_hostname
 from ..errors import TIMESTAMP_MESSAGE, APIError, validation_error
 from ..models.domains import is_verified_hostname, select_domain, select_verified_domain_id
 from ..models.links import (
@@ -189,7 +189,7 @@ async def list_links(org_id: str, query_args: LinkQuery) -> LinkPage:
         limit=query_args.limit + 1,  # one more tells whether there is a next page
         before=None if query_args.cursor is None else _decode_cursor(query_args.cursor),
         search=query_args.q,
-        domain=None if query_args.domain is None else link_domain_name(query_args.domain),
+        domain=None if query_args.domain is None else stored_hostname(query_args.domain),
     )
     more = len(links) > query_args.limit
     links = links[: query_args.limit]
@@ -283,25 +283,18 @@ async def find_link(caller: Caller, slug: str, *, lock: bool = False) -> Link | 
     hostname = request.args.get("domain")
     domain_id = None
     if hostname:
-        domain = await select_domain(db, caller.org_id, link_domain_name(hostname))
+        domain = await select_domain(db, caller.org_id, stored_hostname(hostname))
         if domain is None:
             return None
         domain_id = domain.id
     return await select_link(db, caller.org_id, slug, lock=lock, domain_id=domain_id)
 
 
-def link_domain_name(hostname: str) -> str:
-    try:
-        return normalise_hostname(hostname)
-    except APIError:
-        return hostname  # matches no domain
-
-
 async def _check_target(url: str) -> str:
     """A link's URL (see ``check_url``), and not on a branded domain either: a short link to a
     short link could loop."""
     url = check_url(url, current_app.config["KURZ"].base_url)
-    if await is_verified_hostname(get_db(), link_domain_name(urlsplit(url).hostname or "")):
+    if await is_verified_hostname(get_db(), stored_hostname(urlsplit(url).hostname or "")):
         raise validation_error(
             "url", "A link cannot point at short links of a branded domain.", "INVALID_URL"
         )
@@ -312,9 +305,7 @@ async def _new_link_domain(caller: Caller, hostname: str | None) -> int | None:
     """New links go on the default domain or on a verified domain of the org."""
     if hostname is None:
         return None
-    domain_id = await select_verified_domain_id(
-        get_db(), caller.org_id, link_domain_name(hostname)
-    )
+    domain_id = await select_verified_domain_id(get_db(), caller.org_id, stored_hostname(hostname))
     if domain_id is None:
         raise validation_error(
             "domain", f"{hostname!r} is not a verified domain of this org.", "INVALID_DOMAIN"
