@@ -22,7 +22,7 @@ export function domainPicker(org) {
     const verified = items.filter((domain) => domain.verified);
     select.replaceChildren(
       h('option', { value: '' }, `${location.host} (default)`),
-      verified.map((domain) => h('option', { value: domain.hostname }, domain.hostname)),
+      ...verified.map((domain) => h('option', { value: domain.hostname }, domain.hostname)),
     );
     row.hidden = verified.length === 0;
   }, () => {}); // without its domains the form still shortens on the default domain
