@@ -4,7 +4,8 @@
    server ``DATABASE_URL`` names. Migrated, then seeded with SQL (see ``bench/seed.py``).
 2. Real server processes started as the Dockerfile starts them (``python -m kurz``, production
    mode, one uvicorn worker): one with click recording on, one with it off; and the ceiling, a
-   bare ASGI app under plain uvicorn (``python -m bench.bare``).
+   bare ASGI app under plain uvicorn (``python -m bench.bare``). The recording server is also
+   measured on a branded domain (``Host: go.bench.example``, the same slugs there).
 3. ``wrk`` (from Debian's packages, installed if missing) drives each over loopback with 50
    connections on random existing slugs: a warm-up, then measured rounds taken in turn, so that
    a noisy moment of the machine does not favour one server. The best round of each counts.
@@ -250,10 +251,11 @@ def ensure_wrk() -> str:
 
 @dataclass
 class Load:
-    """A server and the wrk threads that drive it."""
+    """A server, the wrk threads that drive it and the Host they ask for (None: the server's)."""
 
     server: Server
     threads: int
+    host: str | None = None
 
 
 def wrk(
@@ -277,6 +279,7 @@ def wrk(
             # it also counts towards the link, its visitors and its top lists).
             "--header",
             f"User-Agent: {BROWSER_USER_AGENT}",
+            *(["--header", f"Host: {load.host}"] if load.host else []),
             "-s",
             str(LUA_SCRIPT),
             load.server.url,
@@ -473,6 +476,7 @@ def table(results: dict) -> str:
         "bare_2_threads": "bare ASGI 302, wrk -t2",
         "recording_on": f"Kurz, recording on, wrk -t{threads}",
         "recording_off": f"Kurz, recording off, wrk -t{threads}",
+        "branded": f"Kurz, branded domain (rec. on), wrk -t{threads}",
     }
     for key, label in labels.items():
         run = redirects[key]
@@ -486,6 +490,7 @@ def table(results: dict) -> str:
         "",
         f"{'Kurz (recording on) / ceiling':<34}{ratios['redirect_vs_bare']:>10.3f}",
         f"{'cost of recording':<34}{ratios['recording_cost'] * 100:>9.1f}%",
+        f"{'branded / default domain':<34}{ratios['branded_vs_default']:>10.3f}",
         f"{'redirects answered (recording on)':<34}{results['clicks']['answered']:>10,}",
         f"{'clicks stored after shutdown':<34}{results['clicks']['stored']:>10,}",
         "",
@@ -528,6 +533,7 @@ def main() -> None:
             "bare_2_threads": Load(bare, 2),
             "recording_on": Load(kurz_on, options.threads),
             "recording_off": Load(kurz_off, options.threads),
+            "branded": Load(kurz_on, options.threads, seed.BRANDED_HOST),
         }
         try:
             for server in (kurz_on, kurz_off):
@@ -544,7 +550,8 @@ def main() -> None:
         # After SIGTERM, whose final flush writes what was buffered: nothing may be missing.
         # (Stored may exceed answered by the requests in flight when a wrk run ended.)
         clicks = {
-            "answered": redirects["recording_on"]["answered"] + 1,  # + captured_redirect's
+            "answered": sum(redirects[name]["answered"] for name in ("recording_on", "branded"))
+            + 1,  # captured_redirect's
             "stored": stored_clicks(database_url),
         }
         complaints = {name: server.complaints() for name, server in servers.items()}
@@ -553,6 +560,7 @@ def main() -> None:
     ceiling = max(redirects["bare_1_thread"]["rps"], redirects["bare_2_threads"]["rps"])
     ratio = redirects["recording_on"]["rps"] / ceiling
     recording_cost = 1 - redirects["recording_on"]["rps"] / redirects["recording_off"]["rps"]
+    branded = redirects["branded"]["rps"] / redirects["recording_on"]["rps"]
     results = {
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": info,
@@ -572,6 +580,7 @@ def main() -> None:
             "redirect_vs_bare": ratio,
             "ceiling_rps": ceiling,
             "recording_cost": recording_cost,
+            "branded_vs_default": branded,
         },
         "clicks": clicks,
         "api": api,

@@ -4,7 +4,8 @@
   generator picks from at random;
 - one more org (number 0) with 100,000 links of its own (``big000001`` ..) for the links list,
   and an org API token (member role) to read it;
-- 1,000,000 clicks on ``big000001`` over the last 30 days, rolled up as the recorder would.
+- 1,000,000 clicks on ``big000001`` over the last 30 days, rolled up as the recorder would;
+- the verified branded domain ``BRANDED_HOST`` of org 1, with the same 100,000 slugs again.
 
 Org n and user n (its owner) have md5-derived ids, so rows refer to each other without lookups.
 """
@@ -29,6 +30,7 @@ BIG_ORG_LINKS = 100_000
 BIG_PREFIX = "big"
 CLICKS = 1_000_000
 CLICK_DAYS = 30
+BRANDED_HOST = "go.bench.example"
 
 # The hash of a forgotten random password: these users own things, they never log in.
 USERS_SQL = """INSERT INTO users (id, email, name, password_hash)
@@ -50,6 +52,13 @@ LINKS_SQL = """INSERT INTO links (org_id, slug, url, title, created_by, created_
            now() - i * interval '1 second', now() - i * interval '1 second'
       FROM generate_series(1, $1) AS i,
            LATERAL (SELECT CASE WHEN $3 = 0 THEN 0 ELSE 1 + i % $3 END) AS n (org)"""
+# Org 1's verified domain, and $1 links on it named $2000001.. (the default domain's slugs).
+DOMAIN_SQL = """INSERT INTO domains (org_id, hostname, verification_value, verified_at)
+    VALUES (md5('bench-org-1')::uuid, $1, 'bench', now()) RETURNING id"""
+BRANDED_LINKS_SQL = """INSERT INTO links (org_id, slug, url, created_by, domain_id)
+    SELECT md5('bench-org-1')::uuid, $2 || lpad(i::text, 6, '0'),
+           'https://example.com/branded/' || i, md5('bench-user-1')::uuid, $3
+      FROM generate_series(1, $1) AS i"""
 # The org API token the API latencies are measured with.
 READER_SQL = """INSERT INTO api_tokens (org_id, name, role, secret_hash, created_by)
     VALUES (md5('bench-org-0')::uuid, 'bench', 'member', $1, md5('bench-user-0')::uuid)"""
@@ -107,6 +116,8 @@ async def seed(url: str) -> Seeded:
             await connection.execute(LINKS_SQL, LINKS, PREFIX, ORGS)
             await connection.execute(LINKS_SQL, BIG_ORG_LINKS, BIG_PREFIX, 0)
             await connection.execute(READER_SQL, hash_secret(token))
+            domain_id = await connection.fetchval(DOMAIN_SQL, BRANDED_HOST)
+            await connection.execute(BRANDED_LINKS_SQL, LINKS, PREFIX, domain_id)
             link_id = await connection.fetchval(
                 "SELECT id FROM links WHERE slug = $1", clicks_slug
             )

@@ -21,6 +21,7 @@ SNAPSHOT = {
     "invitations": "SELECT org_id, email, role FROM invitations ORDER BY org_id, email",
     "tokens": "SELECT id, org_id, name, role FROM api_tokens ORDER BY id",
     "links": "SELECT * FROM links ORDER BY id",
+    "domains": "SELECT * FROM domains ORDER BY id",
     "audit": "SELECT count(*) FROM audit_log",
 }
 
@@ -64,8 +65,14 @@ async def org_b(app, make_org, add_member, make_token) -> dict[str, str]:
         "'https://example.com/b', :user_id)",
         {"org_id": org_id, "user_id": owner.id},
     )
+    await app.extensions["kurz.db"].execute(
+        "INSERT INTO domains (org_id, hostname, verification_value) "
+        "VALUES (:org_id, 'go.b-org.example', 'b')",
+        {"org_id": org_id},
+    )
     return {
         "org_id": org_id,
+        "hostname": "go.b-org.example",
         "user_id": member.id,
         "token_id": tokens["items"][0]["id"],
         "email": "invited@example.com",

@@ -7,6 +7,7 @@ import {
 } from './session.js';
 import { accountView } from './views/account.js';
 import { activityView } from './views/activity.js';
+import { domainsView } from './views/domains.js';
 import { loginView, registerView } from './views/auth.js';
 import { linkView } from './views/link.js';
 import { linksView } from './views/links.js';
@@ -23,6 +24,7 @@ route('/orgs/:org/links', linksView);
 route('/orgs/:org/links/:slug', linkView);
 route('/orgs/:org/members', membersView);
 route('/orgs/:org/tokens', tokensView);
+route('/orgs/:org/domains', domainsView);
 route('/orgs/:org/activity', activityView);
 route('/orgs/:org/settings', settingsView);
 
@@ -80,6 +82,7 @@ function drawHeader(org, path) {
     ...(navOrg && atLeast(navOrg.role, 'admin')
       ? [
           ['API tokens', `/orgs/${navOrg.id}/tokens`],
+          ['Domains', `/orgs/${navOrg.id}/domains`],
           ['Activity', `/orgs/${navOrg.id}/activity`],
           ['Settings', `/orgs/${navOrg.id}/settings`],
         ]

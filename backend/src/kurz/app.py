@@ -14,6 +14,7 @@ from .analytics.recorder import ClickRecorder
 from .auth import authorise_org, check_csrf
 from .blueprints import (
     audit,
+    domains,
     frontend,
     links,
     members,
@@ -27,6 +28,7 @@ from .blueprints import (
 )
 from .config import Settings, StartupError
 from .database import close, connect, database_url
+from .domains import DomainChecker
 from .errors import register_error_handlers
 from .jobs import JobWorker
 from .migrations import migrate
@@ -47,6 +49,7 @@ BLUEPRINTS = (
     members,
     tokens,
     links,
+    domains,
     stats,
     audit,
     redirects,
@@ -103,6 +106,7 @@ def create_app(settings: Settings | None = None) -> Kurz:
     )
     app.extensions["kurz.hashing"] = HashingGate()
     register_error_handlers(app)
+    app.before_request(redirects.serve_branded_domain)  # first: a branded domain serves no API
     app.before_request(check_csrf)
     app.before_request(authorise_org)
     app.after_request(finish_headers)
@@ -114,6 +118,7 @@ def create_app(settings: Settings | None = None) -> Kurz:
     clicks = app.extensions["kurz.clicks"] = ClickRecorder(settings)
     # Deferred work (mail, webhook deliveries, imports); features register their job kinds.
     jobs = app.extensions["kurz.jobs"] = JobWorker(poll_seconds=settings.job_poll_seconds)
+    domain_checker = DomainChecker(settings)
 
     @app.before_serving
     async def open_database() -> None:
@@ -123,9 +128,11 @@ def create_app(settings: Settings | None = None) -> Kurz:
             log.info("applied migration %s", path.name)
         await clicks.start(db)
         await jobs.start(db)
+        await domain_checker.start(db)
 
     @app.after_serving
     async def close_database() -> None:
+        await domain_checker.stop()
         await jobs.stop()
         await clicks.stop()
         await close(app.extensions.pop("kurz.db"))

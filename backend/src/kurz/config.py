@@ -1,5 +1,6 @@
 """Settings read from the environment (``KURZ_...`` plus the conventional ``DATABASE_URL``)."""
 
+import ipaddress
 import os
 import secrets
 from collections.abc import Mapping
@@ -78,6 +79,37 @@ def _guessable(secret: str) -> bool:
     return zxcvbn(secret[:100])["guesses_log10"] < MIN_SECRET_GUESSES_LOG10
 
 
+def _nameservers(value: str) -> tuple[str, ...]:
+    """``ip`` or ``ip:port`` (``[v6]:port`` for IPv6 with a port), comma-separated."""
+    servers = tuple(part.strip() for part in value.split(",") if part.strip())
+    for server in servers:
+        host, port = split_nameserver(server)
+        try:
+            ipaddress.ip_address(host)
+        except ValueError:
+            raise ConfigError(
+                f"KURZ_DNS_NAMESERVERS: {server!r} is not an IP address (ip or ip:port)"
+            ) from None
+        if not 0 < port < 65536:
+            raise ConfigError(f"KURZ_DNS_NAMESERVERS: {server!r} has no valid port")
+    return servers
+
+
+def split_nameserver(server: str) -> tuple[str, int]:
+    """``(ip, port)`` of a KURZ_DNS_NAMESERVERS entry (port 53 when it names none)."""
+    if server.startswith("["):
+        host, _, port = server[1:].partition("]")
+        port = port.removeprefix(":")
+    elif server.count(":") == 1:
+        host, _, port = server.partition(":")
+    else:
+        host, port = server, ""
+    try:
+        return host, int(port) if port else 53
+    except ValueError:
+        return host, -1
+
+
 @dataclass(frozen=True)
 class Settings:
     env: str = "development"
@@ -106,6 +138,8 @@ class Settings:
     idle_timeout: float = 10.0
     max_connections: int = 1000
     allow_private_targets: bool = True
+    dns_nameservers: tuple[str, ...] = ()
+    domain_check_seconds: float = 86400.0
 
     @property
     def production(self) -> bool:
@@ -173,6 +207,8 @@ class Settings:
             allow_private_targets=_bool(
                 environ.get("KURZ_ALLOW_PRIVATE_TARGETS", "true"), "KURZ_ALLOW_PRIVATE_TARGETS"
             ),
+            dns_nameservers=_nameservers(environ.get("KURZ_DNS_NAMESERVERS", "")),
+            domain_check_seconds=seconds("KURZ_DOMAIN_CHECK_SECONDS", cls.domain_check_seconds),
         )
         if settings.pool_min_size > settings.pool_max_size:
             raise ConfigError("KURZ_DB_POOL_MIN must not exceed KURZ_DB_POOL_MAX")

@@ -55,6 +55,12 @@ class FastRedirects:
         self.cache: LinkCache = app.extensions["kurz.links_cache"]
 
     async def __call__(self, scope, receive, send) -> None:
+        # Most installations have no branded domain, and never look at the Host header.
+        if self.cache.domains and scope["type"] == "http":
+            domain = self.cache.served_domain(_host(scope))
+            if domain is not None:
+                await self._branded(domain.id, scope, receive, send)
+                return
         if (
             scope["type"] != "http"
             or scope["method"] not in ("GET", "HEAD")
@@ -62,13 +68,28 @@ class FastRedirects:
         ):
             await self.inner(scope, receive, send)
 
-    async def _answer(self, scope, send) -> bool:
+    async def _branded(self, domain_id: int, scope, receive, send) -> None:
+        """A branded domain serves its redirects only (the ``redirects`` blueprint refuses the
+        rest): no session cookie is ever honoured or set there."""
+        if scope["method"] in ("GET", "HEAD") and await self._answer(scope, send, domain_id):
+            return
+
+        async def send_without_cookies(message) -> None:
+            if message["type"] == "http.response.start":
+                headers = [item for item in message["headers"] if item[0].lower() != b"set-cookie"]
+                message = {**message, "headers": headers}
+            await send(message)
+
+        headers = [item for item in scope["headers"] if item[0] != b"cookie"]
+        await self.inner({**scope, "headers": headers}, receive, send_without_cookies)
+
+    async def _answer(self, scope, send, domain_id: int | None = None) -> bool:
         """Send the redirect and return True, or return False to let Quart answer."""
         slug = scope["path"][1:]
         if self.cache.pool is None or not is_routable_slug(slug, reserved_words(self.app)):
             return False
         try:
-            link = await self.cache.lookup(slug)
+            link = await self.cache.lookup(slug, domain_id)
         except Exception:  # Quart looks again, and answers 503 (and logs) if it fails too
             return False
         if link is None or not link.active(time.time()):
@@ -103,6 +124,13 @@ class FastRedirects:
         return True
 
 
+def _host(scope) -> str:
+    for name, value in scope["headers"]:
+        if name == b"host":
+            return value.decode("latin-1")
+    return ""
+
+
 def install(app: Quart) -> None:
     """Put the cache, its listener and the fast path in place (after the pool is opened)."""
     cache = app.extensions["kurz.links_cache"] = LinkCache()
@@ -114,6 +142,7 @@ def install(app: Quart) -> None:
         settings = app.config["KURZ"]
         dsn = asyncpg_dsn(str(get_db().url))
         await cache.open(dsn, schema=settings.db_schema, query_seconds=settings.db_query_timeout)
+        await cache.load_domains()
         listener = app.extensions["kurz.links_listener"] = LinkListener(
             cache, dsn, channel=links_channel(settings.db_schema)
         )

@@ -5,15 +5,19 @@
 (so probing random slugs does not cost a query each). A miss costs one query, on a small asyncpg
 pool of the cache's own (``open()``); concurrent misses of one slug share it.
 
+Branded domains: ``domains`` maps each verified hostname to its domain, and a link on one is
+keyed ``<domain_id>/<slug>`` (default-domain links by their slug alone). A change of any domain
+NOTIFYs ``#domains``, upon which every instance reads the verified hostnames again.
+
 Freshness: a trigger on ``links`` NOTIFYs the installation's channel (``links_channel``) with
-the slug on every change
-that affects a redirect, including the cascade when an org is deleted ('*' for bulk changes).
-``LinkListener`` LISTENs on a dedicated asyncpg connection and evicts what it is told, so every
-instance sees an edit within milliseconds of its commit. The instance making a change also
-evicts at once, without waiting for the round trip. When the listener (re)connects it clears
-the cache, since it may have missed notifications while away; while it is away it retries every
-second at most. Entries also expire after ``ttl`` seconds: a safety net, kept long because with
-working sets of 100,000s of links a short TTL would turn a large share of redirects into queries.
+the key on every change that affects a redirect, including the cascade when an org is deleted
+('*' for bulk changes). ``LinkListener`` LISTENs on a dedicated asyncpg connection and evicts
+what it is told, so every instance sees an edit within milliseconds of its commit. The instance
+making a change also evicts at once, without waiting for the round trip. When the listener
+(re)connects it clears the cache, since it may have missed notifications while away; while it
+is away it retries every second at most. Entries also expire after ``ttl`` seconds: a safety
+net, kept long because with working sets of 100,000s of links a short TTL would turn a large
+share of redirects into queries.
 
 Expiry times are kept in the entry and compared on every hit, so a cached link answers 410 the
 moment it expires.
@@ -34,11 +38,13 @@ import asyncpg
 from werkzeug.urls import iri_to_uri
 
 from .database import UNAVAILABLE_ERRORS, connection_settings
+from .models.domains import ServedDomain, select_served_domains
 from .models.links import RedirectTarget, select_redirect
 
 log = logging.getLogger(__name__)
 
 CLEAR_ALL = "*"  # never a slug
+DOMAINS_CHANGED = "#domains"  # never a slug either
 
 
 @dataclass(slots=True, frozen=True)
@@ -79,6 +85,11 @@ class LinkCache:
         # Bumped by every eviction: a lookup that raced with one must not store what it read.
         self._generation = 0
         self.pool: asyncpg.Pool | None = None  # None until open(): lookups are not possible
+        # Verified branded hostnames; empty on most installations, which then never look at
+        # the Host header.
+        self.domains: dict[str, ServedDomain] = {}
+        self._domains_read = 0  # load_domains() calls started; a slower, older one must not win
+        self._domains_stored = 0
 
     async def open(
         self, dsn: str, *, schema: str, max_size: int = 4, query_seconds: float = 5.0
@@ -101,31 +112,48 @@ class LinkCache:
     def __len__(self) -> int:
         return len(self._entries)
 
-    async def lookup(self, slug: str) -> CachedLink | None:
-        """The link named ``slug`` (any org), or None when there is none (needs ``open()``)."""
-        entry = self._entries.get(slug)
+    async def lookup(self, slug: str, domain_id: int | None = None) -> CachedLink | None:
+        """The link named ``slug`` on the default domain (any org) or on the branded domain
+        ``domain_id``, or None when there is none (needs ``open()``)."""
+        # The key the database's notifications name (db/10.py).
+        key = slug if domain_id is None else f"{domain_id}/{slug}"
+        entry = self._entries.get(key)
         if entry is not None and entry[0] > time.monotonic():
-            self._entries.move_to_end(slug)
+            self._entries.move_to_end(key)
             return CachedLink(*entry[1:]) if len(entry) > 1 else None
-        loading = self._loading.get(slug)
+        loading = self._loading.get(key)
         if loading is None:
-            loading = self._loading[slug] = asyncio.ensure_future(self._load(slug))
-            loading.add_done_callback(lambda done: self._loaded(slug, done))
+            loading = self._loading[key] = asyncio.ensure_future(self._load(key, slug, domain_id))
+            loading.add_done_callback(lambda done: self._loaded(key, done))
         # Shielded: one waiter giving up (client gone) must not cancel the others' query.
         return await asyncio.shield(loading)
 
-    async def _load(self, slug: str) -> CachedLink | None:
+    async def _load(self, key: str, slug: str, domain_id: int | None) -> CachedLink | None:
         generation = self._generation
-        target = await select_redirect(self.pool, slug)
+        target = await select_redirect(self.pool, slug, domain_id)
         link = None if target is None else CachedLink.of(target)
         if generation == self._generation:
             ttl = self.ttl if link is not None else self.negative_ttl
             fields = () if link is None else astuple(link)
-            self._entries[slug] = (time.monotonic() + ttl, *fields)
-            self._entries.move_to_end(slug)
+            self._entries[key] = (time.monotonic() + ttl, *fields)
+            self._entries.move_to_end(key)
             if len(self._entries) > self.max_entries:
                 self._entries.popitem(last=False)
         return link
+
+    def served_domain(self, host: str) -> ServedDomain | None:
+        """The verified branded domain a ``Host`` header names, or None (the default domain)."""
+        if not self.domains:
+            return None
+        return self.domains.get(host.partition(":")[0].rstrip(".").lower())
+
+    async def load_domains(self) -> None:
+        """Read the verified hostnames afresh (after a change, and when the listener connects)."""
+        self._domains_read += 1
+        started = self._domains_read
+        domains = await select_served_domains(self.pool)
+        if started > self._domains_stored:
+            self.domains, self._domains_stored = domains, started
 
     def _loaded(self, slug: str, done: asyncio.Future) -> None:
         if self._loading.get(slug) is done:
@@ -137,6 +165,10 @@ class LinkCache:
         self._generation += 1
         self._entries.pop(slug, None)
         self._loading.pop(slug, None)  # later lookups must not join a read from before
+
+    def forget(self, slug: str, domain_id: int | None) -> None:
+        """Evict a link named by its slug and domain."""
+        self.evict(slug if domain_id is None else f"{domain_id}/{slug}")
 
     def clear(self) -> None:
         self._generation += 1
@@ -174,11 +206,23 @@ class LinkListener:
                 await self._task
             self._task = None
 
-    def _notified(self, _connection, _pid: int, _channel: str, slug: str) -> None:
-        if slug == CLEAR_ALL:
+    def _notified(self, _connection, _pid: int, _channel: str, key: str) -> None:
+        if key == CLEAR_ALL:
             self.cache.clear()
+        elif key == DOMAINS_CHANGED:
+            self._reload_domains()
         else:
-            self.cache.evict(slug)
+            self.cache.evict(key)
+
+    def _reload_domains(self) -> None:
+        task = asyncio.ensure_future(self.cache.load_domains())
+        task.add_done_callback(self._domains_loaded)
+
+    @staticmethod
+    def _domains_loaded(task: asyncio.Future) -> None:
+        if not task.cancelled() and task.exception() is not None:
+            # The listener's next (re)connection loads them again.
+            log.warning("link cache listener: reading domains failed: %s", task.exception())
 
     async def _run(self) -> None:
         delay = 0.1
@@ -200,6 +244,7 @@ class LinkListener:
             await connection.add_listener(self.channel, self._notified)
             # Only now: whatever changed before LISTEN took effect is gone from the cache.
             self.cache.clear()
+            await self.cache.load_domains()
             self.connected.set()
             while not lost.is_set():
                 with contextlib.suppress(TimeoutError):

@@ -70,10 +70,10 @@ def test_members_see_a_read_only_team(page, context, new_context) -> None:
     expect(page.get_by_test_id("member-form")).to_have_count(0)
     expect(page.get_by_role("button", name="Remove")).to_have_count(0)
     expect(page.get_by_role("button", name="Change role")).to_have_count(0)
-    for screen in ("tokens", "activity", "settings"):
+    for screen in ("tokens", "domains", "activity", "settings"):
         open_app(page, f"/orgs/{org}/{screen}")
         expect(page.get_by_text("Only admins and owners")).to_be_visible()
-    for hidden in ("API tokens", "Activity", "Settings"):
+    for hidden in ("API tokens", "Domains", "Activity", "Settings"):
         expect(page.get_by_role("link", name=hidden)).to_have_count(0)
 
 
@@ -268,7 +268,7 @@ def test_every_tab_is_on_screen_on_a_390px_phone(new_context) -> None:
     page = phone.new_page()
     open_app(page, f"/orgs/{org}/links")
     tabs = page.get_by_role("navigation", name="Main").get_by_role("link")
-    expect(tabs).to_have_count(5)
+    expect(tabs).to_have_count(6)
     for tab in tabs.all():
         box = tab.bounding_box()
         assert box["x"] >= 0 and box["x"] + box["width"] <= 390, tab.text_content()

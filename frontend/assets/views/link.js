@@ -4,6 +4,7 @@ import { clicksChart } from '../chart.js';
 import { copyRow, h, loader, page, table, time } from '../dom.js';
 import { lookAlikeBadge, shownUrl } from '../hosts.js';
 import { setQuery } from '../router.js';
+import { domainQuery } from './domains.js';
 import { badges, linkActions, linkApi } from './links.js';
 
 const PERIODS = [7, 30, 90, 365];
@@ -60,7 +61,9 @@ function renderStats(stats) {
 
 export function linkView(ctx) {
   const { org, params, query, navigate } = ctx;
-  const qr = (format) => `/api/v1${linkApi(org, params.slug, 'qr')}?format=${format}`;
+  const domain = query.get('domain'); // a link on a branded domain
+  const onDomain = domainQuery({ domain }, '&');
+  const qr = (format) => `/api/v1${linkApi(org, params.slug, 'qr')}?format=${format}${onDomain}`;
   const summary = h('div', { class: 'detail-grid' });
   const stats = h('div', { class: 'stats', 'data-testid': 'stats' });
   const chosen = Number(query.get('days')) || 30;
@@ -69,9 +72,9 @@ export function linkView(ctx) {
     { id: 'stats-period' },
     PERIODS.map((days) => h('option', { value: days, selected: days === chosen }, `Last ${days} days`)),
   );
-  const loadStats = () => loader(() => api.get(`${linkApi(org, params.slug, 'stats')}?days=${period.value}`), renderStats, stats);
+  const loadStats = () => loader(() => api.get(`${linkApi(org, params.slug, 'stats')}?days=${period.value}${onDomain}`), renderStats, stats);
   period.addEventListener('change', () => {
-    setQuery({ days: period.value });
+    setQuery({ days: period.value, domain });
     loadStats();
   });
   const statsCard = h(
@@ -142,6 +145,6 @@ export function linkView(ctx) {
     loadStats();
     return detail(link);
   };
-  loader(() => api.get(linkApi(org, params.slug)), shown, summary);
+  loader(() => api.get(linkApi(org, params.slug) + domainQuery({ domain })), shown, summary);
   return view;
 }

@@ -7,6 +7,7 @@ import {
 import { lookAlikeBadge, shownUrl } from '../hosts.js';
 import { setQuery } from '../router.js';
 import { atLeast } from '../session.js';
+import { domainPicker, domainQuery } from './domains.js';
 
 const PAGE_SIZE = 20;
 
@@ -18,7 +19,8 @@ const REDIRECTS = [
 ];
 
 export const linkApi = (org, ...rest) => path('orgs', org.id, 'links', ...rest);
-export const linkHref = (org, slug) => `#/orgs/${org.id}/links/${encodeURIComponent(slug)}`;
+export const linkHref = (org, slug, domain) =>
+  `#/orgs/${org.id}/links/${encodeURIComponent(slug)}${domainQuery({ domain })}`;
 
 // Re-drawing a link replaces its buttons: focus goes to the new one named `label`.
 const refocus = (label) => document.querySelector(`main [aria-label="${CSS.escape(label)}"]`)?.focus();
@@ -46,7 +48,7 @@ export function linkActions(ctx, link, { onUpdate, onDelete }) {
       onclick: () => editDialog(ctx, link, onUpdate),
     }, 'Edit'),
     actionButton(toggle, async () => {
-      const updated = await api.patch(linkApi(ctx.org, link.slug), { disabled: !link.disabled });
+      const updated = await api.patch(linkApi(ctx.org, link.slug) + domainQuery(link), { disabled: !link.disabled });
       notify(`${link.slug} is ${updated.disabled ? 'disabled: it no longer redirects' : 'enabled again'}.`);
       onUpdate(updated);
       refocus(`${updated.disabled ? 'Enable' : 'Disable'} ${link.slug}`);
@@ -58,7 +60,7 @@ export function linkActions(ctx, link, { onUpdate, onDelete }) {
         'Delete link',
       );
       if (!sure) return;
-      await api.delete(linkApi(ctx.org, link.slug));
+      await api.delete(linkApi(ctx.org, link.slug) + domainQuery(link));
       notify(`Deleted ${link.slug}.`);
       onDelete();
     }, { class: 'btn btn-small btn-danger', 'aria-label': `Delete ${link.slug}` }),
@@ -98,7 +100,7 @@ function editDialog(ctx, link, onUpdate) {
         const original = toApi({ url: link.url, title: link.title, expires_at: toLocalInput(link.expires_at), redirect_status: link.redirect_status });
         const changes = Object.fromEntries(Object.entries(toApi(values)).filter(([key, value]) => value !== original[key]));
         if (Object.keys(changes).length) {
-          onUpdate(await api.patch(linkApi(ctx.org, link.slug), changes));
+          onUpdate(await api.patch(linkApi(ctx.org, link.slug) + domainQuery(link), changes));
           notify(`Saved ${link.slug}.`);
         }
         close();
@@ -115,7 +117,7 @@ function linkItem(ctx, link, onRemove) {
       h(
         'div',
         { class: 'link-main' },
-        h('div', { class: 'link-head' }, h('a', { class: 'link-title', href: linkHref(ctx.org, link.slug) }, link.title || link.slug), badges(link)),
+        h('div', { class: 'link-head' }, h('a', { class: 'link-title', href: linkHref(ctx.org, link.slug, link.domain) }, link.title || link.slug), badges(link)),
         h(
           'div',
           { class: 'link-short' },
@@ -135,7 +137,7 @@ function linkItem(ctx, link, onRemove) {
       h(
         'div',
         { class: 'link-actions' },
-        h('a', { class: 'btn btn-small', href: linkHref(ctx.org, link.slug), 'aria-label': `Stats and QR code for ${link.slug}` }, 'Stats & QR'),
+        h('a', { class: 'btn btn-small', href: linkHref(ctx.org, link.slug, link.domain), 'aria-label': `Stats and QR code for ${link.slug}` }, 'Stats & QR'),
         linkActions(ctx, link, { onUpdate: fill, onDelete: () => (item.remove(), onRemove()) }),
       ),
     );
@@ -212,7 +214,7 @@ export function linksView(ctx) {
       },
     ],
     submitLabel: 'Shorten',
-    errorFields: { SLUG_TAKEN: 'slug', INVALID_SLUG: 'slug', INVALID_URL: 'url' },
+    errorFields: { SLUG_TAKEN: 'slug', INVALID_SLUG: 'slug', INVALID_URL: 'url', INVALID_DOMAIN: 'domain' },
     onSubmit: async (values, el) => {
       // Empty optional fields are left out rather than sent as null.
       const body = Object.fromEntries(Object.entries(toApi(values)).filter(([, v]) => v !== null && v !== ''));
@@ -223,7 +225,7 @@ export function linksView(ctx) {
       created.replaceChildren(
         h('p', { class: 'panel-title' }, 'Your short link is ready'),
         copyRow('created-short-url', 'Short URL', link.short_url, 'short URL'),
-        h('a', { href: linkHref(ctx.org, link.slug) }, 'Stats and QR code'),
+        h('a', { href: linkHref(ctx.org, link.slug, link.domain) }, 'Stats and QR code'),
       );
       created.querySelector('button').focus();
       if (query) {
@@ -235,6 +237,7 @@ export function linksView(ctx) {
     },
   });
 
+  createForm.querySelector('.form-actions').before(domainPicker(ctx.org));
   reload();
   return page(
     'Links',

@@ -3,10 +3,11 @@
 import io
 from datetime import UTC, datetime
 from typing import Annotated, ClassVar, Literal
+from urllib.parse import urlsplit
 
 import segno
 from pydantic import AwareDatetime, BaseModel, BeforeValidator, Field, RootModel
-from quart import Blueprint, Response, current_app
+from quart import Blueprint, Response, current_app, request
 from quart_rate_limiter import rate_limit
 from quart_schema import (
     document_response,
@@ -20,7 +21,9 @@ from ..auth import Caller, require_org_role, role_at_least
 from ..cursors import invalid_cursor, open_cursor, seal_cursor
 from ..database import get_db
 from ..destinations import check_destination
+from ..domains import stored_hostname
 from ..errors import TIMESTAMP_MESSAGE, APIError, validation_error
+from ..models.domains import is_verified_hostname, select_domain, select_verified_domain_id
 from ..models.links import (
     Link,
     delete_link,
@@ -64,6 +67,9 @@ class LinkCreate(Input):
     title: str | None = Field(None, max_length=200, pattern=NO_NUL)
     expires_at: FutureTime | None = Field(None, description="In the future; never when absent.")
     redirect_status: RedirectStatus = 302
+    domain: str | None = Field(
+        None, max_length=300, description="A verified domain of the org; the default when absent."
+    )
 
 
 class LinkUpdate(Input):
@@ -97,6 +103,7 @@ class LinkOut(BaseModel):
     disabled: bool
     redirect_status: int
     clicks: int
+    domain: str | None = Field(description="Its branded domain; null: the default domain.")
 
 
 class LinkPage(BaseModel):
@@ -110,10 +117,12 @@ class LinkQuery(Query):
     q: str | None = Field(
         None, max_length=200, pattern=NO_NUL, description="Matches slug, url and title."
     )
+    domain: str | None = Field(None, max_length=300, description="Only links on this domain.")
 
 
 class QrQuery(Query):
     format: Literal["svg", "png"] = "svg"
+    domain: str | None = Field(None, max_length=300, description="The link's branded domain.")
 
 
 class QrCode(RootModel[str]):
@@ -128,25 +137,24 @@ class QrCode(RootModel[str]):
 @validate_response(LinkOut, 201)
 @problems(400, 401, 404, 409, 429, 503)
 async def create_link(org_id: str, data: LinkCreate) -> tuple[LinkOut, int]:
-    """Shorten a URL. Any member. 409 SLUG_TAKEN when the slug is in use anywhere.
+    """Shorten a URL. Any member. ``domain``: a verified domain of the org (400
+    INVALID_DOMAIN otherwise). 409 SLUG_TAKEN when the slug is in use on that domain.
 
     SLUG_TAKEN answers count, per client address, in the same allowance as redirects to unknown
     slugs: beyond it, 429.
     """
     caller = await require_org_role(org_id)
-    settings = current_app.config["KURZ"]
     reserved = reserved_words(current_app)
     slug = None if data.slug is None else check_slug(data.slug, reserved)
-    url = check_url(data.url, settings.base_url)
-    await check_destination(url)
     values = {
         "org_id": caller.org_id,
-        "url": url,
+        "url": await _check_target(data.url),
         "title": data.title,
         "created_by": caller.author_id,
         "created_by_token": caller.token_id,
         "expires_at": _future(data.expires_at),
         "redirect_status": data.redirect_status,
+        "domain_id": await _new_link_domain(caller, data.domain),
     }
     db = get_db()
     if slug is not None:
@@ -169,7 +177,7 @@ async def create_link(org_id: str, data: LinkCreate) -> tuple[LinkOut, int]:
                 "No free random slug was found; try again, or choose a slug.",
                 headers={"Retry-After": "1"},
             )
-    _forget(link.slug)  # a cached "no such slug" must not outlive the link's creation
+    _forget(link)  # a cached "no such slug" must not outlive the link's creation
     return _out(link), 201
 
 
@@ -189,6 +197,7 @@ async def list_links(org_id: str, query_args: LinkQuery) -> LinkPage:
             None if query_args.cursor is None else _decode_cursor(caller.org_id, query_args.cursor)
         ),
         search=query_args.q,
+        domain=None if query_args.domain is None else stored_hostname(query_args.domain),
     )
     more = len(links) > query_args.limit
     links = links[: query_args.limit]
@@ -217,8 +226,7 @@ async def edit_link(org_id: str, slug: str, data: LinkUpdate) -> LinkOut:
     caller = await require_org_role(org_id)
     changes = {field: getattr(data, field) for field in data.model_fields_set}
     if "url" in changes:
-        changes["url"] = check_url(changes["url"], current_app.config["KURZ"].base_url)
-        await check_destination(changes["url"])
+        changes["url"] = await _check_target(changes["url"])
     if "expires_at" in changes:
         changes["expires_at"] = _future(changes["expires_at"])
     db = get_db()
@@ -227,11 +235,11 @@ async def edit_link(org_id: str, slug: str, data: LinkUpdate) -> LinkOut:
         _check_may_change(caller, link)
         if not changes:
             return _out(link)
-        updated = await update_link(db, caller.org_id, slug, changes)
+        updated = await update_link(db, caller.org_id, slug, changes, link.domain_id)
         if changes.get("disabled", link.disabled) != link.disabled:
             action = "link.disable" if updated.disabled else "link.enable"
             await record_audit(caller, action, slug, {"url": updated.url})
-    _forget(slug)
+    _forget(link)
     return _out(updated)
 
 
@@ -245,9 +253,9 @@ async def remove_link(org_id: str, slug: str) -> tuple[str, int]:
     async with db.transaction():
         link = await _existing(caller, slug, lock=True)
         _check_may_change(caller, link)
-        await delete_link(db, caller.org_id, slug)
+        await delete_link(db, caller.org_id, slug, link.domain_id)
         await record_audit(caller, "link.delete", slug, {"url": link.url})
-    _forget(slug)
+    _forget(link)
     return "", 204
 
 
@@ -260,7 +268,7 @@ async def link_qr(org_id: str, slug: str, query_args: QrQuery) -> Response:
     caller = await require_org_role(org_id)
     link = await _existing(caller, slug)
     image = io.BytesIO()
-    segno.make(_short_url(link.slug), error="m").save(
+    segno.make(_short_url(link), error="m").save(
         image, kind=query_args.format, scale=10 if query_args.format == "png" else 4, border=4
     )
     content_type = "image/png" if query_args.format == "png" else "image/svg+xml"
@@ -271,10 +279,47 @@ async def link_qr(org_id: str, slug: str, query_args: QrQuery) -> Response:
 
 
 async def _existing(caller: Caller, slug: str, *, lock: bool = False) -> Link:
-    link = await select_link(get_db(), caller.org_id, slug, lock=lock)
+    link = await find_link(caller, slug, lock=lock)
     if link is None:
         raise APIError(404, "LINK_NOT_FOUND", "No such link in this organization.")
     return link
+
+
+async def find_link(caller: Caller, slug: str, *, lock: bool = False) -> Link | None:
+    """The org's link ``slug`` on the domain that ``?domain=`` names (the default without)."""
+    db = get_db()
+    hostname = request.args.get("domain")
+    domain_id = None
+    if hostname:
+        domain = await select_domain(db, caller.org_id, stored_hostname(hostname))
+        if domain is None:
+            return None
+        domain_id = domain.id
+    return await select_link(db, caller.org_id, slug, lock=lock, domain_id=domain_id)
+
+
+async def _check_target(url: str) -> str:
+    """A link's URL (see ``check_url``), and not on a branded domain either: a short link to a
+    short link could loop."""
+    url = check_url(url, current_app.config["KURZ"].base_url)
+    if await is_verified_hostname(get_db(), stored_hostname(urlsplit(url).hostname or "")):
+        raise validation_error(
+            "url", "A link cannot point at short links of a branded domain.", "INVALID_URL"
+        )
+    await check_destination(url)
+    return url
+
+
+async def _new_link_domain(caller: Caller, hostname: str | None) -> int | None:
+    """New links go on the default domain or on a verified domain of the org."""
+    if hostname is None:
+        return None
+    domain_id = await select_verified_domain_id(get_db(), caller.org_id, stored_hostname(hostname))
+    if domain_id is None:
+        raise validation_error(
+            "domain", f"{hostname!r} is not a verified domain of this org.", "INVALID_DOMAIN"
+        )
+    return domain_id
 
 
 def _check_may_change(caller: Caller, link: Link) -> None:
@@ -298,20 +343,22 @@ def _future(when: datetime | None) -> datetime | None:
     return when
 
 
-def _forget(slug: str) -> None:
+def _forget(link: Link) -> None:
     """Evict here at once; the database's notification evicts it on every other instance."""
-    current_app.extensions["kurz.links_cache"].evict(slug)
+    current_app.extensions["kurz.links_cache"].forget(link.slug, link.domain_id)
 
 
-def _short_url(slug: str) -> str:
-    return f"{current_app.config['KURZ'].base_url}/{slug}"
+def _short_url(link: Link) -> str:
+    if link.domain is not None:
+        return f"https://{link.domain}/{link.slug}"
+    return f"{current_app.config['KURZ'].base_url}/{link.slug}"
 
 
 def _out(link: Link) -> LinkOut:
     return LinkOut(
         slug=link.slug,
         url=link.url,
-        short_url=_short_url(link.slug),
+        short_url=_short_url(link),
         title=link.title,
         created_at=link.created_at,
         updated_at=link.updated_at,
@@ -324,6 +371,7 @@ def _out(link: Link) -> LinkOut:
         disabled=link.disabled,
         redirect_status=link.redirect_status,
         clicks=link.clicks,
+        domain=link.domain,
     )
 
 

@@ -2,6 +2,10 @@
 
 Active cached links are usually answered before Quart by ``kurz.fast_redirects``; this route
 answers the rest (and everything, should the fast path be absent) with the same cache.
+
+On a verified branded domain (``Host``) links are those of that domain; an unknown slug goes to
+its ``not_found_url`` and ``/`` to its ``root_url`` when set, and nothing else is served there
+(``serve_branded_domain`` runs before every other request hook).
 """
 
 import math
@@ -11,6 +15,7 @@ from quart import Blueprint, Response, current_app, request
 from quart_rate_limiter import rate_exempt
 from quart_schema import hide
 from werkzeug.exceptions import HTTPException
+from werkzeug.urls import iri_to_uri
 
 from ..errors import APIError, from_http_exception, problem_response
 from ..fast_redirects import redirect_headers
@@ -29,11 +34,15 @@ NO_STORE = {"Cache-Control": "no-store"}
 async def follow(slug: str) -> Response:
     """Redirect to the link's URL with its status; 404 unknown, 410 expired or disabled."""
     app = current_app
+    cache = app.extensions["kurz.links_cache"]
+    domain = cache.served_domain(request.host)
     link = None
     if is_routable_slug(slug, reserved_words(app)):
-        link = await app.extensions["kurz.links_cache"].lookup(slug)
+        link = await cache.lookup(slug, None if domain is None else domain.id)
     if link is None:
         limit_unknown_slugs()
+        if domain is not None and domain.not_found_url is not None:
+            return _away(domain.not_found_url)
         return _error(404, "LINK_NOT_FOUND", "Link not found", "There is no link at this address.")
     if not link.active(time.time()):
         return _error(410, "LINK_GONE", "Link gone", "This link has expired or was disabled.")
@@ -45,6 +54,21 @@ async def follow(slug: str) -> Response:
         client_ip=request.remote_addr or "",
     )
     return Response(status=link.status, headers=redirect_headers(link.status, link.location))
+
+
+async def serve_branded_domain() -> Response | None:
+    """Before every request: on a branded domain, answer ``/`` and refuse all but redirects
+    (404), before any other hook looks at sessions or orgs."""
+    domain = current_app.extensions["kurz.links_cache"].served_domain(request.host)
+    if domain is None or request.endpoint == "redirects.follow":
+        return None
+    if request.path == "/" and request.method in ("GET", "HEAD") and domain.root_url:
+        return _away(domain.root_url)
+    return _error(404, "NOT_FOUND", "Page not found", "There is nothing at this address.")
+
+
+def _away(url: str) -> Response:
+    return Response(status=302, headers=redirect_headers(302, iri_to_uri(url)))
 
 
 def limit_unknown_slugs() -> None:

@@ -8,14 +8,15 @@ from ..auth import require_org_role
 from ..database import get_db
 from ..errors import APIError
 from ..models.clicks import LinkStats, select_link_stats
-from ..models.links import select_link
 from ..schemas import Query, problems
+from .links import find_link
 
 blueprint = Blueprint("stats", __name__)
 
 
 class StatsQuery(Query):
     days: int = Field(default=30, ge=1, le=365, description="UTC days, today included")
+    domain: str | None = Field(None, max_length=300, description="The link's branded domain.")
 
 
 @blueprint.get("/api/v1/orgs/<org_id>/links/<slug>/stats")
@@ -35,8 +36,7 @@ async def link_stats(org_id: str, slug: str, query_args: StatsQuery) -> LinkStat
     """
     caller = await require_org_role(org_id)
     await current_app.extensions["kurz.clicks"].settle()
-    db = get_db()
-    link = await select_link(db, caller.org_id, slug)
+    link = await find_link(caller, slug)
     if link is None:
         raise APIError(404, "LINK_NOT_FOUND", "No such link in this organization.")
-    return await select_link_stats(db, link.id, query_args.days)
+    return await select_link_stats(get_db(), link.id, query_args.days)

@@ -15,11 +15,30 @@ from .clicks import LINK_CLICKS
 _COLUMNS = f"""links.id, links.org_id, links.slug, links.url, links.title, links.created_at,
               links.updated_at, links.created_by, users.email AS created_by_email,
               links.created_by_token, links.expires_at, links.disabled, links.redirect_status,
-              {LINK_CLICKS} AS clicks"""
+              {LINK_CLICKS} AS clicks, links.domain_id, domains.hostname AS domain"""
+_JOINS = """LEFT JOIN users ON users.id = links.created_by
+            LEFT JOIN domains ON domains.id = links.domain_id"""
+
+
+def _named(domain_id: int | None) -> str:
+    """A link is named by its slug on a domain (domain_id NULL: the default domain); spelt
+    out either way so that links_domain_slug_idx serves it."""
+    if domain_id is None:
+        return "links.slug = :slug AND links.domain_id IS NULL"
+    return "links.slug = :slug AND links.domain_id = :domain_id"
+
+
+def _name(slug: str, domain_id: int | None) -> dict:
+    return {"slug": slug} if domain_id is None else {"slug": slug, "domain_id": domain_id}
+
+
 # Must stay the exact expression of links_search_idx (db/0.py), or the index is not used.
 SEARCH_TEXT = "(links.slug || ' ' || links.url || ' ' || coalesce(links.title, ''))"
 # The fields PATCH may change (column names; values always go in as parameters).
 EDITABLE = ("url", "title", "expires_at", "disabled", "redirect_status")
+
+
+_REDIRECT = "SELECT id, url, redirect_status, expires_at, disabled FROM links WHERE "
 
 
 @dataclass
@@ -38,6 +57,8 @@ class Link:
     disabled: bool
     redirect_status: int
     clicks: int
+    domain_id: int | None = None  # its branded domain; None: the default domain
+    domain: str | None = None  # that domain's hostname
 
 
 @dataclass(frozen=True)
@@ -71,6 +92,8 @@ def _link(row) -> Link | None:
         disabled=row["disabled"],
         redirect_status=row["redirect_status"],
         clicks=row["clicks"],
+        domain_id=row["domain_id"],
+        domain=row["domain"],
     )
 
 
@@ -85,8 +108,9 @@ async def insert_link(
     created_by_token: str | None,
     expires_at: datetime | None,
     redirect_status: int,
+    domain_id: int | None = None,
 ) -> Link | None:
-    """The new link, or None when the slug is taken (in any org).
+    """The new link, or None when the slug is taken on its domain (in any org).
 
     ON CONFLICT rather than catching the error: a concurrent insert of the same slug waits for
     the first to commit and then gets None, and an enclosing transaction stays usable.
@@ -94,14 +118,13 @@ async def insert_link(
     row = await db.fetch_one(
         f"""WITH changed AS (
                 INSERT INTO links (org_id, slug, url, title, created_by, created_by_token,
-                                   expires_at, redirect_status)
+                                   expires_at, redirect_status, domain_id)
                 VALUES (:org_id, :slug, :url, :title, :created_by, :created_by_token,
-                        :expires_at, :redirect_status)
-                ON CONFLICT (slug) DO NOTHING
+                        :expires_at, :redirect_status, :domain_id)
+                ON CONFLICT (domain_id, slug) DO NOTHING
                 RETURNING *
             )
-            SELECT {_COLUMNS} FROM changed AS links
-              LEFT JOIN users ON users.id = links.created_by""",  # noqa: S608
+            SELECT {_COLUMNS} FROM changed AS links {_JOINS}""",  # noqa: S608
         {
             "org_id": org_id,
             "slug": slug,
@@ -111,18 +134,22 @@ async def insert_link(
             "created_by_token": created_by_token,
             "expires_at": expires_at,
             "redirect_status": redirect_status,
+            "domain_id": domain_id,
         },
     )
     return _link(row)
 
 
-async def select_link(db: Database, org_id: str, slug: str, *, lock: bool = False) -> Link | None:
-    """The org's link with this slug; ``lock`` holds it for update until the transaction ends."""
+async def select_link(
+    db: Database, org_id: str, slug: str, *, lock: bool = False, domain_id: int | None = None
+) -> Link | None:
+    """The org's link with this slug on this domain; ``lock`` holds it for update until the
+    transaction ends."""
     row = await db.fetch_one(
-        f"""SELECT {_COLUMNS} FROM links LEFT JOIN users ON users.id = links.created_by
-             WHERE links.org_id = :org_id AND links.slug = :slug
+        f"""SELECT {_COLUMNS} FROM links {_JOINS}
+             WHERE links.org_id = :org_id AND {_named(domain_id)}
              {"FOR UPDATE OF links" if lock else ""}""",  # noqa: S608
-        {"org_id": org_id, "slug": slug},
+        {"org_id": org_id, **_name(slug, domain_id)},
     )
     return _link(row)
 
@@ -134,6 +161,7 @@ async def select_links_page(
     limit: int,
     before: tuple[datetime, int] | None = None,
     search: str | None = None,
+    domain: str | None = None,
 ) -> list[Link]:
     """Up to ``limit`` links newest first, strictly older than ``before`` (created_at, id).
 
@@ -148,8 +176,11 @@ async def select_links_page(
     if search:
         conditions.append(f"{SEARCH_TEXT} ILIKE :pattern")
         values["pattern"] = "%" + _escape_like(search) + "%"
+    if domain is not None:
+        conditions.append("domains.hostname = :domain")
+        values["domain"] = domain
     rows = await db.fetch_all(
-        f"""SELECT {_COLUMNS} FROM links LEFT JOIN users ON users.id = links.created_by
+        f"""SELECT {_COLUMNS} FROM links {_JOINS}
              WHERE {" AND ".join(conditions)}
              ORDER BY links.created_at DESC, links.id DESC
              LIMIT :limit""",  # noqa: S608
@@ -163,41 +194,50 @@ def _escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-async def update_link(db: Database, org_id: str, slug: str, changes: dict) -> Link | None:
+async def update_link(
+    db: Database, org_id: str, slug: str, changes: dict, domain_id: int | None = None
+) -> Link | None:
     """Apply ``changes`` (keys from EDITABLE) and stamp ``updated_at``."""
     columns = [column for column in EDITABLE if column in changes]
     assignments = "".join(f", {column} = :{column}" for column in columns)
     row = await db.fetch_one(
         f"""WITH changed AS (
                 UPDATE links SET updated_at = now(){assignments}
-                 WHERE org_id = :org_id AND slug = :slug
+                 WHERE org_id = :org_id AND {_named(domain_id)}
                 RETURNING *
             )
-            SELECT {_COLUMNS} FROM changed AS links
-              LEFT JOIN users ON users.id = links.created_by""",  # noqa: S608
-        {"org_id": org_id, "slug": slug, **{column: changes[column] for column in columns}},
+            SELECT {_COLUMNS} FROM changed AS links {_JOINS}""",  # noqa: S608
+        {
+            "org_id": org_id,
+            **_name(slug, domain_id),
+            **{column: changes[column] for column in columns},
+        },
     )
     return _link(row)
 
 
-async def delete_link(db: Database, org_id: str, slug: str) -> bool:
+async def delete_link(db: Database, org_id: str, slug: str, domain_id: int | None = None) -> bool:
     deleted = await db.fetch_val(
-        "DELETE FROM links WHERE org_id = :org_id AND slug = :slug RETURNING id",
-        {"org_id": org_id, "slug": slug},
+        f"DELETE FROM links WHERE org_id = :org_id AND {_named(domain_id)} RETURNING id",  # noqa: S608
+        {"org_id": org_id, **_name(slug, domain_id)},
     )
     return deleted is not None
 
 
-async def select_redirect(pool: asyncpg.Pool, slug: str) -> RedirectTarget | None:
-    """What ``/<slug>`` answers; any org (slugs are unique across the service).
+async def select_redirect(
+    pool: asyncpg.Pool, slug: str, domain_id: int | None = None
+) -> RedirectTarget | None:
+    """What ``/<slug>`` answers on the default domain (any org: its slugs are unique across the
+    service), or on the branded domain ``domain_id``.
 
     The one query on the redirect path, so it skips ``databases`` (which compiles every query
     through SQLAlchemy) for a raw asyncpg pool and its cached prepared statement: a cache miss
     costs a quarter of what it would.
     """
-    row = await pool.fetchrow(
-        "SELECT id, url, redirect_status, expires_at, disabled FROM links WHERE slug = $1", slug
-    )
+    if domain_id is None:
+        row = await pool.fetchrow(_REDIRECT + "domain_id IS NULL AND slug = $1", slug)
+    else:
+        row = await pool.fetchrow(_REDIRECT + "domain_id = $2 AND slug = $1", slug, domain_id)
     if row is None:
         return None
     return RedirectTarget(
