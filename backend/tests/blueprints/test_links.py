@@ -24,6 +24,11 @@ LINK_FIELDS = {
     "disabled",
     "redirect_status",
     "clicks",
+    "password_protected",
+    "max_clicks",
+    "clicks_remaining",
+    "expired_url",
+    "rules",
 }
 
 
