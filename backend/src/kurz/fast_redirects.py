@@ -6,9 +6,12 @@ an active link found in the in-process cache (``redirect_cache``), straight from
 status, ``Location``, ``Cache-Control`` and the security headers, then records the click.
 Everything else is passed to Quart untouched: other paths, other methods, reserved words,
 unknown, expired and disabled links (the ``redirects`` blueprint answers those with the HTML or
-problem+json error pages and the unknown-slug rate limit), and any database error (Quart turns
-it into a 503). The Quart route alone is a complete implementation; this layer only makes the
-common case fast, and both use the same cache and the same ``redirect_headers``.
+problem+json error pages and the unknown-slug rate limit), links with a password or a click
+limit (they need a cookie check or a database write), and any database error (Quart turns it
+into a 503). Links with targeting rules stay here: their rules are evaluated from the cached
+entry. Ordinary links pay one flag test for all of the link controls. The Quart route alone is
+a complete implementation; this layer only makes the common case fast, and both use the same
+cache and the same ``redirect_headers``.
 
 It wraps ``app.asgi_app``, so uvicorn and ``app.test_client()`` both go through it.
 
@@ -24,7 +27,8 @@ from collections import OrderedDict
 from quart import Quart
 
 from .database import get_db
-from .redirect_cache import LinkCache, LinkListener, asyncpg_dsn
+from .link_rules import destination
+from .redirect_cache import CachedLink, LinkCache, LinkListener, asyncpg_dsn
 from .security import security_headers
 from .slugs import is_routable_slug, reserved_words
 
@@ -73,12 +77,17 @@ class FastRedirects:
             return False
         if link is None or not link.active(time.time()):
             return False
+        location = link.location
+        if not link.plain:
+            if link.password_hash is not None or link.limited:
+                return False
+            location = _target(link, scope)
         await send(
             {
                 "type": "http.response.start",
                 "status": link.status,
                 "headers": [
-                    (b"location", link.location.encode()),
+                    (b"location", location.encode()),
                     (b"cache-control", _CACHE_CONTROL[link.status]),
                     (b"content-length", b"0"),
                     *_SECURITY[scope.get("scheme") == "https"],
@@ -101,6 +110,17 @@ class FastRedirects:
             client_ip=client[0] if client else "",
         )
         return True
+
+
+def _target(link: CachedLink, scope) -> str:
+    """Where the link's rules send this visit."""
+    user_agent = ""
+    for name, value in scope["headers"]:
+        if name == b"user-agent":
+            user_agent = value.decode("latin-1")
+            break
+    client = scope.get("client")
+    return destination(link.rules, link.location, user_agent, client[0] if client else "")
 
 
 def install(app: Quart) -> None:

@@ -106,7 +106,7 @@ async def test_patch_changes_and_removes_controls(make_org, make_link, db) -> No
         ({"max_clicks": "5"}, "VALIDATION_ERROR", "max_clicks"),
         ({"expired_url": "ftp://example.com/"}, "INVALID_URL", "expired_url"),
         ({"expired_url": "http://kurz.test/other"}, "INVALID_URL", "expired_url"),
-        ({"rules": [{"country": "DE", "url": "http://kurz.test/x"}]}, "INVALID_URL", "rules.0.url"),
+        ({"rules": [{"os": "iOS", "url": "http://kurz.test/x"}]}, "INVALID_URL", "rules.0.url"),
         ({"rules": [{"url": "https://example.com/"}]}, "VALIDATION_ERROR", "rules.0"),
         ({"rules": [{"country": "DEU", "url": "https://a.example/"}]}, None, "rules.0.country"),
         ({"rules": [{"device": "watch", "url": "https://a.example/"}]}, None, "rules.0.device"),
