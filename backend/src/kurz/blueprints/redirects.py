@@ -72,15 +72,18 @@ async def unlock(slug: str) -> Response:
     """The password form's answer (form field ``password``): the right one, the link's redirect
     and a cookie that spares this browser the form for a day; a wrong one, the form again with
     401; more than 5 wrong ones a minute from one address, 429."""
-    link = await _find(slug)
-    if isinstance(link, Response):
-        return link
+    link = None
+    if is_routable_slug(slug, reserved_words(current_app)):
+        link = await current_app.extensions["kurz.links_cache"].lookup(slug)
+    if link is None or link.password_hash is None:  # the same answer whether the slug exists
+        raise APIError(
+            405,
+            "METHOD_NOT_ALLOWED",
+            "Only links with a password take a POST.",
+            headers={"Allow": "GET, HEAD"},
+        )
     if not link.active(time.time()):
         return _gone(link)
-    if link.password_hash is None:
-        raise APIError(
-            405, "METHOD_NOT_ALLOWED", "This link has no password.", headers={"Allow": "GET, HEAD"}
-        )
     failures_key = hash_secret(await client_address())
     wait = await _password_lockout(link, failures_key)
     if wait:
