@@ -3,6 +3,7 @@ import { api } from '../api.js';
 import { clicksChart } from '../chart.js';
 import { copyRow, h, loader, page, table, time } from '../dom.js';
 import { setQuery } from '../router.js';
+import { controlFacts } from './link_controls.js';
 import { badges, linkActions, linkApi } from './links.js';
 
 const PERIODS = [7, 30, 90, 365];
@@ -117,6 +118,7 @@ export function linkView(ctx) {
           h('dd', {}, time(link.created_at), ` by ${link.created_by?.email ?? 'a removed user'}`),
           h('dt', {}, 'Expires'),
           h('dd', {}, time(link.expires_at, 'Never')),
+          controlFacts(link),
         ),
         h('div', { class: 'form-actions' }, linkActions(ctx, link, { onUpdate, onDelete })),
       ),
