@@ -77,18 +77,19 @@ class FastRedirects:
             return False
         if link is None or not link.active(time.time()):
             return False
-        location = link.location
+        location, cache_control = link.location, _CACHE_CONTROL[link.status]
         if not link.plain:
             if link.password_hash is not None or link.limited:
                 return False
-            location = _target(link, scope)
+            # A browser caching a 301 would keep one rule's target for its other visits.
+            location, cache_control = _target(link, scope), b"no-store"
         await send(
             {
                 "type": "http.response.start",
                 "status": link.status,
                 "headers": [
                     (b"location", location.encode()),
-                    (b"cache-control", _CACHE_CONTROL[link.status]),
+                    (b"cache-control", cache_control),
                     (b"content-length", b"0"),
                     *_SECURITY[scope.get("scheme") == "https"],
                 ],
