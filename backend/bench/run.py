@@ -8,6 +8,8 @@
 3. ``wrk`` (from Debian's packages, installed if missing) drives each over loopback with 50
    connections on random existing slugs: a warm-up, then measured rounds taken in turn, so that
    a noisy moment of the machine does not favour one server. The best round of each counts.
+   The same for links with targeting rules (``seed.RULE_LINKS`` of them) on the recording
+   server, reported apart.
 4. Median latency of the links list (first page, and a deep page reached by following cursors)
    on the org with 100,000 links, and of the stats of the link with 1,000,000 clicks.
 
@@ -251,9 +253,10 @@ def wrk(
     options: argparse.Namespace,
     seconds: float,
     first: int | None = None,
+    slugs: tuple[str, int] = (seed.PREFIX, seed.LINKS),
 ) -> dict:
-    """One wrk run over random existing slugs (or in order from number ``first``); wrk's
-    summary (times in microseconds)."""
+    """One wrk run over random existing slugs (or in order from number ``first``) of the
+    ``slugs`` population (prefix, count); wrk's summary (times in microseconds)."""
     result = subprocess.run(
         [
             binary,
@@ -272,8 +275,8 @@ def wrk(
         ],
         env={
             **os.environ,
-            "BENCH_SLUGS": str(seed.LINKS),
-            "BENCH_PREFIX": f"/{seed.PREFIX}",
+            "BENCH_SLUGS": str(slugs[1]),
+            "BENCH_PREFIX": f"/{slugs[0]}",
             "BENCH_FIRST": "" if first is None else str(first),
         },
         capture_output=True,
@@ -357,6 +360,29 @@ def measure_redirects(
         }
         for name, summaries in runs.items()
     }
+
+
+def measure_rule_redirects(
+    binary: str, server: Server, options: argparse.Namespace, database_url: str
+) -> dict:
+    """Redirects of links with rules on ``server``: warmed up like the others, best round."""
+    slugs = (seed.RULE_PREFIX, seed.RULE_LINKS)
+    warmed = 0
+    while warmed < seed.RULE_LINKS:
+        warmed += wrk(binary, server, options, WARM_UP_STEP_S, first=warmed, slugs=slugs)[
+            "requests"
+        ]
+    wait_until_settled(database_url, "links with rules")
+    runs = []
+    for round_number in range(1, options.rounds + 1):
+        summary = wrk(binary, server, options, options.duration, slugs=slugs)
+        runs.append(summary)
+        log(
+            f"round {round_number} links with rules: {summary['rps']:,.0f} req/s, "
+            f"p99 {summary['p99_us'] / 1000:.2f} ms, {summary['errors']} errors"
+        )
+        wait_until_settled(database_url, "links with rules")
+    return {**max(runs, key=lambda summary: summary["rps"]), "rounds": runs}
 
 
 def stored_clicks(database_url: str) -> int:
@@ -460,6 +486,7 @@ def table(results: dict) -> str:
         "bare": "bare ASGI 302 (the limit)",
         "recording_on": "Kurz, click recording on",
         "recording_off": "Kurz, click recording off",
+        "rules": "Kurz, links with rules",
     }
     for key, label in labels.items():
         run = redirects[key]
@@ -473,6 +500,7 @@ def table(results: dict) -> str:
         "",
         f"{'Kurz / bare (recording on)':<34}{ratios['redirect_vs_bare']:>10.3f}",
         f"{'cost of recording':<34}{ratios['recording_cost'] * 100:>9.1f}%",
+        f"{'links with rules / bare':<34}{ratios['rules_vs_bare']:>10.3f}",
         f"{'redirects answered (recording on)':<34}{results['clicks']['answered']:>10,}",
         f"{'clicks stored after shutdown':<34}{results['clicks']['stored']:>10,}",
         "",
@@ -524,6 +552,7 @@ def main() -> None:
             bare.env["KURZ_BARE_RESPONSE"] = json.dumps(redirect)
             bare.start().wait_ready("/")
             redirects = measure_redirects(wrk_binary, servers, options, database_url)
+            redirects["rules"] = measure_rule_redirects(wrk_binary, kurz_on, options, database_url)
             api = measure_api(kurz_on, data, options.samples)
         finally:
             exit_codes = {name: server.stop() for name, server in servers.items()}
@@ -552,7 +581,11 @@ def main() -> None:
         },
         "seed": data.counts,
         "redirects": redirects,
-        "ratios": {"redirect_vs_bare": ratio, "recording_cost": recording_cost},
+        "ratios": {
+            "redirect_vs_bare": ratio,
+            "recording_cost": recording_cost,
+            "rules_vs_bare": redirects["rules"]["rps"] / redirects["bare"]["rps"],
+        },
         "clicks": clicks,
         "api": api,
         "exit_codes": exit_codes,

@@ -4,7 +4,8 @@
   generator picks from at random;
 - one more org (number 0) with 100,000 links of its own (``big000001`` ..) for the links list,
   and an org API token (member role) to read it;
-- 1,000,000 clicks on ``big000001`` over the last 30 days, rolled up as the recorder would.
+- 1,000,000 clicks on ``big000001`` over the last 30 days, rolled up as the recorder would;
+- 10,000 links with targeting rules (``r000001`` ..), spread over the 100 orgs like the first.
 
 Org n and user n (its owner) have md5-derived ids, so rows refer to each other without lookups.
 """
@@ -29,6 +30,13 @@ BIG_ORG_LINKS = 100_000
 BIG_PREFIX = "big"
 CLICKS = 1_000_000
 CLICK_DAYS = 30
+RULE_LINKS = 10_000
+RULE_PREFIX = "r"
+# Three rules the benchmark's visits (a desktop browser on loopback) all miss, so that each
+# redirect looks up its country and its user agent and checks every rule: the costliest case.
+RULES = """[{"country": "DE", "url": "https://example.de/"},
+            {"os": "iOS", "url": "https://apps.apple.com/app/example"},
+            {"device": "mobile", "url": "https://m.example.com/"}]"""
 
 # The hash of a forgotten random password: these users own things, they never log in.
 USERS_SQL = """INSERT INTO users (id, email, name, password_hash)
@@ -106,6 +114,12 @@ async def seed(url: str) -> Seeded:
                 await connection.execute(statement, ORGS)
             await connection.execute(LINKS_SQL, LINKS, PREFIX, ORGS)
             await connection.execute(LINKS_SQL, BIG_ORG_LINKS, BIG_PREFIX, 0)
+            await connection.execute(LINKS_SQL, RULE_LINKS, RULE_PREFIX, ORGS)
+            await connection.execute(
+                "UPDATE links SET rules = $1::jsonb WHERE slug ~ $2",
+                RULES,
+                f"^{RULE_PREFIX}[0-9]{{6}}$",
+            )
             await connection.execute(READER_SQL, hash_secret(token))
             link_id = await connection.fetchval(
                 "SELECT id FROM links WHERE slug = $1", clicks_slug
