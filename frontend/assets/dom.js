@@ -229,16 +229,16 @@ export function form({ id, fields, submitLabel, onSubmit, errorFields = {}, extr
   const showError = (error) => {
     const leftover = [];
     if (error instanceof ApiError) {
+      let nested = false; // an error shown at a nested field ("rules.0.url"), not at "url"
       for (const { field, message } of error.errors) {
-        // Servers sometimes report "body.url"; the last segment names our field.
-        // A field of its own ("rules.0.url") first, else the last segment names it.
+        // A nested field of its own first; else (servers sometimes report "body.url") the
+        // last segment names our field.
         const name = String(field ?? '').split('.').pop();
-        if (!showFieldError(String(field ?? ''), message) && !showFieldError(name, message)) {
-          leftover.push(field ? `${field}: ${message}` : message);
-        }
+        if (name !== field && showFieldError(field, message)) nested = true;
+        else if (!showFieldError(name, message)) leftover.push(field ? `${field}: ${message}` : message);
       }
       const [codeField, codeMessage = error.friendly] = [].concat(errorFields[error.code] ?? []);
-      if (codeField && showFieldError(codeField, codeMessage)) {
+      if (codeField && !nested && showFieldError(codeField, codeMessage)) {
         leftover.length = 0;
       } else if (!error.errors.length || leftover.length) {
         leftover.unshift(error.friendly);

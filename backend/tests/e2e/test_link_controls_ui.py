@@ -81,6 +81,7 @@ def test_controls_in_the_form_badges_and_the_link_page(page, context, watch) -> 
     form.get_by_role("button", name="Shorten").click()
     # A rule's URL error is shown at that rule's URL.
     expect(rule.locator(".rule-url .field-error")).to_contain_text("own short links")
+    expect(page.locator("#link-create-form-url-error")).to_be_hidden()  # not the link's URL
     rule.get_by_label("Send to").fill("https://example.de/mobil")
     form.get_by_role("button", name="Shorten").click()
 
