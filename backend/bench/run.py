@@ -10,7 +10,8 @@
    connections on random existing slugs: a warm-up, then measured rounds taken in turn, so that
    a noisy moment of the machine does not favour one server. The best round of each counts.
    The bare app is driven by one wrk thread and by two, so that the load generator is shown not
-   to be the limit; the higher of the two is the ceiling.
+   to be the limit; the higher of the two is the ceiling. The same for links with targeting
+   rules (``seed.RULE_LINKS`` of them) on the recording server, reported apart.
 4. Median latency of the links list (first page, and a deep page reached by following cursors)
    on the org with 100,000 links, and of the stats of the link with 1,000,000 clicks.
 
@@ -251,11 +252,13 @@ def ensure_wrk() -> str:
 
 @dataclass
 class Load:
-    """A server, the wrk threads that drive it and the Host they ask for (None: the server's)."""
+    """A server, the wrk threads that drive it, the Host they ask for (None: the server's) and
+    the slugs they pick from (prefix, count)."""
 
     server: Server
     threads: int
     host: str | None = None
+    slugs: tuple[str, int] = (seed.PREFIX, seed.LINKS)
 
 
 def wrk(
@@ -265,8 +268,8 @@ def wrk(
     seconds: float,
     first: int | None = None,
 ) -> dict:
-    """One wrk run over random existing slugs (or in order from number ``first``); wrk's
-    summary (times in microseconds)."""
+    """One wrk run over random existing slugs of the load (or in order from number ``first``);
+    wrk's summary (times in microseconds)."""
     result = subprocess.run(
         [
             binary,
@@ -286,8 +289,8 @@ def wrk(
         ],
         env={
             **os.environ,
-            "BENCH_SLUGS": str(seed.LINKS),
-            "BENCH_PREFIX": f"/{seed.PREFIX}",
+            "BENCH_SLUGS": str(load.slugs[1]),
+            "BENCH_PREFIX": f"/{load.slugs[0]}",
             "BENCH_FIRST": "" if first is None else str(first),
         },
         capture_output=True,
@@ -344,7 +347,7 @@ def measure_redirects(
     for name, load in loads.items():
         log(f"warming up {name}: every slug once, then {options.warmup:g}s of random ones")
         warmed = 0
-        while warmed < seed.LINKS:  # wrk runs for a time, not a count: go on where it stopped
+        while warmed < load.slugs[1]:  # wrk runs for a time, not a count: go on where it stopped
             warm = wrk(binary, load, options, WARM_UP_STEP_S, first=warmed)
             if warm["errors"]:
                 raise SystemExit(f"warm-up of {name} failed: {warm}")
@@ -477,6 +480,7 @@ def table(results: dict) -> str:
         "recording_on": f"Kurz, recording on, wrk -t{threads}",
         "recording_off": f"Kurz, recording off, wrk -t{threads}",
         "branded": f"Kurz, branded domain (rec. on), wrk -t{threads}",
+        "rules": f"Kurz, links with rules (rec. on), wrk -t{threads}",
     }
     for key, label in labels.items():
         run = redirects[key]
@@ -491,6 +495,7 @@ def table(results: dict) -> str:
         f"{'Kurz (recording on) / ceiling':<34}{ratios['redirect_vs_bare']:>10.3f}",
         f"{'cost of recording':<34}{ratios['recording_cost'] * 100:>9.1f}%",
         f"{'branded / default domain':<34}{ratios['branded_vs_default']:>10.3f}",
+        f"{'links with rules / ceiling':<34}{ratios['rules_vs_bare']:>10.3f}",
         f"{'redirects answered (recording on)':<34}{results['clicks']['answered']:>10,}",
         f"{'clicks stored after shutdown':<34}{results['clicks']['stored']:>10,}",
         "",
@@ -534,6 +539,7 @@ def main() -> None:
             "recording_on": Load(kurz_on, options.threads),
             "recording_off": Load(kurz_off, options.threads),
             "branded": Load(kurz_on, options.threads, seed.BRANDED_HOST),
+            "rules": Load(kurz_on, options.threads, slugs=(seed.RULE_PREFIX, seed.RULE_LINKS)),
         }
         try:
             for server in (kurz_on, kurz_off):
@@ -581,6 +587,7 @@ def main() -> None:
             "ceiling_rps": ceiling,
             "recording_cost": recording_cost,
             "branded_vs_default": branded,
+            "rules_vs_bare": redirects["rules"]["rps"] / ceiling,
         },
         "clicks": clicks,
         "api": api,

@@ -5,7 +5,8 @@
 - one more org (number 0) with 100,000 links of its own (``big000001`` ..) for the links list,
   and an org API token (member role) to read it;
 - 1,000,000 clicks on ``big000001`` over the last 30 days, rolled up as the recorder would;
-- the verified branded domain ``BRANDED_HOST`` of org 1, with the same 100,000 slugs again.
+- the verified branded domain ``BRANDED_HOST`` of org 1, with the same 100,000 slugs again;
+- 10,000 links with targeting rules (``r000001`` ..), spread over the 100 orgs like the first.
 
 Org n and user n (its owner) have md5-derived ids, so rows refer to each other without lookups.
 """
@@ -31,6 +32,13 @@ BIG_PREFIX = "big"
 CLICKS = 1_000_000
 CLICK_DAYS = 30
 BRANDED_HOST = "go.bench.example"
+RULE_LINKS = 10_000
+RULE_PREFIX = "r"
+# Three rules the benchmark's visits (a desktop browser on loopback) all miss, so that each
+# redirect looks up its country and its user agent and checks every rule: the costliest case.
+RULES = """[{"country": "DE", "url": "https://example.de/"},
+            {"os": "iOS", "url": "https://apps.apple.com/app/example"},
+            {"device": "mobile", "url": "https://m.example.com/"}]"""
 
 # The hash of a forgotten random password: these users own things, they never log in.
 USERS_SQL = """INSERT INTO users (id, email, name, password_hash)
@@ -115,6 +123,12 @@ async def seed(url: str) -> Seeded:
                 await connection.execute(statement, ORGS)
             await connection.execute(LINKS_SQL, LINKS, PREFIX, ORGS)
             await connection.execute(LINKS_SQL, BIG_ORG_LINKS, BIG_PREFIX, 0)
+            await connection.execute(LINKS_SQL, RULE_LINKS, RULE_PREFIX, ORGS)
+            await connection.execute(
+                "UPDATE links SET rules = $1::jsonb WHERE slug ~ $2",
+                RULES,
+                f"^{RULE_PREFIX}[0-9]{{6}}$",
+            )
             await connection.execute(READER_SQL, hash_secret(token))
             domain_id = await connection.fetchval(DOMAIN_SQL, BRANDED_HOST)
             await connection.execute(BRANDED_LINKS_SQL, LINKS, PREFIX, domain_id)

@@ -33,6 +33,10 @@ class FakePool:
             "redirect_status": 302,
             "expires_at": expires_at,
             "disabled": False,
+            "password_hash": None,
+            "max_clicks": None,
+            "expired_url": None,
+            "rules": "[]",
         }
 
 

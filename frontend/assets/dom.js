@@ -184,7 +184,8 @@ function fieldRow(formId, field) {
  * form({id, fields, submitLabel, onSubmit}) builds a labelled form that handles its own
  * errors: validation errors go next to their field, anything else into the form's alert.
  * fields: [{name, label, type, required, value, options: [[value, text]], hint, autocomplete,
- * attrs}], or {details: 'Summary', fields: [...]} for a collapsible group.
+ * attrs}], or {details: 'Summary', fields: [...]} for a collapsible group, or {element} for a
+ * ready-made part (its controls have no name, so the form does not collect them).
  * onSubmit(values, form) may return a promise; values are trimmed strings / booleans.
  * errorFields maps API error codes to the field they concern: {SLUG_TAKEN: 'slug'}, or
  * {CODE: [field, message]} to word it differently. danger: true for a destructive submit.
@@ -192,10 +193,9 @@ function fieldRow(formId, field) {
 export function form({ id, fields, submitLabel, onSubmit, errorFields = {}, extra, danger = false }) {
   const alert = h('div', { class: 'form-alert', role: 'alert', 'data-testid': `${id}-alert` });
   const submit = h('button', { type: 'submit', class: `btn ${danger ? 'btn-danger' : 'btn-primary'}` }, submitLabel);
+  const row = (f) => f.element ?? fieldRow(id, f);
   const rows = fields.map((f) =>
-    f.details
-      ? h('details', { class: 'field-group' }, h('summary', {}, f.details), f.fields.map((g) => fieldRow(id, g)))
-      : fieldRow(id, f),
+    f.details ? h('details', { class: 'field-group' }, h('summary', {}, f.details), f.fields.map(row)) : row(f),
   );
   const el = h(
     'form',
@@ -229,13 +229,16 @@ export function form({ id, fields, submitLabel, onSubmit, errorFields = {}, extr
   const showError = (error) => {
     const leftover = [];
     if (error instanceof ApiError) {
+      let nested = false; // an error shown at a nested field ("rules.0.url"), not at "url"
       for (const { field, message } of error.errors) {
-        // Servers sometimes report "body.url"; the last segment names our field.
+        // A nested field of its own first; else (servers sometimes report "body.url") the
+        // last segment names our field.
         const name = String(field ?? '').split('.').pop();
-        if (!showFieldError(name, message)) leftover.push(field ? `${field}: ${message}` : message);
+        if (name !== field && showFieldError(field, message)) nested = true;
+        else if (!showFieldError(name, message)) leftover.push(field ? `${field}: ${message}` : message);
       }
       const [codeField, codeMessage = error.friendly] = [].concat(errorFields[error.code] ?? []);
-      if (codeField && showFieldError(codeField, codeMessage)) {
+      if (codeField && !nested && showFieldError(codeField, codeMessage)) {
         leftover.length = 0;
       } else if (!error.errors.length || leftover.length) {
         leftover.unshift(error.friendly);

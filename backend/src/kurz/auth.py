@@ -229,13 +229,23 @@ def _origin(url: str) -> str | None:
     return f"{parts.scheme}://{parts.netloc}".lower()
 
 
+def csrf_exempt(route: Callable) -> Callable:
+    """Marks a public form's route that acts on nothing of the session (a link's password
+    form, which browsers post as a form): the JSON-only check does not apply to it."""
+    route.kurz_csrf_exempt = True
+    return route
+
+
 async def check_csrf() -> None:
     """Refuse cookie-authenticated state changes that are not same-origin JSON.
 
     SameSite=Strict already keeps the cookie off cross-site requests; this is the second lock.
-    Bearer-token requests carry no ambient credentials and are exempt.
+    Bearer-token requests carry no ambient credentials and are exempt, as are routes marked
+    ``csrf_exempt``.
     """
     if request.method not in STATE_CHANGING or bearer_secret() is not None:
+        return
+    if getattr(current_app.view_functions.get(request.endpoint), "kurz_csrf_exempt", False):
         return
     if current_app.config["QUART_AUTH_COOKIE_NAME"] not in request.cookies:
         return

@@ -6,9 +6,12 @@ an active link found in the in-process cache (``redirect_cache``), straight from
 status, ``Location``, ``Cache-Control`` and the security headers, then records the click.
 Everything else is passed to Quart untouched: other paths, other methods, reserved words,
 unknown, expired and disabled links (the ``redirects`` blueprint answers those with the HTML or
-problem+json error pages and the unknown-slug rate limit), and any database error (Quart turns
-it into a 503). The Quart route alone is a complete implementation; this layer only makes the
-common case fast, and both use the same cache and the same ``redirect_headers``.
+problem+json error pages and the unknown-slug rate limit), links with a password or a click
+limit (they need a cookie check or a database write), and any database error (Quart turns it
+into a 503). Links with targeting rules stay here: their rules are evaluated from the cached
+entry. Ordinary links pay one flag test for all of the link controls. The Quart route alone is
+a complete implementation; this layer only makes the common case fast, and both use the same
+cache and the same ``redirect_headers``.
 
 It wraps ``app.asgi_app``, so uvicorn and ``app.test_client()`` both go through it.
 
@@ -24,7 +27,8 @@ from collections import OrderedDict
 from quart import Quart
 
 from .database import get_db, links_channel
-from .redirect_cache import LinkCache, LinkListener, asyncpg_dsn
+from .link_rules import destination
+from .redirect_cache import CachedLink, LinkCache, LinkListener, asyncpg_dsn
 from .security import security_headers
 from .slugs import is_routable_slug, reserved_words
 
@@ -38,6 +42,9 @@ _SECURITY = {
     https: [(name.lower().encode(), value.encode()) for name, value in security_headers(https)]
     for https in (False, True)
 }
+# Remembers, per browser, that a password-protected link was unlocked (see blueprints/redirects).
+UNLOCK_COOKIE = "kurz_unlock"
+UNLOCK_COOKIE_PREFIX = f"{UNLOCK_COOKIE}=".encode()
 _CACHE_CONTROL = {status: value.encode() for status, value in CACHE_CONTROL.items()}
 
 
@@ -70,18 +77,29 @@ class FastRedirects:
 
     async def _branded(self, domain_id: int, scope, receive, send) -> None:
         """A branded domain serves its redirects only (the ``redirects`` blueprint refuses the
-        rest): no session cookie is ever honoured or set there."""
+        rest): no cookie but a protected link's unlock cookie is ever honoured or set there."""
         if scope["method"] in ("GET", "HEAD") and await self._answer(scope, send, domain_id):
             return
 
-        async def send_without_cookies(message) -> None:
+        async def send_unlock_cookies_only(message) -> None:
             if message["type"] == "http.response.start":
-                headers = [item for item in message["headers"] if item[0].lower() != b"set-cookie"]
+                headers = [
+                    (name, value)
+                    for name, value in message["headers"]
+                    if name.lower() != b"set-cookie" or value.startswith(UNLOCK_COOKIE_PREFIX)
+                ]
                 message = {**message, "headers": headers}
             await send(message)
 
-        headers = [item for item in scope["headers"] if item[0] != b"cookie"]
-        await self.inner({**scope, "headers": headers}, receive, send_without_cookies)
+        headers = []
+        for name, value in scope["headers"]:
+            if name == b"cookie":
+                cookies = [c.strip() for c in value.split(b";")]
+                value = b"; ".join(c for c in cookies if c.startswith(UNLOCK_COOKIE_PREFIX))
+                if not value:
+                    continue
+            headers.append((name, value))
+        await self.inner({**scope, "headers": headers}, receive, send_unlock_cookies_only)
 
     async def _answer(self, scope, send, domain_id: int | None = None) -> bool:
         """Send the redirect and return True, or return False to let Quart answer."""
@@ -94,13 +112,19 @@ class FastRedirects:
             return False
         if link is None or not link.active(time.time()):
             return False
+        location, cache_control = link.location, _CACHE_CONTROL[link.status]
+        if not link.plain:
+            if link.password_hash is not None or link.limited:
+                return False
+            # A browser caching a 301 would keep one rule's target for its other visits.
+            location, cache_control = _target(link, scope), b"no-store"
         await send(
             {
                 "type": "http.response.start",
                 "status": link.status,
                 "headers": [
-                    (b"location", link.location.encode()),
-                    (b"cache-control", _CACHE_CONTROL[link.status]),
+                    (b"location", location.encode()),
+                    (b"cache-control", cache_control),
                     (b"content-length", b"0"),
                     *_SECURITY[scope.get("scheme") == "https"],
                 ],
@@ -129,6 +153,17 @@ def _host(scope) -> str:
         if name == b"host":
             return value.decode("latin-1")
     return ""
+
+
+def _target(link: CachedLink, scope) -> str:
+    """Where the link's rules send this visit."""
+    user_agent = ""
+    for name, value in scope["headers"]:
+        if name == b"user-agent":
+            user_agent = value.decode("latin-1")
+            break
+    client = scope.get("client")
+    return destination(link.rules, link.location, user_agent, client[0] if client else "")
 
 
 def install(app: Quart) -> None:

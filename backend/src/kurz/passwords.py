@@ -18,6 +18,10 @@ from zxcvbn import zxcvbn
 from .errors import APIError, validation_error
 
 BCRYPT_COST = 12
+# Link passwords are checked on a public path anyone can post to, so a cheaper hash keeps
+# guessers from turning it into a CPU sink (per-address tries are limited anyway).
+LINK_PASSWORD_COST = 8
+LINK_PASSWORD_MIN_BYTES = 4
 MIN_CHARACTERS = 8
 MAX_BYTES = 72  # bcrypt reads no further; longer passwords would be silently cut
 # zxcvbn's estimate of the guesses a password needs: at least those of 8 random characters
@@ -93,11 +97,25 @@ async def _hashing():
             yield
 
 
-async def hash_password(password: str) -> str:
-    salt = bcrypt.gensalt(BCRYPT_COST)
+async def hash_password(password: str, cost: int | None = None) -> str:
+    """bcrypt in a worker thread; ``cost`` defaults to that of account passwords."""
+    salt = bcrypt.gensalt(BCRYPT_COST if cost is None else cost)
     async with _hashing():
         hashed = await asyncio.to_thread(bcrypt.hashpw, password.encode(), salt)
     return hashed.decode()
+
+
+def check_link_password(password: str, field: str = "password") -> None:
+    """A link password is shared with its visitors, so only bcrypt's bounds apply."""
+    size = len(password.encode())
+    if size < LINK_PASSWORD_MIN_BYTES:
+        raise validation_error(
+            field, f"Use at least {LINK_PASSWORD_MIN_BYTES} bytes.", "PASSWORD_TOO_SHORT"
+        )
+    if size > MAX_BYTES:
+        raise validation_error(
+            field, f"Use at most {MAX_BYTES} bytes (UTF-8).", "PASSWORD_TOO_LONG"
+        )
 
 
 async def verify_password(password: str, password_hash: str | None) -> bool:

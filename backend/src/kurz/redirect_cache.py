@@ -1,6 +1,7 @@
 """The in-process slug -> link cache behind every redirect, and its invalidation across instances.
 
-``LinkCache`` holds what a redirect needs (id, Location, status, expiry, disabled) for up to
+``LinkCache`` holds what a redirect needs (id, Location, status, expiry, disabled, and the
+link controls: password hash, whether clicks are limited, expired URL, rules) for up to
 ``max_entries`` slugs, least recently used out first, and remembers unknown slugs briefly too
 (so probing random slugs does not cost a query each). A miss costs one query, on a small asyncpg
 pool of the cache's own (``open()``); concurrent misses of one slug share it.
@@ -22,9 +23,10 @@ share of redirects into queries.
 Expiry times are kept in the entry and compared on every hit, so a cached link answers 410 the
 moment it expires.
 
-Entries are stored as flat tuples of numbers and strings, which CPython's garbage collector
-stops tracking; 100,000 cached links then add nothing to the pauses of its full collections
-(objects would: about 100 ms each on this machine, felt by every redirect waiting meanwhile).
+Entries are stored as tuples of numbers and strings (rules: tuples of those), which CPython's
+garbage collector stops tracking; 100,000 cached links then add nothing to the pauses of its
+full collections (objects would: about 100 ms each on this machine, felt by every redirect
+waiting meanwhile).
 """
 
 import asyncio
@@ -38,6 +40,7 @@ import asyncpg
 from werkzeug.urls import iri_to_uri
 
 from .database import UNAVAILABLE_ERRORS, connection_settings
+from .link_rules import Rule, cached_rules
 from .models.domains import ServedDomain, select_served_domains
 from .models.links import RedirectTarget, select_redirect
 
@@ -54,15 +57,28 @@ class CachedLink:
     location: str  # ASCII (IDNA host, percent-encoded path): safe in a header as is
     expires_at: float | None  # Unix time
     disabled: bool
+    password_hash: str | None = None  # also what the link's unlock cookies are signed with
+    limited: bool = False  # has max_clicks: each human redirect takes one in the database
+    expired_location: str | None = None  # instead of 410 once expired, disabled or used up
+    rules: tuple[Rule, ...] = ()
+    plain: bool = True  # no password, limit or rules: the fast path answers it as it is
 
     @classmethod
     def of(cls, target: RedirectTarget) -> "CachedLink":
+        limited = target.max_clicks is not None
+        expired = target.expired_url
+        rules = cached_rules([{**rule, "url": iri_to_uri(rule["url"])} for rule in target.rules])
         return cls(
             id=target.id,
             status=target.redirect_status,
             location=iri_to_uri(target.url),
             expires_at=None if target.expires_at is None else target.expires_at.timestamp(),
             disabled=target.disabled,
+            password_hash=target.password_hash,
+            limited=limited,
+            expired_location=None if expired is None else iri_to_uri(expired),
+            rules=rules,
+            plain=target.password_hash is None and not limited and not rules,
         )
 
     def active(self, now: float) -> bool:

@@ -25,6 +25,11 @@ LINK_FIELDS = {
     "redirect_status",
     "clicks",
     "domain",
+    "password_protected",
+    "max_clicks",
+    "clicks_remaining",
+    "expired_url",
+    "rules",
 }
 
 

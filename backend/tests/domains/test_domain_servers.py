@@ -122,3 +122,33 @@ def test_two_instances_follow_domain_changes(database_url, live_server_factory, 
         lambda: location(second.base_url, "/launch", "go.acme.com") == "https://default.example/"
     )
     assert visit(second.base_url, "/", "go.acme.com").status_code == 200  # the UI again
+
+
+def test_a_protected_link_on_a_branded_domain(database_url, live_server_factory, dns_zone):
+    """Its password form works there; the unlock cookie is the one cookie set and honoured."""
+    server = live_server_factory(database_url, KURZ_DNS_NAMESERVERS=dns_zone.nameserver)
+    acme = Admin(server.base_url, "acme@example.com")
+    acme.add_domain("go.acme.com", dns_zone)
+    response = acme.post(
+        f"/api/v1/orgs/{acme.org}/links",
+        url="https://acme.example/secret",
+        slug="secret",
+        domain="go.acme.com",
+        password="open sesame",
+    )
+    assert response.status_code == 201, response.text
+    branded = {"Host": "go.acme.com", "Accept": "text/html"}
+    with httpx.Client(base_url=server.base_url, headers=branded, timeout=10) as browser:
+        form = browser.get("/secret")
+        assert form.status_code == 200 and "password" in form.text
+        wrong = browser.post("/secret", data={"password": "guess"})
+        assert wrong.status_code == 401 and "set-cookie" not in wrong.headers
+        unlocked = browser.post("/secret", data={"password": "open sesame"})
+        assert unlocked.status_code == 302
+        assert unlocked.headers["Location"] == "https://acme.example/secret"
+        assert unlocked.headers["set-cookie"].startswith("kurz_unlock=")
+        # With the unlock cookie (and the own host's session cookie, ignored) it redirects.
+        browser.cookies.set("kurz_session", acme.http.cookies["kurz_session"])
+        again = browser.get("/secret")
+        assert again.status_code == 302
+        assert again.headers["Location"] == "https://acme.example/secret"

@@ -5,6 +5,7 @@ import { copyRow, h, loader, page, table, time } from '../dom.js';
 import { lookAlikeBadge, shownUrl } from '../hosts.js';
 import { setQuery } from '../router.js';
 import { domainQuery } from './domains.js';
+import { controlFacts } from './link_controls.js';
 import { badges, linkActions, linkApi } from './links.js';
 
 const PERIODS = [7, 30, 90, 365];
@@ -127,6 +128,7 @@ export function linkView(ctx) {
           h('dd', {}, time(link.created_at), ` by ${link.created_by?.email ?? 'a removed user'}`),
           h('dt', {}, 'Expires'),
           h('dd', {}, time(link.expires_at, 'Never')),
+          controlFacts(link),
         ),
         h('div', { class: 'form-actions' }, linkActions(ctx, link, { onUpdate, onDelete })),
       ),

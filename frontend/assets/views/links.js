@@ -8,6 +8,7 @@ import { lookAlikeBadge, shownUrl } from '../hosts.js';
 import { setQuery } from '../router.js';
 import { atLeast } from '../session.js';
 import { domainPicker, domainQuery } from './domains.js';
+import { controlBadges, linkControls } from './link_controls.js';
 
 const PAGE_SIZE = 20;
 
@@ -33,6 +34,7 @@ export function badges(link) {
   return [
     link.disabled && h('span', { class: 'badge badge-muted' }, 'Disabled'),
     expired && h('span', { class: 'badge badge-warn' }, 'Expired'),
+    ...controlBadges(link),
   ].filter(Boolean);
 }
 
@@ -79,8 +81,9 @@ const optionFields = (link = {}) => [
   { name: 'redirect_status', label: 'Redirect type', options: REDIRECTS, value: link.redirect_status ?? 302 },
 ];
 
-// Form values -> API fields; "" becomes null so an edit can clear a title or an expiry.
-const toApi = (values) => ({
+// Form values -> API fields; "" becomes null so an edit can clear a title or an expiry. The
+// link controls' values are sent by `linkControls(...).body`.
+const toApi = ({ password, remove_password, max_clicks, expired_url, ...values }) => ({
   ...values,
   title: values.title || null,
   expires_at: fromLocalInput(values.expires_at),
@@ -88,17 +91,25 @@ const toApi = (values) => ({
 });
 
 function editDialog(ctx, link, onUpdate) {
+  const controls = linkControls('link-edit-form', link);
   openDialog(`Edit ${link.slug}`, (close) =>
     form({
       id: 'link-edit-form',
-      fields: [{ name: 'url', label: 'Destination URL', type: 'url', required: true, value: link.url }, ...optionFields(link)],
+      fields: [
+        { name: 'url', label: 'Destination URL', type: 'url', required: true, value: link.url },
+        ...optionFields(link),
+        { details: 'More options', fields: controls.fields },
+      ],
       submitLabel: 'Save changes',
       errorFields: { INVALID_URL: 'url' },
       extra: h('button', { type: 'button', class: 'btn', onclick: close }, 'Cancel'),
       onSubmit: async (values) => {
         // Send only what changed, so an old expiry in the past is not re-validated.
         const original = toApi({ url: link.url, title: link.title, expires_at: toLocalInput(link.expires_at), redirect_status: link.redirect_status });
-        const changes = Object.fromEntries(Object.entries(toApi(values)).filter(([key, value]) => value !== original[key]));
+        const changes = {
+          ...Object.fromEntries(Object.entries(toApi(values)).filter(([key, value]) => value !== original[key])),
+          ...controls.body(values),
+        };
         if (Object.keys(changes).length) {
           onUpdate(await api.patch(linkApi(ctx.org, link.slug) + domainQuery(link), changes));
           notify(`Saved ${link.slug}.`);
@@ -201,6 +212,7 @@ export function linksView(ctx) {
     typing = setTimeout(runSearch, 250);
   });
 
+  const controls = linkControls('link-create-form');
   const createForm = form({
     id: 'link-create-form',
     fields: [
@@ -210,6 +222,7 @@ export function linksView(ctx) {
         fields: [
           { name: 'slug', label: 'Custom short name', hint: '3–64 letters, digits, - or _. Leave empty for a random one.', autocomplete: 'off' },
           ...optionFields(),
+          ...controls.fields,
         ],
       },
     ],
@@ -217,10 +230,14 @@ export function linksView(ctx) {
     errorFields: { SLUG_TAKEN: 'slug', INVALID_SLUG: 'slug', INVALID_URL: 'url', INVALID_DOMAIN: 'domain' },
     onSubmit: async (values, el) => {
       // Empty optional fields are left out rather than sent as null.
-      const body = Object.fromEntries(Object.entries(toApi(values)).filter(([, v]) => v !== null && v !== ''));
+      const body = {
+        ...Object.fromEntries(Object.entries(toApi(values)).filter(([, v]) => v !== null && v !== '')),
+        ...controls.body(values),
+      };
       created.hidden = true; // the last link's panel must not pass for this one's if it fails
       const link = await api.post(linkApi(ctx.org), body);
       el.reset();
+      controls.reset();
       created.hidden = false;
       created.replaceChildren(
         h('p', { class: 'panel-title' }, 'Your short link is ready'),

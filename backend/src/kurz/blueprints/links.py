@@ -25,6 +25,7 @@ from ..domains import stored_hostname
 from ..errors import TIMESTAMP_MESSAGE, APIError, validation_error
 from ..models.domains import is_verified_hostname, select_domain, select_verified_domain_id
 from ..models.links import (
+    EDITABLE,
     Link,
     delete_link,
     insert_link,
@@ -32,6 +33,7 @@ from ..models.links import (
     select_links_page,
     update_link,
 )
+from ..passwords import LINK_PASSWORD_COST, check_link_password, hash_password
 from ..ratelimits import LINK_CREATION_LIMITS
 from ..schemas import Input, Query, Timestamp, no_content, problems
 from ..slugs import check_slug, check_url, random_slug, reserved_words
@@ -47,6 +49,9 @@ RANDOM_SLUG_ATTEMPTS = 8
 RedirectStatus = Literal[301, 302, 307, 308]
 # PostgreSQL text cannot hold NUL characters.
 NO_NUL = r"^[^\x00]*$"
+MAX_RULES = 20
+MAX_CLICKS = 10**9
+SECRET_DESCRIPTION = "Write-only: visitors must enter it; 4 to 72 bytes (UTF-8)."  # noqa: S105
 
 
 def _iso_string(value: object) -> object:
@@ -59,6 +64,23 @@ def _iso_string(value: object) -> object:
 FutureTime = Annotated[AwareDatetime, Field(strict=False), BeforeValidator(_iso_string)]
 
 
+class Rule(Input):
+    """Sends the visits that match all its given conditions to ``url``; at least one condition."""
+
+    country: str | None = Field(
+        None, pattern=r"^[A-Za-z]{2}$", description="ISO 3166-1 alpha-2 code, such as DE."
+    )
+    device: Literal["desktop", "mobile", "tablet"] | None = None
+    os: str | None = Field(
+        None,
+        min_length=1,
+        max_length=100,
+        pattern=NO_NUL,
+        description="The OS family as the stats show it: iOS, Android, Windows, Mac OS X, ...",
+    )
+    url: str = Field(description="Where matching visits go; the same rules as a link's url.")
+
+
 class LinkCreate(Input):
     url: str = Field(description="Absolute http(s) URL, at most 2048 characters.")
     slug: str | None = Field(
@@ -67,6 +89,16 @@ class LinkCreate(Input):
     title: str | None = Field(None, max_length=200, pattern=NO_NUL)
     expires_at: FutureTime | None = Field(None, description="In the future; never when absent.")
     redirect_status: RedirectStatus = 302
+    password: str | None = Field(None, description=SECRET_DESCRIPTION)
+    max_clicks: int | None = Field(
+        None, ge=1, le=MAX_CLICKS, description="Human redirects allowed; unlimited when absent."
+    )
+    expired_url: str | None = Field(
+        None, description="Where the link sends visitors once expired, disabled or used up."
+    )
+    rules: list[Rule] = Field(
+        default_factory=list, max_length=MAX_RULES, description="Evaluated in order."
+    )
     domain: str | None = Field(
         None, max_length=300, description="A verified domain of the org; the default when absent."
     )
@@ -81,6 +113,10 @@ class LinkUpdate(Input):
     expires_at: FutureTime | None = None
     disabled: bool = None  # type: ignore[assignment]
     redirect_status: RedirectStatus = None  # type: ignore[assignment]
+    password: str | None = Field(None, description=SECRET_DESCRIPTION + " null removes it.")
+    max_clicks: int | None = Field(None, ge=1, le=MAX_CLICKS)
+    expired_url: str | None = None
+    rules: list[Rule] = Field(None, max_length=MAX_RULES)  # type: ignore[assignment]
 
 
 class Creator(BaseModel):
@@ -104,6 +140,13 @@ class LinkOut(BaseModel):
     redirect_status: int
     clicks: int
     domain: str | None = Field(description="Its branded domain; null: the default domain.")
+    password_protected: bool
+    max_clicks: int | None
+    clicks_remaining: int | None = Field(description="Of max_clicks; null without a limit.")
+    expired_url: str | None
+    rules: list[dict[str, str]] = Field(
+        description="[{country?, device?, os?, url}], in the order they are evaluated."
+    )
 
 
 class LinkPage(BaseModel):
@@ -155,6 +198,7 @@ async def create_link(org_id: str, data: LinkCreate) -> tuple[LinkOut, int]:
         "expires_at": _future(data.expires_at),
         "redirect_status": data.redirect_status,
         "domain_id": await _new_link_domain(caller, data.domain),
+        **await _controls(data, data.model_fields_set, current_app.config["KURZ"].base_url),
     }
     db = get_db()
     if slug is not None:
@@ -224,7 +268,9 @@ async def get_link(org_id: str, slug: str) -> LinkOut:
 async def edit_link(org_id: str, slug: str, data: LinkUpdate) -> LinkOut:
     """Change a link: its creator or an org admin. Disabling (and enabling) is audited."""
     caller = await require_org_role(org_id)
-    changes = {field: getattr(data, field) for field in data.model_fields_set}
+    controls = await _controls(data, data.model_fields_set, current_app.config["KURZ"].base_url)
+    changes = {field: getattr(data, field) for field in data.model_fields_set if field in EDITABLE}
+    changes.update(controls)
     if "url" in changes:
         changes["url"] = await _check_target(changes["url"])
     if "expires_at" in changes:
@@ -343,6 +389,52 @@ def _future(when: datetime | None) -> datetime | None:
     return when
 
 
+async def _controls(data: LinkCreate | LinkUpdate, given: set[str], base_url: str) -> dict:
+    """The columns of the link controls sent: the password hashed, URLs and rules checked."""
+    columns: dict = {}
+    if "password" in given:
+        if data.password is None:
+            columns["password_hash"] = None
+        else:
+            check_link_password(data.password)
+            columns["password_hash"] = await hash_password(data.password, LINK_PASSWORD_COST)
+    if "max_clicks" in given:
+        columns["max_clicks"] = data.max_clicks
+    if "expired_url" in given:
+        columns["expired_url"] = (
+            None
+            if data.expired_url is None
+            else _check_url_at(data.expired_url, "expired_url", base_url)
+        )
+    if "rules" in given:
+        columns["rules"] = [_rule(rule, index, base_url) for index, rule in enumerate(data.rules)]
+    return columns
+
+
+def _rule(rule: Rule, index: int, base_url: str) -> dict[str, str]:
+    if rule.country is None and rule.device is None and rule.os is None:
+        raise validation_error(
+            f"rules.{index}", "A rule needs a country, a device or an OS to match."
+        )
+    stored = {"url": _check_url_at(rule.url, f"rules.{index}.url", base_url)}
+    if rule.country is not None:
+        stored["country"] = rule.country.upper()
+    if rule.device is not None:
+        stored["device"] = rule.device
+    if rule.os is not None:
+        stored["os"] = rule.os
+    return stored
+
+
+def _check_url_at(url: str, field: str, base_url: str) -> str:
+    """``check_url`` for a field other than ``url``: its error names that field."""
+    try:
+        return check_url(url, base_url)
+    except APIError as error:
+        error.errors = [{**problem, "field": field} for problem in error.errors or []]
+        raise
+
+
 def _forget(link: Link) -> None:
     """Evict here at once; the database's notification evicts it on every other instance."""
     current_app.extensions["kurz.links_cache"].forget(link.slug, link.domain_id)
@@ -372,6 +464,13 @@ def _out(link: Link) -> LinkOut:
         redirect_status=link.redirect_status,
         clicks=link.clicks,
         domain=link.domain,
+        password_protected=link.password_hash is not None,
+        max_clicks=link.max_clicks,
+        clicks_remaining=(
+            None if link.max_clicks is None else max(0, link.max_clicks - link.clicks_used)
+        ),
+        expired_url=link.expired_url,
+        rules=link.rules,
     )
 
 

@@ -1,6 +1,7 @@
 """Links: the org-scoped CRUD queries, and the one lookup the redirect path makes."""
 
-from dataclasses import dataclass
+import json
+from dataclasses import dataclass, field
 from datetime import datetime
 
 import asyncpg
@@ -15,7 +16,8 @@ from .clicks import LINK_CLICKS
 _COLUMNS = f"""links.id, links.org_id, links.slug, links.url, links.title, links.created_at,
               links.updated_at, links.created_by, users.email AS created_by_email,
               links.created_by_token, links.expires_at, links.disabled, links.redirect_status,
-              {LINK_CLICKS} AS clicks, links.domain_id, domains.hostname AS domain"""
+              {LINK_CLICKS} AS clicks, links.password_hash, links.max_clicks, links.clicks_used,
+              links.expired_url, links.rules, links.domain_id, domains.hostname AS domain"""
 _JOINS = """LEFT JOIN users ON users.id = links.created_by
             LEFT JOIN domains ON domains.id = links.domain_id"""
 
@@ -35,10 +37,22 @@ def _name(slug: str, domain_id: int | None) -> dict:
 # Must stay the exact expression of links_search_idx (db/0.py), or the index is not used.
 SEARCH_TEXT = "(links.slug || ' ' || links.url || ' ' || coalesce(links.title, ''))"
 # The fields PATCH may change (column names; values always go in as parameters).
-EDITABLE = ("url", "title", "expires_at", "disabled", "redirect_status")
+EDITABLE = (
+    "url",
+    "title",
+    "expires_at",
+    "disabled",
+    "redirect_status",
+    "password_hash",
+    "max_clicks",
+    "expired_url",
+    "rules",
+)
 
 
-_REDIRECT = "SELECT id, url, redirect_status, expires_at, disabled FROM links WHERE "
+_REDIRECT = """SELECT id, url, redirect_status, expires_at, disabled, password_hash, max_clicks,
+                      expired_url, rules
+                 FROM links WHERE """
 
 
 @dataclass
@@ -57,6 +71,11 @@ class Link:
     disabled: bool
     redirect_status: int
     clicks: int
+    password_hash: str | None = field(default=None, repr=False)
+    max_clicks: int | None = None
+    clicks_used: int = 0
+    expired_url: str | None = None
+    rules: list[dict[str, str]] = field(default_factory=list)  # {country?, device?, os?, url}
     domain_id: int | None = None  # its branded domain; None: the default domain
     domain: str | None = None  # that domain's hostname
 
@@ -68,6 +87,10 @@ class RedirectTarget:
     redirect_status: int
     expires_at: datetime | None
     disabled: bool
+    password_hash: str | None = field(default=None, repr=False)
+    max_clicks: int | None = None
+    expired_url: str | None = None
+    rules: tuple = ()  # of {country?, device?, os?, url}
 
 
 def _uuid(value) -> str | None:
@@ -92,6 +115,11 @@ def _link(row) -> Link | None:
         disabled=row["disabled"],
         redirect_status=row["redirect_status"],
         clicks=row["clicks"],
+        password_hash=row["password_hash"],
+        max_clicks=row["max_clicks"],
+        clicks_used=row["clicks_used"],
+        expired_url=row["expired_url"],
+        rules=json.loads(row["rules"]),
         domain_id=row["domain_id"],
         domain=row["domain"],
     )
@@ -108,6 +136,10 @@ async def insert_link(
     created_by_token: str | None,
     expires_at: datetime | None,
     redirect_status: int,
+    password_hash: str | None = None,
+    max_clicks: int | None = None,
+    expired_url: str | None = None,
+    rules: list[dict[str, str]] | None = None,
     domain_id: int | None = None,
 ) -> Link | None:
     """The new link, or None when the slug is taken on its domain (in any org).
@@ -118,9 +150,11 @@ async def insert_link(
     row = await db.fetch_one(
         f"""WITH changed AS (
                 INSERT INTO links (org_id, slug, url, title, created_by, created_by_token,
-                                   expires_at, redirect_status, domain_id)
+                                   expires_at, redirect_status, password_hash, max_clicks,
+                                   expired_url, rules, domain_id)
                 VALUES (:org_id, :slug, :url, :title, :created_by, :created_by_token,
-                        :expires_at, :redirect_status, :domain_id)
+                        :expires_at, :redirect_status, :password_hash, :max_clicks,
+                        :expired_url, CAST(:rules AS JSONB), :domain_id)
                 ON CONFLICT (domain_id, slug) DO NOTHING
                 RETURNING *
             )
@@ -134,6 +168,10 @@ async def insert_link(
             "created_by_token": created_by_token,
             "expires_at": expires_at,
             "redirect_status": redirect_status,
+            "password_hash": password_hash,
+            "max_clicks": max_clicks,
+            "expired_url": expired_url,
+            "rules": json.dumps(rules or []),
             "domain_id": domain_id,
         },
     )
@@ -199,7 +237,13 @@ async def update_link(
 ) -> Link | None:
     """Apply ``changes`` (keys from EDITABLE) and stamp ``updated_at``."""
     columns = [column for column in EDITABLE if column in changes]
-    assignments = "".join(f", {column} = :{column}" for column in columns)
+    assignments = "".join(
+        f", {column} = " + (f"CAST(:{column} AS JSONB)" if column == "rules" else f":{column}")
+        for column in columns
+    )
+    values = {column: changes[column] for column in columns}
+    if "rules" in values:
+        values["rules"] = json.dumps(values["rules"])
     row = await db.fetch_one(
         f"""WITH changed AS (
                 UPDATE links SET updated_at = now(){assignments}
@@ -207,11 +251,7 @@ async def update_link(
                 RETURNING *
             )
             SELECT {_COLUMNS} FROM changed AS links {_JOINS}""",  # noqa: S608
-        {
-            "org_id": org_id,
-            **_name(slug, domain_id),
-            **{column: changes[column] for column in columns},
-        },
+        {"org_id": org_id, **_name(slug, domain_id), **values},
     )
     return _link(row)
 
@@ -246,4 +286,62 @@ async def select_redirect(
         redirect_status=row["redirect_status"],
         expires_at=row["expires_at"],
         disabled=row["disabled"],
+        password_hash=row["password_hash"],
+        max_clicks=row["max_clicks"],
+        expired_url=row["expired_url"],
+        rules=tuple(json.loads(row["rules"])),
+    )
+
+
+async def take_click(pool: asyncpg.Pool, link_id: int) -> bool:
+    """Spend one of a limited link's clicks; False when none is left.
+
+    One conditional UPDATE: concurrent visits on any number of instances queue on the row's
+    lock, and each sees the count its predecessors left, so the limit is never overshot.
+    """
+    row = await pool.fetchrow(
+        """UPDATE links SET clicks_used = clicks_used + 1
+            WHERE id = $1 AND clicks_used < max_clicks
+           RETURNING clicks_used""",
+        link_id,
+    )
+    return row is not None
+
+
+async def select_clicks_left(pool: asyncpg.Pool, link_id: int) -> bool:
+    """Whether a limited link has clicks left (for visits that do not spend one)."""
+    return bool(
+        await pool.fetchval(
+            "SELECT clicks_used < max_clicks FROM links WHERE id = $1 AND max_clicks IS NOT NULL",
+            link_id,
+        )
+    )
+
+
+async def count_password_failures(
+    db: Database, link_id: int, address_hash: str, window_seconds: int
+) -> tuple[int, datetime | None]:
+    """Wrong passwords for this link from this address within the window, and the oldest's time."""
+    row = await db.fetch_one(
+        """SELECT count(*) AS failures, min(at) AS oldest FROM link_password_failures
+            WHERE link_id = :link_id AND address_hash = :address_hash
+              AND at > now() - make_interval(secs => :window_seconds)""",
+        {"link_id": link_id, "address_hash": address_hash, "window_seconds": window_seconds},
+    )
+    return row["failures"], row["oldest"]
+
+
+async def insert_password_failure(
+    db: Database, link_id: int, address_hash: str, window_seconds: int
+) -> None:
+    """Count one wrong password, and forget every failure older than the window."""
+    await db.execute(
+        """DELETE FROM link_password_failures
+            WHERE at <= now() - make_interval(secs => :window_seconds)""",
+        {"window_seconds": window_seconds},
+    )
+    await db.execute(
+        """INSERT INTO link_password_failures (link_id, address_hash)
+           VALUES (:link_id, :address_hash)""",
+        {"link_id": link_id, "address_hash": address_hash},
     )
