@@ -24,6 +24,7 @@ from .blueprints import (
     stats,
     tokens,
     users,
+    webhooks,
 )
 from .config import Settings, StartupError
 from .database import close, connect, database_url
@@ -33,6 +34,7 @@ from .migrations import migrate
 from .ratelimits import client_address
 from .schemas import KurzOpenAPIProvider
 from .security import security_headers
+from .webhooks import WebhookSender
 
 log = logging.getLogger("kurz")
 
@@ -48,6 +50,7 @@ BLUEPRINTS = (
     links,
     stats,
     audit,
+    webhooks,
     redirects,
 )
 
@@ -112,6 +115,7 @@ def create_app(settings: Settings | None = None) -> Kurz:
     clicks = app.extensions["kurz.clicks"] = ClickRecorder(settings)
     # Deferred work (mail, webhook deliveries, imports); features register their job kinds.
     jobs = app.extensions["kurz.jobs"] = JobWorker(poll_seconds=settings.job_poll_seconds)
+    sender = app.extensions["kurz.webhooks"] = WebhookSender(settings, jobs)
 
     @app.before_serving
     async def open_database() -> None:
@@ -121,10 +125,12 @@ def create_app(settings: Settings | None = None) -> Kurz:
             log.info("applied migration %s", path.name)
         await clicks.start(db)
         await jobs.start(db)
+        await sender.start(db)
 
     @app.after_serving
     async def close_database() -> None:
         await jobs.stop()
+        await sender.stop()
         await clicks.stop()
         await close(app.extensions.pop("kurz.db"))
 

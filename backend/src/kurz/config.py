@@ -78,6 +78,7 @@ class Settings:
     workers: int = 1
     migrations_dir: Path = MIGRATIONS_DIR
     job_poll_seconds: float = 1.0
+    webhooks_allow_private: bool = False
 
     @property
     def production(self) -> bool:
@@ -134,6 +135,9 @@ class Settings:
             ),
             workers=number("KURZ_WORKERS", cls.workers),
             job_poll_seconds=seconds("KURZ_JOB_POLL_SECONDS", cls.job_poll_seconds),
+            webhooks_allow_private=_bool(
+                environ.get("KURZ_WEBHOOKS_ALLOW_PRIVATE", "false"), "KURZ_WEBHOOKS_ALLOW_PRIVATE"
+            ),
         )
         if settings.pool_min_size > settings.pool_max_size:
             raise ConfigError("KURZ_DB_POOL_MIN must not exceed KURZ_DB_POOL_MAX")

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 
 from databases import Database
 
+from .webhooks import insert_click_events
+
 DIMENSIONS = ("referrer", "browser", "os", "device")
 TOP = 10
 # Deleting in slices keeps each statement short (and under the query timeout) while a big
@@ -114,7 +116,10 @@ async def insert_clicks(db: Database, clicks: ClickBatch) -> int:
         raw = connection.raw_connection
         async with raw.transaction():
             await raw.execute("SELECT pg_advisory_xact_lock_shared($1)", BATCHES_LOCK)
-            return await raw.fetchval(INSERT_CLICKS, *values)
+            stored = await raw.fetchval(INSERT_CLICKS, *values)
+            if stored:
+                await insert_click_events(raw)
+            return stored
 
 
 async def select_database_identity(db: Database) -> str:
