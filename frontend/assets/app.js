@@ -14,6 +14,7 @@ import { membersView } from './views/members.js';
 import { newOrgView } from './views/orgs.js';
 import { settingsView } from './views/settings.js';
 import { tokensView } from './views/tokens.js';
+import { webhooksView } from './views/webhooks.js';
 
 route('/login', loginView, { public: true });
 route('/register', registerView, { public: true });
@@ -23,6 +24,7 @@ route('/orgs/:org/links', linksView);
 route('/orgs/:org/links/:slug', linkView);
 route('/orgs/:org/members', membersView);
 route('/orgs/:org/tokens', tokensView);
+route('/orgs/:org/webhooks', webhooksView);
 route('/orgs/:org/activity', activityView);
 route('/orgs/:org/settings', settingsView);
 
@@ -80,6 +82,7 @@ function drawHeader(org, path) {
     ...(navOrg && atLeast(navOrg.role, 'admin')
       ? [
           ['API tokens', `/orgs/${navOrg.id}/tokens`],
+          ['Webhooks', `/orgs/${navOrg.id}/webhooks`],
           ['Activity', `/orgs/${navOrg.id}/activity`],
           ['Settings', `/orgs/${navOrg.id}/settings`],
         ]
