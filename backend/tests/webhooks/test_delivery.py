@@ -77,6 +77,23 @@ async def test_every_event_type_arrives_signed_as_the_api_shows_it(
     assert len({r.id for r in receiver.delivered()}) == len(ALL_EVENTS)
 
 
+async def test_an_invitation_accepted_by_registering_adds_a_member(
+    make_org, make_webhook, signup, receiver, deliver
+) -> None:
+    org_id, owner = await make_org()
+    await make_webhook(org_id, owner, ["member.added"])
+    response = await owner.client.post(
+        f"/api/v1/orgs/{org_id}/members", json={"email": "new@example.com", "role": "admin"}
+    )
+    assert response.status_code == 202
+    newcomer = await signup("new@example.com")
+    await deliver()
+    [added] = receiver.delivered()
+    assert added.event["type"] == "member.added"
+    assert added.event["data"]["user_id"] == newcomer.id
+    assert added.event["data"]["role"] == "admin"
+
+
 async def test_only_subscribed_events_are_stored_and_sent(
     client, make_org, make_webhook, receiver, recorder, deliver, db
 ) -> None:
