@@ -50,14 +50,15 @@ async def _run(database_url: str, statement: str, *arguments) -> object:
 
 
 def subscribe(database_url: str, secret_key: str, url: str, prefix: str) -> int:
-    """One endpoint for link.clicked in each org owning links named ``prefix...``; how many."""
+    """One endpoint for link.clicked in each org owning links of the redirect population
+    (``prefix`` and six digits); how many."""
     return asyncio.run(
         _run(
             database_url,
             """WITH made AS (
                    INSERT INTO webhooks (org_id, url, events, description, secret)
                    SELECT DISTINCT org_id, $1, ARRAY['link.clicked'], 'bench', $2
-                     FROM links WHERE slug LIKE $3 || '%'
+                     FROM links WHERE slug ~ ('^' || $3 || '[0-9]{6}$')
                    RETURNING 1
                )
                SELECT count(*) FROM made""",

@@ -48,7 +48,6 @@ from .models.webhooks import (
     insert_event,
     select_outgoing,
     update_attempt,
-    update_endpoint_health,
 )
 from .schemas import _iso
 
@@ -300,28 +299,20 @@ class WebhookSender:
             status, next_at = "failed", None
         else:
             status, next_at = "pending", now + timedelta(seconds=RETRY_DELAYS[job.attempts - 1])
-        async with db.transaction():
-            await update_attempt(
-                db,
-                outgoing.delivery_id,
-                at=now,
-                status=status,
-                response_status=attempt.status,
-                response_body=attempt.body,
-                duration_ms=duration_ms,
-                error=attempt.error,
-                next_attempt_at=next_at,
-            )
-            if outgoing.enabled:
-                await update_endpoint_health(
-                    db,
-                    outgoing.webhook_id,
-                    ok=ok,
-                    at=now,
-                    disable_after=DISABLE_AFTER.total_seconds(),
-                    reason=f"Every delivery failed for {DISABLE_AFTER.days} days; last: "
-                    f"{attempt.error}",
-                )
+        await update_attempt(
+            db,
+            outgoing.delivery_id,
+            at=now,
+            status=status,
+            response_status=attempt.status,
+            response_body=attempt.body,
+            duration_ms=duration_ms,
+            error=attempt.error,
+            next_attempt_at=next_at,
+            disable_after=DISABLE_AFTER.total_seconds(),
+            disabled_reason=f"Every delivery failed for {DISABLE_AFTER.days} days; last: "
+            f"{attempt.error}",
+        )
 
     def _secrets(self, outgoing: Outgoing) -> list[str]:
         sealed = [outgoing.secret]

@@ -328,13 +328,35 @@ async def update_attempt(
     duration_ms: int,
     error: str | None,
     next_attempt_at: datetime | None,
+    disable_after: float,
+    disabled_reason: str,
 ) -> None:
+    """Record an attempt, and what it says about its (enabled) endpoint: a success ends the
+    endpoint's run of failures; a failure starts one, or disables the endpoint once the run has
+    lasted ``disable_after`` seconds."""
     await db.execute(
-        """UPDATE webhook_deliveries
-              SET attempts = attempts + 1, last_attempt_at = :at, status = :status,
-                  response_status = :response_status, response_body = :response_body,
-                  duration_ms = :duration_ms, error = :error, next_attempt_at = :next_attempt_at
-            WHERE id = :delivery_id""",
+        """WITH attempt AS (
+                UPDATE webhook_deliveries
+                   SET attempts = attempts + 1, last_attempt_at = :at, status = :status,
+                       response_status = :response_status, response_body = :response_body,
+                       duration_ms = :duration_ms, error = :error,
+                       next_attempt_at = :next_attempt_at
+                 WHERE id = :delivery_id
+                RETURNING webhook_id
+            ), run AS (
+                SELECT id, CAST(:error AS TEXT) IS NULL AS ok,
+                       coalesce(failing_since, :at) AS since,
+                       coalesce(failing_since, :at)
+                           <= :at - make_interval(secs => :disable_after) AS too_long
+                  FROM webhooks WHERE id = (SELECT webhook_id FROM attempt) AND enabled
+            )
+            UPDATE webhooks AS w
+               SET failing_since = CASE WHEN run.ok THEN NULL ELSE run.since END,
+                   enabled = run.ok OR NOT run.too_long,
+                   disabled_reason = CASE WHEN run.ok OR NOT run.too_long THEN NULL
+                                          ELSE :disabled_reason END
+              FROM run
+             WHERE w.id = run.id AND (NOT run.ok OR w.failing_since IS NOT NULL)""",
         {
             "delivery_id": delivery_id,
             "at": at,
@@ -344,34 +366,9 @@ async def update_attempt(
             "duration_ms": duration_ms,
             "error": error,
             "next_attempt_at": next_attempt_at,
+            "disable_after": disable_after,
+            "disabled_reason": disabled_reason,
         },
-    )
-
-
-async def update_endpoint_health(
-    db: Database, webhook_id: str, *, ok: bool, at: datetime, disable_after: float, reason: str
-) -> None:
-    """A success ends the endpoint's run of failures; a failure starts one, or disables the
-    endpoint once the run has lasted ``disable_after`` seconds."""
-    if ok:
-        await db.execute(
-            """UPDATE webhooks SET failing_since = NULL
-                WHERE id = :webhook_id AND failing_since IS NOT NULL""",
-            {"webhook_id": webhook_id},
-        )
-        return
-    await db.execute(
-        """UPDATE webhooks
-              SET failing_since = coalesce(failing_since, :at),
-                  enabled = enabled AND coalesce(failing_since, :at)
-                                        > :at - make_interval(secs => :disable_after),
-                  disabled_reason = CASE
-                      WHEN enabled AND coalesce(failing_since, :at)
-                                       <= :at - make_interval(secs => :disable_after)
-                      THEN :reason
-                      ELSE disabled_reason END
-            WHERE id = :webhook_id""",
-        {"webhook_id": webhook_id, "at": at, "disable_after": disable_after, "reason": reason},
     )
 
 
