@@ -52,6 +52,8 @@ from .models.webhooks import (
 from .schemas import _iso
 
 log = logging.getLogger(__name__)
+# httpx logs every request at INFO: one line per delivery; the deliveries list has them.
+logging.getLogger("httpx").setLevel(logging.WARNING)
 
 EVENTS = (
     "link.created",
