@@ -545,7 +545,8 @@ def main() -> None:
             log_dir=Path(logs),
         )
         servers = {"bare": bare, "recording_on": kurz_on, "recording_off": kurz_off}
-        kurz_on.env["KURZ_WEBHOOKS_ALLOW_PRIVATE"] = "true"  # the receiver is on loopback
+        for server in (kurz_on, kurz_off):  # both deliver: the receiver is on loopback
+            server.env["KURZ_WEBHOOKS_ALLOW_PRIVATE"] = "true"
         hooks = None
         try:
             for server in (kurz_on, kurz_off):

@@ -71,7 +71,13 @@ def subscribe(database_url: str, secret_key: str, url: str, prefix: str) -> int:
 
 def unsubscribe(database_url: str) -> None:
     """Removes the endpoints and whatever was not delivered yet."""
-    asyncio.run(_run(database_url, "DELETE FROM webhooks WHERE description = 'bench'"))
+    # Deliveries first, as the app deletes an endpoint (see models.webhooks.delete_webhook).
+    for statement in (
+        """DELETE FROM webhook_deliveries
+            WHERE webhook_id IN (SELECT id FROM webhooks WHERE description = 'bench')""",
+        "DELETE FROM webhooks WHERE description = 'bench'",
+    ):
+        asyncio.run(_run(database_url, statement))
 
 
 def pending(database_url: str) -> int:

@@ -186,8 +186,9 @@ async def remove_webhook(org_id: str, webhook_id: str) -> tuple[str, int]:
     caller = await require_org_role(org_id, "admin")
     db = get_db()
     async with db.transaction():
-        webhook = await _existing(caller, webhook_id, lock=True)
-        await delete_webhook(db, caller.org_id, webhook.id)
+        webhook = await _existing(caller, webhook_id)
+        if not await delete_webhook(db, caller.org_id, webhook.id):  # deleted meanwhile
+            raise _webhook_not_found()
         await record_audit(caller, "webhook.delete", webhook.id, {"url": webhook.url})
     return "", 204
 
@@ -284,8 +285,12 @@ async def _existing(caller: Caller, webhook_id: str, *, lock: bool = False) -> W
     else:
         webhook = await select_webhook(get_db(), caller.org_id, webhook_id, lock=lock)
     if webhook is None:
-        raise APIError(404, "WEBHOOK_NOT_FOUND", "No such webhook in this organization.")
+        raise _webhook_not_found()
     return webhook
+
+
+def _webhook_not_found() -> APIError:
+    return APIError(404, "WEBHOOK_NOT_FOUND", "No such webhook in this organization.")
 
 
 def _encode_cursor(delivery_id: int) -> str:

@@ -157,6 +157,14 @@ async def update_webhook(db: Database, org_id: str, webhook_id: str, changes: di
 
 
 async def delete_webhook(db: Database, org_id: str, webhook_id: str) -> bool:
+    """The endpoint and its deliveries. The deliveries go first: an attempt being recorded
+    locks its delivery, then its endpoint, and taking them in the other order could deadlock."""
+    await db.execute(
+        """DELETE FROM webhook_deliveries
+            WHERE webhook_id = (SELECT id FROM webhooks
+                                 WHERE org_id = :org_id AND id = :webhook_id)""",
+        {"org_id": org_id, "webhook_id": webhook_id},
+    )
     deleted = await db.fetch_val(
         "DELETE FROM webhooks WHERE org_id = :org_id AND id = :webhook_id RETURNING id",
         {"org_id": org_id, "webhook_id": webhook_id},
