@@ -3,6 +3,7 @@ delivery, retry it, disable and re-enable the endpoint, rotate its secret, delet
 
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from playwright.sync_api import expect
@@ -107,13 +108,16 @@ def test_a_disabled_endpoint_shows_why(page, context, receiver, webhook_database
     hook = call(
         context, "POST", f"/orgs/{org}/webhooks", {"url": receiver.url, "events": ["link.created"]}
     )
-    # As the delivery worker leaves an endpoint that failed for days.
-    query_value(
-        webhook_database,
-        "UPDATE webhooks SET enabled = false, disabled_reason = $1 WHERE id = $2::uuid",
-        "Every delivery failed for 5 days; last: HTTP 503",
-        hook["id"],
-    )
+    # As the delivery worker leaves an endpoint that failed for days. (In a thread: the
+    # browser's event loop runs in this one.)
+    with ThreadPoolExecutor(1) as thread:
+        thread.submit(
+            query_value,
+            webhook_database,
+            "UPDATE webhooks SET enabled = false, disabled_reason = $1 WHERE id = $2::uuid",
+            "Every delivery failed for 5 days; last: HTTP 503",
+            hook["id"],
+        ).result()
     open_app(page, f"/orgs/{org}/webhooks")
     expect(page.get_by_test_id("disabled-reason")).to_contain_text("failed for 5 days")
     expect(page.get_by_test_id("webhook-state")).to_have_text("Disabled")

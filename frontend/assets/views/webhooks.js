@@ -140,7 +140,7 @@ export function webhooksView({ org }) {
   function render({ items }) {
     return [
       h('h2', {}, 'Endpoints'),
-      items.length ? items.map(endpoint) : h('p', { class: 'empty', 'data-testid': 'webhooks-empty' }, 'No endpoints yet.'),
+      ...(items.length ? items.map(endpoint) : [h('p', { class: 'empty', 'data-testid': 'webhooks-empty' }, 'No endpoints yet.')]),
     ];
   }
 
