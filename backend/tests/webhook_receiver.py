@@ -11,7 +11,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 # Answers that take this long (seconds) count as timed out: tests shorten the sender's timeout.
-SLOW = 1.0
+SLOW = 3.0
 
 
 @dataclass

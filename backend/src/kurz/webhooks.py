@@ -28,7 +28,7 @@ import time
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import SplitResult, urlsplit, urlunsplit
 
 import httpx
 from cryptography.exceptions import InvalidTag
@@ -337,10 +337,6 @@ class WebhookSender:
             signing_secrets = self._secrets(outgoing)
         except ValueError as error:
             return Attempt(str(error))
-        address = addresses[0]
-        netloc = f"[{address}]" if ":" in address else address
-        if parts.port:
-            netloc += f":{parts.port}"
         body = outgoing.payload.encode()
         # The wall clock, not the worker's: receivers check it against theirs.
         signed_at = datetime.now(UTC)
@@ -354,18 +350,10 @@ class WebhookSender:
                 signing_secrets, outgoing.event_id, signed_at, body
             ),
         }
-        client = self._client(parts.hostname or "")
-        request = client.build_request(
-            "POST",
-            urlunsplit(parts._replace(netloc=netloc)),
-            content=body,
-            headers=headers,
-            extensions={"sni_hostname": parts.hostname},
-        )
         content = b""
         try:
             async with asyncio.timeout(TOTAL_TIMEOUT):
-                response = await client.send(request, stream=True)
+                response = await self._post(parts, addresses, body, headers)
                 try:
                     async for chunk in response.aiter_raw():
                         content += chunk
@@ -380,6 +368,30 @@ class WebhookSender:
         text = content[:MAX_RESPONSE_KEPT].decode(errors="replace")
         ok = 200 <= response.status_code < 300
         return Attempt(None if ok else f"HTTP {response.status_code}", response.status_code, text)
+
+    async def _post(
+        self, parts: SplitResult, addresses: list[str], body: bytes, headers: dict[str, str]
+    ) -> httpx.Response:
+        """The streamed answer of the first of ``addresses`` that takes the connection; the
+        host's name goes in the Host header and the TLS server name (and certificate check)."""
+        client = self._client(parts.hostname or "")
+        for number, address in enumerate(addresses, 1):
+            netloc = f"[{address}]" if ":" in address else address
+            if parts.port:
+                netloc += f":{parts.port}"
+            request = client.build_request(
+                "POST",
+                urlunsplit(parts._replace(netloc=netloc)),
+                content=body,
+                headers=headers,
+                extensions={"sni_hostname": parts.hostname},
+            )
+            try:
+                return await client.send(request, stream=True)
+            except httpx.ConnectError:
+                if number == len(addresses):
+                    raise
+        raise AssertionError("checked_addresses never answers no address")
 
     def _client(self, host: str) -> httpx.AsyncClient:
         """One client per endpoint host: its pooled connections were all opened for that host

@@ -134,11 +134,11 @@ async def test_a_ping_and_a_disabled_endpoint(make_org, make_webhook, receiver, 
 async def test_a_receiver_failing_twice_gets_each_event_once(
     make_org, make_webhook, receiver, deliver, clock, monkeypatch, failure
 ) -> None:
-    monkeypatch.setattr(kurz.webhooks, "TOTAL_TIMEOUT", 0.5)
+    monkeypatch.setattr(kurz.webhooks, "TOTAL_TIMEOUT", 2.0)
     if failure == "500":
         receiver.answer = lambda number, received: 500 if number <= 2 else 200
     else:
-        receiver.delay = lambda number, received: 2.0 if number <= 2 else 0.0
+        receiver.delay = lambda number, received: 4.0 if number <= 2 else 0.0
     org_id, owner = await make_org()
     webhook = await make_webhook(org_id, owner, ["link.created"])
     for number in range(3):
@@ -281,3 +281,19 @@ async def test_delivered_events_are_kept_for_seven_days(
     assert await sender.purge() == 1
     assert await deliveries(owner, org_id, webhook) == []
     assert await db.fetch_val("SELECT count(*) FROM webhook_events") == 0
+
+
+async def test_a_named_host_is_reached_at_the_address_checked_with_its_name_kept(
+    make_org, receiver, deliver
+) -> None:
+    org_id, owner = await make_org()
+    url = receiver.url.replace("127.0.0.1", "localhost")
+    response = await owner.client.post(
+        hooks(org_id), json={"url": url, "events": ["link.created"]}
+    )
+    assert response.status_code == 201
+    receiver.secrets.append((await response.get_json())["secret"])
+    await owner.client.post(f"/api/v1/orgs/{org_id}/links", json={"url": "https://example.com/"})
+    await deliver()
+    [received] = receiver.delivered()
+    assert received.headers["host"] == f"localhost:{receiver.port}"
