@@ -43,7 +43,7 @@ from urllib.parse import urlsplit, urlunsplit
 import asyncpg
 import httpx
 
-from . import seed
+from . import seed, webhooks
 
 BENCH_DIR = Path(__file__).resolve().parent
 BACKEND_DIR = BENCH_DIR.parent
@@ -376,6 +376,31 @@ def measure_redirects(
     }
 
 
+def measure_webhooks(
+    binary: str, server: Server, options: argparse.Namespace, database_url: str, baseline: dict
+) -> dict:
+    """The recording server again, with every click of the population sent to a receiver on
+    loopback (see bench/webhooks.py); its redirect rate against ``baseline`` (no webhooks)."""
+    receiver = webhooks.Receiver()
+    try:
+        secret_key = server.env["KURZ_SECRET_KEY"]
+        endpoints = webhooks.subscribe(database_url, secret_key, receiver.url, seed.PREFIX)
+        log(f"webhooks: {endpoints} endpoints for link.clicked, receiver at {receiver.url}")
+        load = {"webhooks_on": Load(server, options.threads)}
+        run = measure_redirects(binary, load, options, database_url)
+        backlog = webhooks.pending(database_url)
+    finally:
+        webhooks.unsubscribe(database_url)
+        receiver.close()
+    return {
+        **run["webhooks_on"],
+        "endpoints": endpoints,
+        "received": receiver.received,
+        "pending_after_run": backlog,
+        "ratio_vs_no_webhooks": run["webhooks_on"]["rps"] / baseline["rps"],
+    }
+
+
 def stored_clicks(database_url: str) -> int:
     """Clicks stored for the redirect population (only the recording server stores any)."""
 
@@ -518,6 +543,12 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2, help="wrk threads driving Kurz")
     parser.add_argument("--samples", type=int, default=25, help="requests per API median")
     parser.add_argument("--output", type=Path, default=RESULTS_PATH)
+    parser.add_argument(
+        "--webhooks",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="also run with every click sent to a webhook receiver",
+    )
     options = parser.parse_args()
 
     started = time.monotonic()
@@ -541,6 +572,9 @@ def main() -> None:
             "branded": Load(kurz_on, options.threads, seed.BRANDED_HOST),
             "rules": Load(kurz_on, options.threads, slugs=(seed.RULE_PREFIX, seed.RULE_LINKS)),
         }
+        for server in (kurz_on, kurz_off):  # both deliver: the receiver is on loopback
+            server.env["KURZ_WEBHOOKS_ALLOW_PRIVATE"] = "true"
+        hooks = None
         try:
             for server in (kurz_on, kurz_off):
                 server.start()
@@ -551,6 +585,9 @@ def main() -> None:
             bare.start().wait_ready("/")
             redirects = measure_redirects(wrk_binary, loads, options, database_url)
             api = measure_api(kurz_on, data, options.samples)
+            if options.webhooks:
+                baseline = redirects["recording_on"]
+                hooks = measure_webhooks(wrk_binary, kurz_on, options, database_url, baseline)
         finally:
             exit_codes = {name: server.stop() for name, server in servers.items()}
         # After SIGTERM, whose final flush writes what was buffered: nothing may be missing.
@@ -591,6 +628,7 @@ def main() -> None:
         },
         "clicks": clicks,
         "api": api,
+        "webhooks": hooks,
         "exit_codes": exit_codes,
         "logged_warnings": complaints,
         "seconds": time.monotonic() - started,
@@ -600,6 +638,13 @@ def main() -> None:
     for name, lines in complaints.items():
         for line in lines:
             print(f"{name} logged: {line}")
+    if hooks is not None:
+        print(
+            f"with one link.clicked webhook per org: {hooks['rps']:,.0f} req/s, "
+            f"p99 {hooks['p99_us'] / 1000:.2f} ms; {hooks['received']:,} events received, "
+            f"{hooks['pending_after_run']:,} still queued after the run"
+        )
+        print(f"webhooks_vs_none: {hooks['ratio_vs_no_webhooks']:.3f}")
     print(f"(results in {options.output}; whole run {results['seconds']:.0f}s)")
     print(f"redirect_vs_bare: {ratio:.3f}")
 

@@ -15,6 +15,7 @@ import { membersView } from './views/members.js';
 import { newOrgView } from './views/orgs.js';
 import { settingsView } from './views/settings.js';
 import { tokensView } from './views/tokens.js';
+import { webhooksView } from './views/webhooks.js';
 
 route('/login', loginView, { public: true });
 route('/register', registerView, { public: true });
@@ -25,6 +26,7 @@ route('/orgs/:org/links/:slug', linkView);
 route('/orgs/:org/members', membersView);
 route('/orgs/:org/tokens', tokensView);
 route('/orgs/:org/domains', domainsView);
+route('/orgs/:org/webhooks', webhooksView);
 route('/orgs/:org/activity', activityView);
 route('/orgs/:org/settings', settingsView);
 
@@ -83,6 +85,7 @@ function drawHeader(org, path) {
       ? [
           ['API tokens', `/orgs/${navOrg.id}/tokens`],
           ['Domains', `/orgs/${navOrg.id}/domains`],
+          ['Webhooks', `/orgs/${navOrg.id}/webhooks`],
           ['Activity', `/orgs/${navOrg.id}/activity`],
           ['Settings', `/orgs/${navOrg.id}/settings`],
         ]

@@ -25,6 +25,7 @@ from .blueprints import (
     stats,
     tokens,
     users,
+    webhooks,
 )
 from .config import Settings, StartupError
 from .database import close, connect, database_url
@@ -36,6 +37,7 @@ from .passwords import HashingGate
 from .ratelimits import client_address
 from .schemas import KurzOpenAPIProvider
 from .security import security_headers
+from .webhooks import WebhookSender
 
 log = logging.getLogger("kurz")
 
@@ -52,6 +54,7 @@ BLUEPRINTS = (
     domains,
     stats,
     audit,
+    webhooks,
     redirects,
 )
 
@@ -119,6 +122,7 @@ def create_app(settings: Settings | None = None) -> Kurz:
     # Deferred work (mail, webhook deliveries, imports); features register their job kinds.
     jobs = app.extensions["kurz.jobs"] = JobWorker(poll_seconds=settings.job_poll_seconds)
     domain_checker = DomainChecker(settings)
+    sender = app.extensions["kurz.webhooks"] = WebhookSender(settings, jobs)
 
     @app.before_serving
     async def open_database() -> None:
@@ -129,11 +133,13 @@ def create_app(settings: Settings | None = None) -> Kurz:
         await clicks.start(db)
         await jobs.start(db)
         await domain_checker.start(db)
+        await sender.start(db)
 
     @app.after_serving
     async def close_database() -> None:
         await domain_checker.stop()
         await jobs.stop()
+        await sender.stop()
         await clicks.stop()
         await close(app.extensions.pop("kurz.db"))
 

@@ -140,6 +140,7 @@ class Settings:
     allow_private_targets: bool = True
     dns_nameservers: tuple[str, ...] = ()
     domain_check_seconds: float = 86400.0
+    webhooks_allow_private: bool = False
 
     @property
     def production(self) -> bool:
@@ -209,6 +210,9 @@ class Settings:
             ),
             dns_nameservers=_nameservers(environ.get("KURZ_DNS_NAMESERVERS", "")),
             domain_check_seconds=seconds("KURZ_DOMAIN_CHECK_SECONDS", cls.domain_check_seconds),
+            webhooks_allow_private=_bool(
+                environ.get("KURZ_WEBHOOKS_ALLOW_PRIVATE", "false"), "KURZ_WEBHOOKS_ALLOW_PRIVATE"
+            ),
         )
         if settings.pool_min_size > settings.pool_max_size:
             raise ConfigError("KURZ_DB_POOL_MIN must not exceed KURZ_DB_POOL_MAX")

@@ -37,6 +37,7 @@ from ..passwords import LINK_PASSWORD_COST, check_link_password, hash_password
 from ..ratelimits import LINK_CREATION_LIMITS
 from ..schemas import Input, Query, Timestamp, no_content, problems
 from ..slugs import check_slug, check_url, random_slug, reserved_words
+from ..webhooks import emit
 from .redirects import limit_unknown_slugs
 
 blueprint = Blueprint("links", __name__)
@@ -201,26 +202,28 @@ async def create_link(org_id: str, data: LinkCreate) -> tuple[LinkOut, int]:
         **await _controls(data, data.model_fields_set, current_app.config["KURZ"].base_url),
     }
     db = get_db()
-    if slug is not None:
-        link = await insert_link(db, slug=slug, **values)
-        if link is None:
-            limit_unknown_slugs()  # "taken" says a slug exists: as telling as a redirect's 404
-            raise APIError(409, "SLUG_TAKEN", f"The slug {slug!r} is already taken.")
-    else:
-        link = None
-        for _ in range(RANDOM_SLUG_ATTEMPTS):
-            candidate = random_slug()
-            if candidate.lower() not in reserved:
-                link = await insert_link(db, slug=candidate, **values)
-            if link is not None:
-                break
+    async with db.transaction():
+        if slug is not None:
+            link = await insert_link(db, slug=slug, **values)
+            if link is None:
+                limit_unknown_slugs()  # "taken" says a slug exists: as telling as a 404
+                raise APIError(409, "SLUG_TAKEN", f"The slug {slug!r} is already taken.")
         else:
-            raise APIError(
-                503,
-                "SLUG_SPACE_EXHAUSTED",
-                "No free random slug was found; try again, or choose a slug.",
-                headers={"Retry-After": "1"},
-            )
+            link = None
+            for _ in range(RANDOM_SLUG_ATTEMPTS):
+                candidate = random_slug()
+                if candidate.lower() not in reserved:
+                    link = await insert_link(db, slug=candidate, **values)
+                if link is not None:
+                    break
+            else:
+                raise APIError(
+                    503,
+                    "SLUG_SPACE_EXHAUSTED",
+                    "No free random slug was found; try again, or choose a slug.",
+                    headers={"Retry-After": "1"},
+                )
+        await emit(db, caller.org_id, "link.created", _out(link))
     _forget(link)  # a cached "no such slug" must not outlive the link's creation
     return _out(link), 201
 
@@ -282,6 +285,7 @@ async def edit_link(org_id: str, slug: str, data: LinkUpdate) -> LinkOut:
         if not changes:
             return _out(link)
         updated = await update_link(db, caller.org_id, slug, changes, link.domain_id)
+        await emit(db, caller.org_id, "link.updated", _out(updated))
         if changes.get("disabled", link.disabled) != link.disabled:
             action = "link.disable" if updated.disabled else "link.enable"
             await record_audit(caller, action, slug, {"url": updated.url})
@@ -300,6 +304,7 @@ async def remove_link(org_id: str, slug: str) -> tuple[str, int]:
         link = await _existing(caller, slug, lock=True)
         _check_may_change(caller, link)
         await delete_link(db, caller.org_id, slug, link.domain_id)
+        await emit(db, caller.org_id, "link.deleted", _out(link))
         await record_audit(caller, "link.delete", slug, {"url": link.url})
     _forget(link)
     return "", 204

@@ -36,6 +36,7 @@ from ..models.members import (
 from ..models.orgs import lock_org
 from ..models.users import select_user_by_email
 from ..schemas import Answer, Input, Role, Timestamp, no_content, problems
+from ..webhooks import emit
 
 blueprint = Blueprint("members", __name__)
 POWERFUL = ("owner", "admin")
@@ -162,6 +163,7 @@ async def add_member(org_id: str, data: MemberAdd) -> tuple[MemberOut | Invitati
         await record_audit(
             caller, "member.add", member.email, {"user_id": member.user_id, "role": data.role}
         )
+        await emit(db, caller.org_id, "member.added", MemberOut.model_validate(member))
     return MemberOut.model_validate(member), 201
 
 
@@ -203,6 +205,7 @@ async def remove_member(org_id: str, user_id: str) -> tuple[str, int]:
             _require_owner_for(caller, member.role)
         await _refuse_last_owner(caller, member)
         await delete_member(db, caller.org_id, member.user_id)
+        await emit(db, caller.org_id, "member.removed", MemberOut.model_validate(member))
         await record_audit(
             caller,
             "member.leave" if leaving else "member.remove",

@@ -9,7 +9,7 @@ from ..audit import record_audit
 from ..auth import Caller, current_session_hash, require_user, user_required
 from ..database import get_db
 from ..errors import APIError, validation_error
-from ..models.members import accept_invitations, lock_email
+from ..models.members import accept_invitations, lock_email, select_member
 from ..models.users import (
     delete_other_sessions,
     insert_user,
@@ -24,6 +24,8 @@ from ..ratelimits import (
     record_login_failure,
 )
 from ..schemas import Input, no_content, problems
+from ..webhooks import emit
+from .members import MemberOut
 
 blueprint = Blueprint("users", __name__)
 
@@ -73,6 +75,8 @@ async def register(data: RegisterIn) -> tuple[UserOut, int]:
                 user.email,
                 {"user_id": user.id, "role": role},
             )
+            member = await select_member(db, org_id, user.id)
+            await emit(db, org_id, "member.added", MemberOut.model_validate(member))
     return UserOut(id=user.id, email=user.email, name=user.name), 201
 
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from databases import Database
 
 from ..database import SCHEMA_LOCKS
+from .webhooks import insert_click_events
 
 DIMENSIONS = ("referrer", "browser", "os", "device")
 TOP = 10
@@ -124,7 +125,10 @@ async def insert_clicks(db: Database, clicks: ClickBatch) -> int:
         raw = connection.raw_connection
         async with raw.transaction():
             await raw.execute(LOCK_BATCHES_SHARED)
-            return await raw.fetchval(INSERT_CLICKS, *values)
+            stored = await raw.fetchval(INSERT_CLICKS, *values)
+            if stored:
+                await insert_click_events(raw)
+            return stored
 
 
 async def select_database_identity(db: Database) -> str:
