@@ -22,6 +22,7 @@ from .blueprints import (
     redirects,
     sessions,
     stats,
+    tags,
     tokens,
     users,
 )
@@ -47,6 +48,7 @@ BLUEPRINTS = (
     tokens,
     links,
     stats,
+    tags,
     audit,
     redirects,
 )

@@ -24,6 +24,7 @@ LINK_FIELDS = {
     "disabled",
     "redirect_status",
     "clicks",
+    "tags",
 }
 
 

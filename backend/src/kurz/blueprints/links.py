@@ -5,6 +5,7 @@ import binascii
 import io
 from datetime import UTC, datetime
 from typing import Annotated, ClassVar, Literal
+from urllib.parse import urlsplit
 
 import segno
 from pydantic import AwareDatetime, BaseModel, BeforeValidator, Field, RootModel
@@ -29,9 +30,10 @@ from ..models.links import (
     select_links_page,
     update_link,
 )
+from ..models.tags import ensure_tags, select_tag_ids
 from ..ratelimits import LINK_CREATION_LIMITS
 from ..schemas import Input, Query, Timestamp, no_content, problems
-from ..slugs import check_slug, check_url, random_slug, reserved_words
+from ..slugs import check_slug, check_tag_names, check_url, random_slug, reserved_words
 
 blueprint = Blueprint("links", __name__)
 
@@ -45,6 +47,11 @@ RedirectStatus = Literal[301, 302, 307, 308]
 NO_NUL = r"^[^\x00]*$"
 
 
+def _listed(value: object) -> object:
+    """A query parameter given once arrives as a string, given more often as a list."""
+    return [value] if isinstance(value, str) else value
+
+
 def _iso_string(value: object) -> object:
     if not isinstance(value, str):  # pydantic would read a number as a Unix time
         raise ValueError(TIMESTAMP_MESSAGE)
@@ -55,6 +62,10 @@ def _iso_string(value: object) -> object:
 FutureTime = Annotated[AwareDatetime, Field(strict=False), BeforeValidator(_iso_string)]
 
 
+MAX_TAGS = 10
+TagNames = list[str] | None
+
+
 class LinkCreate(Input):
     url: str = Field(description="Absolute http(s) URL, at most 2048 characters.")
     slug: str | None = Field(
@@ -63,6 +74,11 @@ class LinkCreate(Input):
     title: str | None = Field(None, max_length=200, pattern=NO_NUL)
     expires_at: FutureTime | None = Field(None, description="In the future; never when absent.")
     redirect_status: RedirectStatus = 302
+    tags: TagNames = Field(
+        None,
+        description="At most 10 tag names (1-40 characters, any letter case); new ones "
+        "are created.",
+    )
 
 
 class LinkUpdate(Input):
@@ -74,6 +90,7 @@ class LinkUpdate(Input):
     expires_at: FutureTime | None = None
     disabled: bool = None  # type: ignore[assignment]
     redirect_status: RedirectStatus = None  # type: ignore[assignment]
+    tags: list[str] = Field(None, description="Replaces the link's tags.")  # type: ignore
 
 
 class Creator(BaseModel):
@@ -96,6 +113,7 @@ class LinkOut(BaseModel):
     disabled: bool
     redirect_status: int
     clicks: int
+    tags: list[str]
 
 
 class LinkPage(BaseModel):
@@ -108,6 +126,15 @@ class LinkQuery(Query):
     cursor: str | None = None
     q: str | None = Field(
         None, max_length=200, pattern=NO_NUL, description="Matches slug, url and title."
+    )
+    tag: Annotated[list[str], BeforeValidator(_listed)] = Field(
+        [], description="Repeatable: links with these tags (any letter case)."
+    )
+    tags_mode: Literal["any", "all"] = Field(
+        "any", description="any: links with at least one of the tags; all: with every one."
+    )
+    domain: str | None = Field(
+        None, max_length=253, description="Only links on this domain (the default one here)."
     )
 
 
@@ -129,6 +156,13 @@ class QrCode(RootModel[str]):
 async def create_link(org_id: str, data: LinkCreate) -> tuple[LinkOut, int]:
     """Shorten a URL. Any member. 409 SLUG_TAKEN when the slug is in use anywhere."""
     caller = await require_org_role(org_id)
+    link = await create_one(caller, data)
+    return _out(link), 201
+
+
+async def create_one(caller: Caller, data: LinkCreate) -> Link:
+    """Create a link from a create body, in a transaction of its own (a savepoint inside a
+    caller's), or raise the APIError that refuses it."""
     settings = current_app.config["KURZ"]
     reserved = reserved_words(current_app)
     slug = None if data.slug is None else check_slug(data.slug, reserved)
@@ -141,28 +175,33 @@ async def create_link(org_id: str, data: LinkCreate) -> tuple[LinkOut, int]:
         "expires_at": _future(data.expires_at),
         "redirect_status": data.redirect_status,
     }
+    names = check_tag_names(data.tags or [], "tags", MAX_TAGS)
     db = get_db()
+    async with db.transaction():
+        values["tag_ids"] = await ensure_tags(db, caller.org_id, names)
+        link = await _insert(db, slug, reserved, values)
+    _forget(link.slug)  # a cached "no such slug" must not outlive the link's creation
+    return link
+
+
+async def _insert(db, slug: str | None, reserved: frozenset[str], values: dict) -> Link:
     if slug is not None:
         link = await insert_link(db, slug=slug, **values)
         if link is None:
             raise APIError(409, "SLUG_TAKEN", f"The slug {slug!r} is already taken.")
-    else:
-        link = None
-        for _ in range(RANDOM_SLUG_ATTEMPTS):
-            candidate = random_slug()
-            if candidate.lower() not in reserved:
-                link = await insert_link(db, slug=candidate, **values)
+        return link
+    for _ in range(RANDOM_SLUG_ATTEMPTS):
+        candidate = random_slug()
+        if candidate.lower() not in reserved:
+            link = await insert_link(db, slug=candidate, **values)
             if link is not None:
-                break
-        else:
-            raise APIError(
-                503,
-                "SLUG_SPACE_EXHAUSTED",
-                "No free random slug was found; try again, or choose a slug.",
-                headers={"Retry-After": "1"},
-            )
-    _forget(link.slug)  # a cached "no such slug" must not outlive the link's creation
-    return _out(link), 201
+                return link
+    raise APIError(
+        503,
+        "SLUG_SPACE_EXHAUSTED",
+        "No free random slug was found; try again, or choose a slug.",
+        headers={"Retry-After": "1"},
+    )
 
 
 @blueprint.get(LINKS)
@@ -170,15 +209,19 @@ async def create_link(org_id: str, data: LinkCreate) -> tuple[LinkOut, int]:
 @validate_response(LinkPage)
 @problems(400, 401, 404, 503)
 async def list_links(org_id: str, query_args: LinkQuery) -> LinkPage:
-    """The org's links, newest first, a page at a time; ``q`` searches slug, url and title."""
+    """The org's links, newest first, a page at a time; ``q`` searches slug, url and title,
+    ``tag`` (repeatable) keeps links with any (``tags_mode=all``: every one) of the tags."""
     caller = await require_org_role(org_id)
     await current_app.extensions["kurz.clicks"].settle()
+    filters = await list_filters(caller, query_args)
+    if filters is None:
+        return LinkPage(items=[], next_cursor=None)
     links = await select_links_page(
         get_db(),
         caller.org_id,
         limit=query_args.limit + 1,  # one more tells whether there is a next page
         before=None if query_args.cursor is None else _decode_cursor(query_args.cursor),
-        search=query_args.q,
+        **filters,
     )
     more = len(links) > query_args.limit
     links = links[: query_args.limit]
@@ -186,6 +229,26 @@ async def list_links(org_id: str, query_args: LinkQuery) -> LinkPage:
         items=[_out(link) for link in links],
         next_cursor=_encode_cursor(links[-1]) if more else None,
     )
+
+
+async def list_filters(caller: Caller, query: "LinkQuery") -> dict | None:
+    """The list's filters as ``select_links_page`` takes them; None when no link can match
+    (an unknown tag, or a domain that is not this service's)."""
+    if query.domain is not None and query.domain.lower() != default_domain():
+        return None
+    if not query.tag:
+        return {"search": query.q}
+    names = check_tag_names(query.tag, "tag", None)
+    tag_ids = await select_tag_ids(get_db(), caller.org_id, names)
+    all_tags = query.tags_mode == "all"
+    if not tag_ids or (all_tags and len(tag_ids) < len(names)):
+        return None
+    return {"search": query.q, "tag_ids": tag_ids, "all_tags": all_tags}
+
+
+def default_domain() -> str:
+    """The host of the service's own short URLs."""
+    return urlsplit(current_app.config["KURZ"].base_url).netloc.lower()
 
 
 @blueprint.get(LINK)
@@ -210,10 +273,15 @@ async def edit_link(org_id: str, slug: str, data: LinkUpdate) -> LinkOut:
         changes["url"] = check_url(changes["url"], current_app.config["KURZ"].base_url)
     if "expires_at" in changes:
         changes["expires_at"] = _future(changes["expires_at"])
+    names = None
+    if "tags" in changes:
+        names = check_tag_names(changes.pop("tags") or [], "tags", MAX_TAGS)
     db = get_db()
     async with db.transaction():
         link = await _existing(caller, slug, lock=True)
         _check_may_change(caller, link)
+        if names is not None:
+            changes["tag_ids"] = await ensure_tags(db, caller.org_id, names)
         if not changes:
             return _out(link)
         updated = await update_link(db, caller.org_id, slug, changes)
@@ -313,6 +381,7 @@ def _out(link: Link) -> LinkOut:
         disabled=link.disabled,
         redirect_status=link.redirect_status,
         clicks=link.clicks,
+        tags=link.tags,
     )
 
 

@@ -10,16 +10,19 @@ from .clicks import LINK_CLICKS
 
 # The f-strings below only splice in these constant column lists and fixed clauses; every value
 # is a bound parameter (hence the S608 waivers).
+# A link's tag names, alphabetical.
+TAG_NAMES = """ARRAY(SELECT tags.name FROM tags WHERE tags.id = ANY(links.tag_ids)
+                     ORDER BY lower(tags.name))"""
 # Who created a link comes from users (the token, if any, is kept but not shown); its clicks
 # are those rolled up plus those written since.
 _COLUMNS = f"""links.id, links.org_id, links.slug, links.url, links.title, links.created_at,
               links.updated_at, links.created_by, users.email AS created_by_email,
               links.created_by_token, links.expires_at, links.disabled, links.redirect_status,
-              {LINK_CLICKS} AS clicks"""
+              {LINK_CLICKS} AS clicks, {TAG_NAMES} AS tags"""
 # Must stay the exact expression of links_search_idx (db/0.py), or the index is not used.
 SEARCH_TEXT = "(links.slug || ' ' || links.url || ' ' || coalesce(links.title, ''))"
 # The fields PATCH may change (column names; values always go in as parameters).
-EDITABLE = ("url", "title", "expires_at", "disabled", "redirect_status")
+EDITABLE = ("url", "title", "expires_at", "disabled", "redirect_status", "tag_ids")
 
 
 @dataclass
@@ -38,6 +41,7 @@ class Link:
     disabled: bool
     redirect_status: int
     clicks: int
+    tags: list[str]
 
 
 @dataclass(frozen=True)
@@ -71,6 +75,7 @@ def _link(row) -> Link | None:
         disabled=row["disabled"],
         redirect_status=row["redirect_status"],
         clicks=row["clicks"],
+        tags=list(row["tags"]),
     )
 
 
@@ -85,6 +90,7 @@ async def insert_link(
     created_by_token: str | None,
     expires_at: datetime | None,
     redirect_status: int,
+    tag_ids: list[int] | None = None,
 ) -> Link | None:
     """The new link, or None when the slug is taken (in any org).
 
@@ -94,9 +100,9 @@ async def insert_link(
     row = await db.fetch_one(
         f"""WITH changed AS (
                 INSERT INTO links (org_id, slug, url, title, created_by, created_by_token,
-                                   expires_at, redirect_status)
+                                   expires_at, redirect_status, tag_ids)
                 VALUES (:org_id, :slug, :url, :title, :created_by, :created_by_token,
-                        :expires_at, :redirect_status)
+                        :expires_at, :redirect_status, CAST(:tag_ids AS BIGINT[]))
                 ON CONFLICT (slug) DO NOTHING
                 RETURNING *
             )
@@ -111,6 +117,7 @@ async def insert_link(
             "created_by_token": created_by_token,
             "expires_at": expires_at,
             "redirect_status": redirect_status,
+            "tag_ids": tag_ids or [],
         },
     )
     return _link(row)
@@ -134,20 +141,19 @@ async def select_links_page(
     limit: int,
     before: tuple[datetime, int] | None = None,
     search: str | None = None,
+    tag_ids: list[int] | None = None,
+    all_tags: bool = False,
 ) -> list[Link]:
     """Up to ``limit`` links newest first, strictly older than ``before`` (created_at, id).
 
     Keyset paging: a page boundary is a position, not an offset, so links created while a
     client pages appear before its first page instead of shifting later pages.
     """
-    conditions = ["links.org_id = :org_id"]
-    values: dict = {"org_id": org_id, "limit": limit}
+    conditions, values = link_filters(org_id, search, tag_ids, all_tags)
+    values["limit"] = limit
     if before is not None:
         conditions.append("(links.created_at, links.id) < (:before_at, :before_id)")
         values.update(before_at=before[0], before_id=before[1])
-    if search:
-        conditions.append(f"{SEARCH_TEXT} ILIKE :pattern")
-        values["pattern"] = "%" + _escape_like(search) + "%"
     rows = await db.fetch_all(
         f"""SELECT {_COLUMNS} FROM links LEFT JOIN users ON users.id = links.created_by
              WHERE {" AND ".join(conditions)}
@@ -158,6 +164,29 @@ async def select_links_page(
     return [_link(row) for row in rows]
 
 
+def link_filters(
+    org_id: str,
+    search: str | None = None,
+    tag_ids: list[int] | None = None,
+    all_tags: bool = False,
+) -> tuple[list[str], dict]:
+    """The WHERE conditions (joined by AND) and values of the list's filters.
+
+    ``tag_ids``: links with any of them (all of them with ``all_tags``); None: no tag filter.
+    The GIN index on ``tag_ids`` serves both operators.
+    """
+    conditions = ["links.org_id = :org_id"]
+    values: dict = {"org_id": org_id}
+    if search:
+        conditions.append(f"{SEARCH_TEXT} ILIKE :pattern")
+        values["pattern"] = "%" + _escape_like(search) + "%"
+    if tag_ids is not None:
+        operator = "@>" if all_tags else "&&"
+        conditions.append(f"links.tag_ids {operator} CAST(:tag_ids AS BIGINT[])")
+        values["tag_ids"] = tag_ids
+    return conditions, values
+
+
 def _escape_like(text: str) -> str:
     """``text`` matched literally by LIKE (backslash is its default escape character)."""
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
@@ -166,7 +195,8 @@ def _escape_like(text: str) -> str:
 async def update_link(db: Database, org_id: str, slug: str, changes: dict) -> Link | None:
     """Apply ``changes`` (keys from EDITABLE) and stamp ``updated_at``."""
     columns = [column for column in EDITABLE if column in changes]
-    assignments = "".join(f", {column} = :{column}" for column in columns)
+    casts = {"tag_ids": "CAST(:tag_ids AS BIGINT[])"}
+    assignments = "".join(f", {column} = {casts.get(column, ':' + column)}" for column in columns)
     row = await db.fetch_one(
         f"""WITH changed AS (
                 UPDATE links SET updated_at = now(){assignments}
