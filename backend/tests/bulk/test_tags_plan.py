@@ -12,7 +12,7 @@ LOAD_LINKS = """INSERT INTO links (org_id, slug, url, tag_ids)
     SELECT :org_id, 'link-' || i, 'https://example.com/' || i,
            array_remove(ARRAY[CASE WHEN i % 2000 = 0 THEN CAST(:rare AS BIGINT) END,
                               CASE WHEN i % 3 = 0 THEN CAST(:common AS BIGINT) END], NULL)
-      FROM generate_series(:first, :last) AS i"""
+      FROM generate_series(CAST(:first AS INTEGER), CAST(:last AS INTEGER)) AS i"""
 
 
 async def test_tag_filters_use_the_tag_index(db) -> None:
