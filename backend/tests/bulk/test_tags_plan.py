@@ -21,7 +21,8 @@ async def test_tag_filters_use_the_tag_index(db) -> None:
     for first in range(1, 100_000, 10_000):  # short statements, under the query timeout
         await db.execute(
             LOAD_LINKS,
-            {"org_id": org_id, "rare": rare, "common": common, "first": first, "last": first + 9_999},
+            {"org_id": org_id, "rare": rare, "common": common}
+            | {"first": first, "last": first + 9_999},
         )
     await db.execute("ANALYZE links")
     for tag_ids, all_tags in (([rare], False), ([rare, common], True)):
