@@ -10,6 +10,7 @@ from quart_rate_limiter import RateLimit, RateLimiter
 from quart_schema import QuartSchema
 
 from . import fast_redirects
+from .analytics.geo import use_database
 from .analytics.recorder import ClickRecorder
 from .auth import authorise_org, check_csrf
 from .blueprints import (
@@ -109,6 +110,7 @@ def create_app(settings: Settings | None = None) -> Kurz:
     for module in BLUEPRINTS:
         app.register_blueprint(module.blueprint)
 
+    use_database(settings.geoip_db)
     # The redirect path records clicks here; the flusher needs the pool, so it starts after it
     # opens and makes its final flush before it closes.
     clicks = app.extensions["kurz.clicks"] = ClickRecorder(settings)

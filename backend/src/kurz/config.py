@@ -78,6 +78,7 @@ class Settings:
     workers: int = 1
     migrations_dir: Path = MIGRATIONS_DIR
     job_poll_seconds: float = 1.0
+    geoip_db: Path | None = None
 
     @property
     def production(self) -> bool:
@@ -134,7 +135,17 @@ class Settings:
             ),
             workers=number("KURZ_WORKERS", cls.workers),
             job_poll_seconds=seconds("KURZ_JOB_POLL_SECONDS", cls.job_poll_seconds),
+            geoip_db=_existing_file(environ.get("KURZ_GEOIP_DB"), "KURZ_GEOIP_DB"),
         )
         if settings.pool_min_size > settings.pool_max_size:
             raise ConfigError("KURZ_DB_POOL_MIN must not exceed KURZ_DB_POOL_MAX")
         return settings
+
+
+def _existing_file(value: str | None, name: str) -> Path | None:
+    if not value:
+        return None
+    path = Path(value).expanduser().resolve()
+    if not path.is_file():
+        raise ConfigError(f"{name} must name a readable file; {value!r} is none")
+    return path

@@ -10,6 +10,7 @@ every error of Kurz.
 
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 
+from .analytics.geo import PEER_KEY
 from .errors import APIError, problem_body
 from .security import security_headers
 
@@ -29,6 +30,9 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
     def on_message_begin(self) -> None:
         super().on_message_begin()
         self.reading_head, self.parsed, self.received = True, 0, 0
+        # The connection's peer, which uvicorn's proxy headers replace in "client": whether a
+        # proxy's country header is trusted depends on it (analytics.geo).
+        self.scope[PEER_KEY] = self.client
 
     def on_url(self, url: bytes) -> None:
         self.count(len(url))

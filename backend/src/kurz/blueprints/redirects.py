@@ -12,6 +12,7 @@ from quart_rate_limiter import rate_exempt
 from quart_schema import hide
 from werkzeug.exceptions import HTTPException
 
+from ..analytics.geo import proxy_country
 from ..errors import APIError, from_http_exception, problem_response
 from ..fast_redirects import redirect_headers
 from ..slugs import is_routable_slug, reserved_words
@@ -37,12 +38,15 @@ async def follow(slug: str) -> Response:
         return _error(404, "LINK_NOT_FOUND", "Link not found", "There is no link at this address.")
     if not link.active(time.time()):
         return _error(410, "LINK_GONE", "Link gone", "This link has expired or was disabled.")
+    client_ip = request.remote_addr or ""
+    if (country := request.headers.get("CF-IPCountry")) is not None:
+        client_ip = proxy_country(request.scope, client_ip, country)
     app.extensions["kurz.clicks"].record(
         link.id,
         method=request.method,
         user_agent=request.headers.get("User-Agent", ""),
         referrer=request.headers.get("Referer", ""),
-        client_ip=request.remote_addr or "",
+        client_ip=client_ip,
     )
     return Response(status=link.status, headers=redirect_headers(link.status, link.location))
 

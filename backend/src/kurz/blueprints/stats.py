@@ -30,7 +30,8 @@ async def link_stats(org_id: str, slug: str, query_args: StatsQuery) -> LinkStat
     all time); ``unique_visitors`` is the sum of each day's distinct visitors, recognised by a
     hash salted per day (no IP address is stored). ``series`` has one entry per day, zeros
     included; the top 10 referrer hosts (direct visits have none), browsers, operating systems
-    and device classes (desktop, mobile, tablet, other) come with their clicks. Visits served by
+    and device classes (desktop, mobile, tablet, other) come with their clicks, and the top
+    countries (ISO 3166-1 alpha-2, null when unknown; see README "Countries"). Visits served by
     the instance answering are included at once, those of other instances within about a second.
     """
     caller = await require_org_role(org_id)

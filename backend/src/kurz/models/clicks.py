@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from databases import Database
 
-DIMENSIONS = ("referrer", "browser", "os", "device")
+DIMENSIONS = ("referrer", "browser", "os", "device", "country")
 TOP = 10
 # Deleting in slices keeps each statement short (and under the query timeout) while a big
 # backlog expires, without holding locks for long.
@@ -42,6 +42,7 @@ class ClickBatch:
     agents: list[AgentFields]
     referrers: list[str | None]  # hosts; None: no referrer
     visitors: list[bytes]
+    countries: list[str | None]  # of each visitor (in the visitors' order); None: unknown
 
 
 # Held shared by every writer of clicks while it takes a batch number and writes it, and
@@ -68,14 +69,16 @@ INSERT_CLICKS = """WITH first_time AS (
                        $5::BYTEA AS referrers, $6::BYTEA AS visitors) AS p,
                generate_series(0, length(p.link_ids) / 8 - 1) AS i
     ), stored AS (
-        INSERT INTO clicks (batch, link_id, at, bot, referrer, browser, os, device, visitor)
+        INSERT INTO clicks (batch, link_id, at, bot, referrer, browser, os, device, visitor,
+                            country)
         SELECT batch.id, c.link_id, TIMESTAMPTZ 'epoch' + c.at * INTERVAL '1 microsecond',
-               a.bot, r.host, a.browser, a.os, a.device, v.hash
+               a.bot, r.host, a.browser, a.os, a.device, v.hash, v.country
           FROM batch, c
           JOIN unnest($7::TEXT[], $8::TEXT[], $9::TEXT[], $10::BOOLEAN[]) WITH ORDINALITY
                AS a (browser, os, device, bot, number) ON a.number = c.agent
           JOIN unnest($11::TEXT[]) WITH ORDINALITY AS r (host, number) ON r.number = c.referrer
-          JOIN unnest($12::BYTEA[]) WITH ORDINALITY AS v (hash, number) ON v.number = c.visitor
+          JOIN unnest($12::BYTEA[], $13::TEXT[]) WITH ORDINALITY AS v (hash, country, number)
+               ON v.number = c.visitor
         RETURNING 1
     )
     SELECT count(*) FROM stored"""
@@ -109,6 +112,7 @@ async def insert_clicks(db: Database, clicks: ClickBatch) -> int:
         *zip(*clicks.agents, strict=True),  # browsers, OSes, devices, bots: in number order
         clicks.referrers,
         clicks.visitors,
+        clicks.countries,
     )
     async with db.connection() as connection:
         raw = connection.raw_connection
@@ -146,7 +150,8 @@ CLICK_DAY = "CAST(at AT TIME ZONE 'UTC' AS DATE)"
 # The values of a click (CLICK_VALUES) or of a click_day_agents row (AGENT_VALUES) for the top
 # lists, one row per dimension. ('' in click_day_agents: not recorded, see db/5.py.)
 AGENT_DIMENSIONS = "('browser', browser), ('os', os), ('device', device)"
-CLICK_VALUES = f"""CROSS JOIN LATERAL (VALUES ('referrer', referrer), {AGENT_DIMENSIONS})
+CLICK_VALUES = f"""CROSS JOIN LATERAL (VALUES ('referrer', referrer), {AGENT_DIMENSIONS},
+                                          ('country', country))
                        AS v (dimension, value)"""
 AGENT_VALUES = f"CROSS JOIN LATERAL (VALUES {AGENT_DIMENSIONS}) AS v (dimension, value)"
 # A roll-up gives way to people: waiting this long for a row lock (a link or org being
@@ -164,7 +169,8 @@ ROLL_UP_TIMEOUT = 300.0
 # (Their counts are added up with a UNION, not joined: the planner cannot know how many rows a
 # roll-up reads, and a join it takes for a few rows is ruinous for thousands.)
 ROLL_UP = f"""WITH rolled AS (
-        SELECT link_id, {CLICK_DAY} AS day, bot, referrer, browser, os, device, visitor
+        SELECT link_id, {CLICK_DAY} AS day, bot, referrer, browser, os, device, visitor,
+               country
           FROM clicks WHERE batch > $1 AND batch <= $2 AND link_id IN (SELECT id FROM links)
     ), new_visitors AS (
         INSERT INTO click_day_visitors (link_id, day, visitor)
@@ -198,6 +204,12 @@ ROLL_UP = f"""WITH rolled AS (
          GROUP BY link_id, day, browser, os, device
         ON CONFLICT (link_id, day, browser, os, device) DO UPDATE
            SET clicks = click_day_agents.clicks + EXCLUDED.clicks
+    ), countries AS (
+        INSERT INTO click_day_countries (link_id, day, country, clicks)
+        SELECT link_id, day, coalesce(country, ''), count(*) FROM rolled WHERE NOT bot
+         GROUP BY link_id, day, coalesce(country, '')
+        ON CONFLICT (link_id, day, country) DO UPDATE
+           SET clicks = click_day_countries.clicks + EXCLUDED.clicks
     ), counters AS (
         INSERT INTO link_clicks (link_id, clicks)
         SELECT link_id, count(*) FROM rolled WHERE NOT bot AND day < $3 GROUP BY link_id
@@ -323,6 +335,12 @@ class ValueClicks:
 
 
 @dataclass
+class CountryClicks:
+    value: str | None  # ISO 3166-1 alpha-2; None: unknown
+    clicks: int
+
+
+@dataclass
 class LinkStats:
     """Human visits only, over the window's UTC days (the link's ``clicks`` counts all time)."""
 
@@ -333,11 +351,14 @@ class LinkStats:
     browsers: list[ValueClicks]
     os: list[ValueClicks]
     devices: list[ValueClicks]
+    countries: list[CountryClicks]
 
 
 # A link's human clicks of the window past the mark (:after): not in the rollups yet. The mark
 # is a parameter, not a subquery, so that the planner sees how few rows are past it.
-LATEST = f"""SELECT {CLICK_DAY} AS day, referrer, browser, os, device, visitor FROM clicks
+LATEST = f"""SELECT {CLICK_DAY} AS day, referrer, browser, os, device, visitor,
+            coalesce(country, '') AS country
+      FROM clicks
      WHERE link_id = :link_id AND batch > :after AND NOT bot
        AND at >= CAST(:first AS TIMESTAMP) AT TIME ZONE 'UTC'"""  # noqa: S608
 # One row per day of the window, zeros included; an integer series keeps it free of time zones.
@@ -367,6 +388,9 @@ TOP_VALUES_SQL = f"""WITH counted AS (
         SELECT v.dimension, v.value, clicks FROM click_day_agents {AGENT_VALUES}
          WHERE link_id = :link_id AND day >= CAST(:first AS DATE) AND v.value <> ''
         UNION ALL
+        SELECT 'country', country, clicks FROM click_day_countries
+         WHERE link_id = :link_id AND day >= CAST(:first AS DATE)
+        UNION ALL
         SELECT v.dimension, v.value, 1 FROM ({LATEST}) AS latest {CLICK_VALUES}
          WHERE v.value IS NOT NULL
     )
@@ -391,9 +415,7 @@ async def select_link_stats(db: Database, link_id: int, days: int) -> LinkStats:
         values = {"first": first, "link_id": link_id, "after": after}
         series = await db.fetch_all(SERIES_SQL, {**values, "days": days})
         top_values = await db.fetch_all(TOP_VALUES_SQL, {**values, "top": TOP})
-    tops: dict[str, list[ValueClicks]] = {dimension: [] for dimension in DIMENSIONS}
-    for row in top_values:
-        tops[row["dimension"]].append(ValueClicks(value=row["value"], clicks=row["clicks"]))
+    tops = top_lists(top_values)
     return LinkStats(
         total_clicks=sum(row["clicks"] for row in series),
         unique_visitors=sum(row["visitors"] for row in series),
@@ -402,4 +424,16 @@ async def select_link_stats(db: Database, link_id: int, days: int) -> LinkStats:
         browsers=tops["browser"],
         os=tops["os"],
         devices=tops["device"],
+        countries=tops["country"],
     )
+
+
+def top_lists(rows) -> dict[str, list]:
+    """Rows (dimension, value, clicks) as a list per dimension; a country '' is unknown."""
+    tops: dict[str, list] = {dimension: [] for dimension in DIMENSIONS}
+    for row in rows:
+        if row["dimension"] == "country":
+            tops["country"].append(CountryClicks(value=row["value"] or None, clicks=row["clicks"]))
+        else:
+            tops[row["dimension"]].append(ValueClicks(value=row["value"], clicks=row["clicks"]))
+    return tops
