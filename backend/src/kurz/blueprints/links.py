@@ -47,7 +47,7 @@ RedirectStatus = Literal[301, 302, 307, 308]
 NO_NUL = r"^[^\x00]*$"
 
 
-def _listed(value: object) -> object:
+def one_or_many(value: object) -> object:
     """A query parameter given once arrives as a string, given more often as a list."""
     return [value] if isinstance(value, str) else value
 
@@ -127,7 +127,7 @@ class LinkQuery(Query):
     q: str | None = Field(
         None, max_length=200, pattern=NO_NUL, description="Matches slug, url and title."
     )
-    tag: Annotated[list[str], BeforeValidator(_listed)] = Field(
+    tag: Annotated[list[str], BeforeValidator(one_or_many)] = Field(
         [], description="Repeatable: links with these tags (any letter case)."
     )
     tags_mode: Literal["any", "all"] = Field(
@@ -213,7 +213,9 @@ async def list_links(org_id: str, query_args: LinkQuery) -> LinkPage:
     ``tag`` (repeatable) keeps links with any (``tags_mode=all``: every one) of the tags."""
     caller = await require_org_role(org_id)
     await current_app.extensions["kurz.clicks"].settle()
-    filters = await list_filters(caller, query_args)
+    filters = await list_filters(
+        caller, query_args.q, query_args.tag, query_args.tags_mode, query_args.domain
+    )
     if filters is None:
         return LinkPage(items=[], next_cursor=None)
     links = await select_links_page(
@@ -231,19 +233,21 @@ async def list_links(org_id: str, query_args: LinkQuery) -> LinkPage:
     )
 
 
-async def list_filters(caller: Caller, query: "LinkQuery") -> dict | None:
-    """The list's filters as ``select_links_page`` takes them; None when no link can match
-    (an unknown tag, or a domain that is not this service's)."""
-    if query.domain is not None and query.domain.lower() != default_domain():
+async def list_filters(
+    caller: Caller, q: str | None, tags: list[str], tags_mode: str, domain: str | None
+) -> dict | None:
+    """The list's filters as ``link_filters`` takes them; None when no link can match (an
+    unknown tag, or a domain that is not this service's)."""
+    if domain is not None and domain.lower() != default_domain():
         return None
-    if not query.tag:
-        return {"search": query.q}
-    names = check_tag_names(query.tag, "tag", None)
+    if not tags:
+        return {"search": q}
+    names = check_tag_names(tags, "tag", None)
     tag_ids = await select_tag_ids(get_db(), caller.org_id, names)
-    all_tags = query.tags_mode == "all"
+    all_tags = tags_mode == "all"
     if not tag_ids or (all_tags and len(tag_ids) < len(names)):
         return None
-    return {"search": query.q, "tag_ids": tag_ids, "all_tags": all_tags}
+    return {"search": q, "tag_ids": tag_ids, "all_tags": all_tags}
 
 
 def default_domain() -> str:

@@ -354,21 +354,23 @@ class LinkStats:
     countries: list[CountryClicks]
 
 
-# A link's human clicks of the window past the mark (:after): not in the rollups yet. The mark
-# is a parameter, not a subquery, so that the planner sees how few rows are past it.
-LATEST = f"""SELECT {CLICK_DAY} AS day, referrer, browser, os, device, visitor,
-            coalesce(country, '') AS country
+# The human clicks of the window past the mark (:after), of the links {links} selects: not in
+# the rollups yet. The mark is a parameter, not a subquery, so that the planner sees how few
+# rows are past it.
+LATEST = """SELECT link_id, {click_day} AS day, referrer, browser, os, device, visitor,
+                   coalesce(country, '') AS country
       FROM clicks
-     WHERE link_id = :link_id AND batch > :after AND NOT bot
-       AND at >= CAST(:first AS TIMESTAMP) AT TIME ZONE 'UTC'"""  # noqa: S608
+     WHERE {links} AND batch > :after AND NOT bot
+       AND at >= CAST(:first AS TIMESTAMP) AT TIME ZONE 'UTC'"""
 # One row per day of the window, zeros included; an integer series keeps it free of time zones.
-# A latest visitor is new to its day unless the rollups counted it already.
-SERIES_SQL = f"""WITH latest_days AS (
+# A latest visitor is new to its link's day unless the rollups counted it already.
+SERIES = """WITH latest_days AS (
         SELECT latest.day, count(*) AS clicks,
-               count(DISTINCT latest.visitor) FILTER (WHERE counted.visitor IS NULL) AS visitors
-          FROM ({LATEST}) AS latest
+               count(DISTINCT (latest.link_id, latest.visitor))
+                   FILTER (WHERE counted.visitor IS NULL) AS visitors
+          FROM ({latest}) AS latest
           LEFT JOIN click_day_visitors counted
-                 ON counted.link_id = :link_id AND counted.day = latest.day
+                 ON counted.link_id = latest.link_id AND counted.day = latest.day
                 AND counted.visitor = latest.visitor
          GROUP BY latest.day
     )
@@ -376,22 +378,23 @@ SERIES_SQL = f"""WITH latest_days AS (
            coalesce(d.clicks, 0) + coalesce(l.clicks, 0) AS clicks,
            coalesce(d.visitors, 0) + coalesce(l.visitors, 0) AS visitors
       FROM generate_series(0, :days - 1) AS i
-      LEFT JOIN (SELECT day, clicks, visitors FROM click_days
-                  WHERE link_id = :link_id AND day >= CAST(:first AS DATE)) d
+      LEFT JOIN (SELECT day, CAST(sum(clicks) AS BIGINT) AS clicks,
+                        CAST(sum(visitors) AS BIGINT) AS visitors FROM click_days
+                  WHERE {links} AND day >= CAST(:first AS DATE) GROUP BY day) d
              ON d.day = CAST(:first AS DATE) + i
       LEFT JOIN latest_days l ON l.day = CAST(:first AS DATE) + i
-     ORDER BY day"""  # noqa: S608
-TOP_VALUES_SQL = f"""WITH counted AS (
+     ORDER BY day"""
+TOP_VALUES = """WITH counted AS (
         SELECT 'referrer' AS dimension, referrer AS value, clicks FROM click_day_referrers
-         WHERE link_id = :link_id AND day >= CAST(:first AS DATE)
+         WHERE {links} AND day >= CAST(:first AS DATE)
         UNION ALL
-        SELECT v.dimension, v.value, clicks FROM click_day_agents {AGENT_VALUES}
-         WHERE link_id = :link_id AND day >= CAST(:first AS DATE) AND v.value <> ''
+        SELECT v.dimension, v.value, clicks FROM click_day_agents {agent_values}
+         WHERE {links} AND day >= CAST(:first AS DATE) AND v.value <> ''
         UNION ALL
         SELECT 'country', country, clicks FROM click_day_countries
-         WHERE link_id = :link_id AND day >= CAST(:first AS DATE)
+         WHERE {links} AND day >= CAST(:first AS DATE)
         UNION ALL
-        SELECT v.dimension, v.value, 1 FROM ({LATEST}) AS latest {CLICK_VALUES}
+        SELECT v.dimension, v.value, 1 FROM ({latest}) AS latest {click_values}
          WHERE v.value IS NOT NULL
     )
     SELECT dimension, value, clicks FROM (
@@ -402,21 +405,75 @@ TOP_VALUES_SQL = f"""WITH counted AS (
          GROUP BY dimension, value
     ) ranked
     WHERE rank <= :top
-    ORDER BY dimension, rank"""  # noqa: S608
+    ORDER BY dimension, rank"""
+# The links with the most clicks in the window.
+TOP_LINKS = """SELECT links.slug, links.title, CAST(sum(counted.clicks) AS BIGINT) AS clicks
+      FROM (SELECT link_id, clicks FROM click_days
+             WHERE {links} AND day >= CAST(:first AS DATE) AND clicks > 0
+            UNION ALL
+            SELECT link_id, 1 FROM ({latest}) AS latest) AS counted
+      JOIN links ON links.id = counted.link_id
+     GROUP BY links.id
+     ORDER BY clicks DESC, links.slug
+     LIMIT :top"""
+
+
+def stats_sql(links: str) -> tuple[str, str, str]:
+    """The series, top values and top links statements over the links that the condition
+    ``links`` (on a ``link_id`` column) selects."""
+    latest = LATEST.format(links=links, click_day=CLICK_DAY)
+    return (
+        SERIES.format(links=links, latest=latest),
+        TOP_VALUES.format(
+            links=links, latest=latest, agent_values=AGENT_VALUES, click_values=CLICK_VALUES
+        ),
+        TOP_LINKS.format(links=links, latest=latest),
+    )
+
+
+SERIES_SQL, TOP_VALUES_SQL, _ = stats_sql("link_id = :link_id")
 
 
 async def select_link_stats(db: Database, link_id: int, days: int) -> LinkStats:
     """Stats of the last ``days`` UTC days, today included."""
+    stats, _ = await _select_stats(db, "link_id = :link_id", {"link_id": link_id}, days)
+    return stats
+
+
+@dataclass
+class TopLink:
+    slug: str
+    title: str | None
+    clicks: int
+
+
+async def select_org_stats(
+    db: Database, conditions: list[str], values: dict, days: int
+) -> tuple[LinkStats, list[TopLink]]:
+    """Stats of the links that ``conditions`` on ``links`` select (an org's, see
+    ``links.link_filters``), and the top links among them."""
+    links = (
+        f"link_id IN (SELECT links.id FROM links WHERE {' AND '.join(conditions)})"  # noqa: S608
+    )
+    stats, top_links = await _select_stats(db, links, values, days, top_links=True)
+    return stats, top_links
+
+
+async def _select_stats(
+    db: Database, links: str, values: dict, days: int, top_links: bool = False
+) -> tuple[LinkStats, list[TopLink]]:
+    series_sql, top_values_sql, top_links_sql = stats_sql(links)
     first = datetime.datetime.now(datetime.UTC).date() - datetime.timedelta(days=days - 1)
-    # One snapshot for the mark and both reads: a roll-up committing in between would
+    # One snapshot for the mark and every read: a roll-up committing in between would
     # otherwise count its clicks twice (in the rollups and past the old mark).
     async with db.transaction(isolation="repeatable_read", readonly=True):
         after = await db.fetch_val(f"SELECT {ROLLED_UP_TO}")  # noqa: S608
-        values = {"first": first, "link_id": link_id, "after": after}
-        series = await db.fetch_all(SERIES_SQL, {**values, "days": days})
-        top_values = await db.fetch_all(TOP_VALUES_SQL, {**values, "top": TOP})
+        values = {**values, "first": first, "after": after}
+        series = await db.fetch_all(series_sql, {**values, "days": days})
+        top_values = await db.fetch_all(top_values_sql, {**values, "top": TOP})
+        best = await db.fetch_all(top_links_sql, {**values, "top": TOP}) if top_links else []
     tops = top_lists(top_values)
-    return LinkStats(
+    stats = LinkStats(
         total_clicks=sum(row["clicks"] for row in series),
         unique_visitors=sum(row["visitors"] for row in series),
         series=[DayClicks(date=row["day"], clicks=row["clicks"]) for row in series],
@@ -426,6 +483,7 @@ async def select_link_stats(db: Database, link_id: int, days: int) -> LinkStats:
         devices=tops["device"],
         countries=tops["country"],
     )
+    return stats, [TopLink(row["slug"], row["title"], row["clicks"]) for row in best]
 
 
 def top_lists(rows) -> dict[str, list]:
