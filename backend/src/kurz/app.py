@@ -3,7 +3,7 @@
 import logging
 from datetime import timedelta
 
-from quart import Quart, Response, request
+from quart import Quart, Request, Response, request
 from quart.globals import request_ctx
 from quart_auth import QuartAuth
 from quart_rate_limiter import RateLimit, RateLimiter
@@ -35,6 +35,7 @@ from .migrations import migrate
 from .ratelimits import client_address
 from .schemas import KurzOpenAPIProvider
 from .security import security_headers
+from .uploads import LARGE_BODIES
 
 log = logging.getLogger("kurz")
 
@@ -55,7 +56,22 @@ BLUEPRINTS = (
 )
 
 
+class KurzRequest(Request):
+    """A request whose body may be as large as its route allows (``LARGE_BODIES``); every other
+    body is held to ``KURZ_MAX_BODY_BYTES``. Decided before routing, from the method and path,
+    since Quart sizes the body's buffer when the request arrives."""
+
+    def __init__(self, method: str, scheme: str, path: str, *args, **kwargs) -> None:
+        if method == "POST":
+            for pattern, limit in LARGE_BODIES:
+                if pattern.fullmatch(path):
+                    kwargs["max_content_length"] = limit
+        super().__init__(method, scheme, path, *args, **kwargs)
+
+
 class Kurz(Quart):
+    request_class = KurzRequest
+
     def log_exception(self, exception_info) -> None:
         # A refused start-up is explained by its message, which the server prints on one line.
         if not isinstance(exception_info[1], StartupError):

@@ -4,11 +4,18 @@ import base64
 import binascii
 import io
 from datetime import UTC, datetime
-from typing import Annotated, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal
 from urllib.parse import urlsplit
 
 import segno
-from pydantic import AwareDatetime, BaseModel, BeforeValidator, Field, RootModel
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    Field,
+    RootModel,
+    ValidationError,
+)
 from quart import Blueprint, Response, current_app
 from quart_rate_limiter import rate_limit
 from quart_schema import (
@@ -21,7 +28,13 @@ from quart_schema import (
 from ..audit import record_audit
 from ..auth import Caller, require_org_role, role_at_least
 from ..database import get_db
-from ..errors import TIMESTAMP_MESSAGE, APIError, validation_error
+from ..errors import (
+    TIMESTAMP_MESSAGE,
+    APIError,
+    problem_document,
+    validation_error,
+    validation_problem,
+)
 from ..models.links import (
     Link,
     delete_link,
@@ -31,9 +44,10 @@ from ..models.links import (
     update_link,
 )
 from ..models.tags import ensure_tags, select_tag_ids
-from ..ratelimits import LINK_CREATION_LIMITS
+from ..ratelimits import LINK_CREATION_LIMITS, take_link_creations
 from ..schemas import Input, Query, Timestamp, no_content, problems
 from ..slugs import check_slug, check_tag_names, check_url, random_slug, reserved_words
+from ..uploads import BATCH_ITEMS
 
 blueprint = Blueprint("links", __name__)
 
@@ -202,6 +216,51 @@ async def _insert(db, slug: str | None, reserved: frozenset[str], values: dict) 
         "No free random slug was found; try again, or choose a slug.",
         headers={"Retry-After": "1"},
     )
+
+
+class BatchCreate(Input):
+    items: list[Any] = Field(
+        min_length=1, max_length=BATCH_ITEMS, description="Link create bodies, 1 to 1000."
+    )
+
+
+class BatchItem(BaseModel):
+    index: int
+    status: int = Field(description="201 created, or the status of the problem in ``error``.")
+    link: LinkOut | None = None
+    error: dict | None = Field(None, description="The problem object that refused the item.")
+
+
+class BatchAnswer(BaseModel):
+    items: list[BatchItem]
+
+
+@blueprint.post(LINKS + "/batch")
+@validate_request(BatchCreate)
+@validate_response(BatchAnswer)
+@problems(400, 401, 404, 413, 503)
+async def create_links(org_id: str, data: BatchCreate) -> BatchAnswer:
+    """Create up to 1,000 links at once. Each item is a link create body, created or refused
+    on its own (a bad item never undoes a good one); the answer has one entry per item, in
+    order. The org's link creation limit counts items: those past it are refused with 429."""
+    caller = await require_org_role(org_id)
+    allowed = await take_link_creations(len(data.items))
+    answers = []
+    for index, item in enumerate(data.items):
+        try:
+            if index >= allowed:
+                raise APIError(429, "RATE_LIMITED", "Too many links created; try again later.")
+            try:
+                body = LinkCreate.model_validate(item)
+            except ValidationError as error:
+                raise validation_problem(error) from None
+            link = await create_one(caller, body)
+        except APIError as error:
+            problem = problem_document(error)
+            answers.append(BatchItem(index=index, status=error.status, error=problem))
+        else:
+            answers.append(BatchItem(index=index, status=201, link=_out(link)))
+    return BatchAnswer(items=answers)
 
 
 @blueprint.get(LINKS)
