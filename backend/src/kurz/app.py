@@ -16,6 +16,7 @@ from .auth import authorise_org, check_csrf
 from .blueprints import (
     audit,
     frontend,
+    imports,
     links,
     members,
     ops,
@@ -30,6 +31,7 @@ from .blueprints import (
 from .config import Settings, StartupError
 from .database import close, connect, database_url
 from .errors import register_error_handlers
+from .imports import import_kind
 from .jobs import JobWorker
 from .migrations import migrate
 from .ratelimits import client_address
@@ -51,6 +53,7 @@ BLUEPRINTS = (
     links,
     stats,
     tags,
+    imports,
     audit,
     redirects,
 )
@@ -132,6 +135,7 @@ def create_app(settings: Settings | None = None) -> Kurz:
     clicks = app.extensions["kurz.clicks"] = ClickRecorder(settings)
     # Deferred work (mail, webhook deliveries, imports); features register their job kinds.
     jobs = app.extensions["kurz.jobs"] = JobWorker(poll_seconds=settings.job_poll_seconds)
+    jobs.register(import_kind(app))
 
     @app.before_serving
     async def open_database() -> None:
