@@ -16,6 +16,7 @@ Kurz column        also read from
 ``expires_at``     ``validUntil`` (Shlink), ``expire_at``
 ``redirect_status``
 ``domain``         the service's own domain only (empty: the same)
+``disabled``       ``true`` disables the link (as Kurz's export writes it)
 =================  =====================================================================
 
 The job applies rows in chunks; each chunk's links are committed together with the import's
@@ -43,7 +44,7 @@ from .models.imports import (
     select_org_link_url,
     update_import_progress,
 )
-from .models.links import insert_link
+from .models.links import insert_link, update_link
 from .models.tags import ensure_tags
 from .slugs import check_slug, check_tag_names, check_url, random_slug, reserved_words
 from .uploads import IMPORT_ROWS
@@ -61,6 +62,7 @@ ALIASES = {
     "expires_at": ("expiresat", "validuntil", "expireat"),
     "redirect_status": ("redirectstatus",),
     "domain": ("domain",),
+    "disabled": ("disabled",),
 }
 
 
@@ -192,6 +194,7 @@ class RowApplier:
             "expires_at": _timestamp(cell(row, "expires_at")),
             "redirect_status": int(status),
             "tags": check_tag_names(tags, "tags", 10),
+            "disabled": cell(row, "disabled").lower() in ("true", "1", "yes"),
         }
 
     async def _create(self, values: dict) -> str:
@@ -223,6 +226,8 @@ class RowApplier:
                 break
         if link is None:
             raise APIError(409, "SLUG_TAKEN", f"The slug {slug!r} is already taken.")
+        if values["disabled"]:
+            await update_link(db, self.org_id, link.slug, {"disabled": True})
         self.created.append(link.slug)
         return "created"
 

@@ -2,6 +2,7 @@
 
 import base64
 import binascii
+import csv
 import io
 from datetime import UTC, datetime
 from typing import Annotated, Any, ClassVar, Literal
@@ -16,7 +17,7 @@ from pydantic import (
     RootModel,
     ValidationError,
 )
-from quart import Blueprint, Response, current_app
+from quart import Blueprint, Response, current_app, stream_with_context
 from quart_rate_limiter import rate_limit
 from quart_schema import (
     document_response,
@@ -312,6 +313,97 @@ async def list_filters(
 def default_domain() -> str:
     """The host of the service's own short URLs."""
     return urlsplit(current_app.config["KURZ"].base_url).netloc.lower()
+
+
+class ExportQuery(Query):
+    q: str | None = Field(None, max_length=200, pattern=NO_NUL)
+    tag: Annotated[list[str], BeforeValidator(one_or_many)] = []
+    tags_mode: Literal["any", "all"] = "any"
+    domain: str | None = Field(None, max_length=253)
+
+
+class LinksCsv(RootModel[str]):
+    """``text/csv``: a header row, then one row per link."""
+
+    content_types: ClassVar = ("text/csv",)
+
+
+EXPORT_COLUMNS = (
+    "slug",
+    "short_url",
+    "url",
+    "title",
+    "tags",
+    "created_at",
+    "expires_at",
+    "disabled",
+    "clicks",
+    "redirect_status",
+    "domain",
+)
+# Links read per query: the export holds one chunk at a time, however many links there are.
+EXPORT_CHUNK = 1000
+
+
+@blueprint.get(LINKS + "/export.csv")
+@validate_querystring(ExportQuery)
+@document_response(LinksCsv)
+@problems(400, 401, 404, 503)
+async def export_links(org_id: str, query_args: ExportQuery) -> Response:
+    """Every link of the org matching the list's filters (``q``, ``tag``, ``tags_mode``,
+    ``domain``) as CSV, newest first, not paged; tags are separated by ``|``. The file can be
+    imported again (``POST .../imports``)."""
+    caller = await require_org_role(org_id)
+    await current_app.extensions["kurz.clicks"].settle()
+    filters = await list_filters(
+        caller, query_args.q, query_args.tag, query_args.tags_mode, query_args.domain
+    )
+    domain = default_domain()
+
+    @stream_with_context
+    async def rows():
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\r\n")
+        writer.writerow(EXPORT_COLUMNS)
+        yield out.getvalue().encode()
+        before = None
+        while filters is not None:
+            links = await select_links_page(
+                get_db(), caller.org_id, limit=EXPORT_CHUNK, before=before, **filters
+            )
+            out.seek(0)
+            out.truncate()
+            for link in links:
+                writer.writerow(_export_row(link, domain))
+            yield out.getvalue().encode()
+            if len(links) < EXPORT_CHUNK:
+                break
+            before = (links[-1].created_at, links[-1].id)
+
+    return Response(
+        rows(),
+        content_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": 'attachment; filename="links.csv"'},
+    )
+
+
+def _export_row(link: Link, domain: str) -> list:
+    def iso(when: datetime | None) -> str:
+        return "" if when is None else when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+    return [
+        link.slug,
+        _short_url(link.slug),
+        link.url,
+        link.title or "",
+        "|".join(link.tags),
+        iso(link.created_at),
+        iso(link.expires_at),
+        "true" if link.disabled else "false",
+        link.clicks,
+        link.redirect_status,
+        domain,
+    ]
 
 
 @blueprint.get(LINK)
