@@ -22,6 +22,9 @@ SNAPSHOT = {
     "tokens": "SELECT id, org_id, name, role FROM api_tokens ORDER BY id",
     "links": "SELECT * FROM links ORDER BY id",
     "domains": "SELECT * FROM domains ORDER BY id",
+    "tags": "SELECT * FROM tags ORDER BY id",
+    "webhooks": "SELECT * FROM webhooks ORDER BY id",
+    "deliveries": "SELECT * FROM webhook_deliveries ORDER BY id",
     "audit": "SELECT count(*) FROM audit_log",
 }
 
@@ -70,9 +73,34 @@ async def org_b(app, make_org, add_member, make_token) -> dict[str, str]:
         "VALUES (:org_id, 'go.b-org.example', 'b')",
         {"org_id": org_id},
     )
+    await app.extensions["kurz.db"].execute(
+        "INSERT INTO tags (org_id, name, color) VALUES (:org_id, 'b-tag', '#123456')",
+        {"org_id": org_id},
+    )
+    webhook = await app.extensions["kurz.db"].fetch_one(
+        """WITH webhook AS (
+               INSERT INTO webhooks (org_id, url, events, secret)
+               VALUES (:org_id, 'https://example.com/hook', '{link.created}', 'x') RETURNING id
+           ), event AS (
+               INSERT INTO webhook_events (org_id, type, payload)
+               VALUES (:org_id, 'link.created', '{}') RETURNING id
+           )
+           INSERT INTO webhook_deliveries (webhook_id, event_id, status)
+           SELECT webhook.id, event.id, 'failed' FROM webhook, event
+           RETURNING webhook_id, id""",
+        {"org_id": org_id},
+    )
+    import_id = await app.extensions["kurz.db"].fetch_val(
+        "INSERT INTO imports (org_id, status) VALUES (:org_id, 'done') RETURNING id",
+        {"org_id": org_id},
+    )
     return {
         "org_id": org_id,
         "hostname": "go.b-org.example",
+        "name": "b-tag",
+        "webhook_id": str(webhook["webhook_id"]),
+        "delivery_id": str(webhook["id"]),
+        "import_id": str(import_id),
         "user_id": member.id,
         "token_id": tokens["items"][0]["id"],
         "email": "invited@example.com",

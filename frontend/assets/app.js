@@ -8,12 +8,15 @@ import {
 import { accountView } from './views/account.js';
 import { activityView } from './views/activity.js';
 import { domainsView } from './views/domains.js';
+import { dashboardView } from './views/dashboard.js';
+import { importView } from './views/import.js';
 import { loginView, registerView } from './views/auth.js';
 import { linkView } from './views/link.js';
 import { linksView } from './views/links.js';
 import { membersView } from './views/members.js';
 import { newOrgView } from './views/orgs.js';
 import { settingsView } from './views/settings.js';
+import { tagsView } from './views/tags.js';
 import { tokensView } from './views/tokens.js';
 import { webhooksView } from './views/webhooks.js';
 
@@ -23,6 +26,9 @@ route('/account', accountView);
 route('/orgs/new', newOrgView);
 route('/orgs/:org/links', linksView);
 route('/orgs/:org/links/:slug', linkView);
+route('/orgs/:org/dashboard', dashboardView);
+route('/orgs/:org/tags', tagsView);
+route('/orgs/:org/import', importView);
 route('/orgs/:org/members', membersView);
 route('/orgs/:org/tokens', tokensView);
 route('/orgs/:org/domains', domainsView);
@@ -80,6 +86,9 @@ function drawHeader(org, path) {
   const navOrg = org || defaultOrg();
   const links = [
     navOrg && ['Links', `/orgs/${navOrg.id}/links`],
+    navOrg && ['Dashboard', `/orgs/${navOrg.id}/dashboard`],
+    navOrg && ['Tags', `/orgs/${navOrg.id}/tags`],
+    navOrg && ['Import', `/orgs/${navOrg.id}/import`],
     navOrg && ['Members', `/orgs/${navOrg.id}/members`],
     ...(navOrg && atLeast(navOrg.role, 'admin')
       ? [

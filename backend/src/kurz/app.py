@@ -3,19 +3,21 @@
 import logging
 from datetime import timedelta
 
-from quart import Quart, Response, request
+from quart import Quart, Request, Response, request
 from quart.globals import request_ctx
 from quart_auth import QuartAuth
 from quart_rate_limiter import RateLimit, RateLimiter
 from quart_schema import QuartSchema
 
 from . import fast_redirects
+from .analytics.geo import use_database
 from .analytics.recorder import ClickRecorder
 from .auth import authorise_org, check_csrf
 from .blueprints import (
     audit,
     domains,
     frontend,
+    imports,
     links,
     members,
     ops,
@@ -23,6 +25,7 @@ from .blueprints import (
     redirects,
     sessions,
     stats,
+    tags,
     tokens,
     users,
     webhooks,
@@ -31,12 +34,14 @@ from .config import Settings, StartupError
 from .database import close, connect, database_url
 from .domains import DomainChecker
 from .errors import register_error_handlers
+from .imports import import_kind
 from .jobs import JobWorker
 from .migrations import migrate
 from .passwords import HashingGate
 from .ratelimits import client_address
 from .schemas import KurzOpenAPIProvider
 from .security import security_headers
+from .uploads import LARGE_BODIES
 from .webhooks import WebhookSender
 
 log = logging.getLogger("kurz")
@@ -53,13 +58,30 @@ BLUEPRINTS = (
     links,
     domains,
     stats,
+    tags,
+    imports,
     audit,
     webhooks,
     redirects,
 )
 
 
+class KurzRequest(Request):
+    """A request whose body may be as large as its route allows (``LARGE_BODIES``); every other
+    body is held to ``KURZ_MAX_BODY_BYTES``. Decided before routing, from the method and path,
+    since Quart sizes the body's buffer when the request arrives."""
+
+    def __init__(self, method: str, scheme: str, path: str, *args, **kwargs) -> None:
+        if method == "POST":
+            for pattern, limit in LARGE_BODIES:
+                if pattern.fullmatch(path):
+                    kwargs["max_content_length"] = limit
+        super().__init__(method, scheme, path, *args, **kwargs)
+
+
 class Kurz(Quart):
+    request_class = KurzRequest
+
     def log_exception(self, exception_info) -> None:
         # A refused start-up is explained by its message, which the server prints on one line.
         if not isinstance(exception_info[1], StartupError):
@@ -116,6 +138,7 @@ def create_app(settings: Settings | None = None) -> Kurz:
     for module in BLUEPRINTS:
         app.register_blueprint(module.blueprint)
 
+    use_database(settings.geoip_db)
     # The redirect path records clicks here; the flusher needs the pool, so it starts after it
     # opens and makes its final flush before it closes.
     clicks = app.extensions["kurz.clicks"] = ClickRecorder(settings)
@@ -123,6 +146,7 @@ def create_app(settings: Settings | None = None) -> Kurz:
     jobs = app.extensions["kurz.jobs"] = JobWorker(poll_seconds=settings.job_poll_seconds)
     domain_checker = DomainChecker(settings)
     sender = app.extensions["kurz.webhooks"] = WebhookSender(settings, jobs)
+    jobs.register(import_kind(app))
 
     @app.before_serving
     async def open_database() -> None:

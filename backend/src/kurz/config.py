@@ -141,6 +141,7 @@ class Settings:
     dns_nameservers: tuple[str, ...] = ()
     domain_check_seconds: float = 86400.0
     webhooks_allow_private: bool = False
+    geoip_db: Path | None = None
 
     @property
     def production(self) -> bool:
@@ -213,7 +214,17 @@ class Settings:
             webhooks_allow_private=_bool(
                 environ.get("KURZ_WEBHOOKS_ALLOW_PRIVATE", "false"), "KURZ_WEBHOOKS_ALLOW_PRIVATE"
             ),
+            geoip_db=_existing_file(environ.get("KURZ_GEOIP_DB"), "KURZ_GEOIP_DB"),
         )
         if settings.pool_min_size > settings.pool_max_size:
             raise ConfigError("KURZ_DB_POOL_MIN must not exceed KURZ_DB_POOL_MAX")
         return settings
+
+
+def _existing_file(value: str | None, name: str) -> Path | None:
+    if not value:
+        return None
+    path = Path(value).expanduser().resolve()
+    if not path.is_file():
+        raise ConfigError(f"{name} must name a readable file; {value!r} is none")
+    return path

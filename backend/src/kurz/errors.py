@@ -69,6 +69,11 @@ def org_not_found() -> APIError:
 
 def problem_body(error: APIError) -> bytes:
     """The problem+json document of an error (also sent by the HTTP protocol, see http_limits)."""
+    return json.dumps(problem_document(error)).encode()
+
+
+def problem_document(error: APIError) -> dict[str, Any]:
+    """The problem object of an error (also the ``error`` of a batch item)."""
     title = HTTPStatus(error.status).phrase
     body: dict[str, Any] = {
         "type": "about:blank",
@@ -79,7 +84,7 @@ def problem_body(error: APIError) -> bytes:
     }
     if error.errors is not None:
         body["errors"] = error.errors
-    return json.dumps(body).encode()
+    return body
 
 
 def problem_response(error: APIError) -> Response:
@@ -93,7 +98,11 @@ def problem_response(error: APIError) -> Response:
 
 
 def _from_schema_validation(error: RequestSchemaValidationError) -> APIError:
-    cause = error.validation_error
+    return validation_problem(error.validation_error)
+
+
+def validation_problem(cause: Exception) -> APIError:
+    """The 400 of a body (or a batch item) that its pydantic model refused."""
     code = "VALIDATION_ERROR"
     if hasattr(cause, "errors"):  # pydantic
         items = cause.errors()

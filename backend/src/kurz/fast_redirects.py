@@ -26,6 +26,7 @@ from collections import OrderedDict
 
 from quart import Quart
 
+from .analytics.geo import COUNTRY_HEADER, proxy_country
 from .database import get_db, links_channel
 from .link_rules import destination
 from .redirect_cache import CachedLink, LinkCache, LinkListener, asyncpg_dsn
@@ -132,18 +133,24 @@ class FastRedirects:
         )
         await send({"type": "http.response.body", "body": b""})
         user_agent = referrer = ""
+        country = None
         for name, value in scope["headers"]:
             if name == b"user-agent":
                 user_agent = value.decode("latin-1")
             elif name == b"referer":
                 referrer = value.decode("latin-1")
+            elif name == COUNTRY_HEADER:
+                country = value
         client = scope.get("client")
+        client_ip = client[0] if client else ""
+        if country is not None:
+            client_ip = proxy_country(scope, client_ip, country)
         self.app.extensions["kurz.clicks"].record(
             link.id,
             method=scope["method"],
             user_agent=user_agent,
             referrer=referrer,
-            client_ip=client[0] if client else "",
+            client_ip=client_ip,
         )
         return True
 

@@ -19,6 +19,7 @@ from functools import cache
 
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 
+from .analytics.geo import PEER_KEY
 from .config import Settings
 from .errors import APIError, problem_body
 from .security import security_headers
@@ -84,6 +85,9 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         # From the head's first byte (this also ends the idle wait of a new connection).
         self.stop_head_timer()
         self.head_timer = self.loop.call_later(_settings().request_head_timeout, self.head_timeout)
+        # The connection's peer, which uvicorn's proxy headers replace in "client": whether a
+        # proxy's country header is trusted depends on it (analytics.geo).
+        self.scope[PEER_KEY] = self.client
 
     def on_url(self, url: bytes) -> None:
         self.count(len(url))

@@ -112,3 +112,25 @@ async def record_login_failure(email: str) -> None:
 async def forget_login_failures(email: str) -> None:
     if _enabled():
         await delete_login_failures(get_db(), _email_key(email))
+
+
+async def take_link_creations(count: int) -> int:
+    """How many of ``count`` links the caller's org may create now, spent from the allowance
+    of ``POST .../links`` (LINK_CREATION_LIMITS): a batch counts its items, not one request."""
+    if not current_app.config["QUART_RATE_LIMITER_ENABLED"]:
+        return count
+    store = current_app.extensions["kurz.rate_limiter"].store
+    now = datetime.now(UTC)
+    keys = []
+    allowed = count
+    for limit in LINK_CREATION_LIMITS:
+        # quart-rate-limiter's key of that route's limit (GCRA: the theoretical arrival time).
+        owner = await limit.key_function()
+        key = f"{current_app.import_name}-links.create_link-{limit.key}-{owner}"
+        arrival = max((await store.get(key, now)).astimezone(UTC), now)
+        room = (limit.period.total_seconds() - (arrival - now).total_seconds()) / limit.inverse
+        allowed = min(allowed, max(0, math.floor(room + 1e-9)))
+        keys.append((key, arrival, limit))
+    for key, arrival, limit in keys:
+        await store.set(key, arrival + timedelta(seconds=allowed * limit.inverse))
+    return allowed

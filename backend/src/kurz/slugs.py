@@ -176,3 +176,24 @@ def check_url(url: str, base_url: str) -> str:
     if host == own or (_is_loopback(host) and _is_loopback(own)):
         raise _invalid_url("A link cannot point at this service's own short links.")
     return parts.scheme.lower() + url[len(parts.scheme) :]  # "HTTPS://x" is "https://x"
+
+
+TAG_NAME_LENGTH = 40
+# Control characters, and "|": the separator of tag names in CSV files.
+_BAD_TAG_CHARACTERS = re.compile(r"[\x00-\x1f\x7f|]")
+
+
+def check_tag_names(names: list[str], field: str, limit: int | None) -> list[str]:
+    """Tag names trimmed, each once (in any letter case, the first spelling wins), at most
+    ``limit`` of them; else 400 naming ``field``."""
+    unique: dict[str, str] = {}
+    for raw in names:
+        name = raw.strip()
+        if not 1 <= len(name) <= TAG_NAME_LENGTH:
+            raise validation_error(field, "A tag name has 1 to 40 characters.")
+        if _BAD_TAG_CHARACTERS.search(name):
+            raise validation_error(field, "A tag name cannot contain control characters or '|'.")
+        unique.setdefault(name.lower(), name)
+    if limit is not None and len(unique) > limit:
+        raise validation_error(field, f"A link has at most {limit} tags.")
+    return list(unique.values())

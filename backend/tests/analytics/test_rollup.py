@@ -128,9 +128,10 @@ async def test_a_click_of_a_day_before_the_counters_day_goes_to_the_counter(db) 
     await roll_up_clicks(db)  # nothing to roll up: the counters' day stays today
     yesterday = time.time_ns() // 1000 - 86_400_000_000
     chrome = ("Chrome", "Windows", "desktop", False)
-    await insert_clicks(
-        db, ClickBatch(uuid.uuid4(), [link], [yesterday], [1], [1], [1], [chrome], [None], [b"v"])
+    batch = ClickBatch(
+        uuid.uuid4(), [link], [yesterday], [1], [1], [1], [chrome], [None], [b"v"], ["DE"]
     )
+    await insert_clicks(db, batch)
     assert (await select_link(db, org_id, "late")).clicks == 1
     assert await roll_up_clicks(db) == 1
     assert await counter(db, link) == 1

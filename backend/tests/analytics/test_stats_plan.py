@@ -114,6 +114,7 @@ async def test_stats_read_rollups_and_latest_clicks_by_index(db) -> None:
             ("click_days", "click_days_pkey"),
             ("click_day_referrers", "click_day_referrers_pkey"),
             ("click_day_agents", "click_day_agents_pkey"),
+            ("click_day_countries", "click_day_countries_pkey"),
             ("click_day_visitors", "click_day_visitors_pkey"),
             ("links", "links_pkey"),
             ("link_clicks", "link_clicks_pkey"),

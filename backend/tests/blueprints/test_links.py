@@ -30,6 +30,7 @@ LINK_FIELDS = {
     "clicks_remaining",
     "expired_url",
     "rules",
+    "tags",
 }
 
 

@@ -141,7 +141,7 @@ async def test_openapi_describes_the_stats_route(client) -> None:
     route = document["paths"]["/api/v1/orgs/{org_id}/links/{slug}/stats"]["get"]
     assert [
         parameter["name"] for parameter in route["parameters"] if parameter["in"] == "query"
-    ] == ["days", "domain"]
+    ] == ["days", "domain", "format"]
     assert {"200", "400", "401", "404"} <= set(route["responses"])
     schema = route["responses"]["200"]["content"]["application/json"]["schema"]
     assert "$ref" in schema or "properties" in schema

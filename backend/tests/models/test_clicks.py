@@ -25,6 +25,7 @@ async def test_a_batch_stores_each_click_with_its_own_fields(db) -> None:
         agents=agents,
         referrers=referrers,
         visitors=visitors,
+        countries=[None, *("DE" for _ in range(1, count))],
     )
     assert await insert_clicks(db, batch) == count
     rows = await db.fetch_all(

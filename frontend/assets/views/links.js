@@ -9,6 +9,7 @@ import { setQuery } from '../router.js';
 import { atLeast } from '../session.js';
 import { domainPicker, domainQuery } from './domains.js';
 import { controlBadges, linkControls } from './link_controls.js';
+import { parseTags, tagChips, tagFilter } from './tags.js';
 
 const PAGE_SIZE = 20;
 
@@ -79,6 +80,7 @@ const optionFields = (link = {}) => [
     hint: 'Your local time. Leave empty to never expire.',
   },
   { name: 'redirect_status', label: 'Redirect type', options: REDIRECTS, value: link.redirect_status ?? 302 },
+  { name: 'tags', label: 'Tags', value: (link.tags || []).join(', '), hint: 'Separated by commas; at most 10.' },
 ];
 
 // Form values -> API fields; "" becomes null so an edit can clear a title or an expiry. The
@@ -88,6 +90,7 @@ const toApi = ({ password, remove_password, max_clicks, expired_url, ...values }
   title: values.title || null,
   expires_at: fromLocalInput(values.expires_at),
   redirect_status: Number(values.redirect_status),
+  tags: parseTags(values.tags),
 });
 
 function editDialog(ctx, link, onUpdate) {
@@ -105,9 +108,9 @@ function editDialog(ctx, link, onUpdate) {
       extra: h('button', { type: 'button', class: 'btn', onclick: close }, 'Cancel'),
       onSubmit: async (values) => {
         // Send only what changed, so an old expiry in the past is not re-validated.
-        const original = toApi({ url: link.url, title: link.title, expires_at: toLocalInput(link.expires_at), redirect_status: link.redirect_status });
+        const original = toApi({ url: link.url, title: link.title, expires_at: toLocalInput(link.expires_at), redirect_status: link.redirect_status, tags: (link.tags || []).join(', ') });
         const changes = {
-          ...Object.fromEntries(Object.entries(toApi(values)).filter(([key, value]) => value !== original[key])),
+          ...Object.fromEntries(Object.entries(toApi(values)).filter(([key, value]) => String(value) !== String(original[key]))),
           ...controls.body(values),
         };
         if (Object.keys(changes).length) {
@@ -128,7 +131,7 @@ function linkItem(ctx, link, onRemove) {
       h(
         'div',
         { class: 'link-main' },
-        h('div', { class: 'link-head' }, h('a', { class: 'link-title', href: linkHref(ctx.org, link.slug, link.domain) }, link.title || link.slug), badges(link)),
+        h('div', { class: 'link-head' }, h('a', { class: 'link-title', href: linkHref(ctx.org, link.slug, link.domain) }, link.title || link.slug), badges(link), tagChips(link.tags)),
         h(
           'div',
           { class: 'link-short' },
@@ -165,6 +168,7 @@ export function linksView(ctx) {
   const search = h('input', { type: 'search', id: 'link-search', name: 'q', autocomplete: 'off', placeholder: 'Slug, URL or title' });
   search.value = ctx.query.get('q') ?? '';
   let query = search.value.trim();
+  let tag = ctx.query.get('tag') ?? '';
   let cursor = null;
   let generation = 0; // a newer search makes older answers irrelevant
 
@@ -179,6 +183,7 @@ export function linksView(ctx) {
     const mine = reset ? ++generation : generation;
     const params = new URLSearchParams({ limit: PAGE_SIZE });
     if (query) params.set('q', query);
+    if (tag) params.set('tag', tag);
     if (!reset && cursor) params.set('cursor', cursor);
     const data = await api.get(`${linkApi(ctx.org)}?${params}`);
     if (mine !== generation) return;
@@ -204,7 +209,8 @@ export function linksView(ctx) {
   const runSearch = () => {
     clearTimeout(typing);
     query = search.value.trim();
-    setQuery({ q: query });
+    setQuery({ q: query, tag });
+    exportLink.href = exportHref();
     reload();
   };
   search.addEventListener('input', () => {
@@ -213,6 +219,8 @@ export function linksView(ctx) {
   });
 
   const controls = linkControls('link-create-form');
+  const exportHref = () => `/api/v1${linkApi(ctx.org, 'export.csv')}?${new URLSearchParams(Object.entries({ q: query, tag }).filter(([, v]) => v))}`;
+  const exportLink = h('a', { class: 'btn btn-small', id: 'links-export', href: exportHref(), download: 'links.csv' }, 'Export CSV');
   const createForm = form({
     id: 'link-create-form',
     fields: [
@@ -269,6 +277,8 @@ export function linksView(ctx) {
         h('label', { for: 'link-search' }, 'Search links'),
         search,
       ),
+      tagFilter(ctx.org, tag, (value) => ((tag = value), runSearch())),
+      exportLink,
     ),
     status,
     list,

@@ -5,8 +5,9 @@ columns (no parsing, hashing or I/O). The columns keep no object per click: the 
 agents, referrers and addresses of a batch are numbered, and numbers and times go in arrays.
 Every ``settings.click_flush_seconds`` (default 1 s, ``KURZ_CLICK_FLUSH_SECONDS``) the flusher
 takes the buffer, parses each distinct user agent and referrer of a batch once, hashes each
-distinct visitor once and writes the batch of raw clicks in one transaction, so a batch is all
-or nothing; the clicks' numbers go packed (see ``models.clicks.packed``). Every
+distinct visitor once, finds each distinct address's country once (see ``geo``) and writes
+the batch of raw clicks in one transaction, so a batch is all or nothing; the clicks' numbers
+go packed (see ``models.clicks.packed``). Every
 ``settings.click_rollup_seconds`` (default 30 s, ``KURZ_CLICK_ROLLUP_SECONDS``) the flusher
 also folds the batches every instance wrote into the daily rollups and the link counters (see
 db/4.py, 5.py, 8.py and 9.py); link reads and stats count the clicks not rolled up yet from the
@@ -56,6 +57,7 @@ from ..models.clicks import (
     select_database_identity,
 )
 from .agents import MAX_REFERRER, MAX_USER_AGENT, Agent, classify, referrer_host
+from .geo import COUNTRY_SEPARATOR, country_of
 from .visitors import VisitorHasher
 
 log = logging.getLogger(__name__)
@@ -387,7 +389,12 @@ class ClickRecorder:
             ],
         )
         user_agents = [user_agent for _, user_agent in columns.agent_numbers]
-        addresses = list(columns.address_numbers)
+        # Each distinct address once: its country (a trusted proxy's, else looked up).
+        addresses, countries = [], []
+        for value in columns.address_numbers:
+            address, _, country = value.partition(COUNTRY_SEPARATOR)
+            addresses.append(address)
+            countries.append(country or country_of(address))
         clicks = ClickBatch(
             token,
             link_ids=columns.link_ids,
@@ -403,6 +410,7 @@ class ClickRecorder:
                 self._visitors.hash(dates[day], addresses[address - 1], user_agents[agent - 1])
                 for day, address, agent in visitor_numbers
             ],
+            countries=[countries[address - 1] for _, address, _ in visitor_numbers],
         )
         return await insert_clicks(self._db, clicks)
 

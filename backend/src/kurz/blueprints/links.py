@@ -1,13 +1,21 @@
 """An org's short links: create, list and search, read, edit, delete, QR code."""
 
+import csv
 import io
 from datetime import UTC, datetime
-from typing import Annotated, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal
 from urllib.parse import urlsplit
 
 import segno
-from pydantic import AwareDatetime, BaseModel, BeforeValidator, Field, RootModel
-from quart import Blueprint, Response, current_app, request
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    Field,
+    RootModel,
+    ValidationError,
+)
+from quart import Blueprint, Response, current_app, request, stream_with_context
 from quart_rate_limiter import rate_limit
 from quart_schema import (
     document_response,
@@ -22,7 +30,13 @@ from ..cursors import invalid_cursor, open_cursor, seal_cursor
 from ..database import get_db
 from ..destinations import check_destination
 from ..domains import stored_hostname
-from ..errors import TIMESTAMP_MESSAGE, APIError, validation_error
+from ..errors import (
+    TIMESTAMP_MESSAGE,
+    APIError,
+    problem_document,
+    validation_error,
+    validation_problem,
+)
 from ..models.domains import is_verified_hostname, select_domain, select_verified_domain_id
 from ..models.links import (
     EDITABLE,
@@ -33,10 +47,12 @@ from ..models.links import (
     select_links_page,
     update_link,
 )
+from ..models.tags import ensure_tags, select_tag_ids
 from ..passwords import LINK_PASSWORD_COST, check_link_password, hash_password
-from ..ratelimits import LINK_CREATION_LIMITS
+from ..ratelimits import LINK_CREATION_LIMITS, take_link_creations
 from ..schemas import Input, Query, Timestamp, no_content, problems
-from ..slugs import check_slug, check_url, random_slug, reserved_words
+from ..slugs import check_slug, check_tag_names, check_url, random_slug, reserved_words
+from ..uploads import BATCH_ITEMS
 from ..webhooks import emit
 from .redirects import limit_unknown_slugs
 
@@ -53,6 +69,11 @@ NO_NUL = r"^[^\x00]*$"
 MAX_RULES = 20
 MAX_CLICKS = 10**9
 SECRET_DESCRIPTION = "Write-only: visitors must enter it; 4 to 72 bytes (UTF-8)."  # noqa: S105
+
+
+def one_or_many(value: object) -> object:
+    """A query parameter given once arrives as a string, given more often as a list."""
+    return [value] if isinstance(value, str) else value
 
 
 def _iso_string(value: object) -> object:
@@ -82,6 +103,10 @@ class Rule(Input):
     url: str = Field(description="Where matching visits go; the same rules as a link's url.")
 
 
+MAX_TAGS = 10
+TagNames = list[str] | None
+
+
 class LinkCreate(Input):
     url: str = Field(description="Absolute http(s) URL, at most 2048 characters.")
     slug: str | None = Field(
@@ -103,6 +128,11 @@ class LinkCreate(Input):
     domain: str | None = Field(
         None, max_length=300, description="A verified domain of the org; the default when absent."
     )
+    tags: TagNames = Field(
+        None,
+        description="At most 10 tag names (1-40 characters, any letter case); new ones "
+        "are created.",
+    )
 
 
 class LinkUpdate(Input):
@@ -118,6 +148,7 @@ class LinkUpdate(Input):
     max_clicks: int | None = Field(None, ge=1, le=MAX_CLICKS)
     expired_url: str | None = None
     rules: list[Rule] = Field(None, max_length=MAX_RULES)  # type: ignore[assignment]
+    tags: list[str] = Field(None, description="Replaces the link's tags.")  # type: ignore
 
 
 class Creator(BaseModel):
@@ -148,6 +179,7 @@ class LinkOut(BaseModel):
     rules: list[dict[str, str]] = Field(
         description="[{country?, device?, os?, url}], in the order they are evaluated."
     )
+    tags: list[str]
 
 
 class LinkPage(BaseModel):
@@ -161,7 +193,15 @@ class LinkQuery(Query):
     q: str | None = Field(
         None, max_length=200, pattern=NO_NUL, description="Matches slug, url and title."
     )
-    domain: str | None = Field(None, max_length=300, description="Only links on this domain.")
+    tag: Annotated[list[str], BeforeValidator(one_or_many)] = Field(
+        [], description="Repeatable: links with these tags (any letter case)."
+    )
+    tags_mode: Literal["any", "all"] = Field(
+        "any", description="any: links with at least one of the tags; all: with every one."
+    )
+    domain: str | None = Field(
+        None, max_length=253, description="Only links on this domain (its host name)."
+    )
 
 
 class QrQuery(Query):
@@ -188,6 +228,13 @@ async def create_link(org_id: str, data: LinkCreate) -> tuple[LinkOut, int]:
     slugs: beyond it, 429.
     """
     caller = await require_org_role(org_id)
+    link = await create_one(caller, data)
+    return _out(link), 201
+
+
+async def create_one(caller: Caller, data: LinkCreate) -> Link:
+    """Create a link from a create body, in a transaction of its own (a savepoint inside a
+    caller's), or raise the APIError that refuses it."""
     reserved = reserved_words(current_app)
     slug = None if data.slug is None else check_slug(data.slug, reserved)
     values = {
@@ -201,31 +248,80 @@ async def create_link(org_id: str, data: LinkCreate) -> tuple[LinkOut, int]:
         "domain_id": await _new_link_domain(caller, data.domain),
         **await _controls(data, data.model_fields_set, current_app.config["KURZ"].base_url),
     }
+    names = check_tag_names(data.tags or [], "tags", MAX_TAGS)
     db = get_db()
     async with db.transaction():
-        if slug is not None:
-            link = await insert_link(db, slug=slug, **values)
-            if link is None:
-                limit_unknown_slugs()  # "taken" says a slug exists: as telling as a 404
-                raise APIError(409, "SLUG_TAKEN", f"The slug {slug!r} is already taken.")
-        else:
-            link = None
-            for _ in range(RANDOM_SLUG_ATTEMPTS):
-                candidate = random_slug()
-                if candidate.lower() not in reserved:
-                    link = await insert_link(db, slug=candidate, **values)
-                if link is not None:
-                    break
-            else:
-                raise APIError(
-                    503,
-                    "SLUG_SPACE_EXHAUSTED",
-                    "No free random slug was found; try again, or choose a slug.",
-                    headers={"Retry-After": "1"},
-                )
+        values["tag_ids"] = await ensure_tags(db, caller.org_id, names)
+        link = await _insert(db, slug, reserved, values)
         await emit(db, caller.org_id, "link.created", _out(link))
     _forget(link)  # a cached "no such slug" must not outlive the link's creation
-    return _out(link), 201
+    return link
+
+
+async def _insert(db, slug: str | None, reserved: frozenset[str], values: dict) -> Link:
+    if slug is not None:
+        link = await insert_link(db, slug=slug, **values)
+        if link is None:
+            limit_unknown_slugs()  # "taken" says a slug exists: as telling as a 404
+            raise APIError(409, "SLUG_TAKEN", f"The slug {slug!r} is already taken.")
+        return link
+    for _ in range(RANDOM_SLUG_ATTEMPTS):
+        candidate = random_slug()
+        if candidate.lower() not in reserved:
+            link = await insert_link(db, slug=candidate, **values)
+            if link is not None:
+                return link
+    raise APIError(
+        503,
+        "SLUG_SPACE_EXHAUSTED",
+        "No free random slug was found; try again, or choose a slug.",
+        headers={"Retry-After": "1"},
+    )
+
+
+class BatchCreate(Input):
+    items: list[Any] = Field(
+        min_length=1, max_length=BATCH_ITEMS, description="Link create bodies, 1 to 1000."
+    )
+
+
+class BatchItem(BaseModel):
+    index: int
+    status: int = Field(description="201 created, or the status of the problem in ``error``.")
+    link: LinkOut | None = None
+    error: dict | None = Field(None, description="The problem object that refused the item.")
+
+
+class BatchAnswer(BaseModel):
+    items: list[BatchItem]
+
+
+@blueprint.post(LINKS + "/batch")
+@validate_request(BatchCreate)
+@validate_response(BatchAnswer)
+@problems(400, 401, 404, 413, 503)
+async def create_links(org_id: str, data: BatchCreate) -> BatchAnswer:
+    """Create up to 1,000 links at once. Each item is a link create body, created or refused
+    on its own (a bad item never undoes a good one); the answer has one entry per item, in
+    order. The org's link creation limit counts items: those past it are refused with 429."""
+    caller = await require_org_role(org_id)
+    allowed = await take_link_creations(len(data.items))
+    answers = []
+    for index, item in enumerate(data.items):
+        try:
+            if index >= allowed:
+                raise APIError(429, "RATE_LIMITED", "Too many links created; try again later.")
+            try:
+                body = LinkCreate.model_validate(item)
+            except ValidationError as error:
+                raise validation_problem(error) from None
+            link = await create_one(caller, body)
+        except APIError as error:
+            problem = problem_document(error)
+            answers.append(BatchItem(index=index, status=error.status, error=problem))
+        else:
+            answers.append(BatchItem(index=index, status=201, link=_out(link)))
+    return BatchAnswer(items=answers)
 
 
 @blueprint.get(LINKS)
@@ -233,9 +329,15 @@ async def create_link(org_id: str, data: LinkCreate) -> tuple[LinkOut, int]:
 @validate_response(LinkPage)
 @problems(400, 401, 404, 503)
 async def list_links(org_id: str, query_args: LinkQuery) -> LinkPage:
-    """The org's links, newest first, a page at a time; ``q`` searches slug, url and title."""
+    """The org's links, newest first, a page at a time; ``q`` searches slug, url and title,
+    ``tag`` (repeatable) keeps links with any (``tags_mode=all``: every one) of the tags."""
     caller = await require_org_role(org_id)
     await current_app.extensions["kurz.clicks"].settle()
+    filters = await list_filters(
+        caller, query_args.q, query_args.tag, query_args.tags_mode, query_args.domain
+    )
+    if filters is None:
+        return LinkPage(items=[], next_cursor=None)
     links = await select_links_page(
         get_db(),
         caller.org_id,
@@ -243,8 +345,7 @@ async def list_links(org_id: str, query_args: LinkQuery) -> LinkPage:
         before=(
             None if query_args.cursor is None else _decode_cursor(caller.org_id, query_args.cursor)
         ),
-        search=query_args.q,
-        domain=None if query_args.domain is None else stored_hostname(query_args.domain),
+        **filters,
     )
     more = len(links) > query_args.limit
     links = links[: query_args.limit]
@@ -252,6 +353,125 @@ async def list_links(org_id: str, query_args: LinkQuery) -> LinkPage:
         items=[_out(link) for link in links],
         next_cursor=_encode_cursor(caller.org_id, links[-1]) if more else None,
     )
+
+
+async def list_filters(
+    caller: Caller, q: str | None, tags: list[str], tags_mode: str, domain: str | None
+) -> dict | None:
+    """The list's filters as ``link_filters`` takes them; None when no link can match (an
+    unknown tag, or a domain that is neither this service's nor one of the org's)."""
+    filters: dict = {"search": q}
+    if domain is not None:
+        filters["on_domain"] = True
+        if domain.lower() != default_domain():
+            found = await select_domain(get_db(), caller.org_id, stored_hostname(domain))
+            if found is None:
+                return None
+            filters["domain_id"] = found.id
+    if not tags:
+        return filters
+    names = check_tag_names(tags, "tag", None)
+    tag_ids = await select_tag_ids(get_db(), caller.org_id, names)
+    all_tags = tags_mode == "all"
+    if not tag_ids or (all_tags and len(tag_ids) < len(names)):
+        return None
+    return {**filters, "tag_ids": tag_ids, "all_tags": all_tags}
+
+
+def default_domain() -> str:
+    """The host of the service's own short URLs."""
+    return urlsplit(current_app.config["KURZ"].base_url).netloc.lower()
+
+
+class ExportQuery(Query):
+    q: str | None = Field(None, max_length=200, pattern=NO_NUL)
+    tag: Annotated[list[str], BeforeValidator(one_or_many)] = []
+    tags_mode: Literal["any", "all"] = "any"
+    domain: str | None = Field(None, max_length=253)
+
+
+class LinksCsv(RootModel[str]):
+    """``text/csv``: a header row, then one row per link."""
+
+    content_types: ClassVar = ("text/csv",)
+
+
+EXPORT_COLUMNS = (
+    "slug",
+    "short_url",
+    "url",
+    "title",
+    "tags",
+    "created_at",
+    "expires_at",
+    "disabled",
+    "clicks",
+    "redirect_status",
+    "domain",
+)
+# Links read per query: the export holds one chunk at a time, however many links there are.
+EXPORT_CHUNK = 1000
+
+
+@blueprint.get(LINKS + "/export.csv")
+@validate_querystring(ExportQuery)
+@document_response(LinksCsv)
+@problems(400, 401, 404, 503)
+async def export_links(org_id: str, query_args: ExportQuery) -> Response:
+    """Every link of the org matching the list's filters (``q``, ``tag``, ``tags_mode``,
+    ``domain``) as CSV, newest first, not paged; tags are separated by ``|``. The file can be
+    imported again (``POST .../imports``)."""
+    caller = await require_org_role(org_id)
+    await current_app.extensions["kurz.clicks"].settle()
+    filters = await list_filters(
+        caller, query_args.q, query_args.tag, query_args.tags_mode, query_args.domain
+    )
+    domain = default_domain()
+
+    @stream_with_context
+    async def rows():
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\r\n")
+        writer.writerow(EXPORT_COLUMNS)
+        yield out.getvalue().encode()
+        before = None
+        while filters is not None:
+            links = await select_links_page(
+                get_db(), caller.org_id, limit=EXPORT_CHUNK, before=before, **filters
+            )
+            out.seek(0)
+            out.truncate()
+            for link in links:
+                writer.writerow(_export_row(link, domain))
+            yield out.getvalue().encode()
+            if len(links) < EXPORT_CHUNK:
+                break
+            before = (links[-1].created_at, links[-1].id)
+
+    return Response(
+        rows(),
+        content_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": 'attachment; filename="links.csv"'},
+    )
+
+
+def _export_row(link: Link, domain: str) -> list:
+    def iso(when: datetime | None) -> str:
+        return "" if when is None else when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+    return [
+        link.slug,
+        _short_url(link),
+        link.url,
+        link.title or "",
+        "|".join(link.tags),
+        iso(link.created_at),
+        iso(link.expires_at),
+        "true" if link.disabled else "false",
+        link.clicks,
+        link.redirect_status,
+        link.domain or domain,
+    ]
 
 
 @blueprint.get(LINK)
@@ -278,10 +498,15 @@ async def edit_link(org_id: str, slug: str, data: LinkUpdate) -> LinkOut:
         changes["url"] = await _check_target(changes["url"])
     if "expires_at" in changes:
         changes["expires_at"] = _future(changes["expires_at"])
+    names = None
+    if "tags" in data.model_fields_set:
+        names = check_tag_names(data.tags or [], "tags", MAX_TAGS)
     db = get_db()
     async with db.transaction():
         link = await _existing(caller, slug, lock=True)
         _check_may_change(caller, link)
+        if names is not None:
+            changes["tag_ids"] = await ensure_tags(db, caller.org_id, names)
         if not changes:
             return _out(link)
         updated = await update_link(db, caller.org_id, slug, changes, link.domain_id)
@@ -476,6 +701,7 @@ def _out(link: Link) -> LinkOut:
         ),
         expired_url=link.expired_url,
         rules=link.rules,
+        tags=link.tags,
     )
 
 

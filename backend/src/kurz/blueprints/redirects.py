@@ -22,6 +22,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.urls import iri_to_uri
 
 from ..analytics.agents import MAX_USER_AGENT, classify
+from ..analytics.geo import proxy_country
 from ..auth import csrf_exempt, hash_secret
 from ..database import get_db
 from ..errors import APIError, from_http_exception, problem_response
@@ -148,6 +149,8 @@ async def _redirect(link: CachedLink) -> Response:
     location = link.location
     if link.rules:
         location = destination(link.rules, location, user_agent, client_ip)
+    if (country := request.headers.get("CF-IPCountry")) is not None:
+        client_ip = proxy_country(request.scope, client_ip, country)
     current_app.extensions["kurz.clicks"].record(
         link.id,
         method=request.method,

@@ -1,29 +1,74 @@
-"""Per-link click statistics."""
+"""Click statistics of a link and of an org's links, as JSON or as CSV (one row per day)."""
 
-from pydantic import Field
-from quart import Blueprint, current_app
-from quart_schema import validate_querystring, validate_response
+import csv
+import io
+from dataclasses import asdict
+from typing import Annotated, ClassVar, Literal
+
+from pydantic import BaseModel, BeforeValidator, Field, RootModel, TypeAdapter
+from quart import Blueprint, Response, current_app
+from quart_schema import document_response, validate_querystring
 
 from ..auth import require_org_role
 from ..database import get_db
 from ..errors import APIError
-from ..models.clicks import LinkStats, select_link_stats
+from ..models.clicks import LinkStats, select_link_stats, select_org_stats
+from ..models.links import link_filters
 from ..schemas import Query, problems
-from .links import find_link
+from .links import default_domain, find_link, list_filters, one_or_many
 
 blueprint = Blueprint("stats", __name__)
+
+STATS = TypeAdapter(LinkStats)
 
 
 class StatsQuery(Query):
     days: int = Field(default=30, ge=1, le=365, description="UTC days, today included")
     domain: str | None = Field(None, max_length=300, description="The link's branded domain.")
+    format: Literal["json", "csv"] = Field(
+        "json", description="csv: one row per day (date, clicks)."
+    )
+
+
+class OrgStatsQuery(StatsQuery):
+    tag: Annotated[list[str], BeforeValidator(one_or_many)] = Field(
+        [], description="Repeatable: only links with these tags."
+    )
+    tags_mode: Literal["any", "all"] = "any"
+    domain: str | None = Field(None, max_length=253, description="Only links on this domain.")
+
+
+class TopLink(BaseModel):
+    slug: str
+    domain: str
+    title: str | None
+    clicks: int
+
+
+class OrgStats(BaseModel):
+    total_clicks: int
+    unique_visitors: int
+    series: list[dict]
+    referrers: list[dict]
+    browsers: list[dict]
+    os: list[dict]
+    devices: list[dict]
+    countries: list[dict]
+    top_links: list[TopLink]
+
+
+class StatsCsv(RootModel[str]):
+    """With ``format=csv``: ``date,clicks``, one row per day."""
+
+    content_types: ClassVar = ("text/csv",)
 
 
 @blueprint.get("/api/v1/orgs/<org_id>/links/<slug>/stats")
 @validate_querystring(StatsQuery)
-@validate_response(LinkStats, 200)
+@document_response(LinkStats, 200)
+@document_response(StatsCsv, 200)
 @problems(400, 401, 404, 503)
-async def link_stats(org_id: str, slug: str, query_args: StatsQuery) -> LinkStats:
+async def link_stats(org_id: str, slug: str, query_args: StatsQuery):
     """Human visits of the link over the last ``days`` UTC days (today included).
 
     Known bots (crawlers, link-preview fetchers, uptime monitors) and HEAD requests are recorded
@@ -31,12 +76,58 @@ async def link_stats(org_id: str, slug: str, query_args: StatsQuery) -> LinkStat
     all time); ``unique_visitors`` is the sum of each day's distinct visitors, recognised by a
     hash salted per day (no IP address is stored). ``series`` has one entry per day, zeros
     included; the top 10 referrer hosts (direct visits have none), browsers, operating systems
-    and device classes (desktop, mobile, tablet, other) come with their clicks. Visits served by
-    the instance answering are included at once, those of other instances within about a second.
+    and device classes (desktop, mobile, tablet, other) come with their clicks, and the top
+    countries (ISO 3166-1 alpha-2, null when unknown). Visits served by the instance answering
+    are included at once, those of other instances within about a second. ``format=csv``
+    answers the series as CSV.
     """
     caller = await require_org_role(org_id)
     await current_app.extensions["kurz.clicks"].settle()
     link = await find_link(caller, slug)
     if link is None:
         raise APIError(404, "LINK_NOT_FOUND", "No such link in this organization.")
-    return await select_link_stats(get_db(), link.id, query_args.days)
+    stats = await select_link_stats(get_db(), link.id, query_args.days)
+    if query_args.format == "csv":
+        return _csv(stats, f"{slug}-stats.csv")
+    return STATS.dump_python(stats, mode="json")
+
+
+@blueprint.get("/api/v1/orgs/<org_id>/stats")
+@validate_querystring(OrgStatsQuery)
+@document_response(OrgStats, 200)
+@document_response(StatsCsv, 200)
+@problems(400, 401, 404, 503)
+async def org_stats(org_id: str, query_args: OrgStatsQuery):
+    """Human visits of all the org's links (or those with ``tag``, on ``domain``) over the last
+    ``days`` UTC days: the fields of a link's stats, plus the 10 links with the most clicks in
+    the window. Unique visitors are summed per link and day. ``format=csv`` answers the series
+    as CSV."""
+    caller = await require_org_role(org_id)
+    await current_app.extensions["kurz.clicks"].settle()
+    filters = await list_filters(
+        caller, None, query_args.tag, query_args.tags_mode, query_args.domain
+    )
+    # No link can match: the stats of no links (the same shape, zeros).
+    conditions, values = link_filters(caller.org_id, **(filters or {}))
+    if filters is None:
+        conditions.append("FALSE")
+    stats, top = await select_org_stats(get_db(), conditions, values, query_args.days)
+    if query_args.format == "csv":
+        return _csv(stats, "stats.csv")
+    domain = default_domain()
+    return {
+        **STATS.dump_python(stats, mode="json"),
+        "top_links": [{**asdict(link), "domain": domain} for link in top],
+    }
+
+
+def _csv(stats: LinkStats, filename: str) -> Response:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(["date", "clicks"])
+    writer.writerows([day.date.isoformat(), day.clicks] for day in stats.series)
+    return Response(
+        out.getvalue(),
+        content_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )

@@ -17,7 +17,7 @@ from databases import Database
 from ..database import SCHEMA_LOCKS
 from .webhooks import insert_click_events
 
-DIMENSIONS = ("referrer", "browser", "os", "device")
+DIMENSIONS = ("referrer", "browser", "os", "device", "country")
 TOP = 10
 # Deleting in slices keeps each statement short (and under the query timeout) while a big
 # backlog expires, without holding locks for long.
@@ -45,6 +45,7 @@ class ClickBatch:
     agents: list[AgentFields]
     referrers: list[str | None]  # hosts; None: no referrer
     visitors: list[bytes]
+    countries: list[str | None]  # of each visitor (in the visitors' order); None: unknown
 
 
 # Held shared by every writer of clicks while it takes a batch number and writes it, and
@@ -79,14 +80,16 @@ INSERT_CLICKS = """WITH first_time AS (
                        $5::BYTEA AS referrers, $6::BYTEA AS visitors) AS p,
                generate_series(0, length(p.link_ids) / 8 - 1) AS i
     ), stored AS (
-        INSERT INTO clicks (batch, link_id, at, bot, referrer, browser, os, device, visitor)
+        INSERT INTO clicks (batch, link_id, at, bot, referrer, browser, os, device, visitor,
+                            country)
         SELECT batch.id, c.link_id, TIMESTAMPTZ 'epoch' + c.at * INTERVAL '1 microsecond',
-               a.bot, r.host, a.browser, a.os, a.device, v.hash
+               a.bot, r.host, a.browser, a.os, a.device, v.hash, v.country
           FROM batch, c
           JOIN unnest($7::TEXT[], $8::TEXT[], $9::TEXT[], $10::BOOLEAN[]) WITH ORDINALITY
                AS a (browser, os, device, bot, number) ON a.number = c.agent
           JOIN unnest($11::TEXT[]) WITH ORDINALITY AS r (host, number) ON r.number = c.referrer
-          JOIN unnest($12::BYTEA[]) WITH ORDINALITY AS v (hash, number) ON v.number = c.visitor
+          JOIN unnest($12::BYTEA[], $13::TEXT[]) WITH ORDINALITY AS v (hash, country, number)
+               ON v.number = c.visitor
         RETURNING 1
     )
     SELECT count(*) FROM stored"""
@@ -120,6 +123,7 @@ async def insert_clicks(db: Database, clicks: ClickBatch) -> int:
         *zip(*clicks.agents, strict=True),  # browsers, OSes, devices, bots: in number order
         clicks.referrers,
         clicks.visitors,
+        clicks.countries,
     )
     async with db.connection() as connection:
         raw = connection.raw_connection
@@ -162,7 +166,8 @@ CLICK_DAY = "CAST(at AT TIME ZONE 'UTC' AS DATE)"
 # The values of a click (CLICK_VALUES) or of a click_day_agents row (AGENT_VALUES) for the top
 # lists, one row per dimension. ('' in click_day_agents: not recorded, see db/5.py.)
 AGENT_DIMENSIONS = "('browser', browser), ('os', os), ('device', device)"
-CLICK_VALUES = f"""CROSS JOIN LATERAL (VALUES ('referrer', referrer), {AGENT_DIMENSIONS})
+CLICK_VALUES = f"""CROSS JOIN LATERAL (VALUES ('referrer', referrer), {AGENT_DIMENSIONS},
+                                          ('country', country))
                        AS v (dimension, value)"""
 AGENT_VALUES = f"CROSS JOIN LATERAL (VALUES {AGENT_DIMENSIONS}) AS v (dimension, value)"
 # A roll-up gives way to people: waiting this long for a row lock (a link or org being
@@ -180,7 +185,8 @@ ROLL_UP_TIMEOUT = 300.0
 # (Their counts are added up with a UNION, not joined: the planner cannot know how many rows a
 # roll-up reads, and a join it takes for a few rows is ruinous for thousands.)
 ROLL_UP = f"""WITH rolled AS (
-        SELECT link_id, {CLICK_DAY} AS day, bot, referrer, browser, os, device, visitor
+        SELECT link_id, {CLICK_DAY} AS day, bot, referrer, browser, os, device, visitor,
+               country
           FROM clicks WHERE batch > $1 AND batch <= $2 AND link_id IN (SELECT id FROM links)
     ), new_visitors AS (
         INSERT INTO click_day_visitors (link_id, day, visitor)
@@ -214,6 +220,12 @@ ROLL_UP = f"""WITH rolled AS (
          GROUP BY link_id, day, browser, os, device
         ON CONFLICT (link_id, day, browser, os, device) DO UPDATE
            SET clicks = click_day_agents.clicks + EXCLUDED.clicks
+    ), countries AS (
+        INSERT INTO click_day_countries (link_id, day, country, clicks)
+        SELECT link_id, day, coalesce(country, ''), count(*) FROM rolled WHERE NOT bot
+         GROUP BY link_id, day, coalesce(country, '')
+        ON CONFLICT (link_id, day, country) DO UPDATE
+           SET clicks = click_day_countries.clicks + EXCLUDED.clicks
     ), counters AS (
         INSERT INTO link_clicks (link_id, clicks)
         SELECT link_id, count(*) FROM rolled WHERE NOT bot AND day < $3 GROUP BY link_id
@@ -339,6 +351,12 @@ class ValueClicks:
 
 
 @dataclass
+class CountryClicks:
+    value: str | None  # ISO 3166-1 alpha-2; None: unknown
+    clicks: int
+
+
+@dataclass
 class LinkStats:
     """Human visits only, over the window's UTC days (the link's ``clicks`` counts all time)."""
 
@@ -349,21 +367,26 @@ class LinkStats:
     browsers: list[ValueClicks]
     os: list[ValueClicks]
     devices: list[ValueClicks]
+    countries: list[CountryClicks]
 
 
-# A link's human clicks of the window past the mark (:after): not in the rollups yet. The mark
-# is a parameter, not a subquery, so that the planner sees how few rows are past it.
-LATEST = f"""SELECT {CLICK_DAY} AS day, referrer, browser, os, device, visitor FROM clicks
-     WHERE link_id = :link_id AND batch > :after AND NOT bot
-       AND at >= CAST(:first AS TIMESTAMP) AT TIME ZONE 'UTC'"""  # noqa: S608
+# The human clicks of the window past the mark (:after), of the links {links} selects: not in
+# the rollups yet. The mark is a parameter, not a subquery, so that the planner sees how few
+# rows are past it.
+LATEST = """SELECT link_id, {click_day} AS day, referrer, browser, os, device, visitor,
+                   coalesce(country, '') AS country
+      FROM clicks
+     WHERE {links} AND batch > :after AND NOT bot
+       AND at >= CAST(:first AS TIMESTAMP) AT TIME ZONE 'UTC'"""
 # One row per day of the window, zeros included; an integer series keeps it free of time zones.
-# A latest visitor is new to its day unless the rollups counted it already.
-SERIES_SQL = f"""WITH latest_days AS (
+# A latest visitor is new to its link's day unless the rollups counted it already.
+SERIES = """WITH latest_days AS (
         SELECT latest.day, count(*) AS clicks,
-               count(DISTINCT latest.visitor) FILTER (WHERE counted.visitor IS NULL) AS visitors
-          FROM ({LATEST}) AS latest
+               count(DISTINCT (latest.link_id, latest.visitor))
+                   FILTER (WHERE counted.visitor IS NULL) AS visitors
+          FROM ({latest}) AS latest
           LEFT JOIN click_day_visitors counted
-                 ON counted.link_id = :link_id AND counted.day = latest.day
+                 ON counted.link_id = latest.link_id AND counted.day = latest.day
                 AND counted.visitor = latest.visitor
          GROUP BY latest.day
     )
@@ -371,19 +394,23 @@ SERIES_SQL = f"""WITH latest_days AS (
            coalesce(d.clicks, 0) + coalesce(l.clicks, 0) AS clicks,
            coalesce(d.visitors, 0) + coalesce(l.visitors, 0) AS visitors
       FROM generate_series(0, :days - 1) AS i
-      LEFT JOIN (SELECT day, clicks, visitors FROM click_days
-                  WHERE link_id = :link_id AND day >= CAST(:first AS DATE)) d
+      LEFT JOIN (SELECT day, CAST(sum(clicks) AS BIGINT) AS clicks,
+                        CAST(sum(visitors) AS BIGINT) AS visitors FROM click_days
+                  WHERE {links} AND day >= CAST(:first AS DATE) GROUP BY day) d
              ON d.day = CAST(:first AS DATE) + i
       LEFT JOIN latest_days l ON l.day = CAST(:first AS DATE) + i
-     ORDER BY day"""  # noqa: S608
-TOP_VALUES_SQL = f"""WITH counted AS (
+     ORDER BY day"""
+TOP_VALUES = """WITH counted AS (
         SELECT 'referrer' AS dimension, referrer AS value, clicks FROM click_day_referrers
-         WHERE link_id = :link_id AND day >= CAST(:first AS DATE)
+         WHERE {links} AND day >= CAST(:first AS DATE)
         UNION ALL
-        SELECT v.dimension, v.value, clicks FROM click_day_agents {AGENT_VALUES}
-         WHERE link_id = :link_id AND day >= CAST(:first AS DATE) AND v.value <> ''
+        SELECT v.dimension, v.value, clicks FROM click_day_agents {agent_values}
+         WHERE {links} AND day >= CAST(:first AS DATE) AND v.value <> ''
         UNION ALL
-        SELECT v.dimension, v.value, 1 FROM ({LATEST}) AS latest {CLICK_VALUES}
+        SELECT 'country', country, clicks FROM click_day_countries
+         WHERE {links} AND day >= CAST(:first AS DATE)
+        UNION ALL
+        SELECT v.dimension, v.value, 1 FROM ({latest}) AS latest {click_values}
          WHERE v.value IS NOT NULL
     )
     SELECT dimension, value, clicks FROM (
@@ -394,23 +421,75 @@ TOP_VALUES_SQL = f"""WITH counted AS (
          GROUP BY dimension, value
     ) ranked
     WHERE rank <= :top
-    ORDER BY dimension, rank"""  # noqa: S608
+    ORDER BY dimension, rank"""
+# The links with the most clicks in the window.
+TOP_LINKS = """SELECT links.slug, links.title, CAST(sum(counted.clicks) AS BIGINT) AS clicks
+      FROM (SELECT link_id, clicks FROM click_days
+             WHERE {links} AND day >= CAST(:first AS DATE) AND clicks > 0
+            UNION ALL
+            SELECT link_id, 1 FROM ({latest}) AS latest) AS counted
+      JOIN links ON links.id = counted.link_id
+     GROUP BY links.id
+     ORDER BY clicks DESC, links.slug
+     LIMIT :top"""
+
+
+def stats_sql(links: str) -> tuple[str, str, str]:
+    """The series, top values and top links statements over the links that the condition
+    ``links`` (on a ``link_id`` column) selects."""
+    latest = LATEST.format(links=links, click_day=CLICK_DAY)
+    return (
+        SERIES.format(links=links, latest=latest),
+        TOP_VALUES.format(
+            links=links, latest=latest, agent_values=AGENT_VALUES, click_values=CLICK_VALUES
+        ),
+        TOP_LINKS.format(links=links, latest=latest),
+    )
+
+
+SERIES_SQL, TOP_VALUES_SQL, _ = stats_sql("link_id = :link_id")
 
 
 async def select_link_stats(db: Database, link_id: int, days: int) -> LinkStats:
     """Stats of the last ``days`` UTC days, today included."""
+    stats, _ = await _select_stats(db, "link_id = :link_id", {"link_id": link_id}, days)
+    return stats
+
+
+@dataclass
+class TopLink:
+    slug: str
+    title: str | None
+    clicks: int
+
+
+async def select_org_stats(
+    db: Database, conditions: list[str], values: dict, days: int
+) -> tuple[LinkStats, list[TopLink]]:
+    """Stats of the links that ``conditions`` on ``links`` select (an org's, see
+    ``links.link_filters``), and the top links among them."""
+    links = (
+        f"link_id IN (SELECT links.id FROM links WHERE {' AND '.join(conditions)})"  # noqa: S608
+    )
+    stats, top_links = await _select_stats(db, links, values, days, top_links=True)
+    return stats, top_links
+
+
+async def _select_stats(
+    db: Database, links: str, values: dict, days: int, top_links: bool = False
+) -> tuple[LinkStats, list[TopLink]]:
+    series_sql, top_values_sql, top_links_sql = stats_sql(links)
     first = datetime.datetime.now(datetime.UTC).date() - datetime.timedelta(days=days - 1)
-    # One snapshot for the mark and both reads: a roll-up committing in between would
+    # One snapshot for the mark and every read: a roll-up committing in between would
     # otherwise count its clicks twice (in the rollups and past the old mark).
     async with db.transaction(isolation="repeatable_read", readonly=True):
         after = await db.fetch_val(f"SELECT {ROLLED_UP_TO}")  # noqa: S608
-        values = {"first": first, "link_id": link_id, "after": after}
-        series = await db.fetch_all(SERIES_SQL, {**values, "days": days})
-        top_values = await db.fetch_all(TOP_VALUES_SQL, {**values, "top": TOP})
-    tops: dict[str, list[ValueClicks]] = {dimension: [] for dimension in DIMENSIONS}
-    for row in top_values:
-        tops[row["dimension"]].append(ValueClicks(value=row["value"], clicks=row["clicks"]))
-    return LinkStats(
+        values = {**values, "first": first, "after": after}
+        series = await db.fetch_all(series_sql, {**values, "days": days})
+        top_values = await db.fetch_all(top_values_sql, {**values, "top": TOP})
+        best = await db.fetch_all(top_links_sql, {**values, "top": TOP}) if top_links else []
+    tops = top_lists(top_values)
+    stats = LinkStats(
         total_clicks=sum(row["clicks"] for row in series),
         unique_visitors=sum(row["visitors"] for row in series),
         series=[DayClicks(date=row["day"], clicks=row["clicks"]) for row in series],
@@ -418,4 +497,17 @@ async def select_link_stats(db: Database, link_id: int, days: int) -> LinkStats:
         browsers=tops["browser"],
         os=tops["os"],
         devices=tops["device"],
+        countries=tops["country"],
     )
+    return stats, [TopLink(row["slug"], row["title"], row["clicks"]) for row in best]
+
+
+def top_lists(rows) -> dict[str, list]:
+    """Rows (dimension, value, clicks) as a list per dimension; a country '' is unknown."""
+    tops: dict[str, list] = {dimension: [] for dimension in DIMENSIONS}
+    for row in rows:
+        if row["dimension"] == "country":
+            tops["country"].append(CountryClicks(value=row["value"] or None, clicks=row["clicks"]))
+        else:
+            tops[row["dimension"]].append(ValueClicks(value=row["value"], clicks=row["clicks"]))
+    return tops

@@ -11,13 +11,17 @@ from .clicks import LINK_CLICKS
 
 # The f-strings below only splice in these constant column lists and fixed clauses; every value
 # is a bound parameter (hence the S608 waivers).
+# A link's tag names, alphabetical.
+TAG_NAMES = """ARRAY(SELECT tags.name FROM tags WHERE tags.id = ANY(links.tag_ids)
+                     ORDER BY lower(tags.name))"""
 # Who created a link comes from users (the token, if any, is kept but not shown); its clicks
 # are those rolled up plus those written since.
 _COLUMNS = f"""links.id, links.org_id, links.slug, links.url, links.title, links.created_at,
               links.updated_at, links.created_by, users.email AS created_by_email,
               links.created_by_token, links.expires_at, links.disabled, links.redirect_status,
               {LINK_CLICKS} AS clicks, links.password_hash, links.max_clicks, links.clicks_used,
-              links.expired_url, links.rules, links.domain_id, domains.hostname AS domain"""
+              links.expired_url, links.rules, links.domain_id, domains.hostname AS domain,
+              {TAG_NAMES} AS tags"""
 _JOINS = """LEFT JOIN users ON users.id = links.created_by
             LEFT JOIN domains ON domains.id = links.domain_id"""
 
@@ -47,6 +51,7 @@ EDITABLE = (
     "max_clicks",
     "expired_url",
     "rules",
+    "tag_ids",
 )
 
 
@@ -78,6 +83,7 @@ class Link:
     rules: list[dict[str, str]] = field(default_factory=list)  # {country?, device?, os?, url}
     domain_id: int | None = None  # its branded domain; None: the default domain
     domain: str | None = None  # that domain's hostname
+    tags: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -122,6 +128,7 @@ def _link(row) -> Link | None:
         rules=json.loads(row["rules"]),
         domain_id=row["domain_id"],
         domain=row["domain"],
+        tags=list(row["tags"]),
     )
 
 
@@ -141,6 +148,7 @@ async def insert_link(
     expired_url: str | None = None,
     rules: list[dict[str, str]] | None = None,
     domain_id: int | None = None,
+    tag_ids: list[int] | None = None,
 ) -> Link | None:
     """The new link, or None when the slug is taken on its domain (in any org).
 
@@ -151,10 +159,11 @@ async def insert_link(
         f"""WITH changed AS (
                 INSERT INTO links (org_id, slug, url, title, created_by, created_by_token,
                                    expires_at, redirect_status, password_hash, max_clicks,
-                                   expired_url, rules, domain_id)
+                                   expired_url, rules, domain_id, tag_ids)
                 VALUES (:org_id, :slug, :url, :title, :created_by, :created_by_token,
                         :expires_at, :redirect_status, :password_hash, :max_clicks,
-                        :expired_url, CAST(:rules AS JSONB), :domain_id)
+                        :expired_url, CAST(:rules AS JSONB), :domain_id,
+                        CAST(:tag_ids AS BIGINT[]))
                 ON CONFLICT (domain_id, slug) DO NOTHING
                 RETURNING *
             )
@@ -173,6 +182,7 @@ async def insert_link(
             "expired_url": expired_url,
             "rules": json.dumps(rules or []),
             "domain_id": domain_id,
+            "tag_ids": tag_ids or [],
         },
     )
     return _link(row)
@@ -199,24 +209,21 @@ async def select_links_page(
     limit: int,
     before: tuple[datetime, int] | None = None,
     search: str | None = None,
-    domain: str | None = None,
+    tag_ids: list[int] | None = None,
+    all_tags: bool = False,
+    on_domain: bool = False,
+    domain_id: int | None = None,
 ) -> list[Link]:
     """Up to ``limit`` links newest first, strictly older than ``before`` (created_at, id).
 
     Keyset paging: a page boundary is a position, not an offset, so links created while a
     client pages appear before its first page instead of shifting later pages.
     """
-    conditions = ["links.org_id = :org_id"]
-    values: dict = {"org_id": org_id, "limit": limit}
+    conditions, values = link_filters(org_id, search, tag_ids, all_tags, on_domain, domain_id)
+    values["limit"] = limit
     if before is not None:
         conditions.append("(links.created_at, links.id) < (:before_at, :before_id)")
         values.update(before_at=before[0], before_id=before[1])
-    if search:
-        conditions.append(f"{SEARCH_TEXT} ILIKE :pattern")
-        values["pattern"] = "%" + _escape_like(search) + "%"
-    if domain is not None:
-        conditions.append("domains.hostname = :domain")
-        values["domain"] = domain
     rows = await db.fetch_all(
         f"""SELECT {_COLUMNS} FROM links {_JOINS}
              WHERE {" AND ".join(conditions)}
@@ -225,6 +232,37 @@ async def select_links_page(
         values,
     )
     return [_link(row) for row in rows]
+
+
+def link_filters(
+    org_id: str,
+    search: str | None = None,
+    tag_ids: list[int] | None = None,
+    all_tags: bool = False,
+    on_domain: bool = False,
+    domain_id: int | None = None,
+) -> tuple[list[str], dict]:
+    """The WHERE conditions (joined by AND) and values of the list's filters.
+
+    ``tag_ids``: links with any of them (all of them with ``all_tags``); None: no tag filter.
+    The GIN index on ``tag_ids`` serves both operators. With ``on_domain``, only the links on
+    the domain ``domain_id`` (None: the default domain).
+    """
+    conditions = ["links.org_id = :org_id"]
+    values: dict = {"org_id": org_id}
+    if search:
+        conditions.append(f"{SEARCH_TEXT} ILIKE :pattern")
+        values["pattern"] = "%" + _escape_like(search) + "%"
+    if tag_ids is not None:
+        operator = "@>" if all_tags else "&&"
+        conditions.append(f"links.tag_ids {operator} CAST(:tag_ids AS BIGINT[])")
+        values["tag_ids"] = tag_ids
+    if on_domain and domain_id is None:
+        conditions.append("links.domain_id IS NULL")
+    elif on_domain:
+        conditions.append("links.domain_id = :domain_id")
+        values["domain_id"] = domain_id
+    return conditions, values
 
 
 def _escape_like(text: str) -> str:
@@ -237,10 +275,8 @@ async def update_link(
 ) -> Link | None:
     """Apply ``changes`` (keys from EDITABLE) and stamp ``updated_at``."""
     columns = [column for column in EDITABLE if column in changes]
-    assignments = "".join(
-        f", {column} = " + (f"CAST(:{column} AS JSONB)" if column == "rules" else f":{column}")
-        for column in columns
-    )
+    casts = {"rules": "CAST(:rules AS JSONB)", "tag_ids": "CAST(:tag_ids AS BIGINT[])"}
+    assignments = "".join(f", {column} = {casts.get(column, ':' + column)}" for column in columns)
     values = {column: changes[column] for column in columns}
     if "rules" in values:
         values["rules"] = json.dumps(values["rules"])

@@ -1,0 +1,268 @@
+"""CSV imports: reading the file, mapping its columns, and the background job applying it.
+
+Columns are found by header name, in any letter case and ignoring spaces, ``_`` and ``-``, so
+the exports of other shorteners are read as they are (README, "CSV import"):
+
+=================  =====================================================================
+Kurz column        also read from
+=================  =====================================================================
+``url``            ``long_url`` / ``Long URL`` (Bitly), ``longUrl`` (Shlink),
+                   ``target`` (Kutt), ``original_url``, ``destination``
+``slug``           ``shortCode`` (Shlink), ``address`` (Kutt), ``custom back-half``,
+                   ``keyword``; else the last path segment of ``short_url`` / ``link``
+                   (Bitly), ``shortUrl`` (Shlink)
+``title``          ``description`` (Kutt)
+``tags``           names separated by ``|``
+``expires_at``     ``validUntil`` (Shlink), ``expire_at``
+``redirect_status``
+``domain``         the service's own domain only (empty: the same)
+``disabled``       ``true`` disables the link (as Kurz's export writes it)
+=================  =====================================================================
+
+The job applies rows in chunks; each chunk's links are committed together with the import's
+``next_row``, so after a crash the job resumes at the first row not committed, and never
+applies a row twice. A row whose slug the org already has with the same URL, or without slug
+whose URL the org already has, is skipped: importing a file again creates nothing new.
+"""
+
+import csv
+import io
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from urllib.parse import urlsplit
+
+from databases import Database
+from quart import Quart
+
+from .errors import APIError
+from .jobs import Job, JobKind
+from .models.imports import (
+    finish_import,
+    org_has_url,
+    select_import,
+    select_import_body,
+    select_org_link_url,
+    update_import_progress,
+)
+from .models.links import insert_link, update_link
+from .models.tags import ensure_tags
+from .slugs import check_slug, check_tag_names, check_url, random_slug, reserved_words
+from .uploads import IMPORT_ROWS
+
+KIND = "csv-import"
+CHUNK = 200
+MAX_TITLE = 200
+
+ALIASES = {
+    "url": ("url", "longurl", "target", "originalurl", "destination"),
+    "slug": ("slug", "shortcode", "address", "custombackhalf", "keyword"),
+    "short_url": ("shorturl", "link", "shortlink", "bitlink"),
+    "title": ("title", "description"),
+    "tags": ("tags",),
+    "expires_at": ("expiresat", "validuntil", "expireat"),
+    "redirect_status": ("redirectstatus",),
+    "domain": ("domain",),
+    "disabled": ("disabled",),
+}
+
+
+class InvalidCsv(Exception):
+    """The file as a whole cannot be imported (400 INVALID_CSV)."""
+
+
+def _key(header: str) -> str:
+    return "".join(ch for ch in header.strip().lower() if ch not in " _-")
+
+
+def read_csv(body: bytes) -> tuple[dict[str, int], list[list[str]]]:
+    """The column of each Kurz field found, and the rows after the header."""
+    try:
+        text = body.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise InvalidCsv("The file is not UTF-8.") from None
+    try:
+        rows = list(csv.reader(io.StringIO(text, newline="")))
+    except csv.Error as error:
+        raise InvalidCsv(f"The file is not CSV: {error}.") from None
+    if not rows:
+        raise InvalidCsv("The file is empty; its first row names the columns.")
+    keys = [_key(header) for header in rows[0]]
+    columns = {}
+    for field, aliases in ALIASES.items():
+        for alias in aliases:
+            if alias in keys:
+                columns[field] = keys.index(alias)
+                break
+    if "url" not in columns:
+        raise InvalidCsv("No url column (nor long_url, longUrl or target).")
+    data = [row for row in rows[1:] if any(cell.strip() for cell in row)]
+    if len(data) > IMPORT_ROWS:
+        raise InvalidCsv(f"The file has more than {IMPORT_ROWS} rows.")
+    return columns, data
+
+
+def import_kind(app: Quart) -> JobKind:
+    """The job kind, with what it needs of the app (there is no request in a job)."""
+
+    async def handler(db: Database, job: Job) -> None:
+        await run_import(app, db, job.payload["import_id"])
+
+    # A short lease: a server killed mid-import is resumed by another within seconds.
+    return JobKind(KIND, handler, lease_seconds=15.0, concurrency=2)
+
+
+async def run_import(app: Quart, db: Database, import_id: str) -> None:
+    state = await select_import(db, None, import_id)
+    if state is None or state.status in ("done", "failed"):
+        return  # the org was deleted meanwhile, or a retry after the end
+    body = await select_import_body(db, import_id)
+    try:
+        columns, rows = read_csv(body or b"")
+    except InvalidCsv:  # checked when queued; only a corrupted row gets here
+        await finish_import(db, import_id, "failed")
+        return
+    applier = RowApplier(app, db, state.org_id, state.created_by, state.created_by_token, columns)
+    while True:
+        async with db.transaction():
+            state = await select_import(db, None, import_id, lock=True)
+            if state is None:
+                return
+            first = state.next_row
+            chunk = rows[first - 1 : first - 1 + CHUNK]
+            if not chunk:
+                break
+            counts = {"created": 0, "skipped": 0, "failed": 0}
+            errors = []
+            for number, row in enumerate(chunk, first):
+                outcome, error = await applier.apply(row)
+                counts[outcome] += 1
+                if error is not None:
+                    errors.append({"row": number, "code": error.code, "message": error.detail})
+            await update_import_progress(
+                db, import_id, next_row=first + len(chunk), errors=errors, **counts
+            )
+        applier.forget_created()
+    await finish_import(db, import_id, "done")
+
+
+class RowApplier:
+    """Creates the link of one row, or says why not."""
+
+    def __init__(self, app: Quart, db: Database, org_id, created_by, token, columns) -> None:
+        self.app = app
+        self.db = db
+        self.org_id = org_id
+        self.created_by = created_by
+        self.token = token
+        self.columns = columns
+        self.settings = app.config["KURZ"]
+        self.domain = urlsplit(self.settings.base_url).netloc.lower()
+        self.reserved = reserved_words(app)
+        self.created: list[str] = []
+
+    def _cell(self, row: list[str], field: str) -> str:
+        index = self.columns.get(field)
+        return row[index].strip() if index is not None and index < len(row) else ""
+
+    async def apply(self, row: list[str]) -> tuple[str, APIError | None]:
+        """("created" | "skipped" | "failed", the error of a failed row)."""
+        try:
+            values = self._values(row)
+            async with self.db.transaction():  # a savepoint: a failed row leaves the chunk whole
+                return await self._create(values), None
+        except APIError as error:
+            return "failed", error
+
+    def _values(self, row: list[str]) -> dict:
+        cell = self._cell
+        url = check_url(cell(row, "url"), self.settings.base_url)
+        slug = cell(row, "slug") or _last_segment(cell(row, "short_url"))
+        title = cell(row, "title") or None
+        if title is not None and (len(title) > MAX_TITLE or "\x00" in title):
+            raise APIError(400, "INVALID_TITLE", "A title has at most 200 characters.")
+        domain = cell(row, "domain").lower()
+        if domain and domain != self.domain:
+            raise APIError(400, "UNKNOWN_DOMAIN", f"{domain!r} is not a domain of this service.")
+        status = cell(row, "redirect_status") or "302"
+        if status not in ("301", "302", "307", "308"):
+            raise APIError(400, "INVALID_REDIRECT_STATUS", "One of 301, 302, 307 or 308.")
+        tags = [name for name in cell(row, "tags").split("|") if name.strip()]
+        return {
+            "url": url,
+            "slug": check_slug(slug, self.reserved) if slug else None,
+            "title": title,
+            "expires_at": _timestamp(cell(row, "expires_at")),
+            "redirect_status": int(status),
+            "tags": check_tag_names(tags, "tags", 10),
+            "disabled": cell(row, "disabled").lower() in ("true", "1", "yes"),
+        }
+
+    async def _create(self, values: dict) -> str:
+        db, slug = self.db, values["slug"]
+        if slug is not None:
+            existing = await select_org_link_url(db, self.org_id, slug)
+            if existing is not None:
+                if existing == values["url"]:
+                    return "skipped"
+                raise APIError(409, "SLUG_TAKEN", f"The slug {slug!r} is already taken.")
+        elif await org_has_url(db, self.org_id, values["url"]):
+            return "skipped"
+        link = None
+        tag_ids = await ensure_tags(db, self.org_id, values["tags"])
+        for candidate in [slug] if slug is not None else _random_slugs(self.reserved):
+            link = await insert_link(
+                db,
+                org_id=self.org_id,
+                slug=candidate,
+                url=values["url"],
+                title=values["title"],
+                created_by=self.created_by,
+                created_by_token=self.token,
+                expires_at=values["expires_at"],
+                redirect_status=values["redirect_status"],
+                tag_ids=tag_ids,
+            )
+            if link is not None:
+                break
+        if link is None:
+            raise APIError(409, "SLUG_TAKEN", f"The slug {slug!r} is already taken.")
+        if values["disabled"]:
+            await update_link(db, self.org_id, link.slug, {"disabled": True})
+        self.created.append(link.slug)
+        return "created"
+
+    def forget_created(self) -> None:
+        """Once committed: a cached "no such slug" must not outlive the links' creation."""
+        cache = self.app.extensions["kurz.links_cache"]
+        for slug in self.created:
+            cache.evict(slug)
+        self.created.clear()
+
+
+def _random_slugs(reserved: frozenset[str]) -> Iterator[str]:
+    for _ in range(8):
+        candidate = random_slug()
+        if candidate.lower() not in reserved:
+            yield candidate
+
+
+def _last_segment(short_url: str) -> str:
+    if not short_url:
+        return ""
+    path = urlsplit(short_url if "//" in short_url else "//" + short_url).path
+    return path.rstrip("/").rsplit("/", 1)[-1]
+
+
+def _timestamp(value: str) -> datetime | None:
+    if not value:
+        return None
+    try:
+        when = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise APIError(400, "INVALID_EXPIRES_AT", "expires_at is not an ISO 8601 time.") from None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    try:
+        return when.astimezone(UTC)
+    except OverflowError:
+        raise APIError(400, "INVALID_EXPIRES_AT", "expires_at is out of range.") from None
