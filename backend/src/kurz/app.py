@@ -10,9 +10,11 @@ from quart_rate_limiter import RateLimit, RateLimiter
 from quart_schema import QuartSchema
 
 from . import fast_redirects
+from .accounts import password_reset_job
 from .analytics.recorder import ClickRecorder
 from .auth import authorise_org, check_csrf
 from .blueprints import (
+    accounts,
     audit,
     frontend,
     links,
@@ -21,6 +23,7 @@ from .blueprints import (
     orgs,
     redirects,
     sessions,
+    sso,
     stats,
     tokens,
     users,
@@ -29,6 +32,7 @@ from .config import Settings, StartupError
 from .database import close, connect, database_url
 from .errors import register_error_handlers
 from .jobs import JobWorker
+from .mail import mail_job
 from .migrations import migrate
 from .ratelimits import client_address
 from .schemas import KurzOpenAPIProvider
@@ -42,6 +46,8 @@ BLUEPRINTS = (
     frontend,
     sessions,
     users,
+    accounts,
+    sso,
     orgs,
     members,
     tokens,
@@ -112,6 +118,8 @@ def create_app(settings: Settings | None = None) -> Kurz:
     clicks = app.extensions["kurz.clicks"] = ClickRecorder(settings)
     # Deferred work (mail, webhook deliveries, imports); features register their job kinds.
     jobs = app.extensions["kurz.jobs"] = JobWorker(poll_seconds=settings.job_poll_seconds)
+    jobs.register(mail_job(settings))
+    jobs.register(password_reset_job(settings, jobs))
 
     @app.before_serving
     async def open_database() -> None:
@@ -119,6 +127,7 @@ def create_app(settings: Settings | None = None) -> Kurz:
         app.extensions["kurz.db"] = db
         for path in await migrate(db, settings.migrations_dir):
             log.info("applied migration %s", path.name)
+        explain_mail_settings(settings)
         await clicks.start(db)
         await jobs.start(db)
 
@@ -131,6 +140,18 @@ def create_app(settings: Settings | None = None) -> Kurz:
     # The slug cache, its cross-instance invalidation, and the ASGI redirect fast path.
     fast_redirects.install(app)
     return app
+
+
+def explain_mail_settings(settings: Settings) -> None:
+    if not settings.smtp_url:
+        log.warning("KURZ_SMTP_URL is not set: mail is not sent, only written to this log")
+    if not settings.require_email_verification:
+        log.warning(
+            "Email verification is off (KURZ_REQUIRE_EMAIL_VERIFICATION=false): whoever "
+            "registers an address is trusted to own it, so they receive that address's pending "
+            "invitations (with their role) and are added at once when an admin adds that "
+            "address. Configure mail to turn it on."
+        )
 
 
 async def finish_headers(response: Response) -> Response:

@@ -1,0 +1,173 @@
+"""Single sign-on (OpenID Connect) and what the login screen offers.
+
+The login's state is bound to the browser that started it by a short-lived cookie (SameSite=
+Lax, so that it comes back with the provider's redirect): a callback URL made for another
+browser logs no one in. Accounts are found by the provider's subject, else by the verified
+email the provider returns; a new email makes a new account (without a password).
+"""
+
+import hmac
+from datetime import UTC, datetime, timedelta
+
+from pydantic import BaseModel
+from quart import Blueprint, Response, current_app, redirect, request
+from quart_rate_limiter import rate_limit
+from quart_schema import validate_response
+
+from ..accounts import record_account_event, verify_address
+from ..audit import record_audit
+from ..auth import Caller, hash_secret, refuse_token, start_session
+from ..database import get_db
+from ..errors import APIError
+from ..models.accounts import (
+    insert_sso_identity,
+    insert_sso_login,
+    select_sso_user,
+    take_sso_login,
+)
+from ..models.members import lock_email
+from ..models.orgs import join_sso_orgs
+from ..models.users import User, insert_user, select_user_by_email
+from ..oidc import Provider, SSOError
+from ..ratelimits import LOGIN_LIMITS
+from ..schemas import problems
+
+blueprint = Blueprint("sso", __name__)
+
+STATE_COOKIE = "kurz_sso_state"
+COOKIE_PATH = "/api/v1/sso"
+LOGIN_LIFETIME = timedelta(minutes=10)
+
+
+class LoginOptions(BaseModel):
+    sso: bool
+    email_verification: bool
+
+
+def _provider() -> Provider:
+    settings = current_app.config["KURZ"]
+    if not settings.sso_enabled:
+        raise APIError(404, "SSO_NOT_CONFIGURED", "Single sign-on is not configured.")
+    return current_app.extensions.setdefault("kurz.oidc", Provider(settings))
+
+
+@blueprint.get("/api/v1/login-options")
+@validate_response(LoginOptions, 200)
+async def login_options() -> LoginOptions:
+    """What the login screen offers: single sign-on, and whether emails must be verified."""
+    settings = current_app.config["KURZ"]
+    return LoginOptions(
+        sso=settings.sso_enabled, email_verification=settings.require_email_verification
+    )
+
+
+@blueprint.get("/api/v1/sso/login")
+@rate_limit(limits=LOGIN_LIMITS)
+@problems(404, 429, 503)
+async def sso_login() -> Response:
+    """Sign in with the organisation's identity provider: redirects there (authorization code
+    flow with PKCE, state and nonce); the provider sends the browser back to the callback."""
+    refuse_token()
+    provider = _provider()
+    try:
+        start = await provider.start()
+    except SSOError as error:
+        raise APIError(503, error.code, error.detail, headers={"Retry-After": "30"}) from None
+    await insert_sso_login(
+        get_db(),
+        hash_secret(start.state),
+        start.nonce,
+        start.code_verifier,
+        datetime.now(UTC) + LOGIN_LIFETIME,
+    )
+    response = redirect(start.url, 302)
+    response.set_cookie(
+        STATE_COOKIE,
+        start.state,
+        max_age=int(LOGIN_LIFETIME.total_seconds()),
+        path=COOKIE_PATH,
+        secure=current_app.config["KURZ"].cookie_secure,
+        httponly=True,
+        samesite="Lax",
+    )
+    return response
+
+
+@blueprint.get("/api/v1/sso/callback")
+@rate_limit(limits=LOGIN_LIMITS)
+@problems(400, 404, 429, 503)
+async def sso_callback() -> Response:
+    """Where the provider sends the browser back: logs in the user whose verified email the
+    provider returns (creating the account on first login) and joins them as member to every
+    org whose ``sso_domains`` holds their email's domain; then on to the app.
+
+    A browser is sent to the login screen with ``sso_error`` when this fails; other clients
+    get 400 (``SSO_STATE_MISMATCH``, ``SSO_EMAIL_UNVERIFIED``, ``SSO_INVALID_TOKEN``,
+    ``SSO_REFUSED``) or 503 ``SSO_UNAVAILABLE``.
+    """
+    refuse_token()
+    provider = _provider()
+    try:
+        user = await _finish(provider)
+    except SSOError as error:
+        response = _failed(error)
+    else:
+        await start_session(user, remember=False)
+        response = redirect("/#/", 303)
+    response.delete_cookie(STATE_COOKIE, path=COOKIE_PATH)
+    return response
+
+
+def _failed(error: SSOError) -> Response:
+    if request.accept_mimetypes.accept_html:
+        return redirect(f"/#/login?sso_error={error.code}", 303)
+    if error.code == "SSO_UNAVAILABLE":
+        raise APIError(503, error.code, error.detail, headers={"Retry-After": "30"})
+    raise APIError(400, error.code, error.detail)
+
+
+async def _finish(provider: Provider) -> User:
+    if request.args.get("error"):
+        raise SSOError("SSO_REFUSED", "The provider did not sign you in.")
+    state = request.args.get("state", "")
+    cookie = request.cookies.get(STATE_COOKIE, "")
+    if not state or not hmac.compare_digest(state.encode(), cookie.encode()):
+        raise SSOError("SSO_STATE_MISMATCH", "This sign-in was not started in this browser.")
+    db = get_db()
+    started = await take_sso_login(db, hash_secret(state))
+    if started is None:
+        raise SSOError("SSO_STATE_MISMATCH", "This sign-in is unknown, used or expired.")
+    nonce, code_verifier = started
+    claims = await provider.finish(request.args.get("code", ""), code_verifier, nonce)
+    email = claims.get("email")
+    if claims.get("email_verified") is not True or not isinstance(email, str):
+        raise SSOError("SSO_EMAIL_UNVERIFIED", "The provider has not verified your email.")
+    if "@" not in email or len(email) > 254:
+        raise SSOError("SSO_REFUSED", "The provider sent no usable email.")
+    return await _sign_in(db, str(claims["sub"]), email.strip(), claims.get("name"))
+
+
+async def _sign_in(db, subject: str, email: str, name) -> User:
+    issuer = current_app.config["KURZ"].oidc_issuer
+    created = False
+    async with db.transaction():
+        await lock_email(db, email)
+        user = await select_sso_user(db, issuer, subject)
+        if user is None:
+            user = await select_user_by_email(db, email)
+            if user is None:
+                display_name = name.strip()[:100] if isinstance(name, str) else ""
+                user = await insert_user(db, email, display_name, None)
+                created = True
+            await insert_sso_identity(db, issuer, subject, user.id)
+        if user.email.lower() == email.lower():  # the provider vouches for this address
+            await verify_address(db, user)
+        for org_id in await join_sso_orgs(db, user.id, email.rpartition("@")[2].lower()):
+            await record_audit(
+                Caller(org_id=org_id, role="member", user=user),
+                "member.sso_join",
+                user.email,
+                {"user_id": user.id, "role": "member"},
+            )
+        await record_account_event(db, user, "sso.login", {"created": created}, orgs=False)
+    return user
