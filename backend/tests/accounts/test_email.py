@@ -1,0 +1,143 @@
+"""Mail through a real SMTP server: verification, invitations, squatting and hijacking
+refused, and an SMTP outage that delays mail without sending any twice."""
+
+from datetime import timedelta
+
+from ..conftest import PASSWORD
+
+
+async def test_registering_mails_a_link_that_verifies_the_address(signup, smtp, send) -> None:
+    account = await signup()
+    session = await (await account.client.get("/api/v1/session")).get_json()
+    assert session["email_verified"] is False
+    await send()
+    [mail] = smtp.mailbox.to(account.email)
+    assert mail["From"] == "Kurz <kurz@kurz.test>"
+    assert "http://kurz.test/#/verify-email?token=" in smtp.mailbox.text(mail)
+    assert "verify-email?token=" in mail.get_body(("html",)).get_content()
+    token = smtp.mailbox.token(account.email)
+
+    response = await account.client.post("/api/v1/email-verification/confirm", json={"token": token})
+    assert response.status_code == 204
+    session = await (await account.client.get("/api/v1/session")).get_json()
+    assert session["email_verified"] is True
+    # Used once.
+    response = await account.client.post("/api/v1/email-verification/confirm", json={"token": token})
+    assert response.status_code == 400
+    assert (await response.get_json())["code"] == "INVALID_TOKEN"
+
+
+async def test_a_new_verification_mail_voids_the_old_link(signup, smtp, send) -> None:
+    account = await signup()
+    await send()
+    old = smtp.mailbox.token(account.email)
+    response = await account.client.post("/api/v1/users/me/email-verification")
+    assert response.status_code == 202
+    await send()
+    assert len(smtp.mailbox.to(account.email)) == 2
+    new = smtp.mailbox.token(account.email)
+    response = await account.client.post("/api/v1/email-verification/confirm", json={"token": old})
+    assert response.status_code == 400
+    response = await account.client.post("/api/v1/email-verification/confirm", json={"token": new})
+    assert response.status_code == 204
+
+
+async def test_an_invitation_is_mailed_and_joins_only_once_its_address_is_verified(
+    make_org, verified_signup, signup, smtp, send
+) -> None:
+    org_id, owner = await make_org(await verified_signup())
+    response = await owner.client.post(
+        f"/api/v1/orgs/{org_id}/members", json={"email": "dana@example.com", "role": "admin"}
+    )
+    assert response.status_code == 202
+    await send()
+    [invitation] = smtp.mailbox.to("dana@example.com")
+    assert "Acme" in invitation["Subject"]
+    assert "http://kurz.test/#/register?email=dana%40example.com" in smtp.mailbox.text(invitation)
+
+    # Someone registers the address without being able to read its mail: no seat.
+    hijacker = await signup("dana@example.com")
+    session = await (await hijacker.client.get("/api/v1/session")).get_json()
+    assert session["orgs"] == []
+    members = await (await owner.client.get(f"/api/v1/orgs/{org_id}/members")).get_json()
+    assert [item["email"] for item in members["invitations"]] == ["dana@example.com"]
+    response = await hijacker.client.get(f"/api/v1/orgs/{org_id}/links")
+    assert response.status_code == 404
+
+    # Whoever reads the address's mail verifies it, and only then the invitation counts.
+    await send()
+    response = await hijacker.client.post(
+        "/api/v1/email-verification/confirm",
+        json={"token": smtp.mailbox.token("dana@example.com")},
+    )
+    assert response.status_code == 204
+    session = await (await hijacker.client.get("/api/v1/session")).get_json()
+    assert session["orgs"] == [{"id": org_id, "name": "Acme", "role": "admin"}]
+
+
+async def test_adding_a_registered_but_unverified_address_invites_it(
+    make_org, verified_signup, signup, smtp, send
+) -> None:
+    org_id, owner = await make_org(await verified_signup())
+    squatter = await signup("colleague@example.com")
+    response = await owner.client.post(
+        f"/api/v1/orgs/{org_id}/members", json={"email": "colleague@example.com", "role": "member"}
+    )
+    assert response.status_code == 202
+    assert (await response.get_json())["email"] == "colleague@example.com"
+    members = await (await owner.client.get(f"/api/v1/orgs/{org_id}/members")).get_json()
+    assert [item["user_id"] for item in members["items"]] == [owner.id]
+    assert (await squatter.client.get(f"/api/v1/orgs/{org_id}")).status_code == 404
+    await send()
+    assert any("Acme" in mail["Subject"] for mail in smtp.mailbox.to("colleague@example.com"))
+
+    # A verified address is added at once.
+    colleague = await verified_signup()
+    response = await owner.client.post(
+        f"/api/v1/orgs/{org_id}/members", json={"email": colleague.email, "role": "member"}
+    )
+    assert response.status_code == 201
+
+
+async def test_mail_waits_out_an_smtp_outage_and_goes_out_once(app, signup, smtp, send) -> None:
+    smtp.stop()
+    account = await signup()
+    await send()
+    assert smtp.mailbox.messages == []
+    db = app.extensions["kurz.db"]
+    assert await db.fetch_val("SELECT count(*) FROM mails WHERE sent_at IS NULL") == 1
+    assert await db.fetch_val("SELECT attempts FROM jobs WHERE kind = 'mail'") == 1
+
+    await send(later=timedelta(minutes=1))  # still down: another attempt fails
+    assert await db.fetch_val("SELECT attempts FROM jobs WHERE kind = 'mail'") == 2
+
+    smtp.start()
+    await send()  # not due yet: the queue waits out its back-off
+    assert smtp.mailbox.messages == []
+    await send(later=timedelta(hours=1))
+    assert len(smtp.mailbox.to(account.email)) == 1
+    await send(later=timedelta(days=2))
+    assert len(smtp.mailbox.to(account.email)) == 1
+    row = await db.fetch_one("SELECT sent_at, text_body FROM mails")
+    assert row["sent_at"] is not None and row["text_body"] == ""  # the token is not kept
+    assert await db.fetch_val("SELECT count(*) FROM jobs") == 0
+
+
+async def test_a_mail_marked_sent_is_never_sent_again(app, signup, smtp, send) -> None:
+    await signup()
+    db = app.extensions["kurz.db"]
+    # As if an instance sent it and died before its job was finished.
+    await db.execute("UPDATE mails SET sent_at = now()")
+    await send()
+    assert smtp.mailbox.messages == []
+
+
+async def test_password_change_is_told_by_mail(verified_signup, smtp, send) -> None:
+    account = await verified_signup()
+    response = await account.client.put(
+        "/api/v1/users/me/password",
+        json={"current_password": PASSWORD, "new_password": "a whole new passphrase here"},
+    )
+    assert response.status_code == 204
+    await send()
+    assert smtp.mailbox.to(account.email)[-1]["Subject"] == "Your Kurz password was changed"
