@@ -37,9 +37,7 @@ def ui_link(base_url: str, screen: str, **query: str) -> str:
     return f"{base_url}/#/{screen}" + (f"?{urlencode(query)}" if query else "")
 
 
-async def issue_token(
-    db: Database, user: User, purpose: str, lifetime: timedelta
-) -> str:
+async def issue_token(db: Database, user: User, purpose: str, lifetime: timedelta) -> str:
     """A new single-use token for ``user`` (only its hash is stored)."""
     token = new_secret()
     expires_at = datetime.now(UTC) + lifetime

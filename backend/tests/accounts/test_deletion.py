@@ -57,9 +57,7 @@ async def test_a_deleted_account_leaves_its_links_and_no_personal_data(
     assert leaving.email not in row["email"] and row["password_hash"] is None
 
     # The address is free for a new account.
-    again = await client.post(
-        "/api/v1/users", json={"email": leaving.email, "password": PASSWORD}
-    )
+    again = await client.post("/api/v1/users", json={"email": leaving.email, "password": PASSWORD})
     assert again.status_code == 201
     assert (await again.get_json())["id"] != leaving.id
 

@@ -5,6 +5,8 @@ from datetime import timedelta
 
 from ..conftest import PASSWORD
 
+CONFIRM = "/api/v1/email-verification/confirm"
+
 
 async def test_registering_mails_a_link_that_verifies_the_address(signup, smtp, send) -> None:
     account = await signup()
@@ -17,12 +19,12 @@ async def test_registering_mails_a_link_that_verifies_the_address(signup, smtp, 
     assert "verify-email?token=" in mail.get_body(("html",)).get_content()
     token = smtp.mailbox.token(account.email)
 
-    response = await account.client.post("/api/v1/email-verification/confirm", json={"token": token})
+    response = await account.client.post(CONFIRM, json={"token": token})
     assert response.status_code == 204
     session = await (await account.client.get("/api/v1/session")).get_json()
     assert session["email_verified"] is True
     # Used once.
-    response = await account.client.post("/api/v1/email-verification/confirm", json={"token": token})
+    response = await account.client.post(CONFIRM, json={"token": token})
     assert response.status_code == 400
     assert (await response.get_json())["code"] == "INVALID_TOKEN"
 

@@ -154,9 +154,7 @@ async def change_org(org_id: str, data: OrgChange) -> OrgOut:
         if security:
             require_2fa = before.require_2fa if data.require_2fa is None else data.require_2fa
             domains = (
-                before.sso_domains
-                if data.sso_domains is None
-                else sorted(set(data.sso_domains))
+                before.sso_domains if data.sso_domains is None else sorted(set(data.sso_domains))
             )
             org = await update_org_security(db, caller.org_id, require_2fa, domains)
             await record_audit(

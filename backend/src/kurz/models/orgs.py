@@ -107,9 +107,7 @@ async def update_org_security(
 
 async def select_require_2fa(db: Database, org_id: str) -> bool:
     return bool(
-        await db.fetch_val(
-            "SELECT require_2fa FROM orgs WHERE id = :org_id", {"org_id": org_id}
-        )
+        await db.fetch_val("SELECT require_2fa FROM orgs WHERE id = :org_id", {"org_id": org_id})
     )
 
 
