@@ -113,9 +113,22 @@ async def sso_callback() -> Response:
         response = _failed(error)
     else:
         await start_session(user, remember=False)
-        response = redirect("/#/", 303)
+        response = _signed_in()
     response.delete_cookie(STATE_COOKIE, path=COOKIE_PATH)
     return response
+
+
+# Browsers drop a SameSite=Strict cookie set on a redirect that ends a cross-site trip, so
+# they get a page of Kurz's own that moves on to the app.
+SIGNED_IN_PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8">
+<meta http-equiv="refresh" content="0;url=/#/"><title>Signed in · Kurz</title></head>
+<body><p>You are signed in. <a href="/#/">Continue to Kurz</a></p></body></html>"""
+
+
+def _signed_in() -> Response:
+    if request.accept_mimetypes.accept_html:
+        return Response(SIGNED_IN_PAGE, content_type="text/html; charset=utf-8")
+    return redirect("/#/", 303)
 
 
 def _failed(error: SSOError) -> Response:

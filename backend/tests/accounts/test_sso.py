@@ -1,0 +1,197 @@
+"""Single sign-on against a real OpenID Connect provider process (oidc-provider-mock)."""
+
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import replace
+from urllib.parse import parse_qs, urlsplit
+
+import httpx
+import pytest
+
+from ..conftest import PASSWORD, free_port
+
+
+@pytest.fixture(scope="module")
+def provider() -> Iterator[str]:
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "oidc_provider_mock", "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    issuer = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            httpx.get(f"{issuer}/.well-known/openid-configuration", timeout=1).raise_for_status()
+            break
+        except httpx.HTTPError:
+            if time.monotonic() > deadline or process.poll() is not None:
+                process.kill()
+                raise RuntimeError("the OpenID provider did not start") from None
+            time.sleep(0.1)
+    yield issuer
+    process.terminate()
+    process.wait(10)
+
+
+@pytest.fixture
+def settings(settings, provider):
+    return replace(
+        settings,
+        smtp_url=None,
+        require_email_verification=False,
+        oidc_issuer=provider,
+        oidc_client_id="kurz",
+        oidc_client_secret="kurz-secret",
+    )
+
+
+def set_claims(provider: str, subject: str, **claims) -> None:
+    httpx.put(f"{provider}/users/{subject}", json=claims, timeout=5).raise_for_status()
+
+
+async def sign_in(client, provider: str, subject: str, tamper=None):
+    """The browser's trip: Kurz -> provider's login form (submitted as ``subject``) -> Kurz's
+    callback; returns the callback's answer."""
+    response = await client.get("/api/v1/sso/login")
+    assert response.status_code == 302
+    authorize = response.headers["Location"]
+    query = parse_qs(urlsplit(authorize).query)
+    assert query["code_challenge_method"] == ["S256"] and query["nonce"] and query["state"]
+    assert authorize.startswith(f"{provider}/oauth2/authorize?")
+    back = httpx.post(authorize, data={"sub": subject}, timeout=5)
+    assert back.status_code == 302, back.text
+    callback = urlsplit(back.headers["Location"])
+    assert f"http://kurz.test{callback.path}" == "http://kurz.test/api/v1/sso/callback"
+    query = callback.query
+    if tamper:
+        query = await tamper(query)
+    return await client.get(f"{callback.path}?{query}")
+
+
+async def test_first_login_creates_the_account_and_the_second_finds_it(
+    app, provider, client
+) -> None:
+    set_claims(provider, "sub-ada", email="ada@corp.example", email_verified=True, name="Ada")
+    response = await sign_in(client, provider, "sub-ada")
+    assert response.status_code == 303
+    assert response.headers["Location"] == "/#/"
+    session = await (await client.get("/api/v1/session")).get_json()
+    assert session["email"] == "ada@corp.example" and session["name"] == "Ada"
+    assert session["email_verified"] is True
+    # No password: password logins cannot reach the account.
+    response = await client.post(
+        "/api/v1/session", json={"email": "ada@corp.example", "password": PASSWORD}
+    )
+    assert response.status_code == 401
+
+    browser = app.test_client()
+    response = await sign_in(browser, provider, "sub-ada")
+    assert response.status_code == 303
+    again = await (await browser.get("/api/v1/session")).get_json()
+    assert again["id"] == session["id"]
+    db = app.extensions["kurz.db"]
+    assert await db.fetch_val("SELECT count(*) FROM users") == 1
+    actions = await db.fetch_all("SELECT action, detail::text AS detail FROM account_log")
+    assert [row["action"] for row in actions] == ["sso.login", "sso.login"]
+
+
+async def test_an_unverified_email_is_refused(app, provider, client, signup) -> None:
+    existing = await signup("bob@corp.example")
+    set_claims(provider, "sub-bob", email="bob@corp.example", email_verified=False)
+    response = await sign_in(client, provider, "sub-bob")
+    assert response.status_code == 400
+    assert (await response.get_json())["code"] == "SSO_EMAIL_UNVERIFIED"
+    assert (await client.get("/api/v1/session")).status_code == 401
+    assert (await existing.client.get("/api/v1/session")).status_code == 200
+
+
+async def test_a_verified_email_links_the_existing_account(provider, client, signup) -> None:
+    existing = await signup("carol@corp.example")
+    set_claims(provider, "sub-carol", email="Carol@corp.example", email_verified=True)
+    response = await sign_in(client, provider, "sub-carol")
+    assert response.status_code == 303
+    session = await (await client.get("/api/v1/session")).get_json()
+    assert session["id"] == existing.id
+
+
+async def test_a_tampered_state_is_refused(provider, client) -> None:
+    set_claims(provider, "sub-dan", email="dan@corp.example", email_verified=True)
+
+    async def other_state(query: str) -> str:
+        values = parse_qs(query)
+        return f"code={values['code'][0]}&state=forged{values['state'][0]}"
+
+    response = await sign_in(client, provider, "sub-dan", tamper=other_state)
+    assert response.status_code == 400
+    assert (await response.get_json())["code"] == "SSO_STATE_MISMATCH"
+    assert (await client.get("/api/v1/session")).status_code == 401
+
+
+async def test_a_callback_from_another_browser_is_refused(app, provider, client) -> None:
+    set_claims(provider, "sub-eve", email="eve@corp.example", email_verified=True)
+    victim = app.test_client()
+
+    async def in_the_victims_browser(query: str) -> str:
+        response = await victim.get(f"/api/v1/sso/callback?{query}")
+        assert response.status_code == 400
+        assert (await response.get_json())["code"] == "SSO_STATE_MISMATCH"
+        assert (await victim.get("/api/v1/session")).status_code == 401
+        return query
+
+    await sign_in(client, provider, "sub-eve", tamper=in_the_victims_browser)
+
+
+async def test_a_tampered_nonce_is_refused(app, provider, client) -> None:
+    set_claims(provider, "sub-fay", email="fay@corp.example", email_verified=True)
+
+    async def other_nonce(query: str) -> str:
+        # The ID token will carry the nonce sent to the provider, no longer the one expected.
+        await app.extensions["kurz.db"].execute("UPDATE sso_logins SET nonce = 'replayed'")
+        return query
+
+    response = await sign_in(client, provider, "sub-fay", tamper=other_nonce)
+    assert response.status_code == 400
+    assert (await response.get_json())["code"] == "SSO_INVALID_TOKEN"
+    assert (await client.get("/api/v1/session")).status_code == 401
+
+
+async def test_orgs_with_the_email_domain_are_joined(provider, client, make_org) -> None:
+    org_id, owner = await make_org(name="Corp")
+    other_id, _ = await make_org(name="Elsewhere")
+    response = await owner.client.patch(
+        f"/api/v1/orgs/{org_id}", json={"sso_domains": ["corp.example"]}
+    )
+    assert response.status_code == 200
+    set_claims(provider, "sub-gus", email="gus@corp.example", email_verified=True)
+    response = await sign_in(client, provider, "sub-gus")
+    assert response.status_code == 303
+    session = await (await client.get("/api/v1/session")).get_json()
+    assert session["orgs"] == [{"id": org_id, "name": "Corp", "role": "member"}]
+    audit = await (await owner.client.get(f"/api/v1/orgs/{org_id}/audit")).get_json()
+    assert audit["items"][0]["action"] == "member.sso_join"
+
+
+async def test_a_browser_is_sent_back_to_the_login_screen_on_failure(provider, client) -> None:
+    set_claims(provider, "sub-hal", email="hal@corp.example", email_verified=False)
+    response = await client.get("/api/v1/sso/login")
+    back = httpx.post(response.headers["Location"], data={"sub": "sub-hal"}, timeout=5)
+    callback = urlsplit(back.headers["Location"])
+    response = await client.get(
+        f"{callback.path}?{callback.query}", headers={"Accept": "text/html"}
+    )
+    assert response.status_code == 303
+    assert response.headers["Location"] == "/#/login?sso_error=SSO_EMAIL_UNVERIFIED"
+
+
+async def test_without_configuration_there_is_no_sso(app_factory, settings) -> None:
+    app = app_factory(settings, oidc_issuer=None, oidc_client_id=None, oidc_client_secret=None)
+    async with app.test_app():
+        client = app.test_client()
+        response = await client.get("/api/v1/sso/login")
+        assert response.status_code == 404
+        options = await (await client.get("/api/v1/login-options")).get_json()
+        assert options == {"sso": False, "email_verification": False}
