@@ -1,13 +1,14 @@
 // Log in and register: the only screens shown without a session.
 import { api } from '../api.js';
 import { form, h, notify, page } from '../dom.js';
+import { secondStep, ssoBlock } from './login-steps.js';
 
 const EMAIL = { name: 'email', label: 'Email', type: 'email', required: true, autocomplete: 'username', attrs: { autofocus: true } };
 
 const authPage = (title, ...children) => h('div', { class: 'auth' }, page(title, ...children));
 
-export function loginView({ loggedIn }) {
-  return authPage(
+export function loginView({ loggedIn, query }) {
+  const el = authPage(
     'Log in to Kurz',
     form({
       id: 'login-form',
@@ -17,23 +18,34 @@ export function loginView({ loggedIn }) {
         { name: 'remember', label: 'Keep me logged in on this device', type: 'checkbox' },
       ],
       submitLabel: 'Log in',
-      onSubmit: async (values) => {
-        await api.post('/session', values);
+      onSubmit: async (values, formEl) => {
+        try {
+          await api.post('/session', values);
+        } catch (error) {
+          if (error.code !== 'TOTP_REQUIRED') throw error;
+          const next = secondStep(values, loggedIn);
+          formEl.replaceWith(next);
+          next.querySelector('input')?.focus();
+          return;
+        }
         await loggedIn();
       },
     }),
+    h('p', { class: 'auth-switch' }, h('a', { href: '#/forgot-password', 'data-testid': 'forgot-link' }, 'Forgot password?')),
+    ssoBlock(query),
     h('p', { class: 'auth-switch' }, 'New to Kurz? ', h('a', { href: '#/register' }, 'Create an account')),
   );
+  return el;
 }
 
-export function registerView({ loggedIn }) {
+export function registerView({ loggedIn, query }) {
   return authPage(
     'Create your Kurz account',
     form({
       id: 'register-form',
       fields: [
         { name: 'name', label: 'Name (optional)', autocomplete: 'name' },
-        EMAIL,
+        { ...EMAIL, value: query.get('email') || '' }, // an invitation's link names the address
         {
           name: 'password',
           label: 'Password',

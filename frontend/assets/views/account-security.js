@@ -1,0 +1,115 @@
+// The security parts of the account page: two-factor sign-in and deleting the account; and the
+// banners that ask for a verified email or for two-factor.
+import { api } from '../api.js';
+import { actionButton, form, h, notify } from '../dom.js';
+import { clearSession, loadSession, options, session } from '../session.js';
+
+function recoveryCodes(codes) {
+  return h(
+    'div',
+    { class: 'panel panel-warn', 'data-testid': 'recovery-codes' },
+    h('p', { class: 'panel-title' }, 'Your recovery codes'),
+    h('p', {}, 'Keep them somewhere safe. Each works once in place of a code, if you lose your phone. They are shown only now.'),
+    h('ul', { class: 'plain-list codes' }, codes.map((code) => h('li', {}, h('code', {}, code)))),
+  );
+}
+
+function setUpTwoFactor(box, refresh) {
+  return actionButton('Set up two-factor sign-in', async () => {
+    const { secret } = await api.post('/users/me/totp');
+    box.replaceChildren(
+      h('p', {}, 'Scan this QR code with your authenticator app, or enter the key by hand. Then type the 6-digit code it shows.'),
+      h('img', { src: `/api/v1/users/me/totp/qr?${Date.now()}`, alt: 'QR code for your authenticator app', class: 'totp-qr', width: 200, height: 200, 'data-testid': 'totp-qr' }),
+      h('p', {}, 'Key: ', h('code', { 'data-testid': 'totp-secret' }, secret)),
+      form({
+        id: 'totp-confirm-form',
+        fields: [{ name: 'code', label: 'Code from the app', required: true, autocomplete: 'one-time-code', attrs: { inputmode: 'numeric', pattern: '[0-9]{6}', autofocus: true } }],
+        submitLabel: 'Turn on two-factor',
+        errorFields: { INVALID_CODE: ['code', 'That code is wrong or has expired. Try the current one.'] },
+        onSubmit: async ({ code }) => {
+          const { recovery_codes } = await api.post('/users/me/totp/confirm', { code });
+          await loadSession();
+          box.replaceChildren(h('p', { class: 'panel panel-success' }, 'Two-factor sign-in is on.'), recoveryCodes(recovery_codes), actionButton('Done', async () => refresh()));
+          notify('Two-factor sign-in is on.');
+        },
+      }),
+    );
+    box.querySelector('input')?.focus();
+  }, { 'data-testid': 'totp-start' });
+}
+
+export function twoFactorSection({ refresh }) {
+  const box = h('div', { 'data-testid': 'totp-section' });
+  if (session.user.totp_enabled) {
+    box.append(
+      h('p', {}, 'Two-factor sign-in is ', h('strong', {}, 'on'), '. Logging in asks for a code from your authenticator app.'),
+      form({
+        id: 'totp-disable-form',
+        fields: [{ name: 'password', label: 'Your password', type: 'password', required: true, autocomplete: 'current-password' }],
+        submitLabel: 'Turn off two-factor',
+        danger: true,
+        errorFields: { WRONG_PASSWORD: 'password' },
+        onSubmit: async ({ password }) => {
+          await api.delete('/users/me/totp', { password });
+          await loadSession();
+          refresh();
+          notify('Two-factor sign-in is off.');
+        },
+      }),
+    );
+  } else {
+    box.append(h('p', {}, 'Protect your account with a code from an authenticator app when you log in.'), setUpTwoFactor(box, refresh));
+  }
+  return h('div', { class: 'card' }, h('h2', {}, 'Two-factor sign-in'), box);
+}
+
+export function deleteAccountSection({ navigate }) {
+  return h(
+    'div',
+    { class: 'card card-danger' },
+    h('h2', {}, 'Delete account'),
+    h('p', {}, 'Your links stay with their organizations, shown as made by a deleted user. If you are the only owner of an organization, make someone else an owner first.'),
+    form({
+      id: 'account-delete-form',
+      fields: [{ name: 'password', label: 'Your password', type: 'password', required: true, autocomplete: 'current-password' }],
+      submitLabel: 'Delete my account',
+      danger: true,
+      errorFields: { WRONG_PASSWORD: 'password', LAST_OWNER: ['password', 'You are the only owner of an organization. Make someone else an owner first.'] },
+      onSubmit: async ({ password }) => {
+        await api.delete('/users/me', { password });
+        clearSession();
+        navigate('/login');
+        notify('Your account is deleted.');
+      },
+    }),
+  );
+}
+
+export function verificationBanner() {
+  if (!options.email_verification || !session.user || session.user.email_verified) return null;
+  const banner = h(
+    'div',
+    { class: 'panel panel-warn banner', role: 'status', 'data-testid': 'verify-banner' },
+    `Please confirm your email address: we mailed a link to ${session.user.email}. Until then, invitations to it wait. `,
+    actionButton('Send the link again', async () => {
+      await api.post('/users/me/email-verification');
+      notify(`A new link is on its way to ${session.user.email}.`);
+    }, { class: 'btn btn-small' }),
+  );
+  return banner;
+}
+
+export function twoFactorRequiredView(org) {
+  return h(
+    'section',
+    { class: 'page' },
+    h('h1', { tabindex: '-1', class: 'page-title' }, org.name),
+    h(
+      'div',
+      { class: 'panel panel-warn banner', 'data-testid': 'require-2fa-banner' },
+      h('p', { class: 'panel-title' }, `${org.name} requires two-factor sign-in.`),
+      h('p', {}, 'Set it up on your account page to work in this organization.'),
+      h('a', { class: 'btn btn-primary', href: '#/account' }, 'Set up two-factor sign-in'),
+    ),
+  );
+}
