@@ -163,11 +163,15 @@ def mail_job(settings: Settings) -> JobKind:
         )
         if row is None:  # sent already
             return
-        message = _envelope(settings, row)
         if settings.smtp_url:
-            await _deliver(settings, message)
+            await _deliver(settings, _envelope(settings, row))
         else:
-            log.info("mail (KURZ_SMTP_URL is not set, so it is only logged):\n%s", message)
+            log.info(
+                "mail to %s, only logged as KURZ_SMTP_URL is not set\nSubject: %s\n\n%s",
+                row["recipient"],
+                row["subject"],
+                row["text_body"],
+            )
         # Right after the server accepted it; the body may hold a token, so it goes too.
         await db.execute(
             """UPDATE mails SET sent_at = now(), text_body = '', html_body = ''

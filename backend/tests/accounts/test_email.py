@@ -143,3 +143,20 @@ async def test_password_change_is_told_by_mail(verified_signup, smtp, send) -> N
     assert response.status_code == 204
     await send()
     assert smtp.mailbox.to(account.email)[-1]["Subject"] == "Your Kurz password was changed"
+
+
+async def test_without_smtp_each_mail_is_logged(app_factory, settings, caplog) -> None:
+    app = app_factory(settings, smtp_url=None, require_email_verification=False)
+    async with app.test_app():
+        jobs = app.extensions["kurz.jobs"]
+        await jobs.stop()
+        client = app.test_client()
+        body = {"email": "logged@example.com", "password": PASSWORD}
+        assert (await client.post("/api/v1/users", json=body)).status_code == 201
+        response = await client.post("/api/v1/password-reset", json={"email": body["email"]})
+        assert response.status_code == 202
+        with caplog.at_level("INFO", logger="kurz.mail"):
+            while await jobs.run_due():
+                pass
+    assert "mail to logged@example.com" in caplog.text
+    assert "http://kurz.test/#/reset-password?token=" in caplog.text
