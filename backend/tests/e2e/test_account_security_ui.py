@@ -14,7 +14,7 @@ from playwright.sync_api import Page, expect
 
 from ..conftest import free_port
 from .conftest import DESKTOP
-from .ui import PASSWORD, call, create_org, open_app, sign_up, unique_email
+from .ui import PASSWORD, add_member, call, create_org, open_app, sign_up, unique_email
 
 NEW_PASSWORD = "a brand new passphrase 7"
 
@@ -103,7 +103,7 @@ def test_an_org_requiring_two_factor_shows_the_way_to_set_it_up(page, new_contex
     owner = sign_up(owner_context)
     org_id = create_org(owner, "Strict Co")
     member = sign_up(page.context)
-    call(owner_context, "POST", f"/orgs/{org_id}/members", {"email": member.email, "role": "member"})
+    add_member(owner, org_id, member.email)
     call(owner_context, "PATCH", f"/orgs/{org_id}", {"require_2fa": True})
 
     open_app(page, f"/orgs/{org_id}/links")
