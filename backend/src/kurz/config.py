@@ -157,10 +157,8 @@ class Settings:
             smtp_url=_smtp_url(environ.get("KURZ_SMTP_URL", "")),
             mail_from=environ.get("KURZ_MAIL_FROM", "") or cls.mail_from,
             require_email_verification=_bool(
-                environ.get(
-                    "KURZ_REQUIRE_EMAIL_VERIFICATION",
-                    "true" if environ.get("KURZ_SMTP_URL") else "false",
-                ),
+                environ.get("KURZ_REQUIRE_EMAIL_VERIFICATION")
+                or ("true" if environ.get("KURZ_SMTP_URL") else "false"),
                 "KURZ_REQUIRE_EMAIL_VERIFICATION",
             ),
             oidc_issuer=environ.get("KURZ_OIDC_ISSUER", "").rstrip("/") or None,
