@@ -10,8 +10,10 @@ from collections.abc import Iterator
 import httpx
 import pyotp
 import pytest
+from aiosmtpd.controller import Controller
 from playwright.sync_api import Page, expect
 
+from ..accounts.conftest import Mailbox
 from ..conftest import free_port
 from .conftest import DESKTOP
 from .ui import PASSWORD, add_member, call, create_org, open_app, sign_up, unique_email
@@ -172,4 +174,48 @@ def test_sign_in_with_sso_through_the_providers_login_page(
         expect(page.get_by_role("heading", name="New organization")).to_be_visible()
     finally:
         context.close()
+    assert not watch.problems, "\n".join(watch.problems)
+
+
+# --- email verification and deleting the account: a server of its own, with real SMTP -------
+
+
+def test_the_verification_banner_stays_until_the_mailed_link_is_used(
+    browser, watch, database_url, live_server_factory
+) -> None:
+    mailbox = Mailbox()
+    smtp = Controller(mailbox, hostname="127.0.0.1", port=free_port())
+    smtp.start()
+    try:
+        server = live_server_factory(
+            database_url, KURZ_SMTP_URL=f"smtp://127.0.0.1:{smtp.port}"
+        )
+        context = browser.new_context(base_url=server.base_url, viewport=DESKTOP)
+        context.set_default_timeout(10_000)
+        watch.watch(context)
+        person = sign_up(context)
+        page = context.new_page()
+        open_app(page, "/orgs/new")
+        banner = page.get_by_test_id("verify-banner")
+        expect(banner).to_contain_text(person.email)
+        deadline = time.monotonic() + 15
+        while not mailbox.to(person.email):
+            assert time.monotonic() < deadline, "no verification mail"
+            time.sleep(0.1)
+        link = re.search(r"https?://\S+", mailbox.text(mailbox.to(person.email)[0])).group(0)
+        assert link.startswith(f"{server.base_url}/#/verify-email?token=")
+
+        page.goto(link)
+        expect(page.get_by_test_id("flash")).to_contain_text("Your email is confirmed")
+        expect(page.get_by_test_id("verify-banner")).to_have_count(0)
+
+        # And the account can go: the password is asked for, then it is gone.
+        open_app(page, "/account")
+        form = page.get_by_test_id("account-delete-form")
+        form.get_by_label("Your password").fill(PASSWORD)
+        form.get_by_role("button", name="Delete my account").click()
+        expect(page.get_by_role("heading", name="Log in to Kurz")).to_be_visible()
+        context.close()
+    finally:
+        smtp.stop()
     assert not watch.problems, "\n".join(watch.problems)
