@@ -24,11 +24,12 @@ async def test_the_only_owner_cannot_delete_the_account(make_org) -> None:
 
 
 async def test_a_deleted_account_leaves_its_links_and_no_personal_data(
-    app, client, make_org, add_member, make_link
+    app, client, make_org, add_member, make_link, make_token
 ) -> None:
     org_id, owner = await make_org()
-    leaving = await add_member(org_id, owner)
+    leaving = await add_member(org_id, owner, "admin")
     link = await make_link(org_id, leaving, slug="kept-link")
+    token = await make_token(org_id, leaving)
     db = app.extensions["kurz.db"]
 
     response = await leaving.client.delete("/api/v1/users/me", json={"password": PASSWORD})
@@ -38,6 +39,8 @@ async def test_a_deleted_account_leaves_its_links_and_no_personal_data(
         "/api/v1/session", json={"email": leaving.email, "password": PASSWORD}
     )
     assert response.status_code == 401
+    response = await client.get(f"/api/v1/orgs/{org_id}/links", headers=token)
+    assert response.status_code == 401  # the tokens it made stop working
 
     kept = await (await owner.client.get(f"/api/v1/orgs/{org_id}/links/kept-link")).get_json()
     assert kept["url"] == link["url"]

@@ -157,3 +157,25 @@ async def test_sso_domains_must_be_domains(make_org) -> None:
         assert response.status_code == 400
     org = await (await owner.client.get(f"/api/v1/orgs/{org_id}")).get_json()
     assert org["sso_domains"] == [] and org["require_2fa"] is False
+
+
+async def test_wrong_codes_count_as_failed_logins(app_factory, settings, clock) -> None:
+    app = app_factory(settings, rate_limits=True)
+    async with app.test_app():
+        client = app.test_client()
+        body = {"email": "guessed@example.com", "password": PASSWORD}
+        assert (await client.post("/api/v1/users", json=body)).status_code == 201
+        assert (await client.post("/api/v1/session", json=body)).status_code == 200
+        secret = (await (await client.post("/api/v1/users/me/totp")).get_json())["secret"]
+        code = pyotp.TOTP(secret).at(clock["t"])
+        confirmed = await client.post("/api/v1/users/me/totp/confirm", json={"code": code})
+        assert confirmed.status_code == 200
+        answers = [
+            (await client.post("/api/v1/session", json={**body, "totp": "000000"})).status_code
+            for _ in range(11)
+        ]
+        clock["t"] += 30
+        right = pyotp.TOTP(secret).at(clock["t"])
+        locked = await client.post("/api/v1/session", json={**body, "totp": right})
+    assert answers[:10] == [401] * 10 and answers[10] == 429
+    assert locked.status_code == 429  # even the right code waits out the window

@@ -294,7 +294,7 @@ async def remove_account(data: PasswordIn) -> tuple[str, int]:
 
     409 ``LAST_OWNER`` while it is the only owner of an org (hand ownership over, or delete
     the org, first). Links it made stay with their orgs, their creator shown as a deleted
-    user; audit entries keep its id, with nothing personal.
+    user; audit entries keep its id, with nothing personal; API tokens it made stop working.
     """
     user = await require_user()
     await _check_password(user, data.password)
