@@ -7,7 +7,7 @@ from typing import Annotated
 from pydantic import BaseModel, EmailStr, Field, StringConstraints
 from quart import Blueprint, Response, current_app
 from quart_rate_limiter import rate_limit
-from quart_schema import validate_request, validate_response
+from quart_schema import document_response, validate_request, validate_response
 
 from .. import totp
 from ..accounts import (
@@ -46,7 +46,7 @@ from ..ratelimits import (
     forget_login_failures,
     record_login_failure,
 )
-from ..schemas import Input, no_content, problems
+from ..schemas import Input, NoContent, no_content, problems
 
 blueprint = Blueprint("accounts", __name__)
 
@@ -120,7 +120,7 @@ async def confirm_email(data: TokenIn) -> tuple[str, int]:
 
 
 @blueprint.post("/api/v1/users/me/email-verification")
-@no_content
+@document_response(NoContent, 202)
 @rate_limit(limits=MAIL_RESEND_LIMITS)
 @problems(401, 403, 429)
 async def resend_verification() -> tuple[str, int]:
@@ -140,7 +140,7 @@ async def resend_verification() -> tuple[str, int]:
 
 
 @blueprint.post("/api/v1/password-reset")
-@no_content
+@document_response(NoContent, 202)
 @rate_limit(limits=PASSWORD_RESET_LIMITS)
 @validate_request(ResetRequestIn)
 @problems(400, 429)
