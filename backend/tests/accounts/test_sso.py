@@ -118,6 +118,16 @@ async def test_a_verified_email_links_the_existing_account(provider, client, sig
     assert session["id"] == existing.id
 
 
+async def test_an_api_client_gets_status_codes(provider, client) -> None:
+    set_claims(provider, "sub-ivy", email="ivy@corp.example", email_verified=False)
+    response = await client.get("/api/v1/sso/login")
+    back = httpx.post(response.headers["Location"], data={"sub": "sub-ivy"}, timeout=5)
+    callback = urlsplit(back.headers["Location"])
+    response = await client.get(f"{callback.path}?{callback.query}", headers={"Accept": "*/*"})
+    assert response.status_code == 400
+    assert response.content_type == "application/problem+json"
+
+
 async def test_a_tampered_state_is_refused(provider, client) -> None:
     set_claims(provider, "sub-dan", email="dan@corp.example", email_verified=True)
 
@@ -181,7 +191,8 @@ async def test_a_browser_is_sent_back_to_the_login_screen_on_failure(provider, c
     back = httpx.post(response.headers["Location"], data={"sub": "sub-hal"}, timeout=5)
     callback = urlsplit(back.headers["Location"])
     response = await client.get(
-        f"{callback.path}?{callback.query}", headers={"Accept": "text/html"}
+        f"{callback.path}?{callback.query}",
+        headers={"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"},
     )
     assert response.status_code == 303
     assert response.headers["Location"] == "/#/login?sso_error=SSO_EMAIL_UNVERIFIED"

@@ -125,14 +125,20 @@ SIGNED_IN_PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8">
 <body><p>You are signed in. <a href="/#/">Continue to Kurz</a></p></body></html>"""
 
 
+def _browser() -> bool:
+    """Whether a browser asks (it prefers HTML); API clients get status codes instead."""
+    accepted = request.accept_mimetypes.best_match(["application/problem+json", "text/html"])
+    return accepted == "text/html"
+
+
 def _signed_in() -> Response:
-    if request.accept_mimetypes.accept_html:
+    if _browser():
         return Response(SIGNED_IN_PAGE, content_type="text/html; charset=utf-8")
     return redirect("/#/", 303)
 
 
 def _failed(error: SSOError) -> Response:
-    if request.accept_mimetypes.accept_html:
+    if _browser():
         return redirect(f"/#/login?sso_error={error.code}", 303)
     if error.code == "SSO_UNAVAILABLE":
         raise APIError(503, error.code, error.detail, headers={"Retry-After": "30"})
