@@ -132,8 +132,12 @@ def _envelope(settings: Settings, row) -> EmailMessage:
     # Stable per mail: should a crash make it go out twice, mail clients show it once.
     domain = settings.mail_from.rpartition("@")[2].strip(" >") or "localhost"
     message["Message-ID"] = f"<kurz-mail-{row['id']}@{domain}>"
-    message.set_content(row["text_body"])
-    message.add_alternative(row["html_body"], subtype="html")
+    # Links stay whole in the raw message (no quoted-printable line breaks inside a token):
+    # ASCII goes as 7bit, and the HTML part is made ASCII with character references.
+    text = row["text_body"]
+    message.set_content(text, cte="7bit" if text.isascii() else "quoted-printable")
+    html = row["html_body"].encode("ascii", "xmlcharrefreplace").decode()
+    message.add_alternative(html, subtype="html", cte="7bit")
     return message
 
 

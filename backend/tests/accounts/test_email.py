@@ -2,6 +2,7 @@
 refused, and an SMTP outage that delays mail without sending any twice."""
 
 from datetime import timedelta
+from html import unescape
 
 from ..conftest import PASSWORD
 
@@ -18,6 +19,7 @@ async def test_registering_mails_a_link_that_verifies_the_address(signup, smtp, 
     assert "http://kurz.test/#/verify-email?token=" in smtp.mailbox.text(mail)
     assert "verify-email?token=" in mail.get_body(("html",)).get_content()
     token = smtp.mailbox.token(account.email)
+    assert f"token={token}" in mail.as_string()  # whole in the raw message too
 
     response = await account.client.post(CONFIRM, json={"token": token})
     assert response.status_code == 204
@@ -54,6 +56,7 @@ async def test_an_invitation_is_mailed_and_joins_only_once_its_address_is_verifi
     assert response.status_code == 202
     await send()
     [invitation] = smtp.mailbox.to("dana@example.com")
+    assert "Acme" in invitation.get_body(("html",)).get_content()
     assert "Acme" in invitation["Subject"]
     assert "http://kurz.test/#/register?email=dana%40example.com" in smtp.mailbox.text(invitation)
 
@@ -160,3 +163,18 @@ async def test_without_smtp_each_mail_is_logged(app_factory, settings, caplog) -
                 pass
     assert "mail to logged@example.com" in caplog.text
     assert "http://kurz.test/#/reset-password?token=" in caplog.text
+
+
+async def test_an_invitation_to_an_org_with_a_non_ascii_name(
+    make_org, verified_signup, smtp, send
+) -> None:
+    org_id, owner = await make_org(await verified_signup(), name="Zürich Ärzte")
+    response = await owner.client.post(
+        f"/api/v1/orgs/{org_id}/members", json={"email": "eva@example.com", "role": "member"}
+    )
+    assert response.status_code == 202
+    await send()
+    [mail] = smtp.mailbox.to("eva@example.com")
+    assert mail["Subject"] == "You are invited to Zürich Ärzte on Kurz"
+    assert "Zürich Ärzte" in smtp.mailbox.text(mail)
+    assert "Zürich Ärzte" in unescape(mail.get_body(("html",)).get_content())
