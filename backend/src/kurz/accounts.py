@@ -57,11 +57,8 @@ def wake_jobs() -> None:
     current_app.extensions["kurz.jobs"].wake()
 
 
-async def verify_address(db: Database, user: User) -> None:
-    """Mark the user's email verified and turn its pending invitations into memberships
-    (call inside a transaction)."""
-    await lock_email(db, user.email)
-    await update_email_verified(db, user.id)
+async def join_invited_orgs(db: Database, user: User) -> None:
+    """Turn the pending invitations of the user's email into memberships (audited)."""
     for org_id, role in await accept_invitations(db, user.id, user.email):
         await record_audit(
             Caller(org_id=org_id, role=role, user=user),
@@ -69,6 +66,14 @@ async def verify_address(db: Database, user: User) -> None:
             user.email,
             {"user_id": user.id, "role": role},
         )
+
+
+async def verify_address(db: Database, user: User) -> None:
+    """Mark the user's email verified and turn its pending invitations into memberships
+    (call inside a transaction)."""
+    await lock_email(db, user.email)
+    await update_email_verified(db, user.id)
+    await join_invited_orgs(db, user)
 
 
 async def record_account_event(

@@ -49,8 +49,15 @@ def settings(settings, provider):
     )
 
 
-def set_claims(provider: str, subject: str, **claims) -> None:
-    httpx.put(f"{provider}/users/{subject}", json=claims, timeout=5).raise_for_status()
+async def set_claims(provider: str, subject: str, **claims) -> None:
+    async with httpx.AsyncClient(timeout=5) as http:
+        (await http.put(f"{provider}/users/{subject}", json=claims)).raise_for_status()
+
+
+async def authorize(url: str, subject: str) -> httpx.Response:
+    """Submit the provider's login form as ``subject``; its answer redirects to Kurz."""
+    async with httpx.AsyncClient(timeout=5) as http:
+        return await http.post(url, data={"sub": subject})
 
 
 async def sign_in(client, provider: str, subject: str, tamper=None):
@@ -58,11 +65,11 @@ async def sign_in(client, provider: str, subject: str, tamper=None):
     callback; returns the callback's answer."""
     response = await client.get("/api/v1/sso/login")
     assert response.status_code == 302
-    authorize = response.headers["Location"]
-    query = parse_qs(urlsplit(authorize).query)
+    location = response.headers["Location"]
+    query = parse_qs(urlsplit(location).query)
     assert query["code_challenge_method"] == ["S256"] and query["nonce"] and query["state"]
-    assert authorize.startswith(f"{provider}/oauth2/authorize?")
-    back = httpx.post(authorize, data={"sub": subject}, timeout=5)
+    assert location.startswith(f"{provider}/oauth2/authorize?")
+    back = await authorize(location, subject)
     assert back.status_code == 302, back.text
     callback = urlsplit(back.headers["Location"])
     assert f"http://kurz.test{callback.path}" == "http://kurz.test/api/v1/sso/callback"
@@ -75,7 +82,9 @@ async def sign_in(client, provider: str, subject: str, tamper=None):
 async def test_first_login_creates_the_account_and_the_second_finds_it(
     app, provider, client
 ) -> None:
-    set_claims(provider, "sub-ada", email="ada@corp.example", email_verified=True, name="Ada")
+    await set_claims(
+        provider, "sub-ada", email="ada@corp.example", email_verified=True, name="Ada"
+    )
     response = await sign_in(client, provider, "sub-ada")
     assert response.status_code == 303
     assert response.headers["Location"] == "/#/"
@@ -101,7 +110,7 @@ async def test_first_login_creates_the_account_and_the_second_finds_it(
 
 async def test_an_unverified_email_is_refused(app, provider, client, signup) -> None:
     existing = await signup("bob@corp.example")
-    set_claims(provider, "sub-bob", email="bob@corp.example", email_verified=False)
+    await set_claims(provider, "sub-bob", email="bob@corp.example", email_verified=False)
     response = await sign_in(client, provider, "sub-bob")
     assert response.status_code == 400
     assert (await response.get_json())["code"] == "SSO_EMAIL_UNVERIFIED"
@@ -111,7 +120,7 @@ async def test_an_unverified_email_is_refused(app, provider, client, signup) -> 
 
 async def test_a_verified_email_links_the_existing_account(provider, client, signup) -> None:
     existing = await signup("carol@corp.example")
-    set_claims(provider, "sub-carol", email="Carol@corp.example", email_verified=True)
+    await set_claims(provider, "sub-carol", email="Carol@corp.example", email_verified=True)
     response = await sign_in(client, provider, "sub-carol")
     assert response.status_code == 303
     session = await (await client.get("/api/v1/session")).get_json()
@@ -119,9 +128,9 @@ async def test_a_verified_email_links_the_existing_account(provider, client, sig
 
 
 async def test_an_api_client_gets_status_codes(provider, client) -> None:
-    set_claims(provider, "sub-ivy", email="ivy@corp.example", email_verified=False)
+    await set_claims(provider, "sub-ivy", email="ivy@corp.example", email_verified=False)
     response = await client.get("/api/v1/sso/login")
-    back = httpx.post(response.headers["Location"], data={"sub": "sub-ivy"}, timeout=5)
+    back = await authorize(response.headers["Location"], "sub-ivy")
     callback = urlsplit(back.headers["Location"])
     response = await client.get(f"{callback.path}?{callback.query}", headers={"Accept": "*/*"})
     assert response.status_code == 400
@@ -129,7 +138,7 @@ async def test_an_api_client_gets_status_codes(provider, client) -> None:
 
 
 async def test_a_tampered_state_is_refused(provider, client) -> None:
-    set_claims(provider, "sub-dan", email="dan@corp.example", email_verified=True)
+    await set_claims(provider, "sub-dan", email="dan@corp.example", email_verified=True)
 
     async def other_state(query: str) -> str:
         values = parse_qs(query)
@@ -142,7 +151,7 @@ async def test_a_tampered_state_is_refused(provider, client) -> None:
 
 
 async def test_a_callback_from_another_browser_is_refused(app, provider, client) -> None:
-    set_claims(provider, "sub-eve", email="eve@corp.example", email_verified=True)
+    await set_claims(provider, "sub-eve", email="eve@corp.example", email_verified=True)
     victim = app.test_client()
 
     async def in_the_victims_browser(query: str) -> str:
@@ -156,7 +165,7 @@ async def test_a_callback_from_another_browser_is_refused(app, provider, client)
 
 
 async def test_a_tampered_nonce_is_refused(app, provider, client) -> None:
-    set_claims(provider, "sub-fay", email="fay@corp.example", email_verified=True)
+    await set_claims(provider, "sub-fay", email="fay@corp.example", email_verified=True)
 
     async def other_nonce(query: str) -> str:
         # The ID token will carry the nonce sent to the provider, no longer the one expected.
@@ -176,7 +185,7 @@ async def test_orgs_with_the_email_domain_are_joined(provider, client, make_org)
         f"/api/v1/orgs/{org_id}", json={"sso_domains": ["corp.example"]}
     )
     assert response.status_code == 200
-    set_claims(provider, "sub-gus", email="gus@corp.example", email_verified=True)
+    await set_claims(provider, "sub-gus", email="gus@corp.example", email_verified=True)
     response = await sign_in(client, provider, "sub-gus")
     assert response.status_code == 303
     session = await (await client.get("/api/v1/session")).get_json()
@@ -186,9 +195,9 @@ async def test_orgs_with_the_email_domain_are_joined(provider, client, make_org)
 
 
 async def test_a_browser_is_sent_back_to_the_login_screen_on_failure(provider, client) -> None:
-    set_claims(provider, "sub-hal", email="hal@corp.example", email_verified=False)
+    await set_claims(provider, "sub-hal", email="hal@corp.example", email_verified=False)
     response = await client.get("/api/v1/sso/login")
-    back = httpx.post(response.headers["Location"], data={"sub": "sub-hal"}, timeout=5)
+    back = await authorize(response.headers["Location"], "sub-hal")
     callback = urlsplit(back.headers["Location"])
     response = await client.get(
         f"{callback.path}?{callback.query}",

@@ -187,9 +187,7 @@ def test_the_verification_banner_stays_until_the_mailed_link_is_used(
     smtp = Controller(mailbox, hostname="127.0.0.1", port=free_port())
     smtp.start()
     try:
-        server = live_server_factory(
-            database_url, KURZ_SMTP_URL=f"smtp://127.0.0.1:{smtp.port}"
-        )
+        server = live_server_factory(database_url, KURZ_SMTP_URL=f"smtp://127.0.0.1:{smtp.port}")
         context = browser.new_context(base_url=server.base_url, viewport=DESKTOP)
         context.set_default_timeout(10_000)
         watch.watch(context)

@@ -5,13 +5,12 @@ from quart import Blueprint, current_app
 from quart_rate_limiter import rate_limit
 from quart_schema import validate_request, validate_response
 
-from ..accounts import mail_verification, wake_jobs
-from ..audit import record_audit
-from ..auth import Caller, current_session_hash, require_user, user_required
+from ..accounts import join_invited_orgs, mail_verification, wake_jobs
+from ..auth import current_session_hash, require_user, user_required
 from ..database import get_db
 from ..errors import APIError, validation_error
 from ..mail import notice_message, queue_mail
-from ..models.members import accept_invitations, lock_email
+from ..models.members import lock_email
 from ..models.users import (
     delete_other_sessions,
     insert_user,
@@ -73,13 +72,7 @@ async def register(data: RegisterIn) -> tuple[UserOut, int]:
         if settings.require_email_verification:
             await mail_verification(db, user, settings.base_url)
         else:
-            for org_id, role in await accept_invitations(db, user.id, user.email):
-                await record_audit(
-                    Caller(org_id=org_id, role=role, user=user),
-                    "invitation.accept",
-                    user.email,
-                    {"user_id": user.id, "role": role},
-                )
+            await join_invited_orgs(db, user)
     wake_jobs()
     return UserOut(id=user.id, email=user.email, name=user.name), 201
 
