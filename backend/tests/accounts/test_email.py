@@ -4,6 +4,8 @@ refused, and an SMTP outage that delays mail without sending any twice."""
 from datetime import timedelta
 from html import unescape
 
+import pyotp
+
 from ..conftest import PASSWORD
 
 CONFIRM = "/api/v1/email-verification/confirm"
@@ -137,8 +139,11 @@ async def test_a_mail_marked_sent_is_never_sent_again(app, signup, smtp, send) -
     assert smtp.mailbox.messages == []
 
 
-async def test_password_change_is_told_by_mail(verified_signup, smtp, send) -> None:
+async def test_password_change_is_told_by_mail_and_audited(
+    make_org, verified_signup, smtp, send
+) -> None:
     account = await verified_signup()
+    org_id, _ = await make_org(account)
     response = await account.client.put(
         "/api/v1/users/me/password",
         json={"current_password": PASSWORD, "new_password": "a whole new passphrase here"},
@@ -146,6 +151,30 @@ async def test_password_change_is_told_by_mail(verified_signup, smtp, send) -> N
     assert response.status_code == 204
     await send()
     assert smtp.mailbox.to(account.email)[-1]["Subject"] == "Your Kurz password was changed"
+    audit = await (await account.client.get(f"/api/v1/orgs/{org_id}/audit")).get_json()
+    assert audit["items"][0]["action"] == "password.change"
+    assert audit["items"][0]["target"] == account.id
+
+
+async def test_turning_two_factor_off_is_told_by_mail(verified_signup, smtp, send) -> None:
+    account = await verified_signup()
+    secret = (await (await account.client.post("/api/v1/users/me/totp")).get_json())["secret"]
+    response = await account.client.post(
+        "/api/v1/users/me/totp/confirm", json={"code": pyotp.TOTP(secret).now()}
+    )
+    assert response.status_code == 200
+    await send()
+    mails = len(smtp.mailbox.to(account.email))
+    response = await account.client.delete("/api/v1/users/me/totp", json={"password": "wrong"})
+    assert response.status_code == 400
+    await send()
+    assert len(smtp.mailbox.to(account.email)) == mails  # nothing turned off, nothing told
+    response = await account.client.delete("/api/v1/users/me/totp", json={"password": PASSWORD})
+    assert response.status_code == 204
+    await send()
+    [notice] = smtp.mailbox.to(account.email)[mails:]
+    assert notice["Subject"] == "Two-factor sign-in was turned off"
+    assert "If this was not you" in smtp.mailbox.text(notice)
 
 
 async def test_without_smtp_each_mail_is_logged(app_factory, settings, caplog) -> None:

@@ -5,7 +5,7 @@ from quart import Blueprint, current_app
 from quart_rate_limiter import rate_limit
 from quart_schema import validate_request, validate_response
 
-from ..accounts import join_invited_orgs, mail_verification, wake_jobs
+from ..accounts import join_invited_orgs, mail_verification, record_account_event, wake_jobs
 from ..auth import current_session_hash, require_user, user_required
 from ..database import get_db
 from ..errors import APIError, validation_error
@@ -110,5 +110,6 @@ async def change_password(data: PasswordChangeIn) -> tuple[str, int]:
                 "The password of your Kurz account was changed.",
             ),
         )
+        await record_account_event(db, user, "password.change")
     wake_jobs()
     return "", 204
