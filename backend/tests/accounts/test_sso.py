@@ -102,10 +102,12 @@ async def test_first_login_creates_the_account_and_the_second_finds_it(
     assert response.status_code == 303
     again = await (await browser.get("/api/v1/session")).get_json()
     assert again["id"] == session["id"]
-    db = app.extensions["kurz.db"]
-    assert await db.fetch_val("SELECT count(*) FROM users") == 1
-    actions = await db.fetch_all("SELECT action, detail::text AS detail FROM account_log")
-    assert [row["action"] for row in actions] == ["sso.login", "sso.login"]
+    assert await app.extensions["kurz.db"].fetch_val("SELECT count(*) FROM users") == 1
+    activity = await (await browser.get("/api/v1/users/me/activity")).get_json()
+    assert [(item["action"], item["detail"]) for item in activity["items"]] == [
+        ("sso.login", {"created": False}),
+        ("sso.login", {"created": True}),
+    ]
 
 
 async def test_an_unverified_email_is_refused(app, provider, client, signup) -> None:

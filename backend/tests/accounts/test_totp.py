@@ -41,6 +41,13 @@ async def login(client, account, **second):
     )
 
 
+async def activity(client) -> list[tuple[str, dict]]:
+    """The account's events, newest first, as (action, detail)."""
+    response = await client.get("/api/v1/users/me/activity")
+    assert response.status_code == 200
+    return [(item["action"], item["detail"]) for item in (await response.get_json())["items"]]
+
+
 async def test_set_up_is_inactive_until_confirmed(client, signup, clock) -> None:
     account = await signup()
     response = await account.client.post("/api/v1/users/me/totp")
@@ -73,6 +80,7 @@ async def test_login_needs_a_fresh_code_each_time(client, signup, clock) -> None
     clock["t"] += 30
     response = await login(client, account, totp=totp.at(clock["t"]))
     assert response.status_code == 200
+    assert (await activity(client))[0] == ("login", {"method": "totp"})
     response = await login(client, account, totp=totp.at(clock["t"]))
     assert response.status_code == 401  # replayed
     # A code from before the last one used never works again either.
@@ -101,9 +109,10 @@ async def test_recovery_codes_work_once_each(client, signup, clock) -> None:
     spelled = codes[1].replace("-", "").upper()
     assert (await login(client, account, recovery_code=spelled)).status_code == 200
     assert (await login(client, account, recovery_code="00000-00000")).status_code == 401
+    assert (await activity(client))[:2] == [("login", {"method": "recovery_code"})] * 2
 
 
-async def test_turning_it_off_needs_the_password(client, signup, clock, app) -> None:
+async def test_turning_it_off_needs_the_password(client, signup, clock) -> None:
     account = await signup()
     await enable_totp(account, clock)
     response = await account.client.post("/api/v1/users/me/totp")
@@ -113,10 +122,12 @@ async def test_turning_it_off_needs_the_password(client, signup, clock, app) -> 
     response = await account.client.delete("/api/v1/users/me/totp", json={"password": PASSWORD})
     assert response.status_code == 204
     assert (await login(client, account)).status_code == 200
-    actions = await app.extensions["kurz.db"].fetch_all(
-        "SELECT action FROM account_log WHERE user_id = :id ORDER BY id", {"id": account.id}
-    )
-    assert [row["action"] for row in actions] == ["totp.enable", "totp.disable"]
+    assert await activity(client) == [
+        ("login", {"method": "password"}),
+        ("totp.disable", {}),
+        ("totp.enable", {}),
+        ("login", {"method": "password"}),
+    ]
 
 
 async def test_an_org_can_require_two_factor(make_org, add_member, make_token, clock) -> None:

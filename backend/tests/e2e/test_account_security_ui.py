@@ -98,6 +98,13 @@ def test_two_factor_set_up_and_login(page, context, watch) -> None:
     page.get_by_test_id("second-step").get_by_role("button", name="Log in").click()
     expect(page.get_by_test_id("user-email")).to_have_text(person.email)
 
+    # The account page lists these logins, newest first, and how each was made.
+    open_app(page, "/account")
+    rows = page.get_by_test_id("account-activity").locator("tbody tr")
+    expect(rows.nth(0)).to_contain_text("with the password and a recovery code")
+    expect(rows.nth(1)).to_contain_text("with the password and an authenticator code")
+    expect(rows.nth(2)).to_contain_text("Turned on two-factor sign-in")
+
 
 def test_an_org_requiring_two_factor_shows_the_way_to_set_it_up(page, new_context, watch) -> None:
     watch.expect(403, "GET")

@@ -1,8 +1,71 @@
-// The security parts of the account page: two-factor sign-in and deleting the account; and the
-// banners that ask for a verified email or for two-factor.
+// The security parts of the account page: two-factor sign-in, recent security activity and
+// deleting the account; and the banners that ask for a verified email or for two-factor.
 import { api } from '../api.js';
-import { actionButton, form, h, notify } from '../dom.js';
+import { actionButton, form, h, loadMoreButton, loader, notify, table, time } from '../dom.js';
 import { clearSession, loadSession, options, session } from '../session.js';
+
+// Account events, as the account's own activity and in its orgs' audit logs name them.
+export const ACCOUNT_ACTIONS = {
+  login: 'Logged in',
+  'sso.login': 'Logged in with SSO',
+  'password.change': 'Changed the password',
+  'password_reset.request': 'Asked for a password reset',
+  'password_reset.complete': 'Reset the password',
+  'totp.enable': 'Turned on two-factor sign-in',
+  'totp.disable': 'Turned off two-factor sign-in',
+  'email.verify': 'Confirmed the email address',
+  'account.delete': 'Deleted the account',
+  'member.sso_join': 'Joined by SSO email domain',
+};
+
+const LOGIN_METHODS = {
+  password: 'with the password',
+  totp: 'with the password and an authenticator code',
+  recovery_code: 'with the password and a recovery code',
+};
+
+function how(event) {
+  if (event.action === 'login') return LOGIN_METHODS[event.detail.method] || '';
+  if (event.action === 'sso.login' && event.detail.created) return 'first SSO login: account created';
+  return '';
+}
+
+export function activitySection() {
+  const events = [];
+  let cursor = null;
+  const list = h('div');
+  const more = loadMoreButton(list, async () => list.replaceChildren(render(await fetchPage())));
+  const fetchPage = async () => {
+    const params = new URLSearchParams({ limit: 10 });
+    if (cursor) params.set('cursor', cursor);
+    const data = await api.get(`/users/me/activity?${params}`);
+    events.push(...data.items);
+    cursor = data.next_cursor;
+    more.hidden = !cursor;
+    return events;
+  };
+  const render = (rows) =>
+    table({
+      testid: 'account-activity',
+      caption: 'Logins and changes to how you sign in, newest first',
+      rows,
+      empty: 'Nothing recorded yet.',
+      columns: [
+        { label: 'When', cell: (event) => time(event.at) },
+        { label: 'What', cell: (event) => ACCOUNT_ACTIONS[event.action] || event.action },
+        { label: 'How', cell: how, class: 'cell-wrap' },
+      ],
+    });
+  loader(fetchPage, render, list);
+  return h(
+    'div',
+    { class: 'card' },
+    h('h2', {}, 'Recent security activity'),
+    h('p', { class: 'hint' }, 'If something here was not you, change your password and tell your administrator.'),
+    list,
+    h('div', { class: 'load-more' }, more),
+  );
+}
 
 function recoveryCodes(codes) {
   return h(

@@ -2,7 +2,7 @@
 import { ApiError, api } from '../api.js';
 import { form, h, notify, page } from '../dom.js';
 import { roleName, session } from '../session.js';
-import { deleteAccountSection, twoFactorSection } from './account-security.js';
+import { activitySection, deleteAccountSection, twoFactorSection } from './account-security.js';
 
 const WRONG_PASSWORD = 'This is not your current password.';
 
@@ -54,6 +54,7 @@ export function accountView({ user, refresh, navigate }) {
       },
     }),
     twoFactorSection({ refresh }),
+    activitySection(),
     deleteAccountSection({ navigate }),
   );
 }

@@ -7,7 +7,12 @@ from typing import Annotated
 from pydantic import BaseModel, EmailStr, Field, StringConstraints
 from quart import Blueprint, Response, current_app
 from quart_rate_limiter import rate_limit
-from quart_schema import document_response, validate_request, validate_response
+from quart_schema import (
+    document_response,
+    validate_querystring,
+    validate_request,
+    validate_response,
+)
 
 from .. import totp
 from ..accounts import (
@@ -24,11 +29,13 @@ from ..errors import APIError, validation_error
 from ..jobs import enqueue
 from ..mail import notice_message, queue_mail
 from ..models.accounts import (
+    AccountEvent,
     activate_totp,
     delete_account,
     delete_sessions,
     delete_totp,
     delete_user_tokens,
+    select_account_log_page,
     select_sole_owned_orgs,
     select_totp,
     select_user_token,
@@ -46,7 +53,8 @@ from ..ratelimits import (
     forget_login_failures,
     record_login_failure,
 )
-from ..schemas import Input, NoContent, no_content, problems
+from ..schemas import Input, NoContent, Timestamp, no_content, problems
+from .audit import AuditQuery, _decode_cursor
 
 blueprint = Blueprint("accounts", __name__)
 
@@ -83,6 +91,22 @@ class RecoveryCodesOut(BaseModel):
     recovery_codes: list[str]
 
 
+class ActivityItem(BaseModel):
+    id: str
+    at: Timestamp
+    action: str
+    detail: dict
+
+
+class ActivityPage(BaseModel):
+    items: list[ActivityItem]
+    next_cursor: str | None
+
+
+def _activity_item(event: AccountEvent) -> ActivityItem:
+    return ActivityItem(id=str(event.id), at=event.at, action=event.action, detail=event.detail)
+
+
 def _invalid_token() -> APIError:
     return APIError(400, "INVALID_TOKEN", "This link is invalid, used or expired.")
 
@@ -93,6 +117,30 @@ async def _check_password(user: User, password: str) -> None:
     if not await verify_password(password, await select_password_hash(get_db(), user.id)):
         await record_login_failure(user.email)
         raise validation_error("password", "The password is wrong.", "WRONG_PASSWORD")
+
+
+# --- the account's activity ------------------------------------------------------------------
+
+
+@blueprint.get("/api/v1/users/me/activity")
+@user_required
+@validate_querystring(AuditQuery)
+@validate_response(ActivityPage, 200)
+@problems(400, 401, 403)
+async def activity(query_args: AuditQuery) -> ActivityPage:
+    """The account's security events, newest first: logins (``detail.method`` is ``password``,
+    ``totp`` or ``recovery_code``), SSO logins, password changes and resets, two-factor on and
+    off, email verification. Pass ``next_cursor`` back as ``cursor`` for older events; it is
+    null on the last page."""
+    user = await require_user()
+    before_id = None if query_args.cursor is None else _decode_cursor(query_args.cursor)
+    events = await select_account_log_page(get_db(), user.id, query_args.limit + 1, before_id)
+    page = events[: query_args.limit]
+    more = len(events) > query_args.limit
+    return ActivityPage(
+        items=[_activity_item(event) for event in page],
+        next_cursor=str(page[-1].id) if more else None,
+    )
 
 
 # --- email verification ----------------------------------------------------------------------

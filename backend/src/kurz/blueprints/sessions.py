@@ -7,7 +7,7 @@ from quart import Blueprint
 from quart_rate_limiter import rate_limit
 from quart_schema import validate_request, validate_response
 
-from ..accounts import second_factor
+from ..accounts import record_account_event, second_factor
 from ..auth import end_session, refuse_token, require_user, start_session
 from ..database import get_db
 from ..errors import APIError
@@ -63,7 +63,7 @@ async def login(data: LoginIn) -> UserOut:
 
     With two-factor on, a right password answers 401 ``TOTP_REQUIRED`` unless the body also has
     a valid ``totp`` code (each works once) or an unused ``recovery_code``; wrong codes count
-    as failed logins.
+    as failed logins. Each login shows in ``GET /api/v1/users/me/activity``.
     """
     refuse_token()
     await check_login_failures(data.email)
@@ -82,6 +82,8 @@ async def login(data: LoginIn) -> UserOut:
             401, "TOTP_REQUIRED", "Enter a code from your authenticator app, or a recovery code."
         )
     await forget_login_failures(data.email)
+    method = ("totp" if data.totp else "recovery_code") if user.totp_enabled else "password"
+    await record_account_event(get_db(), user, "login", {"method": method}, orgs=False)
     await start_session(user, data.remember)
     return UserOut(id=user.id, email=user.email, name=user.name)
 

@@ -2,6 +2,7 @@
 account log, and deleting an account."""
 
 import json
+from dataclasses import dataclass
 from datetime import datetime
 
 from databases import Database
@@ -157,6 +158,32 @@ async def insert_account_log(
            VALUES (:user_id, :action, CAST(:detail AS JSONB), :ip_hash)""",
         {"user_id": user_id, "action": action, "detail": json.dumps(detail), "ip_hash": ip_hash},
     )
+
+
+@dataclass(frozen=True)
+class AccountEvent:
+    id: int
+    at: datetime
+    action: str
+    detail: dict
+
+
+async def select_account_log_page(
+    db: Database, user_id: str, limit: int, before_id: int | None
+) -> list[AccountEvent]:
+    """Up to ``limit`` events of the user newest first, older than ``before_id`` when given."""
+    rows = await db.fetch_all(
+        """SELECT id, at, action, detail::text AS detail FROM account_log
+            WHERE user_id = :user_id
+              AND (CAST(:before_id AS BIGINT) IS NULL OR id < :before_id)
+            ORDER BY id DESC
+            LIMIT :limit""",
+        {"user_id": user_id, "before_id": before_id, "limit": limit},
+    )
+    return [
+        AccountEvent(row["id"], row["at"], row["action"], json.loads(row["detail"]))
+        for row in rows
+    ]
 
 
 # --- deleting an account ---------------------------------------------------------------------
