@@ -83,14 +83,41 @@ async def test_a_reset_link_expires_after_an_hour(app, client, signup, smtp, sen
     assert lifetime <= timedelta(hours=1, seconds=1)
 
 
-async def test_reset_requests_are_rate_limited_per_email(app_factory, settings, signup) -> None:
+def from_address(number: int) -> dict:
+    return {"scope_base": {"client": (f"192.0.2.{number}", 40000)}}
+
+
+async def test_reset_requests_are_rate_limited_per_email(app_factory, settings) -> None:
     app = app_factory(settings, rate_limits=True)
     async with app.test_app():
         client = app.test_client()
         answers = [
-            (await client.post("/api/v1/password-reset", json={"email": "x@example.com"}))
-            for _ in range(6)
+            await client.post(
+                "/api/v1/password-reset", json={"email": "x@example.com"}, **from_address(n)
+            )
+            for n in range(1, 7)  # from a new address each time
         ]
+        other_email = await client.post(
+            "/api/v1/password-reset", json={"email": "y@example.com"}, **from_address(7)
+        )
     assert [answer.status_code for answer in answers][:5] == [202] * 5
     assert answers[5].status_code == 429
     assert "Retry-After" in answers[5].headers
+    assert other_email.status_code == 202
+
+
+async def test_reset_requests_are_rate_limited_per_address(app_factory, settings) -> None:
+    app = app_factory(settings, rate_limits=True)
+    async with app.test_app():
+        client = app.test_client()
+        answers = [
+            await client.post(
+                "/api/v1/password-reset", json={"email": f"{n}@example.com"}, **from_address(1)
+            )
+            for n in range(6)  # a new email each time
+        ]
+        elsewhere = await client.post(
+            "/api/v1/password-reset", json={"email": "6@example.com"}, **from_address(2)
+        )
+    assert [answer.status_code for answer in answers] == [202] * 5 + [429]
+    assert elsewhere.status_code == 202
