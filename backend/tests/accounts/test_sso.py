@@ -8,9 +8,12 @@ from dataclasses import replace
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
+import pyotp
 import pytest
 
 from ..conftest import PASSWORD, free_port
+
+SECOND_FACTOR = "/api/v1/sso/second-factor"
 
 
 @pytest.fixture(scope="module")
@@ -217,3 +220,79 @@ async def test_without_configuration_there_is_no_sso(app_factory, settings) -> N
         assert response.status_code == 404
         options = await (await client.get("/api/v1/login-options")).get_json()
         assert options == {"sso": False, "email_verification": False}
+
+
+async def test_an_account_with_two_factor_still_needs_its_code(
+    app, provider, client, signup, monkeypatch
+) -> None:
+    now = {"t": 1_900_000_000.0}
+    monkeypatch.setattr("kurz.totp.clock", lambda: now["t"])
+    account = await signup("kim@corp.example")
+    secret = (await (await account.client.post("/api/v1/users/me/totp")).get_json())["secret"]
+    totp = pyotp.TOTP(secret)
+    response = await account.client.post(
+        "/api/v1/users/me/totp/confirm", json={"code": totp.at(now["t"])}
+    )
+    assert response.status_code == 200
+    recovery = (await response.get_json())["recovery_codes"][0]
+    await set_claims(provider, "sub-kim", email="kim@corp.example", email_verified=True)
+
+    response = await sign_in(client, provider, "sub-kim")
+    assert response.status_code == 303
+    assert response.headers["Location"] == "/#/login?sso_step=totp"
+    assert (await client.get("/api/v1/session")).status_code == 401  # not yet
+    # Another browser has no such sign-in to finish.
+    elsewhere = app.test_client()
+    now["t"] += 30
+    response = await elsewhere.post(SECOND_FACTOR, json={"totp": totp.at(now["t"])})
+    assert (await response.get_json())["code"] == "SSO_STATE_MISMATCH"
+
+    for body in ({}, {"totp": "000000"}, {"recovery_code": "00000-00000"}):
+        response = await client.post(SECOND_FACTOR, json=body)
+        assert response.status_code == 401
+        assert (await response.get_json())["code"] == "TOTP_REQUIRED"
+    assert (await client.get("/api/v1/session")).status_code == 401
+    response = await client.post(SECOND_FACTOR, json={"totp": totp.at(now["t"])})
+    assert response.status_code == 200
+    session = await (await client.get("/api/v1/session")).get_json()
+    assert session["id"] == account.id
+    # Finished: the step cannot be taken twice, and the code works once.
+    response = await client.post(SECOND_FACTOR, json={"recovery_code": recovery})
+    assert (await response.get_json())["code"] == "SSO_STATE_MISMATCH"
+
+    browser = app.test_client()
+    response = await sign_in(browser, provider, "sub-kim")
+    response = await browser.post(SECOND_FACTOR, json={"totp": totp.at(now["t"])})
+    assert response.status_code == 401  # replayed
+    response = await browser.post(SECOND_FACTOR, json={"recovery_code": recovery})
+    assert response.status_code == 200
+    activity = await (await browser.get("/api/v1/users/me/activity")).get_json()
+    assert [(item["action"], item["detail"]) for item in activity["items"][:2]] == [
+        ("sso.login", {"created": False, "method": "recovery_code"}),
+        ("sso.login", {"created": False, "method": "totp"}),
+    ]
+
+
+async def test_a_browser_is_handed_to_the_second_step(provider, client, signup) -> None:
+    account = await signup("lee@corp.example")
+    secret = (await (await account.client.post("/api/v1/users/me/totp")).get_json())["secret"]
+    response = await account.client.post(
+        "/api/v1/users/me/totp/confirm", json={"code": pyotp.TOTP(secret).now()}
+    )
+    assert response.status_code == 200
+    await set_claims(provider, "sub-lee", email="lee@corp.example", email_verified=True)
+    response = await client.get("/api/v1/sso/login")
+    back = await authorize(response.headers["Location"], "sub-lee")
+    callback = urlsplit(back.headers["Location"])
+    response = await client.get(
+        f"{callback.path}?{callback.query}", headers={"Accept": "text/html,*/*;q=0.8"}
+    )
+    assert response.status_code == 200
+    assert 'content="0;url=/#/login?sso_step=totp"' in await response.get_data(as_text=True)
+    [step_cookie] = [
+        cookie
+        for cookie in response.headers.get_all("Set-Cookie")
+        if cookie.startswith("kurz_sso_step=")
+    ]
+    assert "HttpOnly" in step_cookie and "Path=/api/v1/sso" in step_cookie
+    assert (await client.get("/api/v1/session")).status_code == 401

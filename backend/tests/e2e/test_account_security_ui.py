@@ -179,6 +179,20 @@ def test_sign_in_with_sso_through_the_providers_login_page(
         page.get_by_role("button", name="Authorize").click()
         expect(page.get_by_test_id("user-email")).to_have_text(email)
         expect(page.get_by_role("heading", name="New organization")).to_be_visible()
+
+        # With two-factor on, the provider's word is not enough: the code is asked for.
+        totp = pyotp.TOTP(call(context, "POST", "/users/me/totp")["secret"])
+        call(context, "POST", "/users/me/totp/confirm", {"code": totp.now()})
+        page.get_by_role("button", name="Log out").click()
+        page.get_by_test_id("sso-button").click()
+        page.get_by_placeholder("sub").fill("sso-user-1")
+        page.get_by_role("button", name="Authorize").click()
+        step = page.get_by_test_id("second-step")
+        expect(step).to_be_visible()
+        expect(page.get_by_test_id("user-email")).to_have_count(0)
+        step.get_by_label("Code from your authenticator app").fill(totp.at(time.time() + 30))
+        step.get_by_role("button", name="Log in").click()
+        expect(page.get_by_test_id("user-email")).to_have_text(email)
     finally:
         context.close()
     assert not watch.problems, "\n".join(watch.problems)

@@ -24,10 +24,15 @@ const LOGIN_METHODS = {
   recovery_code: 'with the password and a recovery code',
 };
 
+const SSO_METHODS = {
+  totp: 'with an authenticator code after the identity provider',
+  recovery_code: 'with a recovery code after the identity provider',
+};
+
 function how(event) {
   if (event.action === 'login') return LOGIN_METHODS[event.detail.method] || '';
-  if (event.action === 'sso.login' && event.detail.created) return 'first SSO login: account created';
-  return '';
+  if (event.action !== 'sso.login') return '';
+  return event.detail.created ? 'first SSO login: account created' : SSO_METHODS[event.detail.method] || '';
 }
 
 export function activitySection() {

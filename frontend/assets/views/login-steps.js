@@ -10,8 +10,9 @@ const SSO_ERRORS = {
   SSO_UNAVAILABLE: 'The identity provider could not be reached. Please try again in a moment.',
 };
 
-// Replaces the password form once the server asked for a code (401 TOTP_REQUIRED).
-export function secondStep(credentials, loggedIn) {
+// Asks for the code once the server wants one (401 TOTP_REQUIRED): after the password, or after
+// a single sign-on (?sso_step=totp). `send(values)` posts the code.
+export function secondStep(send, loggedIn) {
   let useRecovery = false;
   const box = h('div', { 'data-testid': 'second-step' });
   const draw = () => {
@@ -26,7 +27,7 @@ export function secondStep(credentials, loggedIn) {
         submitLabel: 'Log in',
         errorFields: { TOTP_REQUIRED: [field.name, 'That code is wrong or was used already.'] },
         onSubmit: async (values) => {
-          await api.post('/session', { ...credentials, ...values });
+          await send(values);
           await loggedIn();
         },
       }),
@@ -43,6 +44,16 @@ export function secondStep(credentials, loggedIn) {
   };
   draw();
   return box;
+}
+
+// After a single sign-on into an account with two-factor on.
+export function ssoSecondStep(loggedIn) {
+  return h(
+    'div',
+    {},
+    h('p', {}, 'Your identity provider signed you in.'),
+    secondStep((values) => api.post('/sso/second-factor', values), loggedIn),
+  );
 }
 
 export function ssoBlock(query) {
