@@ -12,8 +12,9 @@ from .audit import ip_hash, record_audit
 from .auth import Caller, hash_secret, new_secret
 from .config import Settings
 from .jobs import Job, JobKind, JobWorker
-from .mail import queue_mail, reset_message, verification_message
+from .mail import notice_message, queue_mail, reset_message, verification_message
 from .models.accounts import (
+    count_recovery_codes,
     delete_user_tokens,
     insert_account_log,
     insert_user_token,
@@ -102,14 +103,28 @@ async def second_factor(
     db: Database, user: User, code: str | None, recovery_code: str | None
 ) -> bool:
     """Whether a login brings a valid TOTP code (not used before) or an unused recovery code;
-    either is spent by this check."""
+    either is spent by this check. A recovery code used is told to the user by mail."""
     secret, _ = await select_totp(db, user.id)
     if code and secret:
         step = totp.matching_step(secret, code)
         return step is not None and await use_totp_step(db, user.id, step)
-    if recovery_code:
-        return await use_recovery_code(db, user.id, totp.hash_recovery_code(recovery_code))
-    return False
+    if not recovery_code:
+        return False
+    async with db.transaction():
+        if not await use_recovery_code(db, user.id, totp.hash_recovery_code(recovery_code)):
+            return False
+        left = await count_recovery_codes(db, user.id)
+        await queue_mail(
+            db,
+            user.email,
+            notice_message(
+                "A recovery code was used to log in to Kurz",
+                "A recovery code was used to log in to your Kurz account. Unused recovery codes"
+                f" left: {left}. You can make new ones on your account page.",
+            ),
+        )
+    wake_jobs()
+    return True
 
 
 def password_reset_job(settings: Settings, jobs: JobWorker) -> JobKind:

@@ -207,3 +207,23 @@ async def test_an_invitation_to_an_org_with_a_non_ascii_name(
     assert mail["Subject"] == "You are invited to Zürich Ärzte on Kurz"
     assert "Zürich Ärzte" in smtp.mailbox.text(mail)
     assert "Zürich Ärzte" in unescape(mail.get_body(("html",)).get_content())
+
+
+async def test_a_recovery_code_used_is_told_by_mail(client, verified_signup, smtp, send) -> None:
+    account = await verified_signup()
+    secret = (await (await account.client.post("/api/v1/users/me/totp")).get_json())["secret"]
+    response = await account.client.post(
+        "/api/v1/users/me/totp/confirm", json={"code": pyotp.TOTP(secret).now()}
+    )
+    codes = (await response.get_json())["recovery_codes"]
+    await send()
+    mails = len(smtp.mailbox.to(account.email))
+    body = {"email": account.email, "password": PASSWORD}
+    response = await client.post("/api/v1/session", json=body | {"recovery_code": "0000-0000"})
+    assert response.status_code == 401
+    response = await client.post("/api/v1/session", json=body | {"recovery_code": codes[3]})
+    assert response.status_code == 200
+    await send()
+    [notice] = smtp.mailbox.to(account.email)[mails:]
+    assert notice["Subject"] == "A recovery code was used to log in to Kurz"
+    assert "Unused recovery codes left: 9." in smtp.mailbox.text(notice)

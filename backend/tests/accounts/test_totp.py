@@ -7,6 +7,7 @@ import pytest
 
 from ..conftest import PASSWORD
 
+RENEW = "/api/v1/users/me/totp/recovery-codes"
 START = 1_900_000_000.0  # a Unix time; each test moves on from here
 
 
@@ -110,6 +111,33 @@ async def test_recovery_codes_work_once_each(client, signup, clock) -> None:
     assert (await login(client, account, recovery_code=spelled)).status_code == 200
     assert (await login(client, account, recovery_code="00000-00000")).status_code == 401
     assert (await activity(client))[:2] == [("login", {"method": "recovery_code"})] * 2
+
+
+async def test_recovery_codes_can_be_renewed(client, signup, clock) -> None:
+    account = await signup()
+    status = await (await account.client.get("/api/v1/users/me/totp")).get_json()
+    assert status == {"enabled": False, "recovery_codes_left": 0}
+    response = await account.client.post(RENEW, json={"password": PASSWORD})
+    assert response.status_code == 409
+    assert (await response.get_json())["code"] == "TOTP_NOT_ENABLED"
+
+    _, old_codes = await enable_totp(account, clock)
+    assert (await login(client, account, recovery_code=old_codes[0])).status_code == 200
+    status = await (await account.client.get("/api/v1/users/me/totp")).get_json()
+    assert status == {"enabled": True, "recovery_codes_left": 9}
+
+    response = await account.client.post(RENEW, json={"password": "wrong"})
+    assert response.status_code == 400
+    assert (await response.get_json())["code"] == "WRONG_PASSWORD"
+    response = await account.client.post(RENEW, json={"password": PASSWORD})
+    assert response.status_code == 200
+    new_codes = (await response.get_json())["recovery_codes"]
+    assert len(set(new_codes)) == 10 and not set(new_codes) & set(old_codes)
+    status = await (await account.client.get("/api/v1/users/me/totp")).get_json()
+    assert status["recovery_codes_left"] == 10
+    assert (await login(client, account, recovery_code=old_codes[1])).status_code == 401
+    assert (await login(client, account, recovery_code=new_codes[0])).status_code == 200
+    assert ("totp.recovery_codes", {}) in await activity(client)
 
 
 async def test_turning_it_off_needs_the_password(client, signup, clock) -> None:

@@ -105,6 +105,19 @@ def test_two_factor_set_up_and_login(page, context, watch) -> None:
     expect(rows.nth(1)).to_contain_text("with the password and an authenticator code")
     expect(rows.nth(2)).to_contain_text("Turned on two-factor sign-in")
 
+    # One code used: nine left, and new ones replace them all.
+    section = page.get_by_test_id("totp-section")
+    section.get_by_text("Recovery codes", exact=True).click()
+    left = page.get_by_test_id("recovery-codes-left")
+    expect(left).to_have_text("Unused recovery codes left: 9.")
+    form = page.locator("#recovery-codes-form")
+    form.get_by_label("Your password").fill(PASSWORD)
+    form.get_by_role("button", name="Make new recovery codes").click()
+    fresh = section.get_by_test_id("recovery-codes").locator("code")
+    expect(fresh).to_have_count(10)
+    expect(fresh.filter(has_text=recovery)).to_have_count(0)
+    expect(left).to_have_text("Unused recovery codes left: 10.")
+
 
 def test_an_org_requiring_two_factor_shows_the_way_to_set_it_up(page, new_context, watch) -> None:
     watch.expect(403, "GET")

@@ -13,6 +13,7 @@ export const ACCOUNT_ACTIONS = {
   'password_reset.complete': 'Reset the password',
   'totp.enable': 'Turned on two-factor sign-in',
   'totp.disable': 'Turned off two-factor sign-in',
+  'totp.recovery_codes': 'Made new recovery codes',
   'email.verify': 'Confirmed the email address',
   'account.delete': 'Deleted the account',
   'member.sso_join': 'Joined by SSO email domain',
@@ -106,11 +107,39 @@ function setUpTwoFactor(box, refresh) {
   }, { 'data-testid': 'totp-start' });
 }
 
+function renewRecoveryCodes() {
+  const left = h('p', { 'data-testid': 'recovery-codes-left' });
+  loader(
+    () => api.get('/users/me/totp'),
+    ({ recovery_codes_left: count }) => `Unused recovery codes left: ${count}.${count < 4 ? ' Make new ones soon.' : ''}`,
+    left,
+  );
+  return h(
+    'details',
+    { class: 'renew-codes' },
+    h('summary', {}, 'Recovery codes'),
+    left,
+    form({
+      id: 'recovery-codes-form',
+      fields: [{ name: 'password', label: 'Your password', type: 'password', required: true, autocomplete: 'current-password' }],
+      submitLabel: 'Make new recovery codes',
+      errorFields: { WRONG_PASSWORD: 'password' },
+      onSubmit: async ({ password }, el) => {
+        const { recovery_codes } = await api.post('/users/me/totp/recovery-codes', { password });
+        el.replaceWith(h('p', {}, 'Your old recovery codes no longer work.'), recoveryCodes(recovery_codes));
+        left.textContent = `Unused recovery codes left: ${recovery_codes.length}.`;
+        notify('New recovery codes made.');
+      },
+    }),
+  );
+}
+
 export function twoFactorSection({ refresh }) {
   const box = h('div', { 'data-testid': 'totp-section' });
   if (session.user.totp_enabled) {
     box.append(
       h('p', {}, 'Two-factor sign-in is ', h('strong', {}, 'on'), '. Logging in asks for a code from your authenticator app.'),
+      renewRecoveryCodes(),
       form({
         id: 'totp-disable-form',
         fields: [{ name: 'password', label: 'Your password', type: 'password', required: true, autocomplete: 'current-password' }],

@@ -31,10 +31,12 @@ from ..mail import notice_message, queue_mail
 from ..models.accounts import (
     AccountEvent,
     activate_totp,
+    count_recovery_codes,
     delete_account,
     delete_sessions,
     delete_totp,
     delete_user_tokens,
+    replace_recovery_codes,
     select_account_log_page,
     select_sole_owned_orgs,
     select_totp,
@@ -89,6 +91,11 @@ class TotpSetupOut(BaseModel):
 
 class RecoveryCodesOut(BaseModel):
     recovery_codes: list[str]
+
+
+class TotpStatusOut(BaseModel):
+    enabled: bool
+    recovery_codes_left: int
 
 
 class ActivityItem(BaseModel):
@@ -244,6 +251,16 @@ async def confirm_password_reset(data: ResetConfirmIn) -> tuple[str, int]:
 # --- two-factor ------------------------------------------------------------------------------
 
 
+@blueprint.get("/api/v1/users/me/totp")
+@validate_response(TotpStatusOut, 200)
+@problems(401, 403)
+async def totp_status() -> TotpStatusOut:
+    """Whether two-factor is on, and how many unused recovery codes are left."""
+    user = await require_user()
+    left = await count_recovery_codes(get_db(), user.id) if user.totp_enabled else 0
+    return TotpStatusOut(enabled=user.totp_enabled, recovery_codes_left=left)
+
+
 @blueprint.post("/api/v1/users/me/totp")
 @rate_limit(limits=LOGIN_LIMITS)
 @validate_response(TotpSetupOut, 200)
@@ -299,6 +316,27 @@ async def confirm_totp(data: CodeIn) -> RecoveryCodesOut:
         ):
             raise APIError(400, "INVALID_CODE", "Two-factor changed meanwhile; start again.")
         await record_account_event(db, user, "totp.enable")
+    return RecoveryCodesOut(recovery_codes=codes)
+
+
+@blueprint.post("/api/v1/users/me/totp/recovery-codes")
+@rate_limit(limits=LOGIN_LIMITS)
+@user_required
+@validate_request(PasswordIn)
+@validate_response(RecoveryCodesOut, 200)
+@problems(400, 401, 403, 409, 429)
+async def renew_recovery_codes(data: PasswordIn) -> RecoveryCodesOut:
+    """New recovery codes (needs the password), shown this once; the old ones stop working.
+    409 ``TOTP_NOT_ENABLED`` while two-factor is off."""
+    user = await require_user()
+    if not user.totp_enabled:
+        raise APIError(409, "TOTP_NOT_ENABLED", "Two-factor sign-in is off.")
+    await _check_password(user, data.password)
+    codes = totp.new_recovery_codes()
+    db = get_db()
+    async with db.transaction():
+        await replace_recovery_codes(db, user.id, [totp.hash_recovery_code(c) for c in codes])
+        await record_account_event(db, user, "totp.recovery_codes")
     return RecoveryCodesOut(recovery_codes=codes)
 
 

@@ -108,12 +108,25 @@ async def activate_totp(
     )
     if activated is None:
         return False
+    await replace_recovery_codes(db, user_id, code_hashes)
+    return True
+
+
+async def replace_recovery_codes(db: Database, user_id: str, code_hashes: list[str]) -> None:
+    """New recovery codes; the old ones, used or not, stop working (call in a transaction)."""
     await db.execute("DELETE FROM recovery_codes WHERE user_id = :user_id", {"user_id": user_id})
     await db.execute_many(
         "INSERT INTO recovery_codes (user_id, code_hash) VALUES (:user_id, :code_hash)",
         [{"user_id": user_id, "code_hash": code_hash} for code_hash in code_hashes],
     )
-    return True
+
+
+async def count_recovery_codes(db: Database, user_id: str) -> int:
+    """How many of the user's recovery codes are unused."""
+    return await db.fetch_val(
+        "SELECT count(*) FROM recovery_codes WHERE user_id = :user_id AND used_at IS NULL",
+        {"user_id": user_id},
+    )
 
 
 async def use_totp_step(db: Database, user_id: str, step: int) -> bool:
