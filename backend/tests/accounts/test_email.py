@@ -1,6 +1,7 @@
 """Mail through a real SMTP server: verification, invitations, squatting and hijacking
 refused, and an SMTP outage that delays mail without sending any twice."""
 
+import asyncio
 from datetime import timedelta
 from html import unescape
 
@@ -128,6 +129,31 @@ async def test_mail_waits_out_an_smtp_outage_and_goes_out_once(app, signup, smtp
     row = await db.fetch_one("SELECT sent_at, text_body FROM mails")
     assert row["sent_at"] is not None and row["text_body"] == ""  # the token is not kept
     assert await db.fetch_val("SELECT count(*) FROM jobs") == 0
+
+
+async def test_two_instances_send_each_mail_once(app, app_factory, settings, smtp, jobs) -> None:
+    emails = [f"twin-{number}@example.com" for number in range(12)]
+    for email in emails:
+        response = await app.test_client().post("/api/v1/password-reset", json={"email": email})
+        assert response.status_code == 202
+        response = await app.test_client().post(
+            "/api/v1/users", json={"email": email, "password": PASSWORD}
+        )
+        assert response.status_code == 201
+    other = app_factory(settings)  # a second instance on the same database
+    async with other.test_app():
+        other_jobs = other.extensions["kurz.jobs"]
+        await other_jobs.stop()
+
+        async def drain(worker) -> None:
+            while await worker.run_due():
+                pass
+
+        await asyncio.gather(drain(jobs), drain(other_jobs), drain(jobs), drain(other_jobs))
+    for email in emails:
+        subjects = sorted(message["Subject"] for message in smtp.mailbox.to(email))
+        assert subjects == ["Confirm your email address for Kurz", "Reset your Kurz password"]
+    assert await app.extensions["kurz.db"].fetch_val("SELECT count(*) FROM jobs") == 0
 
 
 async def test_a_mail_marked_sent_is_never_sent_again(app, signup, smtp, send) -> None:
