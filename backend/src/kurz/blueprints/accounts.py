@@ -2,9 +2,9 @@
 account. Each change is recorded in the account log (and in the audit log of the user's orgs).
 """
 
-from typing import Annotated
+from typing import Annotated, ClassVar
 
-from pydantic import BaseModel, EmailStr, Field, StringConstraints
+from pydantic import BaseModel, EmailStr, Field, RootModel, StringConstraints
 from quart import Blueprint, Response, current_app
 from quart_rate_limiter import rate_limit
 from quart_schema import (
@@ -91,6 +91,12 @@ class TotpSetupOut(BaseModel):
 
 class RecoveryCodesOut(BaseModel):
     recovery_codes: list[str]
+
+
+class TotpQrCode(RootModel[str]):
+    """The QR code image (SVG)."""
+
+    content_types: ClassVar = ("image/svg+xml",)
 
 
 class TotpStatusOut(BaseModel):
@@ -278,6 +284,7 @@ async def start_totp() -> TotpSetupOut:
 
 
 @blueprint.get("/api/v1/users/me/totp/qr")
+@document_response(TotpQrCode)
 @problems(401, 403, 404)
 async def totp_qr() -> Response:
     """The QR code (SVG) of the ``otpauth://`` URI being set up."""
