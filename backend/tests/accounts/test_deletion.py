@@ -7,6 +7,8 @@ import pytest
 
 from ..conftest import PASSWORD
 
+NEW_PASSWORD = "a different passphrase 9"
+
 
 @pytest.fixture
 def settings(settings):
@@ -24,19 +26,28 @@ async def test_the_only_owner_cannot_delete_the_account(make_org) -> None:
 
 
 async def test_a_deleted_account_leaves_its_links_and_no_personal_data(
-    app, client, make_org, add_member, make_link, make_token
+    app, client, make_org, add_member, make_link, make_token, jobs
 ) -> None:
     org_id, owner = await make_org()
     leaving = await add_member(org_id, owner, "admin")
     link = await make_link(org_id, leaving, slug="kept-link")
     token = await make_token(org_id, leaving)
     db = app.extensions["kurz.db"]
+    response = await leaving.client.put(
+        "/api/v1/users/me/password",
+        json={"current_password": PASSWORD, "new_password": NEW_PASSWORD},
+    )
+    assert response.status_code == 204  # a notice mail, still in the outbox
+    response = await client.post("/api/v1/password-reset", json={"email": leaving.email})
+    assert response.status_code == 202
+    await jobs.run_due()  # the reset mail joins it
+    assert await db.fetch_val("SELECT count(*) FROM mails") == 2
 
-    response = await leaving.client.delete("/api/v1/users/me", json={"password": PASSWORD})
+    response = await leaving.client.delete("/api/v1/users/me", json={"password": NEW_PASSWORD})
     assert response.status_code == 204
     assert (await leaving.client.get("/api/v1/session")).status_code == 401
     response = await client.post(
-        "/api/v1/session", json={"email": leaving.email, "password": PASSWORD}
+        "/api/v1/session", json={"email": leaving.email, "password": NEW_PASSWORD}
     )
     assert response.status_code == 401
     response = await client.get(f"/api/v1/orgs/{org_id}/links", headers=token)
@@ -58,6 +69,7 @@ async def test_a_deleted_account_leaves_its_links_and_no_personal_data(
         "SELECT email, name, password_hash FROM users WHERE id = :id", {"id": leaving.id}
     )
     assert leaving.email not in row["email"] and row["password_hash"] is None
+    assert await db.fetch_val("SELECT count(*) FROM mails") == 0  # nor is its mail sent
 
     # The address is free for a new account.
     again = await client.post("/api/v1/users", json={"email": leaving.email, "password": PASSWORD})

@@ -226,6 +226,9 @@ async def delete_account(db: Database, user_id: str) -> None:
         "DELETE FROM sso_identities WHERE user_id = :user_id",
         # Tokens act for the person who made them; a deleted person's stop at once.
         "DELETE FROM api_tokens WHERE created_by = :user_id",
+        # The outbox keeps addresses: the person's go, and mail not yet sent to them is not sent.
+        """DELETE FROM mails
+            WHERE lower(recipient) = (SELECT lower(email) FROM users WHERE id = :user_id)""",
         """UPDATE users SET email = 'deleted-' || id || '@deleted.invalid', name = '',
                             password_hash = NULL, email_verified_at = NULL, totp_secret = NULL,
                             totp_pending_secret = NULL, totp_last_step = NULL,
