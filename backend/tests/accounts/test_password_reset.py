@@ -3,6 +3,8 @@ session of the user ends."""
 
 from datetime import timedelta
 
+import pyotp
+
 from ..conftest import PASSWORD
 
 NEW_PASSWORD = "another long passphrase 42"
@@ -121,3 +123,23 @@ async def test_reset_requests_are_rate_limited_per_address(app_factory, settings
         )
     assert [answer.status_code for answer in answers] == [202] * 5 + [429]
     assert elsewhere.status_code == 202
+
+
+async def test_a_reset_does_not_skip_two_factor(client, signup, smtp, send) -> None:
+    account = await signup()
+    secret = (await (await account.client.post("/api/v1/users/me/totp")).get_json())["secret"]
+    code = pyotp.TOTP(secret).now()
+    response = await account.client.post("/api/v1/users/me/totp/confirm", json={"code": code})
+    assert response.status_code == 200
+    await client.post("/api/v1/password-reset", json={"email": account.email})
+    await send()
+    response = await client.post(
+        "/api/v1/password-reset/confirm",
+        json={"token": smtp.mailbox.token(account.email), "new_password": NEW_PASSWORD},
+    )
+    assert response.status_code == 204
+    body = {"email": account.email, "password": NEW_PASSWORD}
+    response = await client.post("/api/v1/session", json=body)
+    assert response.status_code == 401
+    assert (await response.get_json())["code"] == "TOTP_REQUIRED"
+    assert (await client.get("/api/v1/session")).status_code == 401
