@@ -83,6 +83,18 @@ def invitation_message(org_name: str, role: str, link: str) -> Message:
     )
 
 
+def added_message(org_name: str, role: str, link: str) -> Message:
+    return Message(
+        f"You were added to {org_name} on Kurz",
+        (
+            f"You were added to {org_name} on Kurz as {role}.",
+            "If you did not expect this, tell an administrator of the organization.",
+        ),
+        link,
+        f"Open {org_name}",
+    )
+
+
 def reset_message(link: str) -> Message:
     return Message(
         "Reset your Kurz password",

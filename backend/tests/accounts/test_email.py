@@ -99,12 +99,17 @@ async def test_adding_a_registered_but_unverified_address_invites_it(
     await send()
     assert any("Acme" in mail["Subject"] for mail in smtp.mailbox.to("colleague@example.com"))
 
-    # A verified address is added at once.
+    # A verified address is added at once, and told by mail with a link to the org.
     colleague = await verified_signup()
     response = await owner.client.post(
-        f"/api/v1/orgs/{org_id}/members", json={"email": colleague.email, "role": "member"}
+        f"/api/v1/orgs/{org_id}/members", json={"email": colleague.email, "role": "admin"}
     )
     assert response.status_code == 201
+    await send()
+    added = smtp.mailbox.to(colleague.email)[-1]
+    assert added["Subject"] == "You were added to Acme on Kurz"
+    assert "as admin" in smtp.mailbox.text(added)
+    assert f"http://kurz.test/#/orgs/{org_id}/links" in smtp.mailbox.text(added)
 
 
 async def test_mail_waits_out_an_smtp_outage_and_goes_out_once(app, signup, smtp, send) -> None:

@@ -20,7 +20,7 @@ from ..audit import record_audit
 from ..auth import Caller, recheck_role, require_org_role
 from ..database import get_db
 from ..errors import APIError
-from ..mail import invitation_message, queue_mail
+from ..mail import added_message, invitation_message, queue_mail
 from ..models.members import (
     Member,
     count_owners,
@@ -137,9 +137,10 @@ async def list_members(org_id: str) -> MemberList:
 async def add_member(org_id: str, data: MemberAdd) -> tuple[MemberOut | InvitationOut, int]:
     """Add a registered user (201 member) or invite an email (202 invitation); admin.
 
-    The invited address gets a mail with a link to register. An invitation becomes a
-    membership when its email registers, or, with email verification on, once the address is
-    verified; with it on, adding a registered but unverified address invites it (202).
+    The invited address gets a mail with a link to register; a user added is told by mail. An
+    invitation becomes a membership when its email registers, or, with email verification on,
+    once the address is verified; with it on, adding a registered but unverified address
+    invites it (202).
     Adding someone who already is a member is a 409 ``ALREADY_MEMBER`` (change their role with
     PATCH instead): silently keeping or changing the role could surprise either side. Inviting
     an email that has a pending invitation updates that invitation's role (202 again), so
@@ -169,6 +170,7 @@ async def add_member(org_id: str, data: MemberAdd) -> tuple[MemberOut | Invitati
             await queue_mail(
                 db, invitation.email, invitation_message(org.name, invitation.role, link)
             )
+            answer = InvitationOut.model_validate(invitation), 202
         else:
             member = await insert_member(db, caller.org_id, user.id, data.role)
             if member is None:
@@ -176,9 +178,12 @@ async def add_member(org_id: str, data: MemberAdd) -> tuple[MemberOut | Invitati
             await record_audit(
                 caller, "member.add", member.email, {"user_id": member.user_id, "role": data.role}
             )
-            return MemberOut.model_validate(member), 201
+            org = await select_org(db, caller.org_id)
+            link = ui_link(settings.base_url, f"orgs/{org.id}/links")
+            await queue_mail(db, member.email, added_message(org.name, data.role, link))
+            answer = MemberOut.model_validate(member), 201
     wake_jobs()
-    return InvitationOut.model_validate(invitation), 202
+    return answer
 
 
 @blueprint.patch("/api/v1/orgs/<org_id>/members/<user_id>")
