@@ -143,8 +143,8 @@ async def _check_password(user: User, password: str) -> None:
 async def activity(query_args: AuditQuery) -> ActivityPage:
     """The account's security events, newest first: logins (``detail.method`` is ``password``,
     ``totp`` or ``recovery_code``), SSO logins, password changes and resets, two-factor on and
-    off, email verification. Pass ``next_cursor`` back as ``cursor`` for older events; it is
-    null on the last page."""
+    off, new recovery codes, email verification. Pass ``next_cursor`` back as ``cursor`` for
+    older events; it is null on the last page."""
     user = await require_user()
     before_id = None if query_args.cursor is None else _decode_cursor(query_args.cursor)
     events = await select_account_log_page(get_db(), user.id, query_args.limit + 1, before_id)
