@@ -135,6 +135,34 @@ def test_an_org_requiring_two_factor_shows_the_way_to_set_it_up(page, new_contex
     expect(page.get_by_test_id("totp-start")).to_be_visible()
 
 
+def test_an_owner_sets_the_orgs_security_settings(page, context, watch) -> None:
+    owner = sign_up(context)
+    org_id = create_org(owner, "Guarded Co")
+    open_app(page, f"/orgs/{org_id}/settings")
+    form = page.locator("#org-security-form")
+    # Without two-factor themselves, owners are warned they would be shut out too.
+    expect(form).to_contain_text("you too must set it up")
+    totp = pyotp.TOTP(call(context, "POST", "/users/me/totp")["secret"])
+    call(context, "POST", "/users/me/totp/confirm", {"code": totp.now()})
+
+    page.reload()  # the app learns of two-factor now on
+    form.get_by_label("Single sign-on domains").wait_for()
+    expect(form).not_to_contain_text("you too must set it up")
+    form.get_by_label("Require two-factor sign-in for every member").check()
+    form.get_by_label("Single sign-on domains").fill("Corp.Example, staff.corp.example")
+    form.get_by_role("button", name="Save security settings").click()
+    expect(page.get_by_text("Security settings saved.")).to_be_visible()
+
+    org = call(context, "GET", f"/orgs/{org_id}")
+    assert org["require_2fa"] is True
+    assert org["sso_domains"] == ["corp.example", "staff.corp.example"]
+    page.reload()
+    expect(form.get_by_label("Require two-factor sign-in for every member")).to_be_checked()
+    expect(form.get_by_label("Single sign-on domains")).to_have_value(
+        "corp.example, staff.corp.example"
+    )
+
+
 # --- single sign-on: a server of its own, configured for a real OpenID provider -------------
 
 

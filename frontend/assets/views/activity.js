@@ -8,6 +8,7 @@ const PAGE_SIZE = 50;
 const ACTIONS = {
   'org.create': 'Created the organization',
   'org.rename': 'Renamed the organization',
+  'org.security': 'Changed the security settings',
   'member.add': 'Added a member',
   'member.remove': 'Removed a member',
   'member.leave': 'Left the organization',

@@ -2,6 +2,7 @@
 // sign-on users join as members.
 import { api, path } from '../api.js';
 import { form, h, notify } from '../dom.js';
+import { session } from '../session.js';
 
 export function orgSecuritySettings(org) {
   const box = h('div', { class: 'card', 'data-testid': 'org-security' }, h('h2', {}, 'Security'), h('p', { class: 'loading' }, 'Loading…'));
@@ -19,7 +20,14 @@ export function orgSecuritySettings(org) {
       form({
         id: 'org-security-form',
         fields: [
-          { name: 'require_2fa', label: 'Require two-factor sign-in for every member', type: 'checkbox', value: current.require_2fa },
+          {
+            name: 'require_2fa',
+            label: 'Require two-factor sign-in for every member',
+            type: 'checkbox',
+            value: current.require_2fa,
+            // Owners are members too: without it themselves, they would be shut out as well.
+            hint: session.user.totp_enabled ? undefined : 'You have not set up two-factor sign-in yourself: once this is on, you too must set it up on your account page before working in this organization.',
+          },
           {
             name: 'sso_domains',
             label: 'Single sign-on domains',
