@@ -22,6 +22,7 @@ from ..auth import Caller, hash_secret, refuse_token, start_session
 from ..database import get_db
 from ..errors import APIError
 from ..models.accounts import (
+    delete_user_tokens,
     insert_sso_identity,
     insert_sso_login,
     select_sso_user,
@@ -179,6 +180,7 @@ async def sso_second_factor(data: SecondFactorIn) -> UserOut:
     async with db.transaction():
         if await use_user_token(db, token_hash, SECOND_STEP) is None:  # finished meanwhile
             raise APIError(400, "SSO_STATE_MISMATCH", "This sign-in is unknown, used or expired.")
+        await delete_user_tokens(db, user.id, SECOND_STEP)  # this one and any abandoned
         await record_account_event(
             db, user, "sso.login", {"created": False, "method": method}, orgs=False
         )
