@@ -1,8 +1,10 @@
 """Single sign-on against a real OpenID Connect provider process (oidc-provider-mock)."""
 
+import json
 import subprocess
 import sys
 import time
+from base64 import urlsafe_b64encode
 from collections.abc import Iterator
 from dataclasses import replace
 from urllib.parse import parse_qs, urlsplit
@@ -10,6 +12,10 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pyotp
 import pytest
+from joserfc import jwt
+from joserfc.jwk import OctKey, RSAKey
+
+from kurz.oidc import Provider, SSOError
 
 from ..conftest import PASSWORD, free_port
 
@@ -296,3 +302,32 @@ async def test_a_browser_is_handed_to_the_second_step(provider, client, signup) 
     ]
     assert "HttpOnly" in step_cookie and "Path=/api/v1/sso" in step_cookie
     assert (await client.get("/api/v1/session")).status_code == 401
+
+
+def b64_json(data: dict) -> str:
+    return urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()
+
+
+async def test_only_id_tokens_signed_by_the_providers_keys_count(settings, provider) -> None:
+    """Forged ID tokens, each with claims that would otherwise pass, are refused."""
+    oidc = Provider(settings)
+    async with httpx.AsyncClient(timeout=5) as http:
+        jwks = (await http.get((await oidc.metadata())["jwks_uri"])).json()
+    kid = jwks["keys"][0]["kid"]
+    now = int(time.time())
+    claims = {"iss": provider, "aud": "kurz", "sub": "sub-x", "iat": now, "exp": now + 300}
+    claims |= {"nonce": "n", "email": "x@corp.example", "email_verified": True}
+    impostor = RSAKey.generate_key(2048, parameters={"kid": kid})
+    client_secret = OctKey.import_key(settings.oidc_client_secret.encode())
+
+    forged = {
+        "another key, the provider's key id": jwt.encode(
+            {"alg": "RS256", "kid": kid}, claims, impostor
+        ),
+        "the client secret (HS256)": jwt.encode({"alg": "HS256"}, claims, client_secret),
+        "no signature (alg none)": f"{b64_json({'alg': 'none'})}.{b64_json(claims)}.",
+    }
+    for why, token in forged.items():
+        with pytest.raises(SSOError) as refused:
+            await oidc.check_id_token(token, "n")
+        assert refused.value.code == "SSO_INVALID_TOKEN", why
