@@ -161,6 +161,39 @@ async def test_two_instances_send_each_mail_once(app, app_factory, settings, smt
     assert await app.extensions["kurz.db"].fetch_val("SELECT count(*) FROM jobs") == 0
 
 
+async def test_a_server_that_never_answers_is_given_up_on_and_retried(
+    app_factory, settings, monkeypatch
+) -> None:
+    monkeypatch.setattr("kurz.mail.SMTP_TIMEOUT", 0.2)
+    connections = []
+
+    async def silent(reader, writer) -> None:  # accepts, then never says a word
+        connections.append(writer)
+
+    server = await asyncio.start_server(silent, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    app = app_factory(settings, smtp_url=f"smtp://127.0.0.1:{port}")
+    try:
+        async with app.test_app():
+            jobs = app.extensions["kurz.jobs"]
+            await jobs.stop()
+            response = await app.test_client().post(
+                "/api/v1/users", json={"email": "patient@example.com", "password": PASSWORD}
+            )
+            assert response.status_code == 201
+            assert await asyncio.wait_for(jobs.run_due(), 60) == 1  # it ends, not hangs
+            db = app.extensions["kurz.db"]
+            job = await db.fetch_one("SELECT attempts, last_error FROM jobs")
+            unsent = await db.fetch_val("SELECT count(*) FROM mails WHERE sent_at IS NULL")
+    finally:
+        for writer in connections:
+            writer.close()
+        server.close()
+    assert connections  # it did try
+    assert job["attempts"] == 1 and "timed out" in job["last_error"].lower()
+    assert unsent == 1  # kept for the next try
+
+
 async def test_a_mail_marked_sent_is_never_sent_again(app, signup, smtp, send) -> None:
     await signup()
     db = app.extensions["kurz.db"]
