@@ -56,3 +56,27 @@ def test_production_needs_a_real_secret_and_defaults_to_secure_cookies() -> None
 def test_bad_values_are_refused_by_name(environ) -> None:
     with pytest.raises(ConfigError, match=next(iter(environ))):
         Settings.from_env(environ)
+
+
+def test_email_verification_follows_mail_unless_set() -> None:
+    assert Settings.from_env({}).require_email_verification is False
+    with_mail = Settings.from_env({"KURZ_SMTP_URL": "smtp://mail.example.com:587"})
+    assert with_mail.require_email_verification is True
+    off = Settings.from_env(
+        {"KURZ_SMTP_URL": "smtps://u:p@mail.example.com", "KURZ_REQUIRE_EMAIL_VERIFICATION": "no"}
+    )
+    assert off.require_email_verification is False
+    assert "u:p" not in repr(off)  # the SMTP password stays out of logs
+
+
+@pytest.mark.parametrize(
+    "environ",
+    [
+        {"KURZ_REQUIRE_EMAIL_VERIFICATION": "true"},  # verification without mail
+        {"KURZ_SMTP_URL": "mail.example.com"},
+        {"KURZ_OIDC_ISSUER": "https://id.example.com", "KURZ_OIDC_CLIENT_ID": "kurz"},
+    ],
+)
+def test_mail_and_sso_settings_that_cannot_work_refuse_to_start(environ) -> None:
+    with pytest.raises(ConfigError):
+        Settings.from_env(environ)

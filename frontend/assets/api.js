@@ -77,7 +77,7 @@ export const api = {
   post: async (path, body = {}) => (await request('POST', path, body)).data,
   put: async (path, body = {}) => (await request('PUT', path, body)).data,
   patch: async (path, body = {}) => (await request('PATCH', path, body)).data,
-  delete: async (path) => (await request('DELETE', path)).data,
+  delete: async (path, body) => (await request('DELETE', path, body)).data,
 };
 
 // Builds "/orgs/<id>/links/<slug>"-style paths with every segment escaped.

@@ -3,9 +3,10 @@ import { api, onUnauthorized } from './api.js';
 import { actionButton, h, notify } from './dom.js';
 import { currentPath, navigate, redirect, resolve, route } from './router.js';
 import {
-  atLeast, clearSession, defaultOrg, findOrg, homePath, loadSession, rememberOrg, roleName, session,
+  atLeast, clearSession, defaultOrg, findOrg, homePath, loadOptions, loadSession, rememberOrg, roleName, session,
 } from './session.js';
 import { accountView } from './views/account.js';
+import { twoFactorRequiredView, verificationBanner } from './views/account-security.js';
 import { activityView } from './views/activity.js';
 import { domainsView } from './views/domains.js';
 import { dashboardView } from './views/dashboard.js';
@@ -15,6 +16,7 @@ import { linkView } from './views/link.js';
 import { linksView } from './views/links.js';
 import { membersView } from './views/members.js';
 import { newOrgView } from './views/orgs.js';
+import { forgotPasswordView, resetPasswordView, verifyEmailView } from './views/recovery.js';
 import { settingsView } from './views/settings.js';
 import { tagsView } from './views/tags.js';
 import { tokensView } from './views/tokens.js';
@@ -22,6 +24,9 @@ import { webhooksView } from './views/webhooks.js';
 
 route('/login', loginView, { public: true });
 route('/register', registerView, { public: true });
+route('/forgot-password', forgotPasswordView, { public: true });
+route('/reset-password', resetPasswordView, { public: true });
+route('/verify-email', verifyEmailView, { public: true, anyone: true }); // a mail's link
 route('/account', accountView);
 route('/orgs/new', newOrgView);
 route('/orgs/:org/links', linksView);
@@ -140,7 +145,7 @@ async function render() {
     returnTo = path;
     return redirect('/login');
   }
-  if (match.public && session.user) return redirect(homePath());
+  if (match.public && !match.anyone && session.user) return redirect(homePath());
 
   let org = null;
   if (match.params.org) {
@@ -158,19 +163,40 @@ async function render() {
       return redirect(homePath());
     }
     rememberOrg(org.id);
+    if (!session.user.totp_enabled && (await twoFactorMissing(org))) {
+      drawHeader(org, path);
+      main.replaceChildren(twoFactorRequiredView(org));
+      main.querySelector('h1')?.focus();
+      return;
+    }
   }
 
   drawHeader(org, path);
   const ctx = { params: match.params, query: match.query, org, user: session.user, loggedIn, navigate, refresh: render };
-  main.replaceChildren(match.view(ctx));
+  main.replaceChildren(...[verificationBanner(), match.view(ctx)].filter(Boolean));
   const heading = main.querySelector('h1');
   document.title = heading ? `${heading.textContent} · Kurz` : 'Kurz';
   (main.querySelector('[autofocus]') || heading)?.focus();
 }
 
+// An org that requires two-factor answers 403 TWO_FACTOR_REQUIRED to members without it.
+async function twoFactorMissing(org) {
+  try {
+    await api.get(`/orgs/${encodeURIComponent(org.id)}`);
+    return false;
+  } catch (error) {
+    return error.code === 'TWO_FACTOR_REQUIRED';
+  }
+}
+
 window.addEventListener('hashchange', render);
 
 (async () => {
+  try {
+    await loadOptions();
+  } catch {
+    // The login page then simply offers no single sign-on.
+  }
   try {
     await loadSession();
   } catch (error) {

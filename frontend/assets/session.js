@@ -2,6 +2,8 @@
 import { api } from './api.js';
 
 export const session = { user: null, orgs: [] };
+// What this installation offers (GET /api/v1/login-options): single sign-on, verification.
+export const options = { sso: false, email_verification: false };
 
 const RANK = { member: 1, admin: 2, owner: 3 };
 const LAST_ORG = 'kurz.lastOrg';
@@ -13,6 +15,10 @@ export async function loadSession() {
   const { orgs, ...user } = await api.get('/session');
   session.user = user;
   session.orgs = orgs;
+}
+
+export async function loadOptions() {
+  Object.assign(options, await api.get('/login-options'));
 }
 
 export function clearSession() {

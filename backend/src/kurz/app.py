@@ -10,10 +10,12 @@ from quart_rate_limiter import RateLimit, RateLimiter
 from quart_schema import QuartSchema
 
 from . import fast_redirects
+from .accounts import password_reset_job
 from .analytics.geo import use_database
 from .analytics.recorder import ClickRecorder
 from .auth import authorise_org, check_csrf
 from .blueprints import (
+    accounts,
     audit,
     domains,
     frontend,
@@ -24,6 +26,7 @@ from .blueprints import (
     orgs,
     redirects,
     sessions,
+    sso,
     stats,
     tags,
     tokens,
@@ -36,6 +39,7 @@ from .domains import DomainChecker
 from .errors import register_error_handlers
 from .imports import import_kind
 from .jobs import JobWorker
+from .mail import mail_job
 from .migrations import migrate
 from .passwords import HashingGate
 from .ratelimits import client_address
@@ -52,6 +56,8 @@ BLUEPRINTS = (
     frontend,
     sessions,
     users,
+    accounts,
+    sso,
     orgs,
     members,
     tokens,
@@ -147,6 +153,8 @@ def create_app(settings: Settings | None = None) -> Kurz:
     domain_checker = DomainChecker(settings)
     sender = app.extensions["kurz.webhooks"] = WebhookSender(settings, jobs)
     jobs.register(import_kind(app))
+    jobs.register(mail_job(settings))
+    jobs.register(password_reset_job(settings, jobs))
 
     @app.before_serving
     async def open_database() -> None:
@@ -154,6 +162,7 @@ def create_app(settings: Settings | None = None) -> Kurz:
         app.extensions["kurz.db"] = db
         for path in await migrate(db, settings.migrations_dir, settings.db_schema):
             log.info("applied migration %s", path.name)
+        explain_mail_settings(settings)
         await clicks.start(db)
         await jobs.start(db)
         await domain_checker.start(db)
@@ -170,6 +179,18 @@ def create_app(settings: Settings | None = None) -> Kurz:
     # The slug cache, its cross-instance invalidation, and the ASGI redirect fast path.
     fast_redirects.install(app)
     return app
+
+
+def explain_mail_settings(settings: Settings) -> None:
+    if not settings.smtp_url:
+        log.warning("KURZ_SMTP_URL is not set: mail is not sent, only written to this log")
+    if not settings.require_email_verification:
+        log.warning(
+            "Email verification is off (KURZ_REQUIRE_EMAIL_VERIFICATION=false): whoever "
+            "registers an address is trusted to own it, so they receive that address's pending "
+            "invitations (with their role) and are added at once when an admin adds that "
+            "address. Configure mail to turn it on."
+        )
 
 
 async def finish_headers(response: Response) -> Response:

@@ -21,6 +21,7 @@ from quart_auth import current_user as auth_user
 from .database import get_db
 from .errors import APIError, org_not_found
 from .models.members import select_role
+from .models.orgs import select_require_2fa
 from .models.tokens import ROLES, lower_role, use_token
 from .models.users import (
     User,
@@ -194,7 +195,22 @@ async def authorise_org() -> None:
     """
     org_id = (request.view_args or {}).get("org_id")
     if org_id is not None:
-        await require_org_role(org_id)
+        caller = await require_org_role(org_id)
+        await _check_second_factor(caller)
+
+
+async def _check_second_factor(caller: Caller) -> None:
+    """403 ``TWO_FACTOR_REQUIRED`` for a member without two-factor in an org that requires it
+    (leaving stays possible; setting it up is no org route)."""
+    if caller.user is None or caller.user.totp_enabled:
+        return
+    leaving = request.endpoint == "members.remove_member" and _same_id(
+        request.view_args.get("user_id", ""), caller.user.id
+    )
+    if not leaving and await select_require_2fa(get_db(), caller.org_id):
+        raise APIError(
+            403, "TWO_FACTOR_REQUIRED", "This organization requires two-factor sign-in."
+        )
 
 
 async def _org_caller(org_id: str) -> Caller:
@@ -218,6 +234,14 @@ async def _org_caller(org_id: str) -> Caller:
         )
     user = await require_user()
     return Caller(org_id=org_id, role=await _member_role(org_id, user.id), user=user)
+
+
+def _same_id(spelling: str, user_id: str) -> bool:
+    """Whether ``spelling`` is ``user_id`` in any spelling a UUID reads."""
+    try:
+        return str(UUID(spelling)) == user_id
+    except ValueError:
+        return False
 
 
 def _origin(url: str) -> str | None:

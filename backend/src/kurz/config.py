@@ -6,6 +6,7 @@ import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from zxcvbn import zxcvbn
 
@@ -110,6 +111,15 @@ def split_nameserver(server: str) -> tuple[str, int]:
         return host, -1
 
 
+def _smtp_url(value: str) -> str | None:
+    if not value:
+        return None
+    parts = urlsplit(value)
+    if parts.scheme not in {"smtp", "smtps"} or not parts.hostname:
+        raise ConfigError("KURZ_SMTP_URL must look like smtp://user:pass@host:port or smtps://...")
+    return value
+
+
 @dataclass(frozen=True)
 class Settings:
     env: str = "development"
@@ -142,6 +152,16 @@ class Settings:
     domain_check_seconds: float = 86400.0
     webhooks_allow_private: bool = False
     geoip_db: Path | None = None
+    smtp_url: str | None = field(default=None, repr=False)  # may hold a password
+    mail_from: str = "Kurz <kurz@localhost>"
+    require_email_verification: bool = False
+    oidc_issuer: str | None = None
+    oidc_client_id: str | None = None
+    oidc_client_secret: str | None = field(default=None, repr=False)
+
+    @property
+    def sso_enabled(self) -> bool:
+        return bool(self.oidc_issuer and self.oidc_client_id and self.oidc_client_secret)
 
     @property
     def production(self) -> bool:
@@ -215,7 +235,28 @@ class Settings:
                 environ.get("KURZ_WEBHOOKS_ALLOW_PRIVATE", "false"), "KURZ_WEBHOOKS_ALLOW_PRIVATE"
             ),
             geoip_db=_existing_file(environ.get("KURZ_GEOIP_DB"), "KURZ_GEOIP_DB"),
+            smtp_url=_smtp_url(environ.get("KURZ_SMTP_URL", "")),
+            mail_from=environ.get("KURZ_MAIL_FROM", "") or cls.mail_from,
+            require_email_verification=_bool(
+                environ.get("KURZ_REQUIRE_EMAIL_VERIFICATION")
+                or ("true" if environ.get("KURZ_SMTP_URL") else "false"),
+                "KURZ_REQUIRE_EMAIL_VERIFICATION",
+            ),
+            oidc_issuer=environ.get("KURZ_OIDC_ISSUER", "").rstrip("/") or None,
+            oidc_client_id=environ.get("KURZ_OIDC_CLIENT_ID") or None,
+            oidc_client_secret=environ.get("KURZ_OIDC_CLIENT_SECRET") or None,
         )
+        if settings.require_email_verification and not settings.smtp_url:
+            raise ConfigError(
+                "KURZ_REQUIRE_EMAIL_VERIFICATION=true needs mail: set KURZ_SMTP_URL, "
+                "or set KURZ_REQUIRE_EMAIL_VERIFICATION=false"
+            )
+        oidc = [settings.oidc_issuer, settings.oidc_client_id, settings.oidc_client_secret]
+        if any(oidc) and not all(oidc):
+            raise ConfigError(
+                "Single sign-on needs all of KURZ_OIDC_ISSUER, KURZ_OIDC_CLIENT_ID and "
+                "KURZ_OIDC_CLIENT_SECRET"
+            )
         if settings.pool_min_size > settings.pool_max_size:
             raise ConfigError("KURZ_DB_POOL_MIN must not exceed KURZ_DB_POOL_MAX")
         return settings

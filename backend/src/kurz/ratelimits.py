@@ -72,6 +72,17 @@ REGISTRATION_LIMITS = [
     RateLimit(5, timedelta(hours=1), key_function=body_email),
 ]
 
+# Mail to one address is rare: these keep Kurz from being used to flood a mailbox.
+PASSWORD_RESET_LIMITS = [
+    RateLimit(5, timedelta(minutes=1), key_function=client_address),
+    RateLimit(30, timedelta(hours=1), key_function=client_address),
+    RateLimit(5, timedelta(hours=1), key_function=body_email),
+]
+MAIL_RESEND_LIMITS = [
+    RateLimit(3, timedelta(minutes=1), key_function=client_address),
+    RateLimit(10, timedelta(hours=1), key_function=client_address),
+]
+
 
 def _enabled() -> bool:
     return current_app.config["QUART_RATE_LIMITER_ENABLED"]

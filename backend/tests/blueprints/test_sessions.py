@@ -77,6 +77,8 @@ async def test_get_session_lists_the_users_orgs(make_org, signup) -> None:
         "id": account.id,
         "email": account.email,
         "name": "Grace",
+        "email_verified": False,
+        "totp_enabled": False,
         "orgs": [{"id": org_id, "name": "Navy", "role": "owner"}],
     }
 

@@ -2,10 +2,11 @@
 import { ApiError, api } from '../api.js';
 import { form, h, notify, page } from '../dom.js';
 import { roleName, session } from '../session.js';
+import { activitySection, deleteAccountSection, twoFactorSection } from './account-security.js';
 
 const WRONG_PASSWORD = 'This is not your current password.';
 
-export function accountView({ user }) {
+export function accountView({ user, refresh, navigate }) {
   return page(
     'Your account',
     h(
@@ -52,5 +53,8 @@ export function accountView({ user }) {
         notify('Password changed. Any other sessions of yours have been logged out.');
       },
     }),
+    twoFactorSection({ refresh }),
+    activitySection(),
+    deleteAccountSection({ navigate }),
   );
 }

@@ -2,11 +2,13 @@
 import { api, path } from '../api.js';
 import { h, loadMoreButton, loader, page, table, time } from '../dom.js';
 import { atLeast } from '../session.js';
+import { ACCOUNT_ACTIONS } from './account-security.js';
 
 const PAGE_SIZE = 50;
 const ACTIONS = {
   'org.create': 'Created the organization',
   'org.rename': 'Renamed the organization',
+  'org.security': 'Changed the security settings',
   'member.add': 'Added a member',
   'member.remove': 'Removed a member',
   'member.leave': 'Left the organization',
@@ -19,6 +21,7 @@ const ACTIONS = {
   'link.enable': 'Enabled a link',
   'token.create': 'Created an API token',
   'token.revoke': 'Revoked an API token',
+  ...ACCOUNT_ACTIONS,
 };
 
 const who = (entry) => entry.actor?.email ?? (entry.token_id ? 'An API token' : '—');

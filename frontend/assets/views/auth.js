@@ -1,39 +1,54 @@
 // Log in and register: the only screens shown without a session.
 import { api } from '../api.js';
 import { form, h, notify, page } from '../dom.js';
+import { secondStep, ssoBlock, ssoSecondStep } from './login-steps.js';
 
 const EMAIL = { name: 'email', label: 'Email', type: 'email', required: true, autocomplete: 'username', attrs: { autofocus: true } };
 
 const authPage = (title, ...children) => h('div', { class: 'auth' }, page(title, ...children));
 
-export function loginView({ loggedIn }) {
+function passwordForm(loggedIn) {
+  return form({
+    id: 'login-form',
+    fields: [
+      EMAIL,
+      { name: 'password', label: 'Password', type: 'password', required: true, autocomplete: 'current-password' },
+      { name: 'remember', label: 'Keep me logged in on this device', type: 'checkbox' },
+    ],
+    submitLabel: 'Log in',
+    onSubmit: async (values, formEl) => {
+      try {
+        await api.post('/session', values);
+      } catch (error) {
+        if (error.code !== 'TOTP_REQUIRED') throw error;
+        const next = secondStep((code) => api.post('/session', { ...values, ...code }), loggedIn);
+        formEl.replaceWith(next);
+        next.querySelector('input')?.focus();
+        return;
+      }
+      await loggedIn();
+    },
+  });
+}
+
+export function loginView({ loggedIn, query }) {
   return authPage(
     'Log in to Kurz',
-    form({
-      id: 'login-form',
-      fields: [
-        EMAIL,
-        { name: 'password', label: 'Password', type: 'password', required: true, autocomplete: 'current-password' },
-        { name: 'remember', label: 'Keep me logged in on this device', type: 'checkbox' },
-      ],
-      submitLabel: 'Log in',
-      onSubmit: async (values) => {
-        await api.post('/session', values);
-        await loggedIn();
-      },
-    }),
+    query.get('sso_step') === 'totp' ? ssoSecondStep(loggedIn) : passwordForm(loggedIn),
+    h('p', { class: 'auth-switch' }, h('a', { href: '#/forgot-password', 'data-testid': 'forgot-link' }, 'Forgot password?')),
+    ssoBlock(query),
     h('p', { class: 'auth-switch' }, 'New to Kurz? ', h('a', { href: '#/register' }, 'Create an account')),
   );
 }
 
-export function registerView({ loggedIn }) {
+export function registerView({ loggedIn, query }) {
   return authPage(
     'Create your Kurz account',
     form({
       id: 'register-form',
       fields: [
         { name: 'name', label: 'Name (optional)', autocomplete: 'name' },
-        EMAIL,
+        { ...EMAIL, value: query.get('email') || '' }, // an invitation's link names the address
         {
           name: 'password',
           label: 'Password',

@@ -2,6 +2,7 @@
 import { ApiError, api, path } from '../api.js';
 import { form, h, notify, page } from '../dom.js';
 import { atLeast, homePath, loadSession } from '../session.js';
+import { orgSecuritySettings } from './org-security.js';
 
 export function settingsView({ org, navigate, refresh }) {
   if (!atLeast(org.role, 'admin')) {
@@ -26,6 +27,7 @@ export function settingsView({ org, navigate, refresh }) {
         },
       }),
     ),
+    org.role === 'owner' && orgSecuritySettings(org),
     org.role === 'owner' &&
       h(
         'div',

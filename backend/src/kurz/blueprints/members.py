@@ -12,13 +12,15 @@ Who may do what (owner > admin > member):
 from uuid import UUID
 
 from pydantic import BaseModel, EmailStr, Field
-from quart import Blueprint
+from quart import Blueprint, current_app
 from quart_schema import validate_request, validate_response
 
+from ..accounts import ui_link, wake_jobs
 from ..audit import record_audit
 from ..auth import Caller, recheck_role, require_org_role
 from ..database import get_db
 from ..errors import APIError
+from ..mail import added_message, invitation_message, queue_mail
 from ..models.members import (
     Member,
     count_owners,
@@ -33,7 +35,7 @@ from ..models.members import (
     update_member_role,
     upsert_invitation,
 )
-from ..models.orgs import lock_org
+from ..models.orgs import lock_org, select_org
 from ..models.users import select_user_by_email
 from ..schemas import Answer, Input, Role, Timestamp, no_content, problems
 from ..webhooks import emit
@@ -136,10 +138,14 @@ async def list_members(org_id: str) -> MemberList:
 async def add_member(org_id: str, data: MemberAdd) -> tuple[MemberOut | InvitationOut, int]:
     """Add a registered user (201 member) or invite an email (202 invitation); admin.
 
-    An invitation becomes a membership when its email registers. Adding someone who already is
-    a member is a 409 ``ALREADY_MEMBER`` (change their role with PATCH instead): silently
-    keeping or changing the role could surprise either side. Inviting an email that has a
-    pending invitation updates that invitation's role (202 again), so re-sending is harmless.
+    The invited address gets a mail with a link to register; a user added is told by mail. An
+    invitation becomes a membership when its email registers, or, with email verification on,
+    once the address is verified; with it on, adding a registered but unverified address
+    invites it (202).
+    Adding someone who already is a member is a 409 ``ALREADY_MEMBER`` (change their role with
+    PATCH instead): silently keeping or changing the role could surprise either side. Inviting
+    an email that has a pending invitation updates that invitation's role (202 again), so
+    re-sending is harmless.
     """
     caller = await require_org_role(org_id, "admin")
     db = get_db()
@@ -148,7 +154,11 @@ async def add_member(org_id: str, data: MemberAdd) -> tuple[MemberOut | Invitati
         caller = await _lock_members(caller, "admin")
         _require_owner_for(caller, data.role)
         user = await select_user_by_email(db, data.email)
-        if user is None:
+        # An unverified registration may be a squatter's, who must not take the seat.
+        settings = current_app.config["KURZ"]
+        if user is None or (settings.require_email_verification and not user.email_verified):
+            if user is not None and await select_member(db, caller.org_id, user.id):
+                raise APIError(409, "ALREADY_MEMBER", "This user already is a member.")
             pending = await select_invitation(db, caller.org_id, data.email)
             if pending is not None:  # re-inviting changes its role: the same rule as PATCH
                 _require_owner_for(caller, pending.role)
@@ -156,15 +166,26 @@ async def add_member(org_id: str, data: MemberAdd) -> tuple[MemberOut | Invitati
                 db, caller.org_id, data.email, data.role, caller.user_id
             )
             await record_audit(caller, "invitation.create", invitation.email, {"role": data.role})
-            return InvitationOut.model_validate(invitation), 202
-        member = await insert_member(db, caller.org_id, user.id, data.role)
-        if member is None:
-            raise APIError(409, "ALREADY_MEMBER", "This user already is a member.")
-        await record_audit(
-            caller, "member.add", member.email, {"user_id": member.user_id, "role": data.role}
-        )
-        await emit(db, caller.org_id, "member.added", MemberOut.model_validate(member))
-    return MemberOut.model_validate(member), 201
+            org = await select_org(db, caller.org_id)
+            link = ui_link(settings.base_url, "register", email=invitation.email)
+            await queue_mail(
+                db, invitation.email, invitation_message(org.name, invitation.role, link)
+            )
+            answer = InvitationOut.model_validate(invitation), 202
+        else:
+            member = await insert_member(db, caller.org_id, user.id, data.role)
+            if member is None:
+                raise APIError(409, "ALREADY_MEMBER", "This user already is a member.")
+            await record_audit(
+                caller, "member.add", member.email, {"user_id": member.user_id, "role": data.role}
+            )
+            org = await select_org(db, caller.org_id)
+            link = ui_link(settings.base_url, f"orgs/{org.id}/links")
+            await queue_mail(db, member.email, added_message(org.name, data.role, link))
+            await emit(db, caller.org_id, "member.added", MemberOut.model_validate(member))
+            answer = MemberOut.model_validate(member), 201
+    wake_jobs()
+    return answer
 
 
 @blueprint.patch("/api/v1/orgs/<org_id>/members/<user_id>")

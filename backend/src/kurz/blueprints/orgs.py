@@ -3,12 +3,12 @@
 from typing import Annotated
 
 from databases import Database
-from pydantic import BaseModel, StringConstraints
+from pydantic import BaseModel, Field, StringConstraints, model_validator
 from quart import Blueprint
 from quart_schema import validate_request, validate_response
 
 from ..audit import record_audit
-from ..auth import Caller, require_org_role, require_user, user_required
+from ..auth import Caller, recheck_role, require_org_role, require_user, user_required
 from ..database import get_db
 from ..errors import org_not_found
 from ..models.orgs import (
@@ -19,6 +19,7 @@ from ..models.orgs import (
     select_memberships,
     select_org,
     update_org_name,
+    update_org_security,
 )
 from ..schemas import Input, Role, Timestamp, no_content, problems
 
@@ -29,6 +30,37 @@ OrgName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, 
 
 class OrgIn(Input):
     name: OrgName
+
+
+Domain = Annotated[
+    str,
+    StringConstraints(
+        strip_whitespace=True,
+        to_lower=True,
+        max_length=253,
+        pattern=r"^([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}$",
+    ),
+]
+
+
+class OrgChange(Input):
+    name: OrgName | None = None
+    require_2fa: bool | None = Field(
+        None, description="Owner: members without two-factor get 403 on this org's routes."
+    )
+    sso_domains: list[Domain] | None = Field(
+        None,
+        max_length=50,
+        description="Owner: who signs in by SSO with an email of these domains joins as member.",
+    )
+
+    @model_validator(mode="after")
+    def _something_to_change(self) -> "OrgChange":
+        if not self.model_fields_set:
+            raise ValueError("Send name, require_2fa or sso_domains.")
+        if any(getattr(self, field) is None for field in self.model_fields_set):
+            raise ValueError("Leave a field out rather than sending null.")
+        return self
 
 
 class OrgSummary(BaseModel):
@@ -43,6 +75,8 @@ class OrgList(BaseModel):
 
 class OrgOut(OrgSummary):
     created_at: Timestamp
+    require_2fa: bool
+    sso_domains: list[str]
 
 
 @blueprint.post("/api/v1/orgs")
@@ -79,7 +113,14 @@ async def _existing_org(db: Database, org_id: str) -> Org:
 
 
 def _org_out(org: Org, role: str) -> OrgOut:
-    return OrgOut(id=org.id, name=org.name, role=role, created_at=org.created_at)
+    return OrgOut(
+        id=org.id,
+        name=org.name,
+        role=role,
+        created_at=org.created_at,
+        require_2fa=org.require_2fa,
+        sso_domains=org.sso_domains,
+    )
 
 
 @blueprint.get("/api/v1/orgs/<org_id>")
@@ -92,18 +133,36 @@ async def get_org(org_id: str) -> OrgOut:
 
 
 @blueprint.patch("/api/v1/orgs/<org_id>")
-@validate_request(OrgIn)
+@validate_request(OrgChange)
 @validate_response(OrgOut, 200)
 @problems(400, 401, 403, 404)
-async def rename_org(org_id: str, data: OrgIn) -> OrgOut:
-    """Rename the org (admin)."""
-    caller = await require_org_role(org_id, "admin")
+async def change_org(org_id: str, data: OrgChange) -> OrgOut:
+    """Rename the org (admin); turn ``require_2fa`` on or off and set ``sso_domains`` (owner).
+
+    Fields left out stay as they are.
+    """
+    security = data.require_2fa is not None or data.sso_domains is not None
+    caller = await require_org_role(org_id, "owner" if security else "admin")
     db = get_db()
     async with db.transaction():
-        await lock_org(db, caller.org_id)  # a deletion meanwhile then finds it renamed, or not
-        before = await _existing_org(db, caller.org_id)
-        org = await update_org_name(db, caller.org_id, data.name)
-        await record_audit(caller, "org.rename", org.name, {"from": before.name})
+        await lock_org(db, caller.org_id)  # a deletion meanwhile then finds it changed, or not
+        caller = await recheck_role(caller, "owner" if security else "admin")
+        org = before = await _existing_org(db, caller.org_id)
+        if data.name is not None:
+            org = await update_org_name(db, caller.org_id, data.name)
+            await record_audit(caller, "org.rename", org.name, {"from": before.name})
+        if security:
+            require_2fa = before.require_2fa if data.require_2fa is None else data.require_2fa
+            domains = (
+                before.sso_domains if data.sso_domains is None else sorted(set(data.sso_domains))
+            )
+            org = await update_org_security(db, caller.org_id, require_2fa, domains)
+            await record_audit(
+                caller,
+                "org.security",
+                org.name,
+                {"require_2fa": require_2fa, "sso_domains": domains},
+            )
     return _org_out(org, caller.role)
 
 

@@ -7,6 +7,7 @@ from quart import Blueprint
 from quart_rate_limiter import rate_limit
 from quart_schema import validate_request, validate_response
 
+from ..accounts import record_account_event, second_factor
 from ..auth import end_session, refuse_token, require_user, start_session
 from ..database import get_db
 from ..errors import APIError
@@ -30,6 +31,10 @@ class LoginIn(Input):
     email: Annotated[str, StringConstraints(strip_whitespace=True, max_length=254)]
     password: str = Field(max_length=1024)
     remember: bool = False
+    totp: str | None = Field(None, max_length=16, description="With two-factor on: a code.")
+    recovery_code: str | None = Field(
+        None, max_length=64, description="With two-factor on: an unused recovery code instead."
+    )
 
 
 class SessionOrg(BaseModel):
@@ -39,6 +44,8 @@ class SessionOrg(BaseModel):
 
 
 class SessionOut(UserOut):
+    email_verified: bool
+    totp_enabled: bool
     orgs: list[SessionOrg]
 
 
@@ -55,6 +62,10 @@ async def login(data: LoginIn) -> UserOut:
     failed logins for one email from one address within 15 minutes, logins for it from there
     answer 429 for a while; after 100 from all addresses together, from everywhere. 503 BUSY
     when the server is checking too many passwords at once.
+
+    With two-factor on, a right password answers 401 ``TOTP_REQUIRED`` unless the body also has
+    a valid ``totp`` code (each works once) or an unused ``recovery_code``; wrong codes count
+    as failed logins. Each login shows in ``GET /api/v1/users/me/activity``.
     """
     refuse_token()
     await check_login_failures(data.email)
@@ -63,7 +74,18 @@ async def login(data: LoginIn) -> UserOut:
     if not await verify_password(data.password, password_hash) or user is None:
         await record_login_failure(data.email)
         raise APIError(401, "INVALID_CREDENTIALS", "Wrong email or password.")
+    if user.totp_enabled and not await second_factor(
+        get_db(), user, data.totp, data.recovery_code
+    ):
+        if data.totp or data.recovery_code:
+            await record_login_failure(data.email)
+            raise APIError(401, "TOTP_REQUIRED", "That code is wrong or was used already.")
+        raise APIError(
+            401, "TOTP_REQUIRED", "Enter a code from your authenticator app, or a recovery code."
+        )
     await forget_login_failures(data.email)
+    method = ("totp" if data.totp else "recovery_code") if user.totp_enabled else "password"
+    await record_account_event(get_db(), user, "login", {"method": method}, orgs=False)
     await start_session(user, data.remember)
     return UserOut(id=user.id, email=user.email, name=user.name)
 
@@ -79,6 +101,8 @@ async def session() -> SessionOut:
         id=user.id,
         email=user.email,
         name=user.name,
+        email_verified=user.email_verified,
+        totp_enabled=user.totp_enabled,
         orgs=[SessionOrg(id=org.id, name=org.name, role=org.role) for org in orgs],
     )
 

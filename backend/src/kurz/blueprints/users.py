@@ -1,15 +1,16 @@
 """Registering (which turns pending invitations into memberships) and changing the password."""
 
 from pydantic import BaseModel, EmailStr, Field
-from quart import Blueprint
+from quart import Blueprint, current_app
 from quart_rate_limiter import rate_limit
 from quart_schema import validate_request, validate_response
 
-from ..audit import record_audit
-from ..auth import Caller, current_session_hash, require_user, user_required
+from ..accounts import join_invited_orgs, mail_verification, record_account_event, wake_jobs
+from ..auth import current_session_hash, require_user, user_required
 from ..database import get_db
 from ..errors import APIError, validation_error
-from ..models.members import accept_invitations, lock_email, select_member
+from ..mail import notice_message, queue_mail
+from ..models.members import lock_email
 from ..models.users import (
     delete_other_sessions,
     insert_user,
@@ -24,8 +25,6 @@ from ..ratelimits import (
     record_login_failure,
 )
 from ..schemas import Input, no_content, problems
-from ..webhooks import emit
-from .members import MemberOut
 
 blueprint = Blueprint("users", __name__)
 
@@ -56,8 +55,9 @@ async def register(data: RegisterIn) -> tuple[UserOut, int]:
     """Register an account (it does not log in).
 
     Passwords: 8 characters to 72 bytes, and not easy to guess (400 ``WEAK_PASSWORD``). Emails
-    are unique in any letter case (409 ``EMAIL_TAKEN``). Pending invitations of the email become
-    memberships in the same transaction.
+    are unique in any letter case (409 ``EMAIL_TAKEN``). With email verification on, a mail
+    with a verification link goes out, and pending invitations of the email become memberships
+    once it is verified; with it off, in the same transaction.
     """
     name = (data.name or "").strip()
     check_new_password(data.password, "password", [data.email, name])
@@ -68,15 +68,12 @@ async def register(data: RegisterIn) -> tuple[UserOut, int]:
         user = await insert_user(db, data.email, name, password_hash)
         if user is None:
             raise APIError(409, "EMAIL_TAKEN", "This email is already registered.")
-        for org_id, role in await accept_invitations(db, user.id, user.email):
-            await record_audit(
-                Caller(org_id=org_id, role=role, user=user),
-                "invitation.accept",
-                user.email,
-                {"user_id": user.id, "role": role},
-            )
-            member = await select_member(db, org_id, user.id)
-            await emit(db, org_id, "member.added", MemberOut.model_validate(member))
+        settings = current_app.config["KURZ"]
+        if settings.require_email_verification:
+            await mail_verification(db, user, settings.base_url)
+        else:
+            await join_invited_orgs(db, user)
+    wake_jobs()
     return UserOut(id=user.id, email=user.email, name=user.name), 201
 
 
@@ -105,4 +102,14 @@ async def change_password(data: PasswordChangeIn) -> tuple[str, int]:
     async with db.transaction():
         await update_password(db, user.id, password_hash)
         await delete_other_sessions(db, user.id, current_session_hash())
+        await queue_mail(
+            db,
+            user.email,
+            notice_message(
+                "Your Kurz password was changed",
+                "The password of your Kurz account was changed.",
+            ),
+        )
+        await record_account_event(db, user, "password.change")
+    wake_jobs()
     return "", 204

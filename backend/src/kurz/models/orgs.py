@@ -1,6 +1,6 @@
 """Organisations; every user reaches an org only through a membership (see members.py)."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from databases import Database
@@ -11,6 +11,8 @@ class Org:
     id: str
     name: str
     created_at: datetime
+    require_2fa: bool = False
+    sso_domains: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -20,15 +22,26 @@ class OrgMembership:
     role: str
 
 
+ORG_COLUMNS = "id, name, created_at, require_2fa, sso_domains"
+
+
 def _org(row) -> Org | None:
-    return None if row is None else Org(str(row["id"]), row["name"], row["created_at"])
+    if row is None:
+        return None
+    return Org(
+        id=str(row["id"]),
+        name=row["name"],
+        created_at=row["created_at"],
+        require_2fa=row["require_2fa"],
+        sso_domains=list(row["sso_domains"]),
+    )
 
 
 async def insert_org(db: Database, name: str, owner_id: str) -> Org:
     """The new org, with ``owner_id`` as its first owner (call inside a transaction)."""
     org = _org(
         await db.fetch_one(
-            "INSERT INTO orgs (name) VALUES (:name) RETURNING id, name, created_at",
+            f"INSERT INTO orgs (name) VALUES (:name) RETURNING {ORG_COLUMNS}",  # noqa: S608
             {"name": name},
         )
     )
@@ -42,7 +55,8 @@ async def insert_org(db: Database, name: str, owner_id: str) -> Org:
 async def select_org(db: Database, org_id: str) -> Org | None:
     return _org(
         await db.fetch_one(
-            "SELECT id, name, created_at FROM orgs WHERE id = :org_id", {"org_id": org_id}
+            f"SELECT {ORG_COLUMNS} FROM orgs WHERE id = :org_id",  # noqa: S608
+            {"org_id": org_id},
         )
     )
 
@@ -71,11 +85,42 @@ async def select_memberships(db: Database, user_id: str) -> list[OrgMembership]:
 async def update_org_name(db: Database, org_id: str, name: str) -> Org | None:
     return _org(
         await db.fetch_one(
-            """UPDATE orgs SET name = :name WHERE id = :org_id
-            RETURNING id, name, created_at""",
+            f"""UPDATE orgs SET name = :name WHERE id = :org_id
+            RETURNING {ORG_COLUMNS}""",  # noqa: S608
             {"org_id": org_id, "name": name},
         )
     )
+
+
+async def update_org_security(
+    db: Database, org_id: str, require_2fa: bool, sso_domains: list[str]
+) -> Org | None:
+    return _org(
+        await db.fetch_one(
+            f"""UPDATE orgs SET require_2fa = :require_2fa, sso_domains = :sso_domains
+                 WHERE id = :org_id
+             RETURNING {ORG_COLUMNS}""",  # noqa: S608
+            {"org_id": org_id, "require_2fa": require_2fa, "sso_domains": sso_domains},
+        )
+    )
+
+
+async def select_require_2fa(db: Database, org_id: str) -> bool:
+    return bool(
+        await db.fetch_val("SELECT require_2fa FROM orgs WHERE id = :org_id", {"org_id": org_id})
+    )
+
+
+async def join_sso_orgs(db: Database, user_id: str, domain: str) -> list[str]:
+    """Make the user a member of every org that lists ``domain``; the orgs newly joined."""
+    rows = await db.fetch_all(
+        """INSERT INTO members (org_id, user_id, role)
+           SELECT id, :user_id, 'member' FROM orgs WHERE sso_domains @> ARRAY[:domain]::TEXT[]
+           ON CONFLICT DO NOTHING
+           RETURNING org_id""",
+        {"user_id": user_id, "domain": domain},
+    )
+    return [str(row["org_id"]) for row in rows]
 
 
 async def delete_org(db: Database, org_id: str) -> None:

@@ -9,17 +9,33 @@ class User:
     id: str
     email: str
     name: str
+    email_verified: bool = False
+    totp_enabled: bool = False
+
+
+# The columns every query that makes a User reads (of ``users``).
+USER_COLUMNS = """users.id, users.email, users.name,
+                  users.email_verified_at IS NOT NULL AS email_verified,
+                  users.totp_secret IS NOT NULL AS totp_enabled"""
 
 
 def _user(row) -> User | None:
-    return None if row is None else User(id=str(row["id"]), email=row["email"], name=row["name"])
+    if row is None:
+        return None
+    return User(
+        id=str(row["id"]),
+        email=row["email"],
+        name=row["name"],
+        email_verified=row["email_verified"],
+        totp_enabled=row["totp_enabled"],
+    )
 
 
 async def select_user_by_session(db: Database, session_hash: str) -> User | None:
     row = await db.fetch_one(
-        """SELECT users.id, users.email, users.name
+        f"""SELECT {USER_COLUMNS}
              FROM sessions JOIN users ON users.id = sessions.user_id
-            WHERE sessions.id_hash = :session_hash AND sessions.expires_at > now()""",
+            WHERE sessions.id_hash = :session_hash AND sessions.expires_at > now()""",  # noqa: S608
         {"session_hash": session_hash},
     )
     return _user(row)
@@ -41,7 +57,9 @@ async def delete_session(db: Database, session_hash: str) -> None:
     )
 
 
-async def insert_user(db: Database, email: str, name: str, password_hash: str) -> User | None:
+async def insert_user(
+    db: Database, email: str, name: str, password_hash: str | None
+) -> User | None:
     """The new user, or None when the email (in any letter case) is already registered.
 
     ON CONFLICT rather than catching the error: a concurrent registration of the same email
@@ -51,7 +69,7 @@ async def insert_user(db: Database, email: str, name: str, password_hash: str) -
         """INSERT INTO users (email, name, password_hash)
            VALUES (:email, :name, :password_hash)
            ON CONFLICT ((lower(email))) DO NOTHING
-           RETURNING id, email, name""",
+           RETURNING id, email, name, FALSE AS email_verified, FALSE AS totp_enabled""",
         {"email": email, "name": name, "password_hash": password_hash},
     )
     return _user(row)
@@ -59,7 +77,9 @@ async def insert_user(db: Database, email: str, name: str, password_hash: str) -
 
 async def select_user_by_email(db: Database, email: str) -> User | None:
     row = await db.fetch_one(
-        "SELECT id, email, name FROM users WHERE lower(email) = lower(:email)", {"email": email}
+        f"""SELECT {USER_COLUMNS} FROM users
+             WHERE lower(email) = lower(:email) AND deleted_at IS NULL""",  # noqa: S608
+        {"email": email},
     )
     return _user(row)
 
@@ -67,8 +87,8 @@ async def select_user_by_email(db: Database, email: str) -> User | None:
 async def select_login(db: Database, email: str) -> tuple[User, str] | None:
     """The user with this email and their password hash."""
     row = await db.fetch_one(
-        """SELECT id, email, name, password_hash FROM users
-            WHERE lower(email) = lower(:email)""",
+        f"""SELECT {USER_COLUMNS}, password_hash FROM users
+            WHERE lower(email) = lower(:email) AND deleted_at IS NULL""",  # noqa: S608
         {"email": email},
     )
     return None if row is None else (_user(row), row["password_hash"])
