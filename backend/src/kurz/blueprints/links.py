@@ -5,6 +5,7 @@ import binascii
 import io
 from datetime import UTC, datetime
 from typing import Annotated, ClassVar, Literal
+from uuid import UUID
 
 import segno
 from pydantic import AwareDatetime, BaseModel, BeforeValidator, Field, RootModel
@@ -22,12 +23,19 @@ from ..auth import Caller, require_org_role, role_at_least
 from ..database import get_db
 from ..errors import TIMESTAMP_MESSAGE, APIError, validation_error
 from ..models.links import (
+    SORTS,
+    STATUSES,
     Link,
+    LinkFilter,
+    count_links,
     delete_link,
+    delete_links,
     insert_link,
     select_link,
+    select_links,
     select_links_page,
     update_link,
+    update_links_disabled,
 )
 from ..ratelimits import LINK_CREATION_LIMITS
 from ..schemas import Input, Query, Timestamp, no_content, problems
@@ -101,14 +109,68 @@ class LinkOut(BaseModel):
 class LinkPage(BaseModel):
     items: list[LinkOut]
     next_cursor: str | None = Field(description="Pass as ?cursor= for the next page; null: end.")
+    total: int = Field(description="How many links match the filters, on every page.")
 
 
-class LinkQuery(Query):
-    limit: int = Field(50, ge=1, le=100)
-    cursor: str | None = None
+Sort = Literal[tuple(SORTS)]  # type: ignore[valid-type]
+Status = Literal[tuple(STATUSES)]  # type: ignore[valid-type]
+# Naive times (and plain dates) are read as UTC.
+CreatedTime = Annotated[datetime, Field(strict=False), BeforeValidator(_iso_string)]
+
+
+class LinkFilters(BaseModel):
+    """The list's filters, shared by the list's query and the bulk actions' ``filter``."""
+
     q: str | None = Field(
         None, max_length=200, pattern=NO_NUL, description="Matches slug, url and title."
     )
+    status: Status | None = Field(
+        None,
+        description="active, disabled (switched off), expired (past expires_at), or "
+        "limit_reached (used up its max_clicks).",
+    )
+    created_by: str | None = Field(
+        None, max_length=64, description="A user id, or `me`: links that user created."
+    )
+    created_after: CreatedTime | None = Field(
+        None, description="Created at or after this time (ISO 8601; without offset: UTC)."
+    )
+    created_before: CreatedTime | None = Field(
+        None, description="Created before this time (ISO 8601; without offset: UTC)."
+    )
+
+
+class LinkQuery(LinkFilters, Query):
+    limit: int = Field(50, ge=1, le=100)
+    cursor: str | None = None
+    sort: Sort = Field(
+        "newest",
+        description="newest (default) or oldest created first, clicks (most first), or "
+        "last_clicked (most recently clicked first, never clicked last).",
+    )
+
+
+class BulkFilter(LinkFilters, Input):
+    pass
+
+
+class BulkSelection(Input):
+    """Exactly one of ``slugs`` (up to 1000 links) or ``filter`` (every link the list with
+    these filters shows)."""
+
+    slugs: list[Annotated[str, Field(max_length=64)]] | None = Field(
+        None, min_length=1, max_length=1000
+    )
+    filter: BulkFilter | None = None
+
+
+class BulkUpdate(BulkSelection):
+    disabled: bool = Field(description="true disables the links, false enables them.")
+
+
+class BulkResult(BaseModel):
+    count: int = Field(description="How many links changed.")
+    slugs: list[str] = Field(description="The links that changed.")
 
 
 class QrQuery(Query):
@@ -142,25 +204,27 @@ async def create_link(org_id: str, data: LinkCreate) -> tuple[LinkOut, int]:
         "redirect_status": data.redirect_status,
     }
     db = get_db()
-    if slug is not None:
-        link = await insert_link(db, slug=slug, **values)
-        if link is None:
-            raise APIError(409, "SLUG_TAKEN", f"The slug {slug!r} is already taken.")
-    else:
-        link = None
-        for _ in range(RANDOM_SLUG_ATTEMPTS):
-            candidate = random_slug()
-            if candidate.lower() not in reserved:
-                link = await insert_link(db, slug=candidate, **values)
-            if link is not None:
-                break
+    async with db.transaction():
+        if slug is not None:
+            link = await insert_link(db, slug=slug, **values)
+            if link is None:
+                raise APIError(409, "SLUG_TAKEN", f"The slug {slug!r} is already taken.")
         else:
-            raise APIError(
-                503,
-                "SLUG_SPACE_EXHAUSTED",
-                "No free random slug was found; try again, or choose a slug.",
-                headers={"Retry-After": "1"},
-            )
+            link = None
+            for _ in range(RANDOM_SLUG_ATTEMPTS):
+                candidate = random_slug()
+                if candidate.lower() not in reserved:
+                    link = await insert_link(db, slug=candidate, **values)
+                if link is not None:
+                    break
+            else:
+                raise APIError(
+                    503,
+                    "SLUG_SPACE_EXHAUSTED",
+                    "No free random slug was found; try again, or choose a slug.",
+                    headers={"Retry-After": "1"},
+                )
+        await record_audit(caller, "link.create", link.slug, {"url": link.url})
     _forget(link.slug)  # a cached "no such slug" must not outlive the link's creation
     return _out(link), 201
 
@@ -170,22 +234,77 @@ async def create_link(org_id: str, data: LinkCreate) -> tuple[LinkOut, int]:
 @validate_response(LinkPage)
 @problems(400, 401, 404, 503)
 async def list_links(org_id: str, query_args: LinkQuery) -> LinkPage:
-    """The org's links, newest first, a page at a time; ``q`` searches slug, url and title."""
+    """The org's links a page at a time, in ``sort`` order (newest first by default), with the
+    ``total`` that match. ``q`` searches slug, url and title; the other filters narrow by
+    status, creator and creation time. Pass ``next_cursor`` back with the same sort and
+    filters for the next page."""
     caller = await require_org_role(org_id)
+    where = _filter(caller, query_args)
+    after = None if query_args.cursor is None else _decode_cursor(query_args.cursor)
+    if after is not None and after[0] != query_args.sort:
+        raise validation_error("cursor", "This cursor is of another sort.", "INVALID_CURSOR")
     await current_app.extensions["kurz.clicks"].settle()
-    links = await select_links_page(
-        get_db(),
+    db = get_db()
+    rows = await select_links_page(
+        db,
         caller.org_id,
         limit=query_args.limit + 1,  # one more tells whether there is a next page
-        before=None if query_args.cursor is None else _decode_cursor(query_args.cursor),
-        search=query_args.q,
+        where=where,
+        sort=query_args.sort,
+        after=None if after is None else after[1:],
     )
-    more = len(links) > query_args.limit
-    links = links[: query_args.limit]
+    more = len(rows) > query_args.limit
+    rows = rows[: query_args.limit]
+    last_link, last_key = rows[-1] if rows else (None, None)
     return LinkPage(
-        items=[_out(link) for link in links],
-        next_cursor=_encode_cursor(links[-1]) if more else None,
+        items=[_out(link) for link, _ in rows],
+        next_cursor=_encode_cursor(query_args.sort, last_key, last_link.id) if more else None,
+        total=await count_links(db, caller.org_id, where),
     )
+
+
+@blueprint.post(LINKS + "/bulk-update")
+@validate_request(BulkUpdate)
+@validate_response(BulkResult)
+@problems(400, 401, 403, 404, 503)
+async def bulk_update_links(org_id: str, data: BulkUpdate) -> BulkResult:
+    """Disable or enable many links at once, all or none: the given ``slugs``, or every link
+    that ``filter`` matches. A member may change only their own links: when any selected link
+    is someone else's, nothing changes (403). Audited as one entry per changed link."""
+    caller = await require_org_role(org_id)
+    db = get_db()
+    async with db.transaction():
+        links = await _selected(caller, data)
+        slugs = await update_links_disabled(
+            db, caller.org_id, [link.id for link in links], data.disabled
+        )
+        urls = {link.slug: link.url for link in links}
+        action = "link.disable" if data.disabled else "link.enable"
+        for slug in slugs:
+            await record_audit(caller, action, slug, {"url": urls[slug]})
+    for slug in slugs:
+        _forget(slug)
+    return BulkResult(count=len(slugs), slugs=slugs)
+
+
+@blueprint.post(LINKS + "/bulk-delete")
+@validate_request(BulkSelection)
+@validate_response(BulkResult)
+@problems(400, 401, 403, 404, 503)
+async def bulk_delete_links(org_id: str, data: BulkSelection) -> BulkResult:
+    """Delete many links at once, all or none: the given ``slugs``, or every link that
+    ``filter`` matches. A member may delete only their own links: when any selected link is
+    someone else's, nothing is deleted (403). Audited as one entry per link."""
+    caller = await require_org_role(org_id)
+    db = get_db()
+    async with db.transaction():
+        links = await _selected(caller, data)
+        await delete_links(db, caller.org_id, [link.id for link in links])
+        for link in links:
+            await record_audit(caller, "link.delete", link.slug, {"url": link.url})
+    for link in links:
+        _forget(link.slug)
+    return BulkResult(count=len(links), slugs=[link.slug for link in links])
 
 
 @blueprint.get(LINK)
@@ -220,6 +339,9 @@ async def edit_link(org_id: str, slug: str, data: LinkUpdate) -> LinkOut:
         if changes.get("disabled", link.disabled) != link.disabled:
             action = "link.disable" if updated.disabled else "link.enable"
             await record_audit(caller, action, slug, {"url": updated.url})
+        edits = _edits(link, updated)
+        if edits:
+            await record_audit(caller, "link.update", slug, {"url": updated.url, **edits})
     _forget(slug)
     return _out(updated)
 
@@ -266,13 +388,85 @@ async def _existing(caller: Caller, slug: str, *, lock: bool = False) -> Link:
     return link
 
 
-def _check_may_change(caller: Caller, link: Link) -> None:
+def _may_change(caller: Caller, link: Link) -> bool:
     """Admins may change any link of the org, members (and member tokens) their own."""
     own = (caller.user_id is not None and caller.user_id == link.created_by) or (
         caller.token_id is not None and caller.token_id == link.created_by_token
     )
-    if not (own or role_at_least(caller.role, "admin")):
+    return own or role_at_least(caller.role, "admin")
+
+
+def _check_may_change(caller: Caller, link: Link) -> None:
+    if not _may_change(caller, link):
         raise APIError(403, "FORBIDDEN", "Only the link's creator or an admin may change it.")
+
+
+# The changes to a link the audit log shows as "from" -> "to" (disabling has entries of its own).
+AUDITED_EDITS = ("url", "title", "expires_at", "redirect_status")
+
+
+def _edits(before: Link, after: Link) -> dict:
+    """What an edit changed: ``{"changes": {field: {"from": old, "to": new}}}``, or {}."""
+    changes = {}
+    for field in AUDITED_EDITS:
+        old, new = getattr(before, field), getattr(after, field)
+        if old != new:
+            changes[field] = {"from": _json(old), "to": _json(new)}
+    return {"changes": changes} if changes else {}
+
+
+def _json(value: object) -> object:
+    return value.astimezone(UTC).isoformat() if isinstance(value, datetime) else value
+
+
+def _filter(caller: Caller, filters: LinkFilters) -> LinkFilter:
+    created_by = filters.created_by
+    if created_by == "me":
+        created_by = caller.author_id
+    elif created_by is not None:
+        try:
+            created_by = str(UUID(created_by))
+        except ValueError:
+            raise validation_error("created_by", "Not a user id, nor `me`.") from None
+    return LinkFilter(
+        search=filters.q,
+        status=filters.status,
+        created_by=created_by,
+        created_after=_utc(filters.created_after),
+        created_before=_utc(filters.created_before),
+    )
+
+
+def _utc(when: datetime | None) -> datetime | None:
+    if when is None or when.tzinfo is not None:
+        return when
+    return when.replace(tzinfo=UTC)
+
+
+async def _selected(caller: Caller, selection: BulkSelection) -> list[Link]:
+    """The links a bulk action covers, locked; 404 when a given slug is not the org's, 403
+    when a member selected someone else's link."""
+    if (selection.slugs is None) == (selection.filter is None):
+        raise validation_error("slugs", "Give either slugs or filter.")
+    if selection.slugs is not None:
+        where = LinkFilter(slugs=list(dict.fromkeys(selection.slugs)))
+    else:
+        where = _filter(caller, selection.filter)
+    links = await select_links(get_db(), caller.org_id, where)
+    if where.slugs is not None and len(links) < len(where.slugs):
+        missing = sorted(set(where.slugs) - {link.slug for link in links})
+        raise APIError(
+            404, "LINK_NOT_FOUND", f"No such link in this organization: {', '.join(missing)}."
+        )
+    others = sum(not _may_change(caller, link) for link in links)
+    if others:
+        raise APIError(
+            403,
+            "FORBIDDEN",
+            f"{others} of the selected links are not yours; only an admin may change them. "
+            "Nothing was changed.",
+        )
+    return links
 
 
 def _future(when: datetime | None) -> datetime | None:
@@ -316,21 +510,31 @@ def _out(link: Link) -> LinkOut:
     )
 
 
-def _encode_cursor(link: Link) -> str:
-    """Opaque to clients: the position (created_at, id) of the page's last link."""
-    raw = f"{link.created_at.isoformat()}|{link.id}".encode()
+def _encode_cursor(sort: str, key: datetime | int, link_id: int) -> str:
+    """Opaque to clients: the sort, and the position (sort key, id) of the page's last link."""
+    value = key.isoformat() if isinstance(key, datetime) else str(key)
+    raw = f"{sort}|{value}|{link_id}".encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def _decode_cursor(cursor: str) -> tuple[datetime, int]:
+def _decode_cursor(cursor: str) -> tuple[str, datetime | int, int]:
+    """The sort, sort key and link id of a cursor; 400 INVALID_CURSOR for anything else."""
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        created_at, _, link_id = raw.partition("|")
-        when, number = datetime.fromisoformat(created_at), int(link_id)
-        if when.tzinfo is None or not 0 < number < 2**63:
+        sort, value, link_id = raw.split("|")
+        number = int(link_id)
+        if sort not in SORTS or not 0 < number < 2**63:
+            raise ValueError(cursor)
+        if sort == "clicks":
+            key = int(value)
+            if not 0 <= key < 2**63:
+                raise ValueError(cursor)
+            return sort, key, number
+        when = datetime.fromisoformat(value)
+        if when.tzinfo is None:
             raise ValueError(cursor)
         # In UTC, as the database compares it (OverflowError within a day of year 1 or 9999).
-        return when.astimezone(UTC), number
+        return sort, when.astimezone(UTC), number
     except (binascii.Error, UnicodeDecodeError, ValueError, OverflowError):
         raise validation_error(
             "cursor", "Not a cursor from this list.", "INVALID_CURSOR"
