@@ -1,6 +1,6 @@
 // Entry point: decides logged in or not, draws the top bar and hands each route to its screen.
 import { api, onUnauthorized } from './api.js';
-import { actionButton, h, notify } from './dom.js';
+import { actionButton, clearMessages, h, notify } from './dom.js';
 import { currentPath, navigate, redirect, resolve, route } from './router.js';
 import {
   atLeast, clearSession, defaultOrg, findOrg, homePath, loadSession, rememberOrg, roleName, session,
@@ -33,6 +33,7 @@ let returnTo = null; // where to go after logging in, when a deep link needed a 
 // Called by screens once the server accepted the login.
 async function loggedIn() {
   await loadSession();
+  clearMessages();
   const target = returnTo && resolve(returnTo) && !resolve(returnTo).public ? returnTo : homePath();
   returnTo = null;
   redirect(target); // Back then skips the login form
@@ -55,7 +56,7 @@ onUnauthorized(async () => {
   }
   clearSession();
   returnTo = currentPath();
-  notify('Your session has ended. Please log in again.', 'error');
+  notify('Your session has ended. Please log in again.', 'error', { carry: true });
   redirect('/login');
 });
 
@@ -113,8 +114,8 @@ function drawHeader(org, path) {
 async function logout() {
   await api.delete('/session');
   clearSession();
+  notify('You are logged out.', 'success', { carry: true });
   navigate('/login');
-  notify('You are logged out.');
 }
 
 async function render() {
@@ -139,7 +140,7 @@ async function render() {
     }
     org = findOrg(match.params.org);
     if (!org) {
-      notify('That organization does not exist or you are not a member of it.', 'error');
+      notify('That organization does not exist or you are not a member of it.', 'error', { carry: true });
       return redirect(homePath());
     }
     rememberOrg(org.id);
@@ -153,11 +154,18 @@ async function render() {
   (main.querySelector('[autofocus]') || heading)?.focus();
 }
 
-window.addEventListener('hashchange', render);
+// Messages belong to the screen they were shown on; a redirect's own message comes after.
+window.addEventListener('hashchange', () => {
+  clearMessages({ navigating: true });
+  render();
+});
 
 (async () => {
+  // Without a session cookie the server says so in the page: no request that must fail (and
+  // log a 401 in the console) just to learn it.
+  const signedIn = document.querySelector('meta[name="kurz-session"]')?.content !== 'none';
   try {
-    await loadSession();
+    if (signedIn) await loadSession();
   } catch (error) {
     if (error.status !== 401) notify(error.friendly, 'error');
   }

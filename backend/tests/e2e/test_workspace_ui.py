@@ -1,0 +1,200 @@
+"""The links workspace in the browser: the compact table, sort and filters kept in the address,
+bulk actions, messages, phone layout, and a logged-out visit that logs nothing."""
+
+import re
+
+from playwright.sync_api import Page, expect
+
+from .conftest import Watch
+from .ui import call, create_link, create_org, open_app, sign_up
+
+PHONE = {"width": 390, "height": 844}
+
+
+def rows(page: Page):
+    return page.get_by_test_id("link-item")
+
+
+def row(page: Page, slug: str):
+    return page.locator(f'[data-testid="link-item"][data-slug="{slug}"]')
+
+
+def no_sideways_scrolling(page: Page) -> None:
+    assert page.evaluate(
+        "document.documentElement.scrollWidth <= document.documentElement.clientWidth"
+    )
+
+
+def test_the_table_is_compact_with_one_tab_stop_per_row(page, context) -> None:
+    owner = sign_up(context)
+    org = create_org(owner)
+    slugs = [create_link(owner, org, title=f"Post {n}")["slug"] for n in range(3)]
+    open_app(page, f"/orgs/{org}/links")
+    expect(rows(page)).to_have_count(3)
+    expect(page.get_by_test_id("links-count")).to_have_text("3 links")
+    height = row(page, slugs[0]).bounding_box()["height"]
+    assert 40 <= height <= 60, height
+    first = row(page, slugs[2])  # newest first
+    expect(first).to_contain_text(re.compile(rf"[^/]+/{slugs[2]}"))
+    expect(first).not_to_contain_text("http://")
+    expect(first).to_contain_text("example.com")
+    expect(first.locator("time")).to_have_attribute("title", re.compile(r"\d"))
+
+    first.get_by_role("checkbox").focus()
+    page.keyboard.press("ArrowRight")
+    expect(first.get_by_role("link")).to_be_focused()
+    page.keyboard.press("Tab")  # one Tab: the next row, not the copy button of this one
+    expect(row(page, slugs[1]).get_by_role("checkbox")).to_be_focused()
+    page.keyboard.press("ArrowUp")
+    expect(first.get_by_role("checkbox")).to_be_focused()
+    page.keyboard.press("Enter")
+    expect(page).to_have_url(re.compile(rf"#/orgs/{org}/links/{slugs[2]}$"))
+
+
+def test_row_menu_disables_enables_and_deletes(page, context) -> None:
+    owner = sign_up(context)
+    org = create_org(owner)
+    keep = create_link(owner, org)["slug"]
+    slug = create_link(owner, org)["slug"]
+    open_app(page, f"/orgs/{org}/links")
+    target = row(page, slug)
+    target.get_by_role("button", name=f"Actions for {slug}").click()
+    page.get_by_role("menuitem", name="Disable").click()
+    expect(target.get_by_test_id("link-status")).to_have_text("Disabled")
+    expect(target).to_have_class(re.compile("is-dimmed"))
+    assert call(context, "GET", f"/orgs/{org}/links/{slug}")["disabled"] is True
+
+    target.get_by_role("button", name=f"Actions for {slug}").click()
+    page.get_by_role("menuitem", name="Enable").click()
+    expect(target.get_by_test_id("link-status")).to_have_text("Active")
+
+    target.get_by_role("button", name=f"Actions for {slug}").click()
+    page.get_by_role("menuitem", name="Delete").click()
+    page.get_by_role("dialog").get_by_role("button", name="Delete link").click()
+    expect(target).to_have_count(0)
+    expect(page.get_by_test_id("links-count")).to_have_text("1 link")
+    # Focus moves on to the next row rather than dropping to the page.
+    expect(row(page, keep).get_by_role("checkbox")).to_be_focused()
+
+
+def test_sort_and_filters_are_kept_in_the_address(page, context, watch: Watch) -> None:
+    owner = sign_up(context)
+    org = create_org(owner)
+    create_link(owner, org, title="Docs")
+    off = create_link(owner, org, title="Old docs")["slug"]
+    call(context, "PATCH", f"/orgs/{org}/links/{off}", {"disabled": True})
+    open_app(page, f"/orgs/{org}/links")
+    expect(rows(page)).to_have_count(2)
+
+    page.get_by_label("Sort").select_option("clicks")
+    expect(page).to_have_url(re.compile(r"sort=clicks"))
+    page.get_by_label("Status").select_option("disabled")
+    expect(page).to_have_url(re.compile(r"status=disabled"))
+    expect(rows(page)).to_have_count(1)
+    page.get_by_label("Creator").select_option("me")
+    expect(page).to_have_url(re.compile(r"created_by=me"))
+    page.get_by_label("Search links").fill("docs")
+    expect(page).to_have_url(re.compile(r"q=docs"))
+    page.get_by_label("Created from").fill("2020-01-01")
+    expect(page).to_have_url(re.compile(r"created_after=2020-01-01T"))
+    page.get_by_label("Created until").fill("2099-12-31")
+    expect(page).to_have_url(re.compile(r"created_before=2100-01-01T"))
+    expect(rows(page)).to_have_count(1)
+    expect(page.get_by_test_id("links-count")).to_have_text("1 link")
+
+    page.reload()
+    expect(rows(page)).to_have_count(1)
+    expect(page.get_by_label("Sort")).to_have_value("clicks")
+    expect(page.get_by_label("Status")).to_have_value("disabled")
+    expect(page.get_by_label("Creator")).to_have_value("me")
+    expect(page.get_by_label("Search links")).to_have_value("docs")
+    expect(page.get_by_label("Created from")).to_have_value("2020-01-01")
+    expect(page.get_by_label("Created until")).to_have_value("2099-12-31")
+
+    page.get_by_label("Created until").fill("2020-01-02")
+    expect(page.get_by_test_id("links-status")).to_have_text("No links match these filters.")
+
+
+def test_bulk_select_ranges_all_matching_and_each_action(page, context) -> None:
+    owner = sign_up(context)
+    org = create_org(owner)
+    slugs = [create_link(owner, org)["slug"] for _ in range(52)][::-1]  # newest first
+    open_app(page, f"/orgs/{org}/links")
+    expect(rows(page)).to_have_count(50)
+    expect(page.get_by_test_id("links-count")).to_have_text("52 links")
+
+    row(page, slugs[0]).get_by_role("checkbox").click()
+    row(page, slugs[3]).get_by_role("checkbox").click(modifiers=["Shift"])
+    expect(page.get_by_test_id("bulk-count")).to_have_text("4 selected")
+    page.get_by_role("region", name="Selected links").get_by_role("button", name="Disable").click()
+    expect(page.get_by_test_id("flash")).to_contain_text("4 links disabled")
+    expect(row(page, slugs[2]).get_by_test_id("link-status")).to_have_text("Disabled")
+    assert call(context, "GET", f"/orgs/{org}/links?status=disabled")["total"] == 4
+
+    with page.expect_download() as download:
+        row(page, slugs[0]).get_by_role("checkbox").click()
+        row(page, slugs[1]).get_by_role("checkbox").click()
+        page.get_by_role("button", name="Export CSV").click()
+    text = open(download.value.path()).read()
+    assert text.splitlines()[0].startswith("slug,short_url,url")
+    assert slugs[0] in text and slugs[1] in text and slugs[5] not in text
+
+    page.get_by_test_id("select-page").check()
+    page.get_by_test_id("select-all-matching").click()
+    expect(page.get_by_test_id("bulk-count")).to_have_text("All 52 matching links selected")
+    page.get_by_role("region", name="Selected links").get_by_role("button", name="Enable").click()
+    expect(page.get_by_test_id("flash")).to_contain_text("4 links enabled")
+
+    page.get_by_test_id("select-page").check()
+    page.get_by_test_id("select-all-matching").click()
+    page.get_by_role("region", name="Selected links").get_by_role("button", name="Delete").click()
+    dialog = page.get_by_role("dialog")
+    expect(dialog).to_contain_text("Delete 52 links?")
+    dialog.get_by_role("button", name="Delete 52 links").click()
+    expect(page.get_by_test_id("links-status")).to_contain_text("No links yet")
+    assert call(context, "GET", f"/orgs/{org}/links")["total"] == 0
+
+
+def test_error_messages_close_and_messages_clear_on_navigation(page, context, watch) -> None:
+    watch.expect(409, "POST")
+    owner = sign_up(context)
+    org = create_org(owner)
+    taken = create_link(owner, org)["slug"]
+    open_app(page, f"/orgs/{org}/links")
+    # A failed bulk action's message is an error that can be closed.
+    call(context, "DELETE", f"/orgs/{org}/links/{taken}")
+    watch.expect(404, "POST")
+    row(page, taken).get_by_role("checkbox").click()
+    page.get_by_role("region", name="Selected links").get_by_role("button", name="Disable").click()
+    message = page.get_by_test_id("flash")
+    expect(message).to_contain_text("No such link")
+    message.get_by_role("button", name="Close message").click()
+    expect(message).to_be_empty()
+    row(page, taken).get_by_role("button", name=f"Copy short URL for {taken}").click()
+    expect(message).to_contain_text("Copied")
+    page.get_by_role("link", name="Members").click()
+    expect(page.locator("main h1")).to_contain_text("Members")
+    expect(message).to_be_empty()
+
+
+def test_phone_shows_cards_without_sideways_scrolling(new_context) -> None:
+    context = new_context(viewport=PHONE, is_mobile=True, has_touch=True)
+    page = context.new_page()
+    owner = sign_up(context)
+    org = create_org(owner)
+    slug = create_link(owner, org, url="https://example.com/" + "x" * 300, title="T" * 120)["slug"]
+    open_app(page, f"/orgs/{org}/links")
+    expect(row(page, slug)).to_contain_text(slug)
+    no_sideways_scrolling(page)
+    for screen in ("members", "tokens", "activity", "settings"):
+        open_app(page, f"/orgs/{org}/{screen}")
+        no_sideways_scrolling(page)
+
+
+def test_the_logged_out_landing_page_asks_nothing_that_fails(page, watch: Watch) -> None:
+    watch.allowed.clear()  # not even the session probe's 401
+    messages = []
+    page.on("console", lambda message: messages.append(message))
+    open_app(page, "/")
+    expect(page.locator("main h1")).to_be_visible()
+    assert [m.text for m in messages if m.type in ("error", "warning")] == []
