@@ -1,7 +1,7 @@
 // The links of one org: create, search, page through, edit, disable and delete.
 import { api, path } from '../api.js';
 import {
-  actionButton, confirmDialog, copyRow, copyText, errorText, form, fromLocalInput, h, notify,
+  actionButton, confirmDialog, copyRow, copyText, errorText, form, fromLocalInput, h, loadMoreButton, notify,
   openDialog, page, plural, time, toLocalInput,
 } from '../dom.js';
 import { setQuery } from '../router.js';
@@ -271,7 +271,7 @@ export function linksView(ctx) {
     )),
     body,
   );
-  const more = actionButton('Load more', () => loadPage(false), { hidden: true });
+  const more = loadMoreButton(tableEl, () => loadPage(false));
   const created = h('div', { class: 'panel panel-success', id: 'created-link', 'data-testid': 'created-link', hidden: true });
 
   let cursor = null;
@@ -505,7 +505,11 @@ export function linksView(ctx) {
       const actions = () => [
         ...(canChange(ctx, link)
           ? [
-              ['Edit', () => editDialog(ctx, link, fill)],
+              ['Edit', () => editDialog(ctx, link, (updated) => {
+                fill(updated);
+                // After the dialog has closed (and put focus back where it was).
+                setTimeout(() => rove(row, controlsOf(row).at(-1)));
+              })],
               [link.disabled ? 'Enable' : 'Disable', async () => {
                 const updated = await api.patch(linkApi(ctx.org, link.slug), { disabled: !link.disabled });
                 notify(`${link.slug} is ${updated.disabled ? 'disabled: it no longer redirects' : 'enabled again'}.`);
