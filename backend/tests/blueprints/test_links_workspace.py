@@ -173,11 +173,21 @@ async def test_filters_by_creator_and_me(make_org, add_member, make_link, make_t
 
 
 async def test_filters_by_creation_time_with_after_inclusive_and_before_exclusive(
-    make_org, make_link
+    make_org, make_link, db
 ) -> None:
     org_id, owner = await make_org()
     first = await make_link(org_id, owner)
     second = await make_link(org_id, owner)
+    # Answers show whole seconds: the two links must not share one.
+    await db.execute(
+        """UPDATE links SET created_at = date_trunc('second', created_at) - interval '1 hour'
+            WHERE slug = :slug""",
+        {"slug": first["slug"]},
+    )
+    await db.execute(
+        "UPDATE links SET created_at = date_trunc('second', created_at) WHERE slug = :slug",
+        {"slug": second["slug"]},
+    )
     at = second["created_at"]
     page = await listing(owner, org_id, created_after=at)
     assert [link["slug"] for link in page["items"]] == [second["slug"]]
@@ -326,6 +336,7 @@ async def test_bulk_actions_never_reach_another_org(make_org, make_link, client)
         {"slugs": ["abc"], "filter": {}, "disabled": True},
         {"slugs": [], "disabled": True},
         {"slugs": ["abc"]},
+        {"slugs": ["abc"], "disabled": None},
         {"slugs": ["abc"], "disabled": "yes"},
         {"filter": {"status": "gone"}, "disabled": True},
         {"filter": {"created_by": "nobody"}, "disabled": True},

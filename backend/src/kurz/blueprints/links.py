@@ -165,7 +165,9 @@ class BulkSelection(Input):
 
 
 class BulkUpdate(BulkSelection):
-    disabled: bool = Field(description="true disables the links, false enables them.")
+    """What to change in every selected link: at least one field."""
+
+    disabled: bool | None = Field(None, description="true disables the links, false enables them.")
 
 
 class BulkResult(BaseModel):
@@ -272,6 +274,8 @@ async def bulk_update_links(org_id: str, data: BulkUpdate) -> BulkResult:
     that ``filter`` matches. A member may change only their own links: when any selected link
     is someone else's, nothing changes (403). Audited as one entry per changed link."""
     caller = await require_org_role(org_id)
+    if data.disabled is None:
+        raise validation_error("disabled", "Nothing to change: give disabled.")
     db = get_db()
     async with db.transaction():
         links = await _selected(caller, data)
