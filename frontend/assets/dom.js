@@ -286,20 +286,23 @@ export function form({ id, fields, submitLabel, onSubmit, errorFields = {}, extr
 // ---- Tables --------------------------------------------------------------------------------
 
 /** table({caption, columns: [{label, cell: row => node|string, class}], rows, empty, testid}) */
+// On phones a table of more than two columns becomes a stack of cards, each cell labelled by
+// its column (data-label), so that nothing scrolls sideways.
 export function table({ caption, columns, rows, empty = 'Nothing here yet.', testid }) {
   if (!rows.length) return h('p', { class: 'empty', 'data-testid': testid }, empty);
+  const stack = columns.length > 2;
   return h(
     'div',
-    { class: 'table-wrap' },
+    { class: stack ? 'table-wrap stack-wrap' : 'table-wrap' },
     h(
       'table',
-      { 'data-testid': testid },
+      { 'data-testid': testid, class: stack ? 'stack' : undefined },
       caption && h('caption', {}, caption),
       h('thead', {}, h('tr', {}, columns.map((c) => h('th', { scope: 'col', class: c.class }, c.label)))),
       h(
         'tbody',
         {},
-        rows.map((row) => h('tr', {}, columns.map((c) => h('td', { class: c.class }, c.cell(row) ?? '')))),
+        rows.map((row) => h('tr', {}, columns.map((c) => h('td', { class: c.class, 'data-label': typeof c.label === 'string' ? c.label : undefined }, c.cell(row) ?? '')))),
       ),
     ),
   );

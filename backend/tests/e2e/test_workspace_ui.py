@@ -198,3 +198,75 @@ def test_the_logged_out_landing_page_asks_nothing_that_fails(page, watch: Watch)
     open_app(page, "/")
     expect(page.locator("main h1")).to_be_visible()
     assert [m.text for m in messages if m.type in ("error", "warning")] == []
+
+
+def test_activity_names_changes_and_filters_them_in_the_address(page, context) -> None:
+    owner = sign_up(context)
+    org = create_org(owner)
+    token = call(context, "POST", f"/orgs/{org}/tokens", {"name": "Robot", "role": "admin"})
+    first = create_link(owner, org, url="https://example.com/old")["slug"]
+    call(context, "PATCH", f"/orgs/{org}/links/{first}", {"url": "https://example.com/new"})
+    robots = page.context.request.post(
+        f"/api/v1/orgs/{org}/links",
+        data={"url": "https://example.com/robot"},
+        headers={"Authorization": f"Bearer {token['token']}"},
+    )
+    assert robots.status == 201
+    robot = robots.json()["slug"]
+
+    open_app(page, f"/orgs/{org}/links/{first}")
+    page.get_by_test_id("link-history").click()
+    expect(page).to_have_url(re.compile(rf"activity\?link={first}$"))
+    log = page.get_by_test_id("audit-table")
+    expect(log.locator("tbody tr")).to_have_count(2)
+    expect(log.locator("tbody tr").first).to_contain_text(
+        "Destination: https://example.com/old → https://example.com/new"
+    )
+    expect(log.locator("tbody tr").nth(1)).to_contain_text("Created a link")
+    when = log.locator("tbody tr").first.locator("td").first
+    assert when.evaluate("cell => getComputedStyle(cell).whiteSpace") == "nowrap"
+
+    page.get_by_label("Link").fill("")
+    page.get_by_label("Link").press("Enter")
+    page.get_by_label("Who").select_option(label="Token “Robot”")
+    expect(page).to_have_url(re.compile(rf"actor={token['id']}"))
+    expect(log.locator("tbody tr")).to_have_count(1)
+    expect(log).to_contain_text("API token “Robot”")
+    expect(log).to_contain_text(robot)
+    page.get_by_label("Who").select_option("")
+    page.get_by_label("What").select_option("token.create")
+    expect(page).to_have_url(re.compile(r"action=token.create"))
+    expect(log.locator("tbody tr")).to_have_count(1)
+    expect(log).to_contain_text("Created an API token")
+
+    page.reload()
+    expect(page.get_by_label("What")).to_have_value("token.create")
+    expect(log.locator("tbody tr")).to_have_count(1)
+    with page.expect_download() as download:
+        page.get_by_test_id("audit-export").click()
+    lines = open(download.value.path()).read().splitlines()
+    assert lines[0].startswith("id,at,actor_id")
+    assert len(lines) == 2 and "token.create" in lines[1]
+
+
+def test_phone_tables_are_cards(new_context) -> None:
+    context = new_context(viewport=PHONE, is_mobile=True, has_touch=True)
+    page = context.new_page()
+    owner = sign_up(context)
+    org = create_org(owner)
+    call(
+        context,
+        "POST",
+        f"/orgs/{org}/tokens",
+        {"name": "A robot with a long name", "role": "member"},
+    )
+    for screen, testid in (
+        ("members", "members-table"),
+        ("tokens", "tokens-table"),
+        ("activity", "audit-table"),
+    ):
+        open_app(page, f"/orgs/{org}/{screen}")
+        first_row = page.get_by_test_id(testid).locator("tbody tr").first
+        expect(first_row).to_be_visible()
+        assert first_row.evaluate("row => getComputedStyle(row).display") == "block"
+        no_sideways_scrolling(page)

@@ -3,6 +3,7 @@ import { api } from '../api.js';
 import { clicksChart } from '../chart.js';
 import { copyRow, h, loader, page, table, time } from '../dom.js';
 import { setQuery } from '../router.js';
+import { atLeast } from '../session.js';
 import { badges, linkActions, linkApi } from './links.js';
 
 const PERIODS = [7, 30, 90, 365];
@@ -119,12 +120,17 @@ export function linkView(ctx) {
           h('dd', {}, time(link.expires_at, 'Never')),
         ),
         h('div', { class: 'form-actions' }, linkActions(ctx, link, { onUpdate, onDelete })),
+        atLeast(org.role, 'admin') &&
+          h('p', {}, h('a', { href: `#/orgs/${org.id}/activity?link=${encodeURIComponent(link.slug)}`, 'data-testid': 'link-history' }, 'History of this link')),
       ),
       h(
         'figure',
         { class: 'card qr' },
         h('img', { src: qr('svg'), alt: `QR code for ${link.short_url}`, width: 180, height: 180, 'data-testid': 'qr-image' }),
-        h('figcaption', {}, h('a', { href: qr('png'), download: `kurz-${link.slug}.png`, id: 'qr-download' }, 'Download QR code (PNG)')),
+        h('figcaption', {},
+          h('a', { href: qr('png'), download: `kurz-${link.slug}.png`, id: 'qr-download' }, 'Download QR code (PNG)'),
+          ' · ',
+          h('a', { href: qr('svg'), download: `kurz-${link.slug}.svg`, 'aria-label': 'Download QR code (SVG)' }, 'SVG')),
       ),
     ];
   }
