@@ -67,7 +67,17 @@ function orgPicker(current) {
     !current && h('option', { value: '', selected: true }, 'Choose organization'),
     session.orgs.map((org) => h('option', { value: org.id, selected: org.id === current?.id }, org.name)),
   );
-  picker.addEventListener('change', () => picker.value && navigate(`/orgs/${picker.value}/links`));
+  // Switch only on an explicit choice (WCAG 3.2.2): a pick from the open list or by mouse, or
+  // Enter; arrow keys on the closed picker only move its value, and leaving it puts it back.
+  const go = () => picker.value && picker.value !== current?.id && navigate(`/orgs/${picker.value}/links`);
+  let keyed = false;
+  picker.addEventListener('pointerdown', () => (keyed = false));
+  picker.addEventListener('keydown', (event) => {
+    if (event.key === 'Enter') go();
+    keyed = !['Enter', ' ', 'Tab', 'Escape'].includes(event.key) && !event.altKey;
+  });
+  picker.addEventListener('change', () => keyed || go());
+  picker.addEventListener('blur', () => (picker.value = current?.id ?? ''));
   return picker;
 }
 

@@ -270,3 +270,50 @@ def test_phone_tables_are_cards(new_context) -> None:
         expect(first_row).to_be_visible()
         assert first_row.evaluate("row => getComputedStyle(row).display") == "block"
         no_sideways_scrolling(page)
+
+
+def test_no_dead_ends_token_secret_and_org_picker(page, context) -> None:
+    owner = sign_up(context)
+    first = create_org(owner, "First Org")
+    second = create_org(owner, "Second Org")
+    open_app(page, f"/orgs/{first}/tokens")
+    form = page.get_by_test_id("token-form")
+    form.get_by_label("Token name").fill("Short lived")
+    form.get_by_role("button", name="Create token").click()
+    expect(page.get_by_test_id("token-secret")).to_be_visible()
+    page.get_by_role("button", name="Revoke Short lived").click()
+    page.get_by_role("dialog").get_by_role("button", name="Revoke").click()
+    expect(page.get_by_test_id("tokens-table")).to_have_text("No API tokens yet.")
+    expect(page.get_by_test_id("token-secret")).to_be_hidden()
+
+    # Arrow keys on the org picker do not switch organisations; Enter does.
+    picker = page.get_by_test_id("org-picker")
+    picker.focus()
+    page.keyboard.press("ArrowDown")
+    expect(page).to_have_url(re.compile(rf"#/orgs/{first}/tokens$"))
+    expect(page.get_by_role("heading", name="API tokens")).to_be_visible()
+    page.keyboard.press("Enter")
+    expect(page).to_have_url(re.compile(rf"#/orgs/{second}/links$"))
+    # A pick with the mouse switches at once.
+    page.get_by_test_id("org-picker").select_option(label="First Org")
+    expect(page).to_have_url(re.compile(rf"#/orgs/{first}/links$"))
+
+
+def test_a_list_that_fails_to_load_says_so_for_people_and_offers_a_retry(
+    page, context, watch: Watch
+) -> None:
+    watch.expect(502, "GET")
+    owner = sign_up(context)
+    org = create_org(owner)
+    slug = create_link(owner, org)["slug"]
+    # A proxy in front of Kurz answers with its own HTML error page.
+    page.route(
+        "**/links?*",
+        lambda route: route.fulfill(status=502, content_type="text/html", body="<h1>502</h1>"),
+    )
+    open_app(page, f"/orgs/{org}/links")
+    status = page.get_by_test_id("links-status")
+    expect(status).to_contain_text("The service did not answer. Please try again in a moment.")
+    page.unroute("**/links?*")
+    status.get_by_role("button", name="Try again").click()
+    expect(row(page, slug)).to_be_visible()

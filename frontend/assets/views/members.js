@@ -63,7 +63,19 @@ export function membersView({ org, user, navigate, refresh }) {
     notify(`You left ${org.name}.`);
   }
 
+  // The last owner is offered neither leaving nor stepping down: both are shown disabled, with
+  // the reason (the API would refuse them).
+  const leaveButton = actionButton('Leave organization', leave, { class: 'btn btn-danger', id: 'leave-org' });
+  const lastOwnerReason = h('p', { class: 'hint', id: 'last-owner-reason', hidden: true },
+    `You are the only owner of ${org.name}. Make someone else an owner before you leave or step down.`);
+
   function render({ items, invitations = [] }) {
+    const lastOwner = isOwner && items.filter((m) => m.role === 'owner').length === 1;
+    leaveButton.disabled = lastOwner;
+    lastOwnerReason.hidden = !lastOwner;
+    if (lastOwner) leaveButton.setAttribute('aria-describedby', 'last-owner-reason');
+    else leaveButton.removeAttribute('aria-describedby');
+    const stuck = (m) => lastOwner && m.user_id === user.id;
     return [
       h('h2', {}, plural(items.length, 'member')),
       table({
@@ -80,7 +92,15 @@ export function membersView({ org, user, navigate, refresh }) {
               h(
                 'div',
                 { class: 'row-actions' },
-                isOwner && h('button', { type: 'button', class: 'btn btn-small', 'aria-label': `Change role of ${m.email}`, onclick: () => changeRole(m) }, 'Change role'),
+                isOwner && h('button', {
+                  type: 'button',
+                  class: 'btn btn-small',
+                  'aria-label': `Change role of ${m.email}`,
+                  disabled: stuck(m),
+                  title: stuck(m) ? 'The only owner cannot step down.' : null,
+                  'aria-describedby': stuck(m) ? 'last-owner-reason' : null,
+                  onclick: () => changeRole(m),
+                }, 'Change role'),
                 canRemove(m) && actionButton('Remove', () => remove(m), { class: 'btn btn-small btn-danger', 'aria-label': `Remove ${m.email}` }),
               ),
           },
@@ -138,7 +158,8 @@ export function membersView({ org, user, navigate, refresh }) {
       { class: 'card card-danger' },
       h('h2', {}, 'Leave organization'),
       h('p', {}, `Stop being a member of ${org.name}. The last owner cannot leave.`),
-      actionButton('Leave organization', leave, { class: 'btn btn-danger', id: 'leave-org' }),
+      lastOwnerReason,
+      leaveButton,
     ),
   );
 }

@@ -15,6 +15,11 @@ export function tokensView({ org }) {
   async function revoke(token) {
     if (!(await confirmDialog('Revoke token?', `Programs using “${token.name}” will be refused at once.`, 'Revoke'))) return;
     await api.delete(tokensApi(token.id));
+    // Its one-time secret, if still shown, is of no use any more.
+    if (secret.dataset.tokenId === token.id) {
+      secret.hidden = true;
+      secret.replaceChildren();
+    }
     notify(`Revoked ${token.name}.`);
     reload();
   }
@@ -57,6 +62,7 @@ export function tokensView({ org }) {
           const token = await api.post(tokensApi(), values);
           el.reset();
           secret.hidden = false;
+          secret.dataset.tokenId = token.id;
           secret.replaceChildren(
             h('p', { class: 'panel-title' }, `Token “${token.name}” created`),
             h('p', {}, h('strong', {}, 'Copy it now: it will not be shown again.'), ' Kurz stores only a hash of it.'),
