@@ -215,7 +215,14 @@ def test_link_detail_shows_qr_and_stats(page, context, base_url, tmp_path) -> No
     expect(chart).to_be_visible()
     expect(chart.locator(".chart-bar")).to_have_count(30)
     assert "3 in total" in chart.get_attribute("aria-label")
-    expect(page.get_by_test_id("stats-referrers")).to_contain_text("news.example.org")
+    referrers = page.get_by_test_id("stats-referrers").locator("tbody tr")
+    # The visit without a referrer has a row of its own: the table adds up to the total.
+    expect(referrers).to_have_count(2)
+    expect(referrers.first).to_contain_text("news.example.org")
+    expect(referrers.first).to_contain_text(re.compile(r"2\s*66.7%"))
+    expect(referrers.nth(1)).to_contain_text("Direct / unknown")
+    expect(referrers.nth(1)).to_contain_text(re.compile(r"1\s*33.3%"))
+    expect(page.get_by_test_id("stats-empty")).to_have_count(0)
     expect(page.get_by_test_id("stats-browsers")).to_contain_text("Chrome")
     expect(page.get_by_test_id("stats-browsers")).to_contain_text("Firefox")
     expect(page.get_by_test_id("stats-os")).to_be_visible()
@@ -233,6 +240,9 @@ def test_link_detail_shows_qr_and_stats(page, context, base_url, tmp_path) -> No
     saved = tmp_path / "qr.png"
     download.value.save_as(saved)
     assert saved.read_bytes().startswith(b"\x89PNG")
+    with page.expect_download() as download:
+        page.get_by_role("link", name="Download QR code (SVG)").click()
+    assert download.value.suggested_filename == f"kurz-{slug}.svg"
 
 
 def test_phone_sized_screen(new_context) -> None:
@@ -271,7 +281,12 @@ def test_slow_answers_show_loading_and_failures_offer_a_retry(page, context, wat
     expect(stats.get_by_role("alert")).to_contain_text("briefly unavailable")
     page.unroute("**/stats?*")
     stats.get_by_role("button", name="Try again").click()
-    expect(page.get_by_test_id("clicks-chart")).to_be_visible()
+    # A link without clicks has one empty state, which prompts to share it.
+    empty = page.get_by_test_id("stats-empty")
+    expect(empty).to_contain_text("No clicks")
+    expect(empty.get_by_role("button", name="Copy short link")).to_be_visible()
+    expect(empty.get_by_role("link", name="Download QR code")).to_be_visible()
+    expect(page.get_by_test_id("clicks-chart")).to_have_count(0)
 
 
 def test_an_unknown_link_shows_its_error_once(page, context, watch) -> None:
@@ -351,10 +366,12 @@ def test_keyboard_focus_stays_in_place_after_link_actions(page, context) -> None
     expect(item(page, older).get_by_role("checkbox")).to_be_focused()
 
 
-def test_search_and_period_are_kept_in_the_address(page, context) -> None:
+def test_search_and_period_are_kept_in_the_address(page, context, base_url) -> None:
     owner = sign_up(context)
     org = create_org(owner)
     needle = create_link(owner, org, url="https://needle.example.org/", title="Needle")["slug"]
+    click(base_url, needle, CHROME)  # a link with clicks shows its chart
+    wait_for_clicks(context, f"/orgs/{org}/links/{needle}/stats", 1)
     create_link(owner, org, url="https://example.com/hay", title="Hay")
     open_app(page, f"/orgs/{org}/links")
     links = page.get_by_test_id("link-item")
