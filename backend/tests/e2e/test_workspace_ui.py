@@ -3,12 +3,15 @@ bulk actions, messages, phone layout, and a logged-out visit that logs nothing."
 
 import re
 
+import pytest
+from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Page, expect
 
 from .conftest import Watch
 from .ui import call, create_link, create_org, open_app, sign_up
 
 PHONE = {"width": 390, "height": 844}
+DESKTOP = {"width": 1280, "height": 800}
 
 
 def rows(page: Page):
@@ -317,3 +320,47 @@ def test_a_list_that_fails_to_load_says_so_for_people_and_offers_a_retry(
     page.unroute("**/links?*")
     status.get_by_role("button", name="Try again").click()
     expect(row(page, slug)).to_be_visible()
+
+
+def serious_violations(page: Page) -> list[str]:
+    """axe-core's serious and critical findings on the page as it is now."""
+    results = Axe().run(page)
+    return [
+        f"{violation['id']}: {[node['target'] for node in violation['nodes']]}"
+        for violation in results.response["violations"]
+        if violation["impact"] in ("serious", "critical")
+    ]
+
+
+@pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["desktop", "phone"])
+def test_every_workspace_screen_passes_axe(viewport, new_context) -> None:
+    context = new_context(viewport=viewport)
+    page = context.new_page()
+    owner = sign_up(context)
+    org = create_org(owner)
+    call(context, "POST", f"/orgs/{org}/tokens", {"name": "Robot", "role": "member"})
+    slugs = [create_link(owner, org, title=f"Post {n}")["slug"] for n in range(3)]
+    call(context, "PATCH", f"/orgs/{org}/links/{slugs[0]}", {"disabled": True})
+    found = {}
+
+    open_app(page, f"/orgs/{org}/links")
+    expect(rows(page)).to_have_count(3)
+    found["links"] = serious_violations(page)
+    row(page, slugs[1]).get_by_role("checkbox").click()
+    row(page, slugs[1]).get_by_role("button", name=f"Actions for {slugs[1]}").click()
+    expect(page.get_by_role("menuitem", name="Edit")).to_be_visible()
+    found["links with selection and menu"] = serious_violations(page)
+    open_app(page, f"/orgs/{org}/links/{slugs[1]}")
+    expect(page.get_by_test_id("stats-empty")).to_be_visible()
+    found["link"] = serious_violations(page)
+    no_sideways_scrolling(page)
+    for screen, testid in (
+        ("members", "members-table"),
+        ("tokens", "tokens-table"),
+        ("activity", "audit-table"),
+    ):
+        open_app(page, f"/orgs/{org}/{screen}")
+        expect(page.get_by_test_id(testid)).to_be_visible()
+        found[screen] = serious_violations(page)
+        no_sideways_scrolling(page)
+    assert {screen: problems for screen, problems in found.items() if problems} == {}
