@@ -257,6 +257,7 @@ def test_phone_tables_are_cards(new_context) -> None:
     page = context.new_page()
     owner = sign_up(context)
     org = create_org(owner)
+    create_org(owner, "A second organization with a long name")
     call(
         context,
         "POST",
@@ -273,6 +274,9 @@ def test_phone_tables_are_cards(new_context) -> None:
         expect(first_row).to_be_visible()
         assert first_row.evaluate("row => getComputedStyle(row).display") == "block"
         no_sideways_scrolling(page)
+        # The header leaves the screen to the content.
+        header = page.locator("header").first.bounding_box()
+        assert header["height"] <= 0.12 * PHONE["height"], header
 
 
 def test_no_dead_ends_token_secret_and_org_picker(page, context) -> None:
@@ -297,6 +301,7 @@ def test_no_dead_ends_token_secret_and_org_picker(page, context) -> None:
     expect(page.get_by_role("heading", name="API tokens")).to_be_visible()
     page.keyboard.press("Enter")
     expect(page).to_have_url(re.compile(rf"#/orgs/{second}/links$"))
+    expect(picker.locator("option:checked")).to_have_text("Second Org")  # the new header is in
     # A pick with the mouse switches at once.
     page.get_by_test_id("org-picker").select_option(label="First Org")
     expect(page).to_have_url(re.compile(rf"#/orgs/{first}/links$"))
