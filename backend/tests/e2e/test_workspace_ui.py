@@ -8,7 +8,7 @@ from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Page, expect
 
 from .conftest import Watch
-from .ui import call, create_link, create_org, open_app, sign_up
+from .ui import call, create_link, create_org, open_app, sign_up, unique_email
 
 PHONE = {"width": 390, "height": 844}
 DESKTOP = {"width": 1280, "height": 800}
@@ -369,3 +369,28 @@ def test_every_workspace_screen_passes_axe(viewport, new_context) -> None:
         found[screen] = serious_violations(page)
         no_sideways_scrolling(page)
     assert {screen: problems for screen, problems in found.items() if problems} == {}
+
+
+def test_an_invitation_is_a_link_to_share_and_says_which_org_was_joined(
+    page, context, new_context
+) -> None:
+    owner = sign_up(context)
+    org = create_org(owner, "Invite Org")
+    invitee = unique_email("invitee")
+    open_app(page, f"/orgs/{org}/members")
+    form = page.get_by_test_id("member-form")
+    form.get_by_label("Email").fill(invitee)
+    form.get_by_role("button", name="Add member").click()
+    invited = page.get_by_test_id("invited")
+    expect(invited).to_contain_text("Kurz does not email them: share this link")
+    link = invited.get_by_label("Sign-up link").input_value()
+    assert link.endswith("/#/register?email=" + invitee.replace("@", "%40"))
+
+    stranger = new_context().new_page()
+    stranger.goto(link)
+    expect(stranger.get_by_label("Email")).to_have_value(invitee)
+    stranger.get_by_label("Password", exact=True).fill("correct horse battery staple")
+    stranger.get_by_role("button", name="Create account").click()
+    expect(stranger.get_by_test_id("flash")).to_contain_text(
+        "You were invited and joined Invite Org (Member)"
+    )

@@ -1,6 +1,7 @@
 // Log in and register: the only screens shown without a session.
 import { api } from '../api.js';
 import { form, h, notify, page } from '../dom.js';
+import { roleName, session } from '../session.js';
 
 const EMAIL = { name: 'email', label: 'Email', type: 'email', required: true, autocomplete: 'username', attrs: { autofocus: true } };
 
@@ -26,14 +27,23 @@ export function loginView({ loggedIn }) {
   );
 }
 
-export function registerView({ loggedIn }) {
+// After registering: the organisations an invitation made this person a member of, by name.
+function welcome() {
+  const joined = session.orgs.map((org) => `${org.name} (${roleName(org.role)})`);
+  return joined.length
+    ? `Welcome to Kurz! You were invited and joined ${joined.join(', ')}.`
+    : 'Welcome to Kurz! Your account is ready.';
+}
+
+// An invitation's link opens this screen with ?email= filled in.
+export function registerView({ loggedIn, query }) {
   return authPage(
     'Create your Kurz account',
     form({
       id: 'register-form',
       fields: [
         { name: 'name', label: 'Name (optional)', autocomplete: 'name' },
-        EMAIL,
+        { ...EMAIL, value: query?.get('email') || '' },
         {
           name: 'password',
           label: 'Password',
@@ -50,7 +60,7 @@ export function registerView({ loggedIn }) {
         await api.post('/users', name ? { name, email, password } : { email, password });
         await api.post('/session', { email, password });
         await loggedIn();
-        notify('Welcome to Kurz! Your account is ready.');
+        notify(welcome(), 'success', { carry: true });
       },
     }),
     h('p', { class: 'auth-switch' }, 'Already have an account? ', h('a', { href: '#/login' }, 'Log in')),

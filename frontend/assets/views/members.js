@@ -1,7 +1,7 @@
 // Members and invitations of one org. Admins add and remove; owners also change roles, their own
 // included (stepping down), as long as another owner remains.
 import { api, path, request } from '../api.js';
-import { actionButton, confirmDialog, form, h, loader, notify, openDialog, page, plural, table, time } from '../dom.js';
+import { actionButton, confirmDialog, copyRow, form, h, loader, notify, openDialog, page, plural, table, time } from '../dom.js';
 import { atLeast, homePath, loadSession, roleName } from '../session.js';
 
 const roleOptions = (roles) => roles.map((role) => [role, roleName(role)]);
@@ -11,6 +11,7 @@ export function membersView({ org, user, navigate, refresh }) {
   const isAdmin = atLeast(org.role, 'admin');
   const membersApi = (...rest) => path('orgs', org.id, 'members', ...rest);
   const lists = h('div', { class: 'members' });
+  const invited = h('div', { class: 'panel panel-success', hidden: true, 'data-testid': 'invited' });
   const reload = () => loader(() => api.get(membersApi()), render, lists);
 
   // Granting or taking owner/admin is for owners only, so admins can only add plain members.
@@ -143,14 +144,23 @@ export function membersView({ org, user, navigate, refresh }) {
           onSubmit: async (values, el) => {
             const { status } = await request('POST', membersApi(), values);
             el.reset();
-            notify(
-              status === 202
-                ? `Invitation sent: ${values.email} joins as ${values.role} when they sign up.`
-                : `${values.email} is now a member (${values.role}).`,
-            );
+            invited.hidden = status !== 202;
+            if (status === 202) {
+              // No mail goes out: say so, and give the link to send them.
+              const link = `${location.origin}/#/register?email=${encodeURIComponent(values.email)}`;
+              invited.replaceChildren(
+                h('p', { class: 'panel-title' }, `${values.email} is invited as ${values.role}`),
+                h('p', {}, `Kurz does not email them: share this link. They join ${org.name} when they sign up with this email.`),
+                copyRow('invite-link', 'Sign-up link', link, 'sign-up link'),
+              );
+              invited.querySelector('button').focus();
+            } else {
+              notify(`${values.email} is now a member (${values.role}).`);
+            }
             reload();
           },
         }),
+        invited,
       ),
     lists,
     h(
