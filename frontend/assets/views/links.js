@@ -194,6 +194,21 @@ async function copyQr(ctx, link) {
   }
 }
 
+// Two overlapping sheets, drawn rather than a glyph that not every system font has.
+function copyIcon() {
+  const NS = 'http://www.w3.org/2000/svg';
+  const icon = document.createElementNS(NS, 'svg');
+  for (const [key, value] of Object.entries({ viewBox: '0 0 16 16', width: 14, height: 14, 'aria-hidden': 'true', focusable: 'false', class: 'icon' })) {
+    icon.setAttribute(key, value);
+  }
+  for (const [x, y] of [[5, 5], [2, 2]]) {
+    const sheet = document.createElementNS(NS, 'rect');
+    for (const [key, value] of Object.entries({ x, y, width: 9, height: 9, rx: 1.5 })) sheet.setAttribute(key, value);
+    icon.append(sheet);
+  }
+  return icon;
+}
+
 // A menu button with its items: arrow keys move between items, Escape closes it.
 function rowMenu(label, items) {
   const menu = h('div', { class: 'row-menu', role: 'menu', 'aria-label': label, hidden: true });
@@ -546,11 +561,14 @@ export function linksView(ctx) {
           if (await copyText(link.short_url)) notify('Copied link to the clipboard.');
           else notify('Copying is blocked by the browser. Select the text and press Ctrl+C.', 'error');
         },
-      }, '⧉');
+      }, copyIcon());
       row.replaceChildren(
         h('td', { class: 'col-select' }, box),
         h('td', { class: 'col-short' }, h('div', { class: 'short-cell' },
-          h('a', { href: linkHref(ctx.org, link.slug), 'data-rove': '', tabindex: '-1', class: 'short-link' }, withoutScheme(link.short_url)),
+          h('a', { href: linkHref(ctx.org, link.slug), 'data-rove': '', tabindex: '-1', class: 'short-link', title: withoutScheme(link.short_url) },
+            // The slug stays readable: a long host is what gets cut short.
+            h('span', { class: 'short-host' }, withoutScheme(link.short_url).slice(0, -link.slug.length)),
+            h('span', { class: 'short-slug' }, link.slug)),
           copy,
         )),
         h('td', { class: 'col-dest', title: link.url }, hostOf(link.url)),
