@@ -8,7 +8,7 @@ from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Page, expect
 
 from .conftest import Watch
-from .ui import call, create_link, create_org, open_app, sign_up, unique_email
+from .ui import add_member, call, create_link, create_org, open_app, sign_up, unique_email
 
 PHONE = {"width": 390, "height": 844}
 DESKTOP = {"width": 1280, "height": 800}
@@ -394,3 +394,32 @@ def test_an_invitation_is_a_link_to_share_and_says_which_org_was_joined(
     expect(stranger.get_by_test_id("flash")).to_contain_text(
         "You were invited and joined Invite Org (Member)"
     )
+
+
+def test_a_member_is_told_before_a_bulk_change_of_others_links(page, context, new_context) -> None:
+    owner = sign_up(new_context())
+    org = create_org(owner)
+    member = sign_up(context)
+    add_member(owner, org, member.email)
+    theirs = create_link(owner, org)["slug"]
+    mine = [create_link(member, org)["slug"] for _ in range(2)]
+    open_app(page, f"/orgs/{org}/links")
+    bar = page.get_by_role("region", name="Selected links")
+
+    row(page, mine[0]).get_by_role("checkbox").click()
+    expect(bar.get_by_role("button", name="Disable")).to_be_enabled()
+    row(page, theirs).get_by_role("checkbox").click()
+    expect(bar.get_by_role("button", name="Disable")).to_be_disabled()
+    expect(bar.get_by_role("button", name="Delete")).to_have_accessible_description(
+        "1 selected link is someone else's: members may change only their own links."
+    )
+    expect(bar.get_by_role("button", name="Export CSV")).to_be_enabled()
+
+    # All matching: only with "My links", which a member may change as a whole.
+    page.get_by_label("Creator").select_option("me")
+    expect(rows(page)).to_have_count(2)
+    page.get_by_test_id("select-page").check()
+    expect(bar.get_by_role("button", name="Disable")).to_be_enabled()
+    bar.get_by_role("button", name="Disable").click()
+    expect(page.get_by_test_id("flash")).to_contain_text("2 links disabled")
+    assert call(context, "GET", f"/orgs/{org}/links?status=disabled")["total"] == 2

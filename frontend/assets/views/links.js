@@ -356,17 +356,34 @@ export function linksView(ctx) {
   const selectAll = h('button', { type: 'button', class: 'btn btn-small btn-ghost', 'data-testid': 'select-all-matching', hidden: true });
   const selectionSize = () => (allMatching ? matching : selected.size);
   const selection = () => (allMatching ? { filter: apiFilter() } : { slugs: [...selected] });
+  // Changes that a member may make to their own links only (export is for anyone's).
+  const changes = [
+    actionButton('Disable', () => bulkUpdate(true), { class: 'btn btn-small' }),
+    actionButton('Enable', () => bulkUpdate(false), { class: 'btn btn-small' }),
+    actionButton('Delete', bulkDelete, { class: 'btn btn-small btn-danger' }),
+  ];
+  const bulkReason = h('p', { class: 'hint bulk-reason', id: 'bulk-reason', 'data-testid': 'bulk-reason', hidden: true });
   const bulkBar = h(
     'div',
     { class: 'bulk-bar', 'data-testid': 'bulk-bar', hidden: true, role: 'region', 'aria-label': 'Selected links' },
     bulkCount,
     selectAll,
-    actionButton('Disable', () => bulkUpdate(true), { class: 'btn btn-small' }),
-    actionButton('Enable', () => bulkUpdate(false), { class: 'btn btn-small' }),
+    changes[0],
+    changes[1],
     actionButton('Export CSV', exportSelection, { class: 'btn btn-small' }),
-    actionButton('Delete', bulkDelete, { class: 'btn btn-small btn-danger' }),
+    changes[2],
     h('button', { type: 'button', class: 'btn btn-small btn-ghost', onclick: () => clearSelection() }, 'Clear selection'),
+    bulkReason,
   );
+  // Why a member may not change this selection, or null.
+  const blocked = () => {
+    if (atLeast(ctx.org.role, 'admin')) return null;
+    if (allMatching) {
+      return state.created_by === 'me' ? null : 'Members may change only their own links: filter by “My links” to change all of them.';
+    }
+    const others = [...selected].filter((slug) => links.has(slug) && !canChange(ctx, links.get(slug))).length;
+    return others ? `${plural(others, 'selected link')} ${others === 1 ? 'is' : 'are'} someone else's: members may change only their own links.` : null;
+  };
   selectAll.addEventListener('click', () => {
     allMatching = true;
     drawSelection();
@@ -386,6 +403,14 @@ export function linksView(ctx) {
     selectPage.indeterminate = !selectPage.checked && size > 0;
     selectAll.hidden = allMatching || !pageAll || matching <= links.size;
     selectAll.textContent = `Select all ${count.format(matching)} matching`;
+    const reason = blocked();
+    bulkReason.hidden = !reason;
+    bulkReason.textContent = reason || '';
+    for (const button of changes) {
+      button.disabled = Boolean(reason);
+      if (reason) button.setAttribute('aria-describedby', 'bulk-reason');
+      else button.removeAttribute('aria-describedby');
+    }
   }
 
   function clearSelection() {
