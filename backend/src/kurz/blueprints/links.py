@@ -18,7 +18,7 @@ from quart_schema import (
     validate_response,
 )
 
-from ..audit import record_audit
+from ..audit import record_audit, record_audits
 from ..auth import Caller, require_org_role, role_at_least
 from ..database import get_db
 from ..errors import TIMESTAMP_MESSAGE, APIError, validation_error
@@ -284,8 +284,7 @@ async def bulk_update_links(org_id: str, data: BulkUpdate) -> BulkResult:
         )
         urls = {link.slug: link.url for link in links}
         action = "link.disable" if data.disabled else "link.enable"
-        for slug in slugs:
-            await record_audit(caller, action, slug, {"url": urls[slug]})
+        await record_audits(caller, action, [(slug, {"url": urls[slug]}) for slug in slugs])
     for slug in slugs:
         _forget(slug)
     return BulkResult(count=len(slugs), slugs=slugs)
@@ -304,8 +303,9 @@ async def bulk_delete_links(org_id: str, data: BulkSelection) -> BulkResult:
     async with db.transaction():
         links = await _selected(caller, data)
         await delete_links(db, caller.org_id, [link.id for link in links])
-        for link in links:
-            await record_audit(caller, "link.delete", link.slug, {"url": link.url})
+        await record_audits(
+            caller, "link.delete", [(link.slug, {"url": link.url}) for link in links]
+        )
     for link in links:
         _forget(link.slug)
     return BulkResult(count=len(links), slugs=[link.slug for link in links])

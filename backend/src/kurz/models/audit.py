@@ -27,21 +27,25 @@ async def insert_audit(
     actor_id: str | None,
     token_id: str | None,
     action: str,
-    target: str,
-    detail: dict,
+    entries: list[tuple[str, dict]],
     ip_hash: str | None,
 ) -> None:
+    """One entry of ``action`` per (target, detail) in ``entries``, in that order, in one
+    statement (a bulk action on many links makes many entries)."""
     await db.execute(
         """INSERT INTO audit_log (org_id, actor_id, token_id, action, target, detail, ip_hash)
-           VALUES (:org_id, :actor_id, :token_id, :action, :target, CAST(:detail AS JSONB),
-                   :ip_hash)""",
+           SELECT :org_id, :actor_id, :token_id, :action, entry.target,
+                  CAST(entry.detail AS JSONB), :ip_hash
+             FROM unnest(CAST(:targets AS TEXT[]), CAST(:details AS TEXT[]))
+                  WITH ORDINALITY AS entry (target, detail, position)
+            ORDER BY entry.position""",
         {
             "org_id": org_id,
             "actor_id": actor_id,
             "token_id": token_id,
             "action": action,
-            "target": target,
-            "detail": json.dumps(detail),
+            "targets": [target for target, _ in entries],
+            "details": [json.dumps(detail) for _, detail in entries],
             "ip_hash": ip_hash,
         },
     )
