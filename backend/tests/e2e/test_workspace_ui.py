@@ -8,6 +8,7 @@ from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Page, expect
 
 from .conftest import Watch
+from .test_links_ui import CHROME, click, wait_for_clicks
 from .ui import add_member, call, create_link, create_org, open_app, sign_up, unique_email
 
 PHONE = {"width": 390, "height": 844}
@@ -338,15 +339,21 @@ def serious_violations(page: Page) -> list[str]:
 
 
 @pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["desktop", "phone"])
-def test_every_workspace_screen_passes_axe(viewport, new_context) -> None:
+def test_every_workspace_screen_passes_axe(viewport, new_context, base_url) -> None:
     context = new_context(viewport=viewport)
-    page = context.new_page()
+    found = {}
+    visitor = context.new_page()
+    for screen in ("login", "register"):
+        open_app(visitor, f"/{screen}")
+        found[screen] = serious_violations(visitor)
     owner = sign_up(context)
+    page = context.new_page()
     org = create_org(owner)
     call(context, "POST", f"/orgs/{org}/tokens", {"name": "Robot", "role": "member"})
     slugs = [create_link(owner, org, title=f"Post {n}")["slug"] for n in range(3)]
     call(context, "PATCH", f"/orgs/{org}/links/{slugs[0]}", {"disabled": True})
-    found = {}
+    click(base_url, slugs[2], CHROME, "https://news.example.org/")
+    wait_for_clicks(context, f"/orgs/{org}/links/{slugs[2]}/stats", 1)
 
     open_app(page, f"/orgs/{org}/links")
     expect(rows(page)).to_have_count(3)
@@ -358,6 +365,10 @@ def test_every_workspace_screen_passes_axe(viewport, new_context) -> None:
     open_app(page, f"/orgs/{org}/links/{slugs[1]}")
     expect(page.get_by_test_id("stats-empty")).to_be_visible()
     found["link"] = serious_violations(page)
+    no_sideways_scrolling(page)
+    open_app(page, f"/orgs/{org}/links/{slugs[2]}")
+    expect(page.get_by_test_id("stats-referrers")).to_be_visible()
+    found["link with clicks"] = serious_violations(page)
     no_sideways_scrolling(page)
     for screen, testid in (
         ("members", "members-table"),
