@@ -379,6 +379,10 @@ def test_every_workspace_screen_passes_axe(viewport, new_context, base_url) -> N
         expect(page.get_by_test_id(testid)).to_be_visible()
         found[screen] = serious_violations(page)
         no_sideways_scrolling(page)
+    for screen in (f"/orgs/{org}/settings", "/account", "/orgs/new"):
+        open_app(page, screen)
+        found[screen] = serious_violations(page)
+        no_sideways_scrolling(page)
     assert {screen: problems for screen, problems in found.items() if problems} == {}
 
 
