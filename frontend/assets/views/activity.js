@@ -104,14 +104,17 @@ export function activityView({ org, query }) {
 
   // ---- filters ----
   const field = (id, label, control) => h('div', { class: 'filter' }, h('label', { for: id }, label), control);
-  const option = (value, text) => h('option', { value, selected: value === state.actor || value === state.action }, text);
-  const actor = h('select', { id: 'audit-actor', name: 'actor' }, option('', 'Anyone'));
+  // An option of the filter `name`, chosen when the address says so.
+  const option = (name) => (value, text) => h('option', { value, selected: value === state[name] }, text);
+  const actorOption = option('actor');
+  const actionOption = option('action');
+  const actor = h('select', { id: 'audit-actor', name: 'actor' }, actorOption('', 'Anyone'));
   const action = h(
     'select',
     { id: 'audit-action', name: 'action' },
-    option('', 'Any action'),
-    h('optgroup', { label: 'Kinds' }, KINDS.map(([value, text]) => option(value, text))),
-    h('optgroup', { label: 'Actions' }, Object.entries(ACTIONS).map(([value, text]) => option(value, text))),
+    actionOption('', 'Any action'),
+    h('optgroup', { label: 'Kinds' }, KINDS.map(([value, text]) => actionOption(value, text))),
+    h('optgroup', { label: 'Actions' }, Object.entries(ACTIONS).map(([value, text]) => actionOption(value, text))),
   );
   const link = h('input', { type: 'search', id: 'audit-link', name: 'link', autocomplete: 'off', placeholder: 'Short name (slug)', value: state.link });
   actor.addEventListener('change', () => ((state.actor = actor.value), reload()));
@@ -139,14 +142,14 @@ export function activityView({ org, query }) {
   Promise.all([api.get(path('orgs', org.id, 'members')), api.get(path('orgs', org.id, 'tokens'))])
     .then(([members, tokens]) => {
       actor.append(
-        h('optgroup', { label: 'Members' }, members.items.map((m) => option(m.user_id, m.email))),
-        h('optgroup', { label: 'API tokens' }, tokens.items.map((t) => option(t.id, `Token “${t.name}”`))),
+        h('optgroup', { label: 'Members' }, members.items.map((m) => actorOption(m.user_id, m.email))),
+        h('optgroup', { label: 'API tokens' }, tokens.items.map((t) => actorOption(t.id, `Token “${t.name}”`))),
       );
-      if (state.actor && !actor.value) actor.append(option(state.actor, 'Someone else'));
+      if (state.actor && !actor.value) actor.append(actorOption(state.actor, 'Someone else'));
     })
     .catch(() => {
       // The log still works without the names; the filter keeps the address's choice.
-      if (state.actor) actor.append(option(state.actor, 'Someone'));
+      if (state.actor) actor.append(actorOption(state.actor, 'Someone'));
     });
 
   reload();
