@@ -86,7 +86,7 @@ export function membersView({ org, user, navigate, refresh }) {
           { label: 'Name', cell: (m) => [m.name || '—', m.user_id === user.id && h('span', { class: 'badge' }, 'You')] },
           { label: 'Email', cell: (m) => m.email, class: 'cell-wrap' },
           { label: 'Role', cell: (m) => roleName(m.role) },
-          { label: 'Joined', cell: (m) => time(m.joined_at) },
+          { label: 'Joined', cell: (m) => time(m.joined_at), class: 'cell-when' },
           isAdmin && {
             label: 'Actions',
             cell: (m) =>
@@ -115,7 +115,7 @@ export function membersView({ org, user, navigate, refresh }) {
         columns: [
           { label: 'Email', cell: (i) => i.email, class: 'cell-wrap' },
           { label: 'Role', cell: (i) => roleName(i.role) },
-          { label: 'Invited', cell: (i) => time(i.created_at) },
+          { label: 'Invited', cell: (i) => time(i.created_at), class: 'cell-when' },
           isAdmin && {
             label: 'Actions',
             cell: (i) => mayHandle(i.role) && actionButton('Withdraw', () => withdraw(i), { class: 'btn btn-small btn-danger', 'aria-label': `Withdraw invitation for ${i.email}` }),

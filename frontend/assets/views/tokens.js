@@ -35,8 +35,8 @@ export function tokensView({ org }) {
         columns: [
           { label: 'Name', cell: (t) => t.name, class: 'cell-wrap' },
           { label: 'Role', cell: (t) => roleName(t.role) },
-          { label: 'Created', cell: (t) => time(t.created_at) },
-          { label: 'Last used', cell: (t) => time(t.last_used_at, 'Never') },
+          { label: 'Created', cell: (t) => time(t.created_at), class: 'cell-when' },
+          { label: 'Last used', cell: (t) => time(t.last_used_at, 'Never'), class: 'cell-when' },
           { label: 'Actions', cell: (t) => actionButton('Revoke', () => revoke(t), { class: 'btn btn-small btn-danger', 'aria-label': `Revoke ${t.name}` }) },
         ],
       }),
