@@ -136,10 +136,14 @@ SORTS = {
     "clicks": ("clicks", True),
     "last_clicked": ("coalesce(last_clicked_at, TIMESTAMPTZ 'epoch')", True),
 }
-# When a link was last clicked by a human: its newest raw click, or once the retention has
-# deleted those, the end of the last day it was clicked on.
+# When a link was last clicked by a human: its newest raw click (the newest in its latest batch,
+# which the (link_id, batch) index finds without reading all of a link's clicks), or once the
+# retention has deleted those, the end of the last day it was clicked on.
 LAST_CLICKED = """coalesce(
-    (SELECT max(at) FROM clicks WHERE clicks.link_id = links.id AND NOT clicks.bot),
+    (SELECT max(at) FROM clicks
+      WHERE clicks.link_id = links.id AND NOT clicks.bot
+        AND clicks.batch = (SELECT max(batch) FROM clicks AS newest
+                             WHERE newest.link_id = links.id AND NOT newest.bot)),
     (SELECT CAST(max(day) + 1 AS TIMESTAMP) AT TIME ZONE 'UTC' FROM click_days
       WHERE click_days.link_id = links.id AND click_days.clicks > 0))"""
 # What each status means; a link is in exactly one (disabled before expired).
