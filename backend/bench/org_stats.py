@@ -21,7 +21,7 @@ from databases import Database
 
 from kurz.migrations import migrate_url
 from kurz.models.clicks import select_org_stats
-from kurz.models.links import link_filters
+from kurz.models.links import LinkFilter, link_filters
 
 from .run import postgres
 
@@ -91,7 +91,7 @@ async def measure(url: str, samples: int) -> dict[str, float]:
             ("org_stats_30_days_ms", 30, None),
             ("org_stats_365_days_tag_ms", 365, [tag_id]),
         ):
-            conditions, values = link_filters(str(org_id), tag_ids=tags)
+            conditions, values = link_filters(str(org_id), LinkFilter(tag_ids=tags))
             timings = []
             for _ in range(samples + 1):  # the first warms the caches
                 started = time.perf_counter()

@@ -6,6 +6,7 @@ const FRIENDLY = {
   EMAIL_TAKEN: 'An account with this email already exists.',
   SLUG_TAKEN: 'This short name is already taken. Try another one.',
   LAST_OWNER: 'An organization needs at least one owner. Make someone else an owner first.',
+  INTERNAL_ERROR: 'Something went wrong on our side. Please try again in a moment.',
 };
 
 const BY_STATUS = {
@@ -14,6 +15,8 @@ const BY_STATUS = {
   403: 'Your role does not allow this.',
   404: 'Not found. It may have been deleted, or you are not a member of this organization.',
   413: 'That is too much data to send at once.',
+  500: 'Something went wrong on our side. Please try again in a moment.',
+  502: 'The service did not answer. Please try again in a moment.',
   503: 'The service is briefly unavailable. Please try again in a moment.',
 };
 
@@ -34,6 +37,8 @@ export class ApiError extends Error {
       const wait = this.retryAfter ? ` in ${this.retryAfter} seconds` : ' in a moment';
       return `Too many attempts. Please try again${wait}.`;
     }
+    // A server failure without a code of its own (a proxy's page, say) is worded for people.
+    if (this.status >= 500 && !this.code) return BY_STATUS[this.status] || BY_STATUS[500];
     return this.problem.detail || BY_STATUS[this.status] || this.problem.title || this.message;
   }
 }

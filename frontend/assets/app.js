@@ -1,6 +1,6 @@
 // Entry point: decides logged in or not, draws the top bar and hands each route to its screen.
 import { api, onUnauthorized } from './api.js';
-import { actionButton, h, notify } from './dom.js';
+import { actionButton, clearMessages, h, notify } from './dom.js';
 import { currentPath, navigate, redirect, resolve, route } from './router.js';
 import {
   atLeast, clearSession, defaultOrg, findOrg, homePath, loadOptions, loadSession, rememberOrg, roleName, session,
@@ -48,6 +48,7 @@ let returnTo = null; // where to go after logging in, when a deep link needed a 
 // Called by screens once the server accepted the login.
 async function loggedIn() {
   await loadSession();
+  clearMessages();
   const target = returnTo && resolve(returnTo) && !resolve(returnTo).public ? returnTo : homePath();
   returnTo = null;
   redirect(target); // Back then skips the login form
@@ -70,7 +71,7 @@ onUnauthorized(async () => {
   }
   clearSession();
   returnTo = currentPath();
-  notify('Your session has ended. Please log in again.', 'error');
+  notify('Your session has ended. Please log in again.', 'error', { carry: true });
   redirect('/login');
 });
 
@@ -81,7 +82,17 @@ function orgPicker(current) {
     !current && h('option', { value: '', selected: true }, 'Choose organization'),
     session.orgs.map((org) => h('option', { value: org.id, selected: org.id === current?.id }, org.name)),
   );
-  picker.addEventListener('change', () => picker.value && navigate(`/orgs/${picker.value}/links`));
+  // Switch only on an explicit choice (WCAG 3.2.2): a pick from the open list or by mouse, or
+  // Enter; arrow keys on the closed picker only move its value, and leaving it puts it back.
+  const go = () => picker.value && picker.value !== current?.id && navigate(`/orgs/${picker.value}/links`);
+  let keyed = false;
+  picker.addEventListener('pointerdown', () => (keyed = false));
+  picker.addEventListener('keydown', (event) => {
+    if (event.key === 'Enter') go();
+    keyed = !['Enter', ' ', 'Tab', 'Escape'].includes(event.key) && !event.altKey;
+  });
+  picker.addEventListener('change', () => keyed || go());
+  picker.addEventListener('blur', () => (picker.value = current?.id ?? ''));
   return picker;
 }
 
@@ -133,8 +144,8 @@ function drawHeader(org, path) {
 async function logout() {
   await api.delete('/session');
   clearSession();
+  notify('You are logged out.', 'success', { carry: true });
   navigate('/login');
-  notify('You are logged out.');
 }
 
 async function render() {
@@ -159,7 +170,7 @@ async function render() {
     }
     org = findOrg(match.params.org);
     if (!org) {
-      notify('That organization does not exist or you are not a member of it.', 'error');
+      notify('That organization does not exist or you are not a member of it.', 'error', { carry: true });
       return redirect(homePath());
     }
     rememberOrg(org.id);
@@ -189,16 +200,23 @@ async function twoFactorMissing(org) {
   }
 }
 
-window.addEventListener('hashchange', render);
+// Messages belong to the screen they were shown on; a redirect's own message comes after.
+window.addEventListener('hashchange', () => {
+  clearMessages({ navigating: true });
+  render();
+});
 
 (async () => {
+  // Without a session cookie the server says so in the page: no request that must fail (and
+  // log a 401 in the console) just to learn it.
+  const signedIn = document.querySelector('meta[name="kurz-session"]')?.content !== 'none';
   try {
     await loadOptions();
   } catch {
     // The login page then simply offers no single sign-on.
   }
   try {
-    await loadSession();
+    if (signedIn) await loadSession();
   } catch (error) {
     if (error.status !== 401) notify(error.friendly, 'error');
   }

@@ -43,12 +43,34 @@ export const plural = (n, word) => `${n} ${word}${n === 1 ? '' : 's'}`;
 
 let flashTimer;
 
-// Announces a message in the page-wide aria-live region (index.html #flash).
-export function notify(message, kind = 'success') {
+// Removes every message (on navigation and on login: they were about the screen left behind),
+// except one posted with `carry` for the screen being navigated to.
+export function clearMessages({ navigating = false } = {}) {
+  const region = document.getElementById('flash');
+  if (navigating && region.dataset.carry) {
+    delete region.dataset.carry;
+    return;
+  }
+  clearTimeout(flashTimer);
+  region.replaceChildren();
+}
+
+// Announces a message in the page-wide aria-live region (index.html #flash). Errors stay
+// longer and can be closed. `carry`: it is about the screen this one is leaving for.
+export function notify(message, kind = 'success', { carry = false } = {}) {
   const region = document.getElementById('flash');
   clearTimeout(flashTimer);
-  region.replaceChildren(h('p', { class: `flash-message ${kind}` }, message));
-  if (kind !== 'error') flashTimer = setTimeout(() => region.replaceChildren(), 6000);
+  if (carry) region.dataset.carry = 'yes';
+  else delete region.dataset.carry;
+  region.replaceChildren(
+    h(
+      'div',
+      { class: `flash-message ${kind}` },
+      h('p', {}, message),
+      kind === 'error' && h('button', { type: 'button', class: 'flash-close', 'aria-label': 'Close message', onclick: clearMessages }, '×'),
+    ),
+  );
+  flashTimer = setTimeout(clearMessages, kind === 'error' ? 8000 : 6000);
 }
 
 export function errorText(error) {
@@ -267,20 +289,23 @@ export function form({ id, fields, submitLabel, onSubmit, errorFields = {}, extr
 // ---- Tables --------------------------------------------------------------------------------
 
 /** table({caption, columns: [{label, cell: row => node|string, class}], rows, empty, testid}) */
+// On phones a table of more than two columns becomes a stack of cards, each cell labelled by
+// its column (data-label), so that nothing scrolls sideways.
 export function table({ caption, columns, rows, empty = 'Nothing here yet.', testid }) {
   if (!rows.length) return h('p', { class: 'empty', 'data-testid': testid }, empty);
+  const stack = columns.length > 2;
   return h(
     'div',
-    { class: 'table-wrap' },
+    { class: stack ? 'table-wrap stack-wrap' : 'table-wrap' },
     h(
       'table',
-      { 'data-testid': testid },
+      { 'data-testid': testid, class: stack ? 'stack' : undefined },
       caption && h('caption', {}, caption),
       h('thead', {}, h('tr', {}, columns.map((c) => h('th', { scope: 'col', class: c.class }, c.label)))),
       h(
         'tbody',
         {},
-        rows.map((row) => h('tr', {}, columns.map((c) => h('td', { class: c.class }, c.cell(row) ?? '')))),
+        rows.map((row) => h('tr', {}, columns.map((c) => h('td', { class: c.class, 'data-label': typeof c.label === 'string' ? c.label : undefined }, c.cell(row) ?? '')))),
       ),
     ),
   );

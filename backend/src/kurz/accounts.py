@@ -99,8 +99,7 @@ async def record_account_event(
             actor_id=user.id,
             token_id=None,
             action=action,
-            target=user.id,
-            detail=detail or {},
+            entries=[(user.id, detail or {})],
             ip_hash=address,
         )
 

@@ -31,6 +31,13 @@ async def record_audit(
     caller: Caller, action: str, target: str, detail: dict | None = None
 ) -> None:
     """Record ``action`` (e.g. ``"link.delete"``) on ``target`` (e.g. a slug) by ``caller``."""
+    await record_audits(caller, action, [(target, detail or {})])
+
+
+async def record_audits(caller: Caller, action: str, entries: list[tuple[str, dict]]) -> None:
+    """Record ``action`` once per (target, detail) of ``entries``, as for ``record_audit``."""
+    if not entries:
+        return
     remote = request.remote_addr if has_request_context() else None
     await insert_audit(
         get_db(),
@@ -38,7 +45,6 @@ async def record_audit(
         actor_id=caller.user_id,
         token_id=caller.token_id,
         action=action,
-        target=target,
-        detail=detail or {},
+        entries=entries,
         ip_hash=ip_hash(remote) if remote else None,
     )

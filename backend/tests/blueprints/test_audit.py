@@ -48,7 +48,16 @@ async def test_changes_are_recorded_newest_first(app, make_org, signup, make_tok
     renamed = by_action["org.rename"]
     assert renamed["actor"] is None and renamed["token_id"] == item["id"]
     assert renamed["detail"] == {"from": "Acme"}
-    assert set(items[0]) == {"id", "at", "actor", "token_id", "action", "target", "detail"}
+    assert set(items[0]) == {
+        "id",
+        "at",
+        "actor",
+        "token_id",
+        "token_name",
+        "action",
+        "target",
+        "detail",
+    }
 
 
 async def test_cursor_paging(make_org) -> None:

@@ -1,5 +1,6 @@
 import asyncio
 import base64
+import json
 import re
 import time
 from datetime import UTC, datetime, timedelta
@@ -480,24 +481,48 @@ async def test_any_problem_with_url_or_slug_has_its_own_code(make_org, body, cod
     await problem(response, 400, code)
 
 
-async def test_disable_enable_and_delete_are_audited(make_org, make_link, db) -> None:
+async def test_every_change_of_a_link_is_audited(make_org, make_link, db) -> None:
     org_id, owner = await make_org()
     link = await make_link(org_id, owner)
     path = links_path(org_id, link["slug"])
     assert (await (await owner.client.patch(path, json={"disabled": True})).get_json())["disabled"]
     await owner.client.patch(path, json={"disabled": True})  # no change: nothing to record
     await owner.client.patch(path, json={"disabled": False})
-    await owner.client.patch(path, json={"title": "not audited"})
+    await owner.client.patch(path, json={"title": "Docs"})
+    await owner.client.patch(path, json={"title": "Docs"})  # no change: nothing to record
+    await owner.client.patch(path, json={"url": "https://example.org/new"})
     assert (await owner.client.delete(path)).status_code == 204
     rows = await db.fetch_all(
-        "SELECT action, target, actor_id FROM audit_log WHERE org_id = :org_id ORDER BY id",
+        """SELECT action, target, actor_id, detail::text AS detail FROM audit_log
+            WHERE org_id = :org_id ORDER BY id""",
         {"org_id": org_id},
     )
-    link_rows = [(row["action"], row["target"]) for row in rows if row["action"][:5] == "link."]
+    link_rows = [
+        (row["action"], row["target"], json.loads(row["detail"]))
+        for row in rows
+        if row["action"][:5] == "link."
+    ]
+    slug = link["slug"]
     assert link_rows == [
-        ("link.disable", link["slug"]),
-        ("link.enable", link["slug"]),
-        ("link.delete", link["slug"]),
+        ("link.create", slug, {"url": "https://example.com/"}),
+        ("link.disable", slug, {"url": "https://example.com/"}),
+        ("link.enable", slug, {"url": "https://example.com/"}),
+        (
+            "link.update",
+            slug,
+            {"url": "https://example.com/", "changes": {"title": {"from": None, "to": "Docs"}}},
+        ),
+        (
+            "link.update",
+            slug,
+            {
+                "url": "https://example.org/new",
+                "changes": {
+                    "url": {"from": "https://example.com/", "to": "https://example.org/new"}
+                },
+            },
+        ),
+        ("link.delete", slug, {"url": "https://example.org/new"}),
     ]
     assert all(str(row["actor_id"]) == owner.id for row in rows if row["action"][:5] == "link.")
 

@@ -3,7 +3,7 @@ tag's links (any or all of several) instead of a scan of the org's links."""
 
 import json
 
-from kurz.models.links import link_filters
+from kurz.models.links import LinkFilter, link_filters
 from kurz.models.tags import ensure_tags, select_tags
 from tests.analytics.test_stats_plan import scans
 
@@ -26,7 +26,7 @@ async def test_tag_filters_use_the_tag_index(db) -> None:
         )
     await db.execute("ANALYZE links")
     for tag_ids, all_tags in (([rare], False), ([rare, common], True)):
-        conditions, values = link_filters(org_id, tag_ids=tag_ids, all_tags=all_tags)
+        conditions, values = link_filters(org_id, LinkFilter(tag_ids=tag_ids, all_tags=all_tags))
         sql = f"""SELECT id FROM links WHERE {" AND ".join(conditions)}
                    ORDER BY created_at DESC, id DESC LIMIT 51"""  # noqa: S608
         plan = json.loads(await db.fetch_val(f"EXPLAIN (FORMAT JSON) {sql}", values))[0]["Plan"]

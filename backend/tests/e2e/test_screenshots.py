@@ -101,6 +101,11 @@ def test_main_screens_are_labelled_and_photographed(new_context, base_url, folde
     assert_labelled(page)
     page.screenshot(path=folder / "tokens.png", full_page=True)
 
+    open_app(page, f"/orgs/{org}/activity")
+    expect(page.get_by_test_id("audit-table")).to_be_visible()
+    assert_labelled(page)
+    page.screenshot(path=folder / "activity.png")
+
     phone = new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
     call(
         phone,
@@ -120,5 +125,5 @@ def test_main_screens_are_labelled_and_photographed(new_context, base_url, folde
     assert_labelled(login)
     login.screenshot(path=folder / "login.png")
 
-    for name in ("login", "links", "link-detail", "members", "tokens", "links-phone"):
+    for name in ("login", "links", "link-detail", "members", "tokens", "activity", "links-phone"):
         assert (folder / f"{name}.png").stat().st_size < 400_000, name

@@ -2,6 +2,7 @@
 import { api } from '../api.js';
 import { form, h, notify, page } from '../dom.js';
 import { secondStep, ssoBlock, ssoSecondStep } from './login-steps.js';
+import { roleName, session } from '../session.js';
 
 const EMAIL = { name: 'email', label: 'Email', type: 'email', required: true, autocomplete: 'username', attrs: { autofocus: true } };
 
@@ -41,6 +42,14 @@ export function loginView({ loggedIn, query }) {
   );
 }
 
+// After registering: the organisations an invitation made this person a member of, by name.
+function welcome() {
+  const joined = session.orgs.map((org) => `${org.name} (${roleName(org.role)})`);
+  return joined.length
+    ? `Welcome to Kurz! You were invited and joined ${joined.join(', ')}.`
+    : 'Welcome to Kurz! Your account is ready.';
+}
+
 export function registerView({ loggedIn, query }) {
   return authPage(
     'Create your Kurz account',
@@ -48,7 +57,7 @@ export function registerView({ loggedIn, query }) {
       id: 'register-form',
       fields: [
         { name: 'name', label: 'Name (optional)', autocomplete: 'name' },
-        { ...EMAIL, value: query.get('email') || '' }, // an invitation's link names the address
+        { ...EMAIL, value: query?.get('email') || '' }, // an invitation's link names the address
         {
           name: 'password',
           label: 'Password',
@@ -65,7 +74,7 @@ export function registerView({ loggedIn, query }) {
         await api.post('/users', name ? { name, email, password } : { email, password });
         await api.post('/session', { email, password });
         await loggedIn();
-        notify('Welcome to Kurz! Your account is ready.');
+        notify(welcome(), 'success', { carry: true });
       },
     }),
     h('p', { class: 'auth-switch' }, 'Already have an account? ', h('a', { href: '#/login' }, 'Log in')),

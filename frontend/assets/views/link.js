@@ -1,9 +1,10 @@
 // One link: its details, QR code and click statistics.
 import { api } from '../api.js';
 import { clicksChart } from '../chart.js';
-import { copyRow, h, loader, page, table, time } from '../dom.js';
+import { copyButton, copyRow, h, loader, page, table, time } from '../dom.js';
 import { lookAlikeBadge, shownUrl } from '../hosts.js';
 import { setQuery } from '../router.js';
+import { atLeast } from '../session.js';
 import { domainQuery } from './domains.js';
 import { controlFacts } from './link_controls.js';
 import { badges, linkActions, linkApi } from './links.js';
@@ -27,7 +28,56 @@ function stat(value, label, testid) {
   return h('div', { class: 'stat' }, h('span', { class: 'stat-value', 'data-testid': testid }, value.toLocaleString()), h('span', { class: 'stat-label' }, label));
 }
 
-function renderStats(stats) {
+const percent = new Intl.NumberFormat(undefined, { style: 'percent', maximumFractionDigits: 1 });
+
+// A breakdown's rows plus one for the clicks they leave out (no referrer, an unknown browser,
+// or beyond the top values), so that every breakdown adds up to the total.
+function withRest(key, rows, total) {
+  const rest = total - rows.reduce((sum, row) => sum + row.clicks, 0);
+  if (rest <= 0) return rows;
+  const label = key === 'referrers' ? 'Direct / unknown' : 'Unknown';
+  return [...rows, { value: rows.length >= 10 ? `${label} or other` : label, clicks: rest, rest: true }];
+}
+
+function breakdown(key, heading, column, stats) {
+  const total = stats.total_clicks;
+  const share = (row) => (total ? row.clicks / total : 0);
+  return h(
+    'div',
+    { class: 'breakdown' },
+    h('h3', {}, heading),
+    table({
+      testid: `stats-${key}`,
+      rows: withRest(key, stats[key] || [], total),
+      columns: [
+        {
+          label: column,
+          cell: (row) => {
+            const bar = h('span', { class: 'share-bar' });
+            bar.style.width = `${share(row) * 100}%`; // CSSOM, which the CSP allows
+            return [row.rest ? row.value : breakdownValue(key, row.value), h('span', { class: 'share', 'aria-hidden': 'true' }, bar)];
+          },
+          class: 'cell-wrap',
+        },
+        { label: 'Clicks', cell: (row) => [row.clicks.toLocaleString(), ' ', h('span', { class: 'share-pct' }, percent.format(share(row)))], class: 'num' },
+      ],
+    }),
+  );
+}
+
+// `link`: the link shown, for the prompts of the one empty state of a link without clicks.
+function renderStats(stats, link, qrHref) {
+  if (!stats.total_clicks) {
+    return h(
+      'div',
+      { class: 'panel stats-empty', 'data-testid': 'stats-empty' },
+      h('p', { class: 'panel-title' }, 'No clicks in this period'),
+      h('p', {}, 'Share the short link or its QR code; clicks show up here within moments.'),
+      h('div', { class: 'form-actions' },
+        copyButton(link.short_url, { label: 'Copy short link', what: 'short URL' }),
+        h('a', { class: 'btn btn-small', href: qrHref, download: `kurz-${link.slug}.png` }, 'Download QR code')),
+    );
+  }
   return [
     h(
       'div',
@@ -35,28 +85,9 @@ function renderStats(stats) {
       stat(stats.total_clicks, 'Total clicks', 'stat-total-clicks'),
       stat(stats.unique_visitors, 'Unique visitors', 'stat-unique-visitors'),
     ),
-    h('h3', {}, 'Clicks per day'),
+    h('h3', {}, 'Clicks per day (UTC days)'),
     clicksChart(stats.series),
-    h(
-      'div',
-      { class: 'breakdowns' },
-      BREAKDOWNS.map(([key, heading, column]) =>
-        h(
-          'div',
-          { class: 'breakdown' },
-          h('h3', {}, heading),
-          table({
-            testid: `stats-${key}`,
-            empty: 'No clicks yet.',
-            rows: stats[key] || [],
-            columns: [
-              { label: column, cell: (row) => breakdownValue(key, row.value), class: 'cell-wrap' },
-              { label: 'Clicks', cell: (row) => row.clicks.toLocaleString(), class: 'num' },
-            ],
-          }),
-        ),
-      ),
-    ),
+    h('div', { class: 'breakdowns' }, BREAKDOWNS.map(([key, heading, column]) => breakdown(key, heading, column, stats))),
   ];
 }
 
@@ -73,7 +104,9 @@ export function linkView(ctx) {
     { id: 'stats-period' },
     PERIODS.map((days) => h('option', { value: days, selected: days === chosen }, `Last ${days} days`)),
   );
-  const loadStats = () => loader(() => api.get(`${linkApi(org, params.slug, 'stats')}?days=${period.value}${onDomain}`), renderStats, stats);
+  let shownLink;
+  const loadStats = () =>
+    loader(() => api.get(`${linkApi(org, params.slug, 'stats')}?days=${period.value}${onDomain}`), (data) => renderStats(data, shownLink, qr('png')), stats);
   period.addEventListener('change', () => {
     setQuery({ days: period.value, domain });
     loadStats();
@@ -131,18 +164,24 @@ export function linkView(ctx) {
           controlFacts(link),
         ),
         h('div', { class: 'form-actions' }, linkActions(ctx, link, { onUpdate, onDelete })),
+        atLeast(org.role, 'admin') &&
+          h('p', {}, h('a', { href: `#/orgs/${org.id}/activity?link=${encodeURIComponent(link.slug)}`, 'data-testid': 'link-history' }, 'History of this link')),
       ),
       h(
         'figure',
         { class: 'card qr' },
         h('img', { src: qr('svg'), alt: `QR code for ${link.short_url}`, width: 180, height: 180, 'data-testid': 'qr-image' }),
-        h('figcaption', {}, h('a', { href: qr('png'), download: `kurz-${link.slug}.png`, id: 'qr-download' }, 'Download QR code (PNG)')),
+        h('figcaption', {},
+          h('a', { href: qr('png'), download: `kurz-${link.slug}.png`, id: 'qr-download' }, 'Download QR code (PNG)'),
+          ' · ',
+          h('a', { href: qr('svg'), download: `kurz-${link.slug}.svg`, 'aria-label': 'Download QR code (SVG)' }, 'SVG')),
       ),
     ];
   }
 
   // Statistics only for a link that exists: an unknown one would show its error twice.
   const shown = (link) => {
+    shownLink = link;
     statsCard.hidden = false;
     loadStats();
     return detail(link);

@@ -1,17 +1,13 @@
 // The links of one org: create, search, page through, edit, disable and delete.
 import { api, path } from '../api.js';
 import {
-  actionButton, confirmDialog, copyButton, copyRow, errorText, form, fromLocalInput, h, loadMoreButton, notify,
+  actionButton, confirmDialog, copyRow, copyText, errorText, form, fromLocalInput, h, loadMoreButton, notify,
   openDialog, page, plural, time, toLocalInput,
 } from '../dom.js';
-import { lookAlikeBadge, shownUrl } from '../hosts.js';
 import { setQuery } from '../router.js';
 import { atLeast } from '../session.js';
-import { domainPicker, domainQuery } from './domains.js';
-import { controlBadges, linkControls } from './link_controls.js';
-import { parseTags, tagChips, tagFilter } from './tags.js';
 
-const PAGE_SIZE = 20;
+const PAGE_SIZE = 50;
 
 const REDIRECTS = [
   [302, '302 Found (temporary, default)'],
@@ -21,8 +17,7 @@ const REDIRECTS = [
 ];
 
 export const linkApi = (org, ...rest) => path('orgs', org.id, 'links', ...rest);
-export const linkHref = (org, slug, domain) =>
-  `#/orgs/${org.id}/links/${encodeURIComponent(slug)}${domainQuery({ domain })}`;
+export const linkHref = (org, slug) => `#/orgs/${org.id}/links/${encodeURIComponent(slug)}`;
 
 // Re-drawing a link replaces its buttons: focus goes to the new one named `label`.
 const refocus = (label) => document.querySelector(`main [aria-label="${CSS.escape(label)}"]`)?.focus();
@@ -35,7 +30,6 @@ export function badges(link) {
   return [
     link.disabled && h('span', { class: 'badge badge-muted' }, 'Disabled'),
     expired && h('span', { class: 'badge badge-warn' }, 'Expired'),
-    ...controlBadges(link),
   ].filter(Boolean);
 }
 
@@ -51,7 +45,7 @@ export function linkActions(ctx, link, { onUpdate, onDelete }) {
       onclick: () => editDialog(ctx, link, onUpdate),
     }, 'Edit'),
     actionButton(toggle, async () => {
-      const updated = await api.patch(linkApi(ctx.org, link.slug) + domainQuery(link), { disabled: !link.disabled });
+      const updated = await api.patch(linkApi(ctx.org, link.slug), { disabled: !link.disabled });
       notify(`${link.slug} is ${updated.disabled ? 'disabled: it no longer redirects' : 'enabled again'}.`);
       onUpdate(updated);
       refocus(`${updated.disabled ? 'Enable' : 'Disable'} ${link.slug}`);
@@ -63,7 +57,7 @@ export function linkActions(ctx, link, { onUpdate, onDelete }) {
         'Delete link',
       );
       if (!sure) return;
-      await api.delete(linkApi(ctx.org, link.slug) + domainQuery(link));
+      await api.delete(linkApi(ctx.org, link.slug));
       notify(`Deleted ${link.slug}.`);
       onDelete();
     }, { class: 'btn btn-small btn-danger', 'aria-label': `Delete ${link.slug}` }),
@@ -80,41 +74,30 @@ const optionFields = (link = {}) => [
     hint: 'Your local time. Leave empty to never expire.',
   },
   { name: 'redirect_status', label: 'Redirect type', options: REDIRECTS, value: link.redirect_status ?? 302 },
-  { name: 'tags', label: 'Tags', value: (link.tags || []).join(', '), hint: 'Separated by commas; at most 10.' },
 ];
 
-// Form values -> API fields; "" becomes null so an edit can clear a title or an expiry. The
-// link controls' values are sent by `linkControls(...).body`.
-const toApi = ({ password, remove_password, max_clicks, expired_url, ...values }) => ({
+// Form values -> API fields; "" becomes null so an edit can clear a title or an expiry.
+const toApi = (values) => ({
   ...values,
   title: values.title || null,
   expires_at: fromLocalInput(values.expires_at),
   redirect_status: Number(values.redirect_status),
-  tags: parseTags(values.tags),
 });
 
 function editDialog(ctx, link, onUpdate) {
-  const controls = linkControls('link-edit-form', link);
   openDialog(`Edit ${link.slug}`, (close) =>
     form({
       id: 'link-edit-form',
-      fields: [
-        { name: 'url', label: 'Destination URL', type: 'url', required: true, value: link.url },
-        ...optionFields(link),
-        { details: 'More options', fields: controls.fields },
-      ],
+      fields: [{ name: 'url', label: 'Destination URL', type: 'url', required: true, value: link.url }, ...optionFields(link)],
       submitLabel: 'Save changes',
       errorFields: { INVALID_URL: 'url' },
       extra: h('button', { type: 'button', class: 'btn', onclick: close }, 'Cancel'),
       onSubmit: async (values) => {
         // Send only what changed, so an old expiry in the past is not re-validated.
-        const original = toApi({ url: link.url, title: link.title, expires_at: toLocalInput(link.expires_at), redirect_status: link.redirect_status, tags: (link.tags || []).join(', ') });
-        const changes = {
-          ...Object.fromEntries(Object.entries(toApi(values)).filter(([key, value]) => String(value) !== String(original[key]))),
-          ...controls.body(values),
-        };
+        const original = toApi({ url: link.url, title: link.title, expires_at: toLocalInput(link.expires_at), redirect_status: link.redirect_status });
+        const changes = Object.fromEntries(Object.entries(toApi(values)).filter(([key, value]) => value !== original[key]));
         if (Object.keys(changes).length) {
-          onUpdate(await api.patch(linkApi(ctx.org, link.slug) + domainQuery(link), changes));
+          onUpdate(await api.patch(linkApi(ctx.org, link.slug), changes));
           notify(`Saved ${link.slug}.`);
         }
         close();
@@ -124,74 +107,540 @@ function editDialog(ctx, link, onUpdate) {
   );
 }
 
-function linkItem(ctx, link, onRemove) {
-  const item = h('li', { class: 'link-item', 'data-testid': 'link-item', 'data-slug': link.slug });
-  const fill = (link) =>
-    item.replaceChildren(
-      h(
-        'div',
-        { class: 'link-main' },
-        h('div', { class: 'link-head' }, h('a', { class: 'link-title', href: linkHref(ctx.org, link.slug, link.domain) }, link.title || link.slug), badges(link), tagChips(link.tags)),
-        h(
-          'div',
-          { class: 'link-short' },
-          h('a', { href: link.short_url, target: '_blank', rel: 'noopener noreferrer' }, link.short_url),
-          copyButton(link.short_url, { 'aria-label': `Copy short URL for ${link.slug}` }),
-        ),
-        h('p', { class: 'link-dest', title: shownUrl(link.url) }, shownUrl(link.url), ' ', lookAlikeBadge(link.url)),
-        h(
-          'p',
-          { class: 'link-meta' },
-          h('strong', {}, plural(link.clicks, 'click')),
-          ` · by ${link.created_by?.email ?? 'a removed user'} · `,
-          time(link.created_at),
-          link.expires_at && [' · expires ', time(link.expires_at)],
-        ),
-      ),
-      h(
-        'div',
-        { class: 'link-actions' },
-        h('a', { class: 'btn btn-small', href: linkHref(ctx.org, link.slug, link.domain), 'aria-label': `Stats and QR code for ${link.slug}` }, 'Stats & QR'),
-        linkActions(ctx, link, { onUpdate: fill, onDelete: () => (item.remove(), onRemove()) }),
-      ),
-    );
-  fill(link);
-  return item;
+
+// The list's sorts and status filter, as the API names them.
+const SORT_OPTIONS = [
+  ['newest', 'Newest first'],
+  ['oldest', 'Oldest first'],
+  ['clicks', 'Most clicks'],
+  ['last_clicked', 'Last clicked'],
+];
+const STATUS_OPTIONS = [
+  ['', 'Any status'],
+  ['active', 'Active'],
+  ['disabled', 'Disabled'],
+  ['expired', 'Expired'],
+  ['limit_reached', 'Limit reached'],
+];
+// The address keeps the list's state under these names (the API's, so links are shareable).
+const FILTERS = ['q', 'sort', 'status', 'created_by', 'created_after', 'created_before'];
+
+const count = new Intl.NumberFormat();
+const relative = new Intl.RelativeTimeFormat(undefined, { numeric: 'auto' });
+const exact = new Intl.DateTimeFormat(undefined, { dateStyle: 'full', timeStyle: 'long' });
+
+// "3 days ago", with the exact local time on hover.
+function ago(iso) {
+  const seconds = (new Date(iso) - Date.now()) / 1000;
+  const steps = [[60, 'second'], [60, 'minute'], [24, 'hour'], [30, 'day'], [12, 'month'], [Infinity, 'year']];
+  let value = seconds;
+  for (const [size, unit] of steps) {
+    if (Math.abs(value) < size) {
+      return h('time', { datetime: iso, title: exact.format(new Date(iso)) }, relative.format(Math.round(value), unit));
+    }
+    value /= size;
+  }
+  return null;
+}
+
+export function linkStatus(link) {
+  if (link.disabled) return 'disabled';
+  if (link.expires_at && new Date(link.expires_at) <= new Date()) return 'expired';
+  return 'active';
+}
+
+const STATUS_LABELS = { active: 'Active', disabled: 'Disabled', expired: 'Expired', limit_reached: 'Limit reached' };
+
+const hostOf = (url) => {
+  try {
+    return new URL(url).host;
+  } catch {
+    return url;
+  }
+};
+const withoutScheme = (url) => url.replace(/^https?:\/\//, '');
+
+// A CSV cell a spreadsheet shows as text, never runs as a formula.
+const csvCell = (value) => {
+  let text = value == null ? '' : String(value);
+  if (/^[=+\-@\t\r]/.test(text)) text = `'${text}`;
+  return /[",\n\r]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
+};
+
+export function linksCsv(links) {
+  const columns = ['slug', 'short_url', 'url', 'title', 'created_at', 'expires_at', 'disabled', 'clicks', 'created_by'];
+  const rows = links.map((link) => columns.map((c) => csvCell(c === 'created_by' ? link.created_by?.email : link[c])).join(','));
+  return [columns.join(','), ...rows].join('\r\n') + '\r\n';
+}
+
+function download(name, text, type) {
+  const url = URL.createObjectURL(new Blob([text], { type }));
+  const a = h('a', { href: url, download: name, class: 'offscreen' });
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 1000);
+}
+
+async function copyQr(ctx, link) {
+  const response = await fetch(`/api/v1${linkApi(ctx.org, link.slug, 'qr')}?format=png`, { credentials: 'same-origin' });
+  if (!response.ok) throw new Error('QR code');
+  const blob = await response.blob();
+  try {
+    await navigator.clipboard.write([new ClipboardItem({ 'image/png': blob })]);
+    notify(`Copied the QR code of ${link.slug}.`);
+  } catch {
+    notify('Copying images is blocked by the browser. Open the link page to download the QR code.', 'error');
+  }
+}
+
+// Two overlapping sheets, drawn rather than a glyph that not every system font has.
+function copyIcon() {
+  const NS = 'http://www.w3.org/2000/svg';
+  const icon = document.createElementNS(NS, 'svg');
+  for (const [key, value] of Object.entries({ viewBox: '0 0 16 16', width: 14, height: 14, 'aria-hidden': 'true', focusable: 'false', class: 'icon' })) {
+    icon.setAttribute(key, value);
+  }
+  for (const [x, y] of [[5, 5], [2, 2]]) {
+    const sheet = document.createElementNS(NS, 'rect');
+    for (const [key, value] of Object.entries({ x, y, width: 9, height: 9, rx: 1.5 })) sheet.setAttribute(key, value);
+    icon.append(sheet);
+  }
+  return icon;
+}
+
+// A menu button with its items: arrow keys move between items, Escape closes it.
+function rowMenu(label, items) {
+  const menu = h('div', { class: 'row-menu', role: 'menu', 'aria-label': label, hidden: true });
+  const button = h('button', {
+    type: 'button',
+    class: 'btn btn-small btn-ghost menu-button',
+    'aria-label': label,
+    'aria-haspopup': 'menu',
+    'aria-expanded': 'false',
+    tabindex: '-1',
+  }, '⋯');
+  const close = (refocus = true) => {
+    menu.hidden = true;
+    button.setAttribute('aria-expanded', 'false');
+    if (refocus) button.focus();
+  };
+  const open = () => {
+    menu.replaceChildren(...items().map(([text, action, danger]) =>
+      h('button', {
+        type: 'button',
+        role: 'menuitem',
+        tabindex: '-1',
+        class: danger ? 'menu-item danger' : 'menu-item',
+        onclick: () => {
+          close();
+          Promise.resolve(action()).catch((error) => notify(errorText(error), 'error'));
+        },
+      }, text),
+    ));
+    menu.hidden = false;
+    button.setAttribute('aria-expanded', 'true');
+    menu.firstChild?.focus();
+  };
+  button.addEventListener('click', () => (menu.hidden ? open() : close()));
+  menu.addEventListener('keydown', (event) => {
+    const entries = [...menu.children];
+    const at = entries.indexOf(document.activeElement);
+    if (event.key === 'Escape' || event.key === 'Tab') {
+      event.preventDefault();
+      close();
+    } else if (event.key === 'ArrowDown' || event.key === 'ArrowUp') {
+      event.preventDefault();
+      entries[(at + (event.key === 'ArrowDown' ? 1 : -1) + entries.length) % entries.length].focus();
+    }
+    event.stopPropagation();
+  });
+  menu.addEventListener('focusout', (event) => {
+    if (!menu.contains(event.relatedTarget) && event.relatedTarget !== button) close(false);
+  });
+  return h('div', { class: 'menu-wrap' }, button, menu);
 }
 
 export function linksView(ctx) {
+  const state = Object.fromEntries(FILTERS.map((name) => [name, ctx.query.get(name) ?? '']));
+  if (!SORT_OPTIONS.some(([value]) => value === state.sort)) state.sort = 'newest';
+
   const heading = h('h2', { tabindex: '-1' }, 'All links');
-  const list = h('ul', { class: 'link-list', 'data-testid': 'link-list', 'aria-label': 'Links' });
-  const status = h('p', { class: 'list-status', role: 'status', 'data-testid': 'links-status' });
-  const more = loadMoreButton(list, () => loadPage(false));
+  const total = h('p', { class: 'list-count', 'data-testid': 'links-count', 'aria-live': 'polite' });
+  const status = h('div', { class: 'list-status', role: 'status', 'data-testid': 'links-status' });
+  const body = h('tbody', {});
+  const selectPage = h('input', { type: 'checkbox', 'aria-label': 'Select all links shown', 'data-testid': 'select-page' });
+  const tableEl = h(
+    'table',
+    { class: 'links-table', 'data-testid': 'link-list', 'aria-label': 'Links' },
+    h('thead', {}, h('tr', {},
+      h('th', { scope: 'col', class: 'col-select' }, selectPage),
+      h('th', { scope: 'col' }, 'Short link'),
+      h('th', { scope: 'col', class: 'col-dest' }, 'Destination'),
+      h('th', { scope: 'col', class: 'col-title' }, 'Title'),
+      h('th', { scope: 'col', class: 'num' }, 'Clicks'),
+      h('th', { scope: 'col', class: 'col-creator' }, 'Creator'),
+      h('th', { scope: 'col', class: 'col-created' }, 'Created'),
+      h('th', { scope: 'col' }, 'Status'),
+      h('th', { scope: 'col', class: 'col-menu' }, h('span', { class: 'offscreen' }, 'Actions')),
+    )),
+    body,
+  );
+  const more = loadMoreButton(tableEl, () => loadPage(false));
   const created = h('div', { class: 'panel panel-success', id: 'created-link', 'data-testid': 'created-link', hidden: true });
-  const search = h('input', { type: 'search', id: 'link-search', name: 'q', autocomplete: 'off', placeholder: 'Slug, URL or title' });
-  search.value = ctx.query.get('q') ?? '';
-  let query = search.value.trim();
-  let tag = ctx.query.get('tag') ?? '';
+
   let cursor = null;
   let generation = 0; // a newer search makes older answers irrelevant
+  let matching = 0;
+  let links = new Map(); // slug -> link, in the order shown
+  const selected = new Set();
+  let allMatching = false; // "select all N matching": the filters, not the slugs, are the selection
+  let anchor = null; // the last checkbox clicked, for shift-click ranges
 
-  const showEmpty = () => {
-    if (list.children.length) status.textContent = '';
-    else status.textContent = query ? `No links match “${query}”.` : 'No links yet. Shorten your first URL above.';
+  // ---- filters ----
+  const field = (id, label, control) => h('div', { class: 'filter' }, h('label', { for: id }, label), control);
+  const select = (id, name, options) => {
+    const el = h('select', { id, name }, options.map(([value, text]) => h('option', { value, selected: value === state[name] }, text)));
+    el.addEventListener('change', () => update({ [name]: el.value }));
+    return el;
   };
-  // A deleted link's buttons are gone: keyboard focus goes to the list's heading.
-  const item = (link) => linkItem(ctx, link, () => (showEmpty(), heading.focus()));
+  const search = h('input', { type: 'search', id: 'link-search', name: 'q', autocomplete: 'off', placeholder: 'Slug, URL or title', value: state.q });
+  const creator = h('select', { id: 'link-creator', name: 'created_by' },
+    h('option', { value: '', selected: !state.created_by }, 'Anyone'),
+    h('option', { value: 'me', selected: state.created_by === 'me' }, 'My links'),
+    state.created_by && state.created_by !== 'me' && h('option', { value: state.created_by, selected: true }, 'One member'),
+  );
+  creator.addEventListener('change', () => update({ created_by: creator.value }));
+  // Date inputs are local days; the API gets the local midnight in UTC (before: the next day's).
+  const dayInput = (id, name, shift) => {
+    const el = h('input', { type: 'date', id, name });
+    if (state[name]) {
+      const day = new Date(state[name]);
+      if (shift) day.setDate(day.getDate() - 1);
+      el.value = toLocalInput(day.toISOString()).slice(0, 10);
+    }
+    el.addEventListener('change', () => {
+      if (!el.value) return update({ [name]: '' });
+      const midnight = new Date(`${el.value}T00:00`);
+      if (shift) midnight.setDate(midnight.getDate() + 1);
+      update({ [name]: fromLocalInput(toLocalInput(midnight.toISOString())) });
+    });
+    return el;
+  };
+  const filters = h(
+    'form',
+    { role: 'search', class: 'filters', 'aria-label': 'Search and filter links', onsubmit: (e) => (e.preventDefault(), update({ q: search.value.trim() })) },
+    field('link-search', 'Search links', search),
+    field('link-sort', 'Sort', select('link-sort', 'sort', SORT_OPTIONS)),
+    field('link-status', 'Status', select('link-status', 'status', STATUS_OPTIONS)),
+    field('link-creator', 'Creator', creator),
+    field('link-from', 'Created from', dayInput('link-from', 'created_after', false)),
+    field('link-to', 'Created until', dayInput('link-to', 'created_before', true)),
+  );
+  let typing;
+  search.addEventListener('input', () => {
+    clearTimeout(typing);
+    typing = setTimeout(() => update({ q: search.value.trim() }), 250);
+  });
+
+  function update(changes) {
+    Object.assign(state, changes);
+    setQuery({ ...state, sort: state.sort === 'newest' ? '' : state.sort });
+    reload();
+  }
+
+  const apiFilter = () => Object.fromEntries(FILTERS.filter((name) => name !== 'sort' && state[name]).map((name) => [name, state[name]]));
+
+  // ---- selection ----
+  const bulkCount = h('span', { class: 'bulk-count', 'data-testid': 'bulk-count' });
+  const selectAll = h('button', { type: 'button', class: 'btn btn-small btn-ghost', 'data-testid': 'select-all-matching', hidden: true });
+  const selectionSize = () => (allMatching ? matching : selected.size);
+  const selection = () => (allMatching ? { filter: apiFilter() } : { slugs: [...selected] });
+  // Changes that a member may make to their own links only (export is for anyone's).
+  const changes = [
+    actionButton('Disable', () => bulkUpdate(true), { class: 'btn btn-small' }),
+    actionButton('Enable', () => bulkUpdate(false), { class: 'btn btn-small' }),
+    actionButton('Delete', bulkDelete, { class: 'btn btn-small btn-danger' }),
+  ];
+  const bulkReason = h('p', { class: 'hint bulk-reason', id: 'bulk-reason', 'data-testid': 'bulk-reason', hidden: true });
+  const bulkBar = h(
+    'div',
+    { class: 'bulk-bar', 'data-testid': 'bulk-bar', hidden: true, role: 'region', 'aria-label': 'Selected links' },
+    bulkCount,
+    selectAll,
+    changes[0],
+    changes[1],
+    actionButton('Export CSV', exportSelection, { class: 'btn btn-small' }),
+    changes[2],
+    h('button', { type: 'button', class: 'btn btn-small btn-ghost', onclick: () => clearSelection() }, 'Clear selection'),
+    bulkReason,
+  );
+  // Why a member may not change this selection, or null.
+  const blocked = () => {
+    if (atLeast(ctx.org.role, 'admin')) return null;
+    if (allMatching) {
+      return state.created_by === 'me' ? null : 'Members may change only their own links: filter by “My links” to change all of them.';
+    }
+    const others = [...selected].filter((slug) => links.has(slug) && !canChange(ctx, links.get(slug))).length;
+    return others ? `${plural(others, 'selected link')} ${others === 1 ? 'is' : 'are'} someone else's: members may change only their own links.` : null;
+  };
+  selectAll.addEventListener('click', () => {
+    allMatching = true;
+    drawSelection();
+  });
+
+  function drawSelection() {
+    for (const row of body.rows) {
+      const box = row.querySelector('input[type="checkbox"]');
+      box.checked = allMatching || selected.has(row.dataset.slug);
+      row.classList.toggle('is-selected', box.checked);
+    }
+    const size = selectionSize();
+    bulkBar.hidden = size === 0;
+    bulkCount.textContent = allMatching ? `All ${count.format(matching)} matching links selected` : `${count.format(size)} selected`;
+    const pageAll = links.size > 0 && [...links.keys()].every((slug) => selected.has(slug));
+    selectPage.checked = allMatching || pageAll;
+    selectPage.indeterminate = !selectPage.checked && size > 0;
+    selectAll.hidden = allMatching || !pageAll || matching <= links.size;
+    selectAll.textContent = `Select all ${count.format(matching)} matching`;
+    const reason = blocked();
+    bulkReason.hidden = !reason;
+    bulkReason.textContent = reason || '';
+    for (const button of changes) {
+      button.disabled = Boolean(reason);
+      if (reason) button.setAttribute('aria-describedby', 'bulk-reason');
+      else button.removeAttribute('aria-describedby');
+    }
+  }
+
+  function clearSelection() {
+    selected.clear();
+    allMatching = false;
+    drawSelection();
+  }
+
+  selectPage.addEventListener('change', () => {
+    allMatching = false;
+    for (const slug of links.keys()) {
+      if (selectPage.checked) selected.add(slug);
+      else selected.delete(slug);
+    }
+    drawSelection();
+  });
+
+  function toggle(slug, checked, shift) {
+    if (allMatching) {
+      // Leaving "all matching": keep the rows shown, as the person sees them.
+      allMatching = false;
+      for (const shown of links.keys()) selected.add(shown);
+    }
+    const order = [...links.keys()];
+    const range = shift && anchor && order.includes(anchor)
+      ? order.slice(Math.min(order.indexOf(anchor), order.indexOf(slug)), Math.max(order.indexOf(anchor), order.indexOf(slug)) + 1)
+      : [slug];
+    for (const one of range) {
+      if (checked) selected.add(one);
+      else selected.delete(one);
+    }
+    anchor = slug;
+    drawSelection();
+  }
+
+  async function bulkUpdate(disabled) {
+    const result = await api.post(linkApi(ctx.org, 'bulk-update'), { ...selection(), disabled });
+    notify(`${plural(result.count, 'link')} ${disabled ? 'disabled' : 'enabled'}.`);
+    clearSelection();
+    await reload();
+  }
+
+  async function bulkDelete() {
+    const size = selectionSize();
+    const sure = await confirmDialog(
+      `Delete ${plural(size, 'link')}?`,
+      `${plural(size, 'short link')} will stop working and ${size === 1 ? 'its' : 'their'} statistics will be gone. This cannot be undone.`,
+      `Delete ${plural(size, 'link')}`,
+    );
+    if (!sure) return;
+    const result = await api.post(linkApi(ctx.org, 'bulk-delete'), selection());
+    notify(`Deleted ${plural(result.count, 'link')}.`);
+    clearSelection();
+    await reload();
+    heading.focus();
+  }
+
+  async function exportSelection() {
+    let rows;
+    if (allMatching) {
+      rows = [];
+      let next = null;
+      do {
+        const params = new URLSearchParams({ ...apiFilter(), limit: 100 });
+        if (next) params.set('cursor', next);
+        const data = await api.get(`${linkApi(ctx.org)}?${params}`);
+        rows.push(...data.items);
+        next = data.next_cursor;
+      } while (next);
+    } else {
+      rows = [...selected].map((slug) => links.get(slug)).filter(Boolean);
+    }
+    download('links.csv', linksCsv(rows), 'text/csv');
+    notify(`Exported ${plural(rows.length, 'link')} as CSV.`);
+  }
+
+  // ---- rows ----
+  // One Tab stop per row: its controls take turns being tabbable (roving tabindex).
+  const controlsOf = (row) => [...row.querySelectorAll('[data-rove]')];
+  function rove(row, target) {
+    for (const control of controlsOf(row)) control.tabIndex = control === target ? 0 : -1;
+    target.focus();
+  }
+  body.addEventListener('keydown', (event) => {
+    const row = event.target.closest('tr');
+    if (!row || !event.target.matches('[data-rove]')) return;
+    const controls = controlsOf(row);
+    const at = controls.indexOf(event.target);
+    const moves = { ArrowRight: [0, 1], ArrowLeft: [0, -1], ArrowDown: [1, 0], ArrowUp: [-1, 0], Home: [0, -at], End: [0, controls.length - 1 - at] };
+    if (event.key === 'Enter' && event.target.type === 'checkbox') {
+      event.preventDefault();
+      ctx.navigate(linkHref(ctx.org, row.dataset.slug).slice(1));
+      return;
+    }
+    const move = moves[event.key];
+    if (!move) return;
+    event.preventDefault();
+    const [down, right] = move;
+    if (right) {
+      const next = controls[Math.min(Math.max(at + right, 0), controls.length - 1)];
+      if (next) rove(row, next);
+    } else {
+      const other = down > 0 ? row.nextElementSibling : row.previousElementSibling;
+      if (!other) return;
+      const otherControls = controlsOf(other);
+      const target = otherControls[Math.min(at, otherControls.length - 1)];
+      for (const control of controls) control.tabIndex = control === controls[0] ? 0 : -1;
+      rove(other, target);
+    }
+  });
+
+  function removeRow(row) {
+    const next = row.nextElementSibling || row.previousElementSibling;
+    links.delete(row.dataset.slug);
+    selected.delete(row.dataset.slug);
+    row.remove();
+    matching = Math.max(matching - 1, 0);
+    showCount();
+    drawSelection();
+    if (next) rove(next, controlsOf(next)[0]);
+    else heading.focus();
+  }
+
+  function linkRow(link) {
+    const row = h('tr', { 'data-testid': 'link-item', 'data-slug': link.slug });
+    const fill = (link) => {
+      links.set(link.slug, link);
+      const condition = linkStatus(link);
+      row.className = condition === 'active' ? '' : 'is-dimmed';
+      const box = h('input', { type: 'checkbox', 'data-rove': '', tabindex: '0', 'aria-label': `Select ${link.slug}` });
+      box.addEventListener('click', (event) => toggle(link.slug, box.checked, event.shiftKey));
+      const actions = () => [
+        ...(canChange(ctx, link)
+          ? [
+              ['Edit', () => editDialog(ctx, link, (updated) => {
+                fill(updated);
+                // After the dialog has closed (and put focus back where it was).
+                setTimeout(() => rove(row, controlsOf(row).at(-1)));
+              })],
+              [link.disabled ? 'Enable' : 'Disable', async () => {
+                const updated = await api.patch(linkApi(ctx.org, link.slug), { disabled: !link.disabled });
+                notify(`${link.slug} is ${updated.disabled ? 'disabled: it no longer redirects' : 'enabled again'}.`);
+                fill(updated);
+                rove(row, controlsOf(row).at(-1));
+              }],
+            ]
+          : []),
+        ['Copy QR code', () => copyQr(ctx, link)],
+        ...(canChange(ctx, link)
+          ? [['Delete', async () => {
+              const sure = await confirmDialog(
+                'Delete this link?',
+                `${link.short_url} will stop working and its statistics will be gone. This cannot be undone.`,
+                'Delete link',
+              );
+              if (!sure) return;
+              await api.delete(linkApi(ctx.org, link.slug));
+              notify(`Deleted ${link.slug}.`);
+              removeRow(row);
+            }, true]]
+          : []),
+      ];
+      const menu = rowMenu(`Actions for ${link.slug}`, actions);
+      menu.querySelector('.menu-button').dataset.rove = '';
+      const copy = h('button', {
+        type: 'button',
+        class: 'btn btn-small btn-ghost copy-icon',
+        'data-rove': '',
+        tabindex: '-1',
+        'aria-label': `Copy short URL for ${link.slug}`,
+        title: 'Copy short URL',
+        onclick: async () => {
+          if (await copyText(link.short_url)) notify('Copied link to the clipboard.');
+          else notify('Copying is blocked by the browser. Select the text and press Ctrl+C.', 'error');
+        },
+      }, copyIcon());
+      row.replaceChildren(
+        h('td', { class: 'col-select' }, box),
+        h('td', { class: 'col-short' }, h('div', { class: 'short-cell' },
+          h('a', { href: linkHref(ctx.org, link.slug), 'data-rove': '', tabindex: '-1', class: 'short-link', title: withoutScheme(link.short_url) },
+            // The slug stays readable: a long host is what gets cut short.
+            h('span', { class: 'short-host' }, withoutScheme(link.short_url).slice(0, -link.slug.length)),
+            h('span', { class: 'short-slug' }, link.slug)),
+          copy,
+        )),
+        h('td', { class: 'col-dest', title: link.url }, hostOf(link.url)),
+        h('td', { class: 'col-title' }, link.title || ''),
+        h('td', { class: 'num' }, count.format(link.clicks)),
+        h('td', { class: 'col-creator', title: link.created_by?.email ?? '' }, link.created_by?.email ?? 'a removed user'),
+        h('td', { class: 'col-created' }, ago(link.created_at)),
+        h('td', {}, h('span', { class: `pill pill-${condition}`, 'data-testid': 'link-status' }, STATUS_LABELS[condition])),
+        h('td', { class: 'col-menu' }, menu),
+      );
+      drawSelection();
+    };
+    fill(link);
+    return row;
+  }
+
+  // ---- loading ----
+  const showCount = () => {
+    total.textContent = `${count.format(matching)} ${matching === 1 ? 'link' : 'links'}`;
+  };
+  const showEmpty = () => {
+    const filtered = FILTERS.some((name) => name !== 'sort' && state[name]);
+    tableEl.hidden = !body.rows.length;
+    if (body.rows.length) status.replaceChildren();
+    else status.textContent = filtered ? 'No links match these filters.' : 'No links yet. Shorten your first URL above.';
+  };
 
   async function loadPage(reset) {
     const mine = reset ? ++generation : generation;
-    const params = new URLSearchParams({ limit: PAGE_SIZE });
-    if (query) params.set('q', query);
-    if (tag) params.set('tag', tag);
+    const params = new URLSearchParams({ ...apiFilter(), limit: PAGE_SIZE });
+    if (state.sort !== 'newest') params.set('sort', state.sort);
     if (!reset && cursor) params.set('cursor', cursor);
     const data = await api.get(`${linkApi(ctx.org)}?${params}`);
     if (mine !== generation) return;
-    if (reset) list.replaceChildren();
-    list.append(...data.items.map(item));
+    if (reset) {
+      body.replaceChildren();
+      links = new Map();
+      selected.clear();
+      allMatching = false;
+    }
+    body.append(...data.items.map(linkRow));
     cursor = data.next_cursor;
+    matching = data.total;
     more.hidden = !cursor;
+    showCount();
     showEmpty();
+    drawSelection();
   }
 
   async function reload() {
@@ -199,28 +648,17 @@ export function linksView(ctx) {
     try {
       await loadPage(true);
     } catch (error) {
-      status.textContent = errorText(error);
+      tableEl.hidden = !body.rows.length;
+      status.replaceChildren(
+        h('div', { class: 'panel panel-error', role: 'alert' },
+          h('p', {}, errorText(error)),
+          h('button', { type: 'button', class: 'btn', onclick: reload }, 'Try again')),
+      );
     } finally {
       clearTimeout(pending);
     }
   }
 
-  let typing;
-  const runSearch = () => {
-    clearTimeout(typing);
-    query = search.value.trim();
-    setQuery({ q: query, tag });
-    exportLink.href = exportHref();
-    reload();
-  };
-  search.addEventListener('input', () => {
-    clearTimeout(typing);
-    typing = setTimeout(runSearch, 250);
-  });
-
-  const controls = linkControls('link-create-form');
-  const exportHref = () => `/api/v1${linkApi(ctx.org, 'export.csv')}?${new URLSearchParams(Object.entries({ q: query, tag }).filter(([, v]) => v))}`;
-  const exportLink = h('a', { class: 'btn btn-small', id: 'links-export', href: exportHref(), download: 'links.csv' }, 'Export CSV');
   const createForm = form({
     id: 'link-create-form',
     fields: [
@@ -230,58 +668,37 @@ export function linksView(ctx) {
         fields: [
           { name: 'slug', label: 'Custom short name', hint: '3–64 letters, digits, - or _. Leave empty for a random one.', autocomplete: 'off' },
           ...optionFields(),
-          ...controls.fields,
         ],
       },
     ],
     submitLabel: 'Shorten',
-    errorFields: { SLUG_TAKEN: 'slug', INVALID_SLUG: 'slug', INVALID_URL: 'url', INVALID_DOMAIN: 'domain' },
+    errorFields: { SLUG_TAKEN: 'slug', INVALID_SLUG: 'slug', INVALID_URL: 'url' },
     onSubmit: async (values, el) => {
       // Empty optional fields are left out rather than sent as null.
-      const body = {
-        ...Object.fromEntries(Object.entries(toApi(values)).filter(([, v]) => v !== null && v !== '')),
-        ...controls.body(values),
-      };
+      const body = Object.fromEntries(Object.entries(toApi(values)).filter(([, v]) => v !== null && v !== ''));
       created.hidden = true; // the last link's panel must not pass for this one's if it fails
       const link = await api.post(linkApi(ctx.org), body);
       el.reset();
-      controls.reset();
       created.hidden = false;
       created.replaceChildren(
         h('p', { class: 'panel-title' }, 'Your short link is ready'),
         copyRow('created-short-url', 'Short URL', link.short_url, 'short URL'),
-        h('a', { href: linkHref(ctx.org, link.slug, link.domain) }, 'Stats and QR code'),
+        h('a', { href: linkHref(ctx.org, link.slug) }, 'Stats and QR code'),
       );
       created.querySelector('button').focus();
-      if (query) {
-        reload(); // the new link shows only if it matches the search
-      } else {
-        list.prepend(item(link));
-        showEmpty();
-      }
+      reload(); // where the new link shows depends on the sort and filters
     },
   });
 
-  createForm.querySelector('.form-actions').before(domainPicker(ctx.org));
   reload();
   return page(
     'Links',
     h('div', { class: 'card' }, h('h2', {}, 'Shorten a URL'), createForm, created),
-    h(
-      'div',
-      { class: 'list-toolbar' },
-      heading,
-      h(
-        'form',
-        { role: 'search', class: 'search', onsubmit: (e) => (e.preventDefault(), runSearch()) },
-        h('label', { for: 'link-search' }, 'Search links'),
-        search,
-      ),
-      tagFilter(ctx.org, tag, (value) => ((tag = value), runSearch())),
-      exportLink,
-    ),
+    h('div', { class: 'list-toolbar' }, heading, total),
+    filters,
+    bulkBar,
     status,
-    list,
+    h('div', { class: 'table-wrap links-wrap' }, tableEl),
     h('div', { class: 'load-more' }, more),
   );
 }

@@ -1,7 +1,7 @@
 // Members and invitations of one org. Admins add and remove; owners also change roles, their own
 // included (stepping down), as long as another owner remains.
 import { api, path, request } from '../api.js';
-import { actionButton, confirmDialog, form, h, loader, notify, openDialog, page, plural, table, time } from '../dom.js';
+import { actionButton, confirmDialog, copyRow, form, h, loader, notify, openDialog, page, plural, table, time } from '../dom.js';
 import { atLeast, homePath, loadSession, roleName } from '../session.js';
 
 const roleOptions = (roles) => roles.map((role) => [role, roleName(role)]);
@@ -11,6 +11,7 @@ export function membersView({ org, user, navigate, refresh }) {
   const isAdmin = atLeast(org.role, 'admin');
   const membersApi = (...rest) => path('orgs', org.id, 'members', ...rest);
   const lists = h('div', { class: 'members' });
+  const invited = h('div', { class: 'panel panel-success', hidden: true, 'data-testid': 'invited' });
   const reload = () => loader(() => api.get(membersApi()), render, lists);
 
   // Granting or taking owner/admin is for owners only, so admins can only add plain members.
@@ -63,7 +64,19 @@ export function membersView({ org, user, navigate, refresh }) {
     notify(`You left ${org.name}.`);
   }
 
+  // The last owner is offered neither leaving nor stepping down: both are shown disabled, with
+  // the reason (the API would refuse them).
+  const leaveButton = actionButton('Leave organization', leave, { class: 'btn btn-danger', id: 'leave-org' });
+  const lastOwnerReason = h('p', { class: 'hint', id: 'last-owner-reason', hidden: true },
+    `You are the only owner of ${org.name}. Make someone else an owner before you leave or step down.`);
+
   function render({ items, invitations = [] }) {
+    const lastOwner = isOwner && items.filter((m) => m.role === 'owner').length === 1;
+    leaveButton.disabled = lastOwner;
+    lastOwnerReason.hidden = !lastOwner;
+    if (lastOwner) leaveButton.setAttribute('aria-describedby', 'last-owner-reason');
+    else leaveButton.removeAttribute('aria-describedby');
+    const stuck = (m) => lastOwner && m.user_id === user.id;
     return [
       h('h2', {}, plural(items.length, 'member')),
       table({
@@ -73,14 +86,22 @@ export function membersView({ org, user, navigate, refresh }) {
           { label: 'Name', cell: (m) => [m.name || '—', m.user_id === user.id && h('span', { class: 'badge' }, 'You')] },
           { label: 'Email', cell: (m) => m.email, class: 'cell-wrap' },
           { label: 'Role', cell: (m) => roleName(m.role) },
-          { label: 'Joined', cell: (m) => time(m.joined_at) },
+          { label: 'Joined', cell: (m) => time(m.joined_at), class: 'cell-when' },
           isAdmin && {
             label: 'Actions',
             cell: (m) =>
               h(
                 'div',
                 { class: 'row-actions' },
-                isOwner && h('button', { type: 'button', class: 'btn btn-small', 'aria-label': `Change role of ${m.email}`, onclick: () => changeRole(m) }, 'Change role'),
+                isOwner && h('button', {
+                  type: 'button',
+                  class: 'btn btn-small',
+                  'aria-label': `Change role of ${m.email}`,
+                  disabled: stuck(m),
+                  title: stuck(m) ? 'The only owner cannot step down.' : null,
+                  'aria-describedby': stuck(m) ? 'last-owner-reason' : null,
+                  onclick: () => changeRole(m),
+                }, 'Change role'),
                 canRemove(m) && actionButton('Remove', () => remove(m), { class: 'btn btn-small btn-danger', 'aria-label': `Remove ${m.email}` }),
               ),
           },
@@ -94,7 +115,7 @@ export function membersView({ org, user, navigate, refresh }) {
         columns: [
           { label: 'Email', cell: (i) => i.email, class: 'cell-wrap' },
           { label: 'Role', cell: (i) => roleName(i.role) },
-          { label: 'Invited', cell: (i) => time(i.created_at) },
+          { label: 'Invited', cell: (i) => time(i.created_at), class: 'cell-when' },
           isAdmin && {
             label: 'Actions',
             cell: (i) => mayHandle(i.role) && actionButton('Withdraw', () => withdraw(i), { class: 'btn btn-small btn-danger', 'aria-label': `Withdraw invitation for ${i.email}` }),
@@ -123,14 +144,23 @@ export function membersView({ org, user, navigate, refresh }) {
           onSubmit: async (values, el) => {
             const { status } = await request('POST', membersApi(), values);
             el.reset();
-            notify(
-              status === 202
-                ? `Invitation sent: ${values.email} joins as ${values.role} when they sign up.`
-                : `${values.email} is now a member (${values.role}).`,
-            );
+            invited.hidden = status !== 202;
+            if (status === 202) {
+              // No mail goes out: say so, and give the link to send them.
+              const link = `${location.origin}/#/register?email=${encodeURIComponent(values.email)}`;
+              invited.replaceChildren(
+                h('p', { class: 'panel-title' }, `${values.email} is invited as ${values.role}`),
+                h('p', {}, `Kurz does not email them: share this link. They join ${org.name} when they sign up with this email.`),
+                copyRow('invite-link', 'Sign-up link', link, 'sign-up link'),
+              );
+              invited.querySelector('button').focus();
+            } else {
+              notify(`${values.email} is now a member (${values.role}).`);
+            }
             reload();
           },
         }),
+        invited,
       ),
     lists,
     h(
@@ -138,7 +168,8 @@ export function membersView({ org, user, navigate, refresh }) {
       { class: 'card card-danger' },
       h('h2', {}, 'Leave organization'),
       h('p', {}, `Stop being a member of ${org.name}. The last owner cannot leave.`),
-      actionButton('Leave organization', leave, { class: 'btn btn-danger', id: 'leave-org' }),
+      lastOwnerReason,
+      leaveButton,
     ),
   );
 }

@@ -15,6 +15,11 @@ export function tokensView({ org }) {
   async function revoke(token) {
     if (!(await confirmDialog('Revoke token?', `Programs using “${token.name}” will be refused at once.`, 'Revoke'))) return;
     await api.delete(tokensApi(token.id));
+    // Its one-time secret, if still shown, is of no use any more.
+    if (secret.dataset.tokenId === token.id) {
+      secret.hidden = true;
+      secret.replaceChildren();
+    }
     notify(`Revoked ${token.name}.`);
     reload();
   }
@@ -30,8 +35,8 @@ export function tokensView({ org }) {
         columns: [
           { label: 'Name', cell: (t) => t.name, class: 'cell-wrap' },
           { label: 'Role', cell: (t) => roleName(t.role) },
-          { label: 'Created', cell: (t) => time(t.created_at) },
-          { label: 'Last used', cell: (t) => time(t.last_used_at, 'Never') },
+          { label: 'Created', cell: (t) => time(t.created_at), class: 'cell-when' },
+          { label: 'Last used', cell: (t) => time(t.last_used_at, 'Never'), class: 'cell-when' },
           { label: 'Actions', cell: (t) => actionButton('Revoke', () => revoke(t), { class: 'btn btn-small btn-danger', 'aria-label': `Revoke ${t.name}` }) },
         ],
       }),
@@ -62,6 +67,7 @@ export function tokensView({ org }) {
           const token = await api.post(tokensApi(), values);
           el.reset();
           secret.hidden = false;
+          secret.dataset.tokenId = token.id;
           secret.replaceChildren(
             h('p', { class: 'panel-title' }, `Token “${token.name}” created`),
             h('p', {}, h('strong', {}, 'Copy it now: it will not be shown again.'), ' Kurz stores only a hash of it.'),

@@ -10,7 +10,7 @@ import mimetypes
 from dataclasses import dataclass
 from pathlib import Path
 
-from quart import Blueprint, Response, current_app
+from quart import Blueprint, Response, current_app, request
 from quart_rate_limiter import rate_exempt
 from quart_schema import hide
 
@@ -108,8 +108,10 @@ async def _asset(site: Site, name: str) -> Response:
 @rate_exempt
 @hide
 async def index() -> Response:
-    """The single-page UI."""
-    return _html(render_page(UI, "index.html"))
+    """The single-page UI. It is told whether a session cookie came along, so that a visitor
+    without one is not sent a session probe whose 401 browsers log as an error."""
+    has_cookie = current_app.config["QUART_AUTH_COOKIE_NAME"] in request.cookies
+    return _html(render_page(UI, "index.html", session="present" if has_cookie else "none"))
 
 
 @blueprint.get("/assets/<path:name>")

@@ -5,6 +5,7 @@ import io
 from datetime import UTC, datetime
 from typing import Annotated, Any, ClassVar, Literal
 from urllib.parse import urlsplit
+from uuid import UUID
 
 import segno
 from pydantic import (
@@ -24,7 +25,7 @@ from quart_schema import (
     validate_response,
 )
 
-from ..audit import record_audit
+from ..audit import record_audit, record_audits
 from ..auth import Caller, require_org_role, role_at_least
 from ..cursors import invalid_cursor, open_cursor, seal_cursor
 from ..database import get_db
@@ -40,12 +41,19 @@ from ..errors import (
 from ..models.domains import is_verified_hostname, select_domain, select_verified_domain_id
 from ..models.links import (
     EDITABLE,
+    SORTS,
+    STATUSES,
     Link,
+    LinkFilter,
+    count_links,
     delete_link,
+    delete_links,
     insert_link,
     select_link,
+    select_links,
     select_links_page,
     update_link,
+    update_links_disabled,
 )
 from ..models.tags import ensure_tags, select_tag_ids
 from ..passwords import LINK_PASSWORD_COST, check_link_password, hash_password
@@ -185,11 +193,18 @@ class LinkOut(BaseModel):
 class LinkPage(BaseModel):
     items: list[LinkOut]
     next_cursor: str | None = Field(description="Pass as ?cursor= for the next page; null: end.")
+    total: int = Field(description="How many links match the filters, on every page.")
 
 
-class LinkQuery(Query):
-    limit: int = Field(50, ge=1, le=100)
-    cursor: str | None = None
+Sort = Literal[tuple(SORTS)]  # type: ignore[valid-type]
+Status = Literal[tuple(STATUSES)]  # type: ignore[valid-type]
+# Naive times (and plain dates) are read as UTC.
+CreatedTime = Annotated[datetime, Field(strict=False), BeforeValidator(_iso_string)]
+
+
+class LinkFilters(BaseModel):
+    """The list's filters, shared by the list's query and the bulk actions' ``filter``."""
+
     q: str | None = Field(
         None, max_length=200, pattern=NO_NUL, description="Matches slug, url and title."
     )
@@ -202,6 +217,55 @@ class LinkQuery(Query):
     domain: str | None = Field(
         None, max_length=253, description="Only links on this domain (its host name)."
     )
+    status: Status | None = Field(
+        None,
+        description="active, disabled (switched off), expired (past expires_at), or "
+        "limit_reached (used up its max_clicks).",
+    )
+    created_by: str | None = Field(
+        None, max_length=64, description="A user id, or `me`: links that user created."
+    )
+    created_after: CreatedTime | None = Field(
+        None, description="Created at or after this time (ISO 8601; without offset: UTC)."
+    )
+    created_before: CreatedTime | None = Field(
+        None, description="Created before this time (ISO 8601; without offset: UTC)."
+    )
+
+
+class LinkQuery(LinkFilters, Query):
+    limit: int = Field(50, ge=1, le=100)
+    cursor: str | None = None
+    sort: Sort = Field(
+        "newest",
+        description="newest (default) or oldest created first, clicks (most first), or "
+        "last_clicked (most recently clicked first, never clicked last).",
+    )
+
+
+class BulkFilter(LinkFilters, Input):
+    pass
+
+
+class BulkSelection(Input):
+    """Exactly one of ``slugs`` (up to 1000 links) or ``filter`` (every link the list with
+    these filters shows)."""
+
+    slugs: list[Annotated[str, Field(max_length=64)]] | None = Field(
+        None, min_length=1, max_length=1000
+    )
+    filter: BulkFilter | None = None
+
+
+class BulkUpdate(BulkSelection):
+    """What to change in every selected link: at least one field."""
+
+    disabled: bool | None = Field(None, description="true disables the links, false enables them.")
+
+
+class BulkResult(BaseModel):
+    count: int = Field(description="How many links changed.")
+    slugs: list[str] = Field(description="The links that changed.")
 
 
 class QrQuery(Query):
@@ -254,6 +318,7 @@ async def create_one(caller: Caller, data: LinkCreate) -> Link:
         values["tag_ids"] = await ensure_tags(db, caller.org_id, names)
         link = await _insert(db, slug, reserved, values)
         await emit(db, caller.org_id, "link.created", _out(link))
+        await record_audit(caller, "link.create", link.slug, {"url": link.url})
     _forget(link)  # a cached "no such slug" must not outlive the link's creation
     return link
 
@@ -329,37 +394,94 @@ async def create_links(org_id: str, data: BatchCreate) -> BatchAnswer:
 @validate_response(LinkPage)
 @problems(400, 401, 404, 503)
 async def list_links(org_id: str, query_args: LinkQuery) -> LinkPage:
-    """The org's links, newest first, a page at a time; ``q`` searches slug, url and title,
-    ``tag`` (repeatable) keeps links with any (``tags_mode=all``: every one) of the tags."""
+    """The org's links a page at a time, in ``sort`` order (newest first by default), with the
+    ``total`` that match. ``q`` searches slug, url and title; ``tag`` (repeatable) keeps links
+    with any (``tags_mode=all``: every one) of the tags; the other filters narrow by domain,
+    status, creator and creation time. Pass ``next_cursor`` back with the same sort and filters
+    for the next page."""
     caller = await require_org_role(org_id)
+    where = await _filter(caller, query_args)
+    cursor = query_args.cursor
+    after = None if cursor is None else _decode_cursor(caller.org_id, cursor)
+    if after is not None and after[0] != query_args.sort:
+        raise validation_error("cursor", "This cursor is of another sort.", "INVALID_CURSOR")
     await current_app.extensions["kurz.clicks"].settle()
-    filters = await list_filters(
-        caller, query_args.q, query_args.tag, query_args.tags_mode, query_args.domain
-    )
-    if filters is None:
-        return LinkPage(items=[], next_cursor=None)
-    links = await select_links_page(
-        get_db(),
+    if where is None:  # no link can match
+        return LinkPage(items=[], next_cursor=None, total=0)
+    db = get_db()
+    rows = await select_links_page(
+        db,
         caller.org_id,
         limit=query_args.limit + 1,  # one more tells whether there is a next page
-        before=(
-            None if query_args.cursor is None else _decode_cursor(caller.org_id, query_args.cursor)
-        ),
-        **filters,
+        where=where,
+        sort=query_args.sort,
+        after=None if after is None else after[1:],
     )
-    more = len(links) > query_args.limit
-    links = links[: query_args.limit]
+    more = len(rows) > query_args.limit
+    rows = rows[: query_args.limit]
+    last_link, last_key = rows[-1] if rows else (None, None)
     return LinkPage(
-        items=[_out(link) for link in links],
-        next_cursor=_encode_cursor(caller.org_id, links[-1]) if more else None,
+        items=[_out(link) for link, _ in rows],
+        next_cursor=(
+            _encode_cursor(caller.org_id, query_args.sort, last_key, last_link.id)
+            if more
+            else None
+        ),
+        total=await count_links(db, caller.org_id, where),
     )
+
+
+@blueprint.post(LINKS + "/bulk-update")
+@validate_request(BulkUpdate)
+@validate_response(BulkResult)
+@problems(400, 401, 403, 404, 503)
+async def bulk_update_links(org_id: str, data: BulkUpdate) -> BulkResult:
+    """Disable or enable many links at once, all or none: the given ``slugs``, or every link
+    that ``filter`` matches. A member may change only their own links: when any selected link
+    is someone else's, nothing changes (403). Audited as one entry per changed link."""
+    caller = await require_org_role(org_id)
+    if data.disabled is None:
+        raise validation_error("disabled", "Nothing to change: give disabled.")
+    db = get_db()
+    async with db.transaction():
+        links = await _selected(caller, data)
+        changed_ids = await update_links_disabled(
+            db, caller.org_id, [link.id for link in links], data.disabled
+        )
+        changed = [link for link in links if link.id in changed_ids]
+        action = "link.disable" if data.disabled else "link.enable"
+        await record_audits(caller, action, [(link.slug, {"url": link.url}) for link in changed])
+    for link in changed:
+        _forget(link)
+    return BulkResult(count=len(changed), slugs=[link.slug for link in changed])
+
+
+@blueprint.post(LINKS + "/bulk-delete")
+@validate_request(BulkSelection)
+@validate_response(BulkResult)
+@problems(400, 401, 403, 404, 503)
+async def bulk_delete_links(org_id: str, data: BulkSelection) -> BulkResult:
+    """Delete many links at once, all or none: the given ``slugs``, or every link that
+    ``filter`` matches. A member may delete only their own links: when any selected link is
+    someone else's, nothing is deleted (403). Audited as one entry per link."""
+    caller = await require_org_role(org_id)
+    db = get_db()
+    async with db.transaction():
+        links = await _selected(caller, data)
+        await delete_links(db, caller.org_id, [link.id for link in links])
+        await record_audits(
+            caller, "link.delete", [(link.slug, {"url": link.url}) for link in links]
+        )
+    for link in links:
+        _forget(link)
+    return BulkResult(count=len(links), slugs=[link.slug for link in links])
 
 
 async def list_filters(
     caller: Caller, q: str | None, tags: list[str], tags_mode: str, domain: str | None
 ) -> dict | None:
-    """The list's filters as ``link_filters`` takes them; None when no link can match (an
-    unknown tag, or a domain that is neither this service's nor one of the org's)."""
+    """The search, tag and domain filters as ``LinkFilter`` takes them; None when no link can
+    match (an unknown tag, or a domain that is neither this service's nor one of the org's)."""
     filters: dict = {"search": q}
     if domain is not None:
         filters["on_domain"] = True
@@ -383,11 +505,8 @@ def default_domain() -> str:
     return urlsplit(current_app.config["KURZ"].base_url).netloc.lower()
 
 
-class ExportQuery(Query):
-    q: str | None = Field(None, max_length=200, pattern=NO_NUL)
-    tag: Annotated[list[str], BeforeValidator(one_or_many)] = []
-    tags_mode: Literal["any", "all"] = "any"
-    domain: str | None = Field(None, max_length=253)
+class ExportQuery(LinkFilters, Query):
+    sort: Sort = "newest"
 
 
 class LinksCsv(RootModel[str]):
@@ -418,14 +537,11 @@ EXPORT_CHUNK = 1000
 @document_response(LinksCsv)
 @problems(400, 401, 404, 503)
 async def export_links(org_id: str, query_args: ExportQuery) -> Response:
-    """Every link of the org matching the list's filters (``q``, ``tag``, ``tags_mode``,
-    ``domain``) as CSV, newest first, not paged; tags are separated by ``|``. The file can be
-    imported again (``POST .../imports``)."""
+    """Every link of the org matching the list's filters as CSV, in ``sort`` order, not paged;
+    tags are separated by ``|``. The file can be imported again (``POST .../imports``)."""
     caller = await require_org_role(org_id)
     await current_app.extensions["kurz.clicks"].settle()
-    filters = await list_filters(
-        caller, query_args.q, query_args.tag, query_args.tags_mode, query_args.domain
-    )
+    where = await _filter(caller, query_args)
     domain = default_domain()
 
     @stream_with_context
@@ -434,19 +550,24 @@ async def export_links(org_id: str, query_args: ExportQuery) -> Response:
         writer = csv.writer(out, lineterminator="\r\n")
         writer.writerow(EXPORT_COLUMNS)
         yield out.getvalue().encode()
-        before = None
-        while filters is not None:
-            links = await select_links_page(
-                get_db(), caller.org_id, limit=EXPORT_CHUNK, before=before, **filters
+        after = None
+        while where is not None:
+            rows = await select_links_page(
+                get_db(),
+                caller.org_id,
+                limit=EXPORT_CHUNK,
+                where=where,
+                sort=query_args.sort,
+                after=after,
             )
             out.seek(0)
             out.truncate()
-            for link in links:
+            for link, _ in rows:
                 writer.writerow(_export_row(link, domain))
             yield out.getvalue().encode()
-            if len(links) < EXPORT_CHUNK:
+            if len(rows) < EXPORT_CHUNK:
                 break
-            before = (links[-1].created_at, links[-1].id)
+            after = (rows[-1][1], rows[-1][0].id)
 
     return Response(
         rows(),
@@ -514,6 +635,9 @@ async def edit_link(org_id: str, slug: str, data: LinkUpdate) -> LinkOut:
         if changes.get("disabled", link.disabled) != link.disabled:
             action = "link.disable" if updated.disabled else "link.enable"
             await record_audit(caller, action, slug, {"url": updated.url})
+        edits = _edits(link, updated)
+        if edits:
+            await record_audit(caller, "link.update", slug, {"url": updated.url, **edits})
     _forget(link)
     return _out(updated)
 
@@ -598,13 +722,91 @@ async def _new_link_domain(caller: Caller, hostname: str | None) -> int | None:
     return domain_id
 
 
-def _check_may_change(caller: Caller, link: Link) -> None:
+def _may_change(caller: Caller, link: Link) -> bool:
     """Admins may change any link of the org, members (and member tokens) their own."""
     own = (caller.user_id is not None and caller.user_id == link.created_by) or (
         caller.token_id is not None and caller.token_id == link.created_by_token
     )
-    if not (own or role_at_least(caller.role, "admin")):
+    return own or role_at_least(caller.role, "admin")
+
+
+def _check_may_change(caller: Caller, link: Link) -> None:
+    if not _may_change(caller, link):
         raise APIError(403, "FORBIDDEN", "Only the link's creator or an admin may change it.")
+
+
+# The changes to a link the audit log shows as "from" -> "to" (disabling has entries of its own).
+AUDITED_EDITS = ("url", "title", "expires_at", "redirect_status")
+
+
+def _edits(before: Link, after: Link) -> dict:
+    """What an edit changed: ``{"changes": {field: {"from": old, "to": new}}}``, or {}."""
+    changes = {}
+    for field in AUDITED_EDITS:
+        old, new = getattr(before, field), getattr(after, field)
+        if old != new:
+            changes[field] = {"from": _json(old), "to": _json(new)}
+    return {"changes": changes} if changes else {}
+
+
+def _json(value: object) -> object:
+    return value.astimezone(UTC).isoformat() if isinstance(value, datetime) else value
+
+
+async def _filter(caller: Caller, filters: LinkFilters) -> LinkFilter | None:
+    """The filters as the models take them; None when no link can match."""
+    created_by = filters.created_by
+    if created_by == "me":
+        created_by = caller.author_id
+    elif created_by is not None:
+        try:
+            created_by = str(UUID(created_by))
+        except ValueError:
+            raise validation_error("created_by", "Not a user id, nor `me`.") from None
+    common = await list_filters(caller, filters.q, filters.tag, filters.tags_mode, filters.domain)
+    if common is None:
+        return None
+    return LinkFilter(
+        **common,
+        status=filters.status,
+        created_by=created_by,
+        created_after=_utc(filters.created_after),
+        created_before=_utc(filters.created_before),
+    )
+
+
+def _utc(when: datetime | None) -> datetime | None:
+    if when is None or when.tzinfo is not None:
+        return when
+    return when.replace(tzinfo=UTC)
+
+
+async def _selected(caller: Caller, selection: BulkSelection) -> list[Link]:
+    """The links a bulk action covers, locked; 404 when a given slug is not the org's, 403
+    when a member selected someone else's link."""
+    if (selection.slugs is None) == (selection.filter is None):
+        raise validation_error("slugs", "Give either slugs or filter.")
+    if selection.slugs is not None:
+        where = LinkFilter(slugs=list(dict.fromkeys(selection.slugs)))
+    else:
+        where = await _filter(caller, selection.filter)
+        if where is None:
+            return []
+    links = await select_links(get_db(), caller.org_id, where)
+    if where.slugs is not None and len(links) < len(where.slugs):
+        missing = sorted(set(where.slugs) - {link.slug for link in links})
+        raise APIError(
+            404, "LINK_NOT_FOUND", f"No such link in this organization: {', '.join(missing)}."
+        )
+    others = sum(not _may_change(caller, link) for link in links)
+    if others:
+        raise APIError(
+            403,
+            "FORBIDDEN",
+            f"{others} of the selected links are not yours; only an admin may change them. "
+            "Nothing was changed.",
+        )
+    return links
 
 
 def _future(when: datetime | None) -> datetime | None:
@@ -705,17 +907,26 @@ def _out(link: Link) -> LinkOut:
     )
 
 
-def _encode_cursor(org_id: str, link: Link) -> str:
-    """Opaque to clients: the position (created_at, id) of the page's last link, sealed."""
-    return seal_cursor("links", org_id, [link.created_at.isoformat(), link.id])
+def _encode_cursor(org_id: str, sort: str, key: datetime | int, link_id: int) -> str:
+    """Opaque to clients: the sort, and the position (sort key, id) of the page's last link,
+    sealed for the org's list."""
+    value = key.isoformat() if isinstance(key, datetime) else key
+    return seal_cursor("links", org_id, [sort, value, link_id])
 
 
-def _decode_cursor(org_id: str, cursor: str) -> tuple[datetime, int]:
+def _decode_cursor(org_id: str, cursor: str) -> tuple[str, datetime | int, int]:
+    """The sort, sort key and link id of a cursor; 400 INVALID_CURSOR for anything else."""
     try:
-        created_at, link_id = open_cursor("links", org_id, cursor)
-        when = datetime.fromisoformat(created_at)
+        sort, value, link_id = open_cursor("links", org_id, cursor)
+        if sort not in SORTS or not isinstance(link_id, int):
+            raise ValueError(cursor)
+        if sort == "clicks":
+            if not isinstance(value, int):
+                raise ValueError(cursor)
+            return sort, value, link_id
+        when = datetime.fromisoformat(value)
+        if when.tzinfo is None:
+            raise ValueError(cursor)
+        return sort, when.astimezone(UTC), link_id
     except (TypeError, ValueError):
         raise invalid_cursor() from None
-    if when.tzinfo is None or not isinstance(link_id, int):
-        raise invalid_cursor()
-    return when.astimezone(UTC), link_id

@@ -13,7 +13,7 @@ from ..auth import require_org_role
 from ..database import get_db
 from ..errors import APIError
 from ..models.clicks import LinkStats, select_link_stats, select_org_stats
-from ..models.links import link_filters
+from ..models.links import LinkFilter, link_filters
 from ..schemas import Query, problems
 from .links import default_domain, find_link, list_filters, one_or_many
 
@@ -108,7 +108,7 @@ async def org_stats(org_id: str, query_args: OrgStatsQuery):
         caller, None, query_args.tag, query_args.tags_mode, query_args.domain
     )
     # No link can match: the stats of no links (the same shape, zeros).
-    conditions, values = link_filters(caller.org_id, **(filters or {}))
+    conditions, values = link_filters(caller.org_id, LinkFilter(**(filters or {})))
     if filters is None:
         conditions.append("FALSE")
     stats, top = await select_org_stats(get_db(), conditions, values, query_args.days)

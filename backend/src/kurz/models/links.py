@@ -202,67 +202,142 @@ async def select_link(
     return _link(row)
 
 
+# The list's orders: the expression (over a listed link's columns) it sorts by, and whether
+# descending. Ties are broken by id in the same direction, so every order is a total order that
+# keyset paging can resume from. A link never clicked sorts as last clicked at the epoch.
+SORTS = {
+    "newest": ("created_at", True),
+    "oldest": ("created_at", False),
+    "clicks": ("clicks", True),
+    "last_clicked": ("coalesce(last_clicked_at, TIMESTAMPTZ 'epoch')", True),
+}
+# When a link was last clicked by a human: its newest raw click (the newest in its latest batch,
+# which the (link_id, batch) index finds without reading all of a link's clicks), or once the
+# retention has deleted those, the end of the last day it was clicked on.
+LAST_CLICKED = """coalesce(
+    (SELECT max(at) FROM clicks
+      WHERE clicks.link_id = links.id AND NOT clicks.bot
+        AND clicks.batch = (SELECT max(batch) FROM clicks AS newest
+                             WHERE newest.link_id = links.id AND NOT newest.bot)),
+    (SELECT CAST(max(day) + 1 AS TIMESTAMP) AT TIME ZONE 'UTC' FROM click_days
+      WHERE click_days.link_id = links.id AND click_days.clicks > 0))"""
+# What each status means; a link is in exactly one (disabled before expired before used up).
+_LIVE = "NOT links.disabled AND (links.expires_at IS NULL OR links.expires_at > now())"
+STATUSES = {
+    "active": f"{_LIVE} AND (links.max_clicks IS NULL OR links.clicks_used < links.max_clicks)",
+    "disabled": "links.disabled",
+    "expired": "NOT links.disabled AND links.expires_at <= now()",
+    "limit_reached": f"{_LIVE} AND links.clicks_used >= links.max_clicks",
+}
+
+
+@dataclass
+class LinkFilter:
+    """Which of an org's links a list, a count or a bulk action covers; None: no condition."""
+
+    search: str | None = None
+    status: str | None = None
+    created_by: str | None = None
+    created_after: datetime | None = None
+    created_before: datetime | None = None
+    slugs: list[str] | None = None
+    tag_ids: list[int] | None = None  # links with any of them (all of them with all_tags)
+    all_tags: bool = False
+    on_domain: bool = False  # only the links on the domain domain_id (None: the default one)
+    domain_id: int | None = None
+
+
+def link_filters(org_id: str, where: LinkFilter) -> tuple[list[str], dict]:
+    """The SQL conditions (over ``links``, joined by AND) of ``where``, and their values. The
+    GIN index on ``tag_ids`` serves both tag operators."""
+    conditions = ["links.org_id = :org_id"]
+    values: dict = {"org_id": org_id}
+    if where.search:
+        conditions.append(f"{SEARCH_TEXT} ILIKE :pattern")
+        values["pattern"] = "%" + _escape_like(where.search) + "%"
+    if where.status is not None:
+        conditions.append(f"({STATUSES[where.status]})")
+    if where.created_by is not None:
+        conditions.append("links.created_by = CAST(:created_by AS UUID)")
+        values["created_by"] = where.created_by
+    if where.created_after is not None:
+        conditions.append("links.created_at >= :created_after")
+        values["created_after"] = where.created_after
+    if where.created_before is not None:
+        conditions.append("links.created_at < :created_before")
+        values["created_before"] = where.created_before
+    if where.slugs is not None:
+        conditions.append("links.slug = ANY(:slugs)")
+        values["slugs"] = where.slugs
+    if where.tag_ids is not None:
+        operator = "@>" if where.all_tags else "&&"
+        conditions.append(f"links.tag_ids {operator} CAST(:tag_ids AS BIGINT[])")
+        values["tag_ids"] = where.tag_ids
+    if where.on_domain and where.domain_id is None:
+        conditions.append("links.domain_id IS NULL")
+    elif where.on_domain:
+        conditions.append("links.domain_id = :domain_id")
+        values["domain_id"] = where.domain_id
+    return conditions, values
+
+
 async def select_links_page(
     db: Database,
     org_id: str,
     *,
     limit: int,
-    before: tuple[datetime, int] | None = None,
-    search: str | None = None,
-    tag_ids: list[int] | None = None,
-    all_tags: bool = False,
-    on_domain: bool = False,
-    domain_id: int | None = None,
-) -> list[Link]:
-    """Up to ``limit`` links newest first, strictly older than ``before`` (created_at, id).
+    where: LinkFilter,
+    sort: str = "newest",
+    after: tuple[object, int] | None = None,
+) -> list[tuple[Link, object]]:
+    """Up to ``limit`` matching links in ``sort`` order, each with its sort key, after the
+    position ``after`` (a sort key and a link id) when given.
 
     Keyset paging: a page boundary is a position, not an offset, so links created while a
-    client pages appear before its first page instead of shifting later pages.
+    client pages never shift later pages (no link is skipped or shown twice).
     """
-    conditions, values = link_filters(org_id, search, tag_ids, all_tags, on_domain, domain_id)
+    key, descending = SORTS[sort]
+    conditions, values = link_filters(org_id, where)
     values["limit"] = limit
-    if before is not None:
-        conditions.append("(links.created_at, links.id) < (:before_at, :before_id)")
-        values.update(before_at=before[0], before_id=before[1])
+    direction = "DESC" if descending else "ASC"
+    position = ""
+    if after is not None:
+        position = f"WHERE ({key}, id) {'<' if descending else '>'} (:after_key, :after_id)"
+        values.update(after_key=after[0], after_id=after[1])
+    last_clicked = f", {LAST_CLICKED} AS last_clicked_at" if sort == "last_clicked" else ""
+    rows = await db.fetch_all(
+        f"""SELECT *, {key} AS sort_key FROM (
+                SELECT {_COLUMNS}{last_clicked}
+                  FROM links {_JOINS}
+                 WHERE {" AND ".join(conditions)}
+            ) AS listed
+            {position}
+            ORDER BY {key} {direction}, id {direction}
+            LIMIT :limit""",  # noqa: S608
+        values,
+    )
+    return [(_link(row), row["sort_key"]) for row in rows]
+
+
+async def count_links(db: Database, org_id: str, where: LinkFilter) -> int:
+    conditions, values = link_filters(org_id, where)
+    return await db.fetch_val(
+        f"SELECT count(*) FROM links WHERE {' AND '.join(conditions)}",  # noqa: S608
+        values,
+    )
+
+
+async def select_links(db: Database, org_id: str, where: LinkFilter) -> list[Link]:
+    """Every matching link, held for update until the transaction ends (for a bulk change)."""
+    conditions, values = link_filters(org_id, where)
     rows = await db.fetch_all(
         f"""SELECT {_COLUMNS} FROM links {_JOINS}
              WHERE {" AND ".join(conditions)}
-             ORDER BY links.created_at DESC, links.id DESC
-             LIMIT :limit""",  # noqa: S608
+             ORDER BY links.id
+             FOR UPDATE OF links""",  # noqa: S608
         values,
     )
     return [_link(row) for row in rows]
-
-
-def link_filters(
-    org_id: str,
-    search: str | None = None,
-    tag_ids: list[int] | None = None,
-    all_tags: bool = False,
-    on_domain: bool = False,
-    domain_id: int | None = None,
-) -> tuple[list[str], dict]:
-    """The WHERE conditions (joined by AND) and values of the list's filters.
-
-    ``tag_ids``: links with any of them (all of them with ``all_tags``); None: no tag filter.
-    The GIN index on ``tag_ids`` serves both operators. With ``on_domain``, only the links on
-    the domain ``domain_id`` (None: the default domain).
-    """
-    conditions = ["links.org_id = :org_id"]
-    values: dict = {"org_id": org_id}
-    if search:
-        conditions.append(f"{SEARCH_TEXT} ILIKE :pattern")
-        values["pattern"] = "%" + _escape_like(search) + "%"
-    if tag_ids is not None:
-        operator = "@>" if all_tags else "&&"
-        conditions.append(f"links.tag_ids {operator} CAST(:tag_ids AS BIGINT[])")
-        values["tag_ids"] = tag_ids
-    if on_domain and domain_id is None:
-        conditions.append("links.domain_id IS NULL")
-    elif on_domain:
-        conditions.append("links.domain_id = :domain_id")
-        values["domain_id"] = domain_id
-    return conditions, values
 
 
 def _escape_like(text: str) -> str:
@@ -290,6 +365,26 @@ async def update_link(
         {"org_id": org_id, **_name(slug, domain_id), **values},
     )
     return _link(row)
+
+
+async def update_links_disabled(
+    db: Database, org_id: str, ids: list[int], disabled: bool
+) -> set[int]:
+    """Disable (or enable) these links; the ids of those that were not so already."""
+    rows = await db.fetch_all(
+        """UPDATE links SET disabled = :disabled, updated_at = now()
+            WHERE org_id = :org_id AND id = ANY(:ids) AND disabled <> :disabled
+           RETURNING id""",
+        {"org_id": org_id, "ids": ids, "disabled": disabled},
+    )
+    return {row["id"] for row in rows}
+
+
+async def delete_links(db: Database, org_id: str, ids: list[int]) -> None:
+    await db.execute(
+        "DELETE FROM links WHERE org_id = :org_id AND id = ANY(:ids)",
+        {"org_id": org_id, "ids": ids},
+    )
 
 
 async def delete_link(db: Database, org_id: str, slug: str, domain_id: int | None = None) -> bool:
