@@ -80,3 +80,27 @@ def test_email_verification_follows_mail_unless_set() -> None:
 def test_mail_and_sso_settings_that_cannot_work_refuse_to_start(environ) -> None:
     with pytest.raises(ConfigError):
         Settings.from_env(environ)
+
+
+@pytest.mark.parametrize(
+    ("name", "field"),
+    [
+        ("KURZ_RATE_LIMITS", "rate_limits"),
+        ("KURZ_CLICK_RECORDING", "click_recording"),
+        ("KURZ_COOKIE_SECURE", "cookie_secure"),
+        ("KURZ_ALLOW_PRIVATE_TARGETS", "allow_private_targets"),
+        ("KURZ_WEBHOOKS_ALLOW_PRIVATE", "webhooks_allow_private"),
+        ("KURZ_REQUIRE_EMAIL_VERIFICATION", "require_email_verification"),
+    ],
+)
+def test_every_on_off_setting_reads_the_same_words(name, field) -> None:
+    for word, expected in [("on", True), ("TRUE", True), ("1", True), ("yes", True)] + [
+        ("off", False),
+        ("False", False),
+        ("0", False),
+        ("no", False),
+    ]:
+        environ = {name: word, "KURZ_SMTP_URL": "smtp://mail.example.com"}  # verification needs it
+        assert getattr(Settings.from_env(environ), field) is expected, (name, word)
+    with pytest.raises(ConfigError, match=f"{name} must be on or off"):
+        Settings.from_env({name: "maybe"})

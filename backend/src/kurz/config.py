@@ -28,18 +28,13 @@ class ConfigError(StartupError):
 
 
 def _bool(value: str, name: str) -> bool:
+    """Every on/off setting: on, true, yes or 1; off, false, no or 0 (any letter case)."""
     lowered = value.strip().lower()
     if lowered in {"1", "true", "yes", "on"}:
         return True
     if lowered in {"0", "false", "no", "off"}:
         return False
-    raise ConfigError(f"{name} must be true or false, not {value!r}")
-
-
-def _on_off(value: str, name: str) -> bool:
-    if value not in {"on", "off"}:
-        raise ConfigError(f"{name} must be on or off, not {value!r}")
-    return value == "on"
+    raise ConfigError(f"{name} must be on or off (true or false), not {value!r}")
 
 
 def _int(value: str, name: str, minimum: int) -> int:
@@ -187,9 +182,6 @@ class Settings:
         host = environ.get("KURZ_HOST", "127.0.0.1")
         port = _int(environ.get("KURZ_PORT", "5000"), "KURZ_PORT", 1)
         cookie_secure = environ.get("KURZ_COOKIE_SECURE")
-        rate_limits = environ.get("KURZ_RATE_LIMITS", "on")
-        if rate_limits not in {"on", "off"}:
-            raise ConfigError(f"KURZ_RATE_LIMITS must be on or off, not {rate_limits!r}")
 
         def number(name: str, default: int, minimum: int = 1) -> int:
             return _int(environ.get(name, str(default)), name, minimum)
@@ -208,7 +200,7 @@ class Settings:
             cookie_secure=(
                 production if cookie_secure is None else _bool(cookie_secure, "KURZ_COOKIE_SECURE")
             ),
-            rate_limits=rate_limits == "on",
+            rate_limits=_bool(environ.get("KURZ_RATE_LIMITS", "on"), "KURZ_RATE_LIMITS"),
             pool_min_size=number("KURZ_DB_POOL_MIN", cls.pool_min_size),
             pool_max_size=number("KURZ_DB_POOL_MAX", cls.pool_max_size),
             db_start_timeout=seconds("KURZ_DB_START_TIMEOUT", cls.db_start_timeout),
@@ -217,7 +209,7 @@ class Settings:
             click_flush_seconds=seconds("KURZ_CLICK_FLUSH_SECONDS", cls.click_flush_seconds),
             click_rollup_seconds=seconds("KURZ_CLICK_ROLLUP_SECONDS", cls.click_rollup_seconds),
             click_retention_days=number("KURZ_CLICK_RETENTION_DAYS", cls.click_retention_days),
-            click_recording=_on_off(
+            click_recording=_bool(
                 environ.get("KURZ_CLICK_RECORDING", "on"), "KURZ_CLICK_RECORDING"
             ),
             workers=number("KURZ_WORKERS", cls.workers),
