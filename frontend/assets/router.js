@@ -39,7 +39,9 @@ export const redirect = (path) => navigate(path, { replace: true });
 // Keeps a screen's state (a search, a period) in the address, so that reload and Back restore
 // it: replaces the query without a new history entry or a re-render. Empty values are left out.
 export function setQuery(values) {
-  const query = new URLSearchParams(Object.entries(values).filter(([, value]) => value));
+  // A list is a repeated name: {tag: ['a', 'b']} -> tag=a&tag=b.
+  const pairs = Object.entries(values).flatMap(([name, value]) => [value].flat().map((one) => [name, one]));
+  const query = new URLSearchParams(pairs.filter(([, value]) => value));
   const pathname = currentPath().split('?')[0];
   history.replaceState(history.state, '', `#${pathname}${query.size ? `?${query}` : ''}`);
 }

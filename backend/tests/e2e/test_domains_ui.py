@@ -107,7 +107,7 @@ def test_a_link_on_a_verified_domain(page, context, zone) -> None:
     item = page.get_by_test_id("link-item").filter(has_text="go.picker.example/launch")
     expect(item).to_have_count(1)
 
-    item.get_by_role("link", name="Stats and QR code for launch").click()
+    item.locator("a.short-link").click()  # the row's link to the link page
     expect(page.get_by_test_id("detail-short-url")).to_have_value(
         "https://go.picker.example/launch"
     )

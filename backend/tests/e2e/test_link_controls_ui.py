@@ -10,6 +10,12 @@ def item(page: Page, slug: str):
     return page.locator(f'[data-testid="link-item"][data-slug="{slug}"]')
 
 
+def choose(page: Page, slug: str, action: str) -> None:
+    """Picks ``action`` from the link's row menu."""
+    item(page, slug).get_by_role("button", name=f"Actions for {slug}").click()
+    page.get_by_role("menuitem", name=action).click()
+
+
 def test_the_utm_builder_composes_the_url_and_reads_it_back(page, context) -> None:
     owner = sign_up(context)
     org = create_org(owner)
@@ -46,7 +52,7 @@ def test_the_utm_builder_composes_the_url_and_reads_it_back(page, context) -> No
     )
 
     # Editing reads the tags back from the saved URL.
-    item(page, slug).get_by_role("button", name=f"Edit {slug}").click()
+    choose(page, slug, "Edit")
     dialog = page.get_by_role("dialog", name=f"Edit {slug}")
     dialog.get_by_text("More options").click()
     expect(dialog.get_by_label("Source (utm_source)")).to_have_value("ads")
@@ -98,7 +104,7 @@ def test_controls_in_the_form_badges_and_the_link_page(page, context, watch) -> 
     ]
 
     # The edit form shows the controls as they are and changes only what was changed.
-    row.get_by_role("button", name=f"Edit {slug}").click()
+    choose(page, slug, "Edit")
     dialog = page.get_by_role("dialog", name=f"Edit {slug}")
     dialog.get_by_text("More options").click()
     expect(dialog.get_by_label("Click limit")).to_have_value("5")

@@ -29,6 +29,29 @@ export function domainPicker(org) {
   return row;
 }
 
+// The links list's domain filter, shown once the org has a domain; onChange(hostname or '').
+export function domainFilter(org, selected, onChange) {
+  const select = h('select', { id: 'domain-filter', name: 'domain', 'data-testid': 'domain-filter' });
+  const option = (value, text) => h('option', { value, selected: value === selected }, text);
+  const row = h('div', { class: 'filter', hidden: !selected }, h('label', { for: 'domain-filter' }, 'Domain'), select);
+  const fill = (hostnames) => {
+    const known = [location.host, ...hostnames];
+    select.replaceChildren(
+      option('', 'All domains'),
+      option(location.host, `${location.host} (default)`),
+      ...hostnames.map((hostname) => option(hostname, hostname)),
+      selected && !known.includes(selected) && option(selected, selected),
+    );
+  };
+  fill([]);
+  api.get(domainsApi(org)).then(({ items }) => {
+    fill(items.map((domain) => domain.hostname));
+    row.hidden = !items.length && !selected;
+  }, () => {});
+  select.addEventListener('change', () => onChange(select.value));
+  return row;
+}
+
 function status(domain) {
   if (!domain.verified) return h('span', { class: 'badge badge-warn', 'data-testid': 'domain-status' }, 'Waiting for DNS');
   if (domain.check_failures) {

@@ -6,6 +6,9 @@ import {
 } from '../dom.js';
 import { setQuery } from '../router.js';
 import { atLeast } from '../session.js';
+import { domainFilter, domainPicker, domainQuery } from './domains.js';
+import { controlBadges, linkControls } from './link_controls.js';
+import { parseTags, tagChips, tagFilter } from './tags.js';
 
 const PAGE_SIZE = 50;
 
@@ -17,7 +20,10 @@ const REDIRECTS = [
 ];
 
 export const linkApi = (org, ...rest) => path('orgs', org.id, 'links', ...rest);
-export const linkHref = (org, slug) => `#/orgs/${org.id}/links/${encodeURIComponent(slug)}`;
+export const linkHref = (org, slug, domain) =>
+  `#/orgs/${org.id}/links/${encodeURIComponent(slug)}${domainQuery({ domain })}`;
+// The API path of one link: its slug, and its branded domain when it has one.
+const oneLinkApi = (org, link, ...rest) => linkApi(org, link.slug, ...rest) + domainQuery(link);
 
 // Re-drawing a link replaces its buttons: focus goes to the new one named `label`.
 const refocus = (label) => document.querySelector(`main [aria-label="${CSS.escape(label)}"]`)?.focus();
@@ -30,6 +36,7 @@ export function badges(link) {
   return [
     link.disabled && h('span', { class: 'badge badge-muted' }, 'Disabled'),
     expired && h('span', { class: 'badge badge-warn' }, 'Expired'),
+    ...controlBadges(link),
   ].filter(Boolean);
 }
 
@@ -45,7 +52,7 @@ export function linkActions(ctx, link, { onUpdate, onDelete }) {
       onclick: () => editDialog(ctx, link, onUpdate),
     }, 'Edit'),
     actionButton(toggle, async () => {
-      const updated = await api.patch(linkApi(ctx.org, link.slug), { disabled: !link.disabled });
+      const updated = await api.patch(oneLinkApi(ctx.org, link), { disabled: !link.disabled });
       notify(`${link.slug} is ${updated.disabled ? 'disabled: it no longer redirects' : 'enabled again'}.`);
       onUpdate(updated);
       refocus(`${updated.disabled ? 'Enable' : 'Disable'} ${link.slug}`);
@@ -57,7 +64,7 @@ export function linkActions(ctx, link, { onUpdate, onDelete }) {
         'Delete link',
       );
       if (!sure) return;
-      await api.delete(linkApi(ctx.org, link.slug));
+      await api.delete(oneLinkApi(ctx.org, link));
       notify(`Deleted ${link.slug}.`);
       onDelete();
     }, { class: 'btn btn-small btn-danger', 'aria-label': `Delete ${link.slug}` }),
@@ -74,30 +81,41 @@ const optionFields = (link = {}) => [
     hint: 'Your local time. Leave empty to never expire.',
   },
   { name: 'redirect_status', label: 'Redirect type', options: REDIRECTS, value: link.redirect_status ?? 302 },
+  { name: 'tags', label: 'Tags', value: (link.tags || []).join(', '), hint: 'Separated by commas; at most 10.' },
 ];
 
-// Form values -> API fields; "" becomes null so an edit can clear a title or an expiry.
-const toApi = (values) => ({
+// Form values -> API fields; "" becomes null so an edit can clear a title or an expiry. The
+// link controls' values are sent by `linkControls(...).body`.
+const toApi = ({ password, remove_password, max_clicks, expired_url, ...values }) => ({
   ...values,
   title: values.title || null,
   expires_at: fromLocalInput(values.expires_at),
   redirect_status: Number(values.redirect_status),
+  tags: parseTags(values.tags),
 });
 
 function editDialog(ctx, link, onUpdate) {
+  const controls = linkControls('link-edit-form', link);
   openDialog(`Edit ${link.slug}`, (close) =>
     form({
       id: 'link-edit-form',
-      fields: [{ name: 'url', label: 'Destination URL', type: 'url', required: true, value: link.url }, ...optionFields(link)],
+      fields: [
+        { name: 'url', label: 'Destination URL', type: 'url', required: true, value: link.url },
+        ...optionFields(link),
+        { details: 'More options', fields: controls.fields },
+      ],
       submitLabel: 'Save changes',
       errorFields: { INVALID_URL: 'url' },
       extra: h('button', { type: 'button', class: 'btn', onclick: close }, 'Cancel'),
       onSubmit: async (values) => {
         // Send only what changed, so an old expiry in the past is not re-validated.
-        const original = toApi({ url: link.url, title: link.title, expires_at: toLocalInput(link.expires_at), redirect_status: link.redirect_status });
-        const changes = Object.fromEntries(Object.entries(toApi(values)).filter(([key, value]) => value !== original[key]));
+        const original = toApi({ url: link.url, title: link.title, expires_at: toLocalInput(link.expires_at), redirect_status: link.redirect_status, tags: (link.tags || []).join(', ') });
+        const changes = {
+          ...Object.fromEntries(Object.entries(toApi(values)).filter(([key, value]) => String(value) !== String(original[key]))),
+          ...controls.body(values),
+        };
         if (Object.keys(changes).length) {
-          onUpdate(await api.patch(linkApi(ctx.org, link.slug), changes));
+          onUpdate(await api.patch(oneLinkApi(ctx.org, link), changes));
           notify(`Saved ${link.slug}.`);
         }
         close();
@@ -123,7 +141,8 @@ const STATUS_OPTIONS = [
   ['limit_reached', 'Limit reached'],
 ];
 // The address keeps the list's state under these names (the API's, so links are shareable).
-const FILTERS = ['q', 'sort', 'status', 'created_by', 'created_after', 'created_before'];
+// `tag` is repeatable: a list.
+const FILTERS = ['q', 'sort', 'status', 'created_by', 'created_after', 'created_before', 'tag', 'tags_mode', 'domain'];
 
 const count = new Intl.NumberFormat();
 const relative = new Intl.RelativeTimeFormat(undefined, { numeric: 'auto' });
@@ -146,6 +165,7 @@ function ago(iso) {
 export function linkStatus(link) {
   if (link.disabled) return 'disabled';
   if (link.expires_at && new Date(link.expires_at) <= new Date()) return 'expired';
+  if (link.max_clicks !== null && link.clicks_remaining === 0) return 'limit_reached';
   return 'active';
 }
 
@@ -168,8 +188,13 @@ const csvCell = (value) => {
 };
 
 export function linksCsv(links) {
-  const columns = ['slug', 'short_url', 'url', 'title', 'created_at', 'expires_at', 'disabled', 'clicks', 'created_by'];
-  const rows = links.map((link) => columns.map((c) => csvCell(c === 'created_by' ? link.created_by?.email : link[c])).join(','));
+  const columns = ['slug', 'short_url', 'url', 'title', 'tags', 'created_at', 'expires_at', 'disabled', 'clicks', 'created_by'];
+  const cell = (link, column) => {
+    if (column === 'created_by') return link.created_by?.email;
+    if (column === 'tags') return (link.tags || []).join('|'); // as the CSV import reads them
+    return link[column];
+  };
+  const rows = links.map((link) => columns.map((column) => csvCell(cell(link, column))).join(','));
   return [columns.join(','), ...rows].join('\r\n') + '\r\n';
 }
 
@@ -183,7 +208,7 @@ function download(name, text, type) {
 }
 
 async function copyQr(ctx, link) {
-  const response = await fetch(`/api/v1${linkApi(ctx.org, link.slug, 'qr')}?format=png`, { credentials: 'same-origin' });
+  const response = await fetch(`/api/v1${linkApi(ctx.org, link.slug, 'qr')}?format=png${domainQuery(link, '&')}`, { credentials: 'same-origin' });
   if (!response.ok) throw new Error('QR code');
   const blob = await response.blob();
   try {
@@ -263,7 +288,13 @@ function rowMenu(label, items) {
 
 export function linksView(ctx) {
   const state = Object.fromEntries(FILTERS.map((name) => [name, ctx.query.get(name) ?? '']));
+  state.tag = ctx.query.getAll('tag');
   if (!SORT_OPTIONS.some(([value]) => value === state.sort)) state.sort = 'newest';
+  // Filters in use ('' and an empty tag list are not).
+  const filtering = () => FILTERS.filter((name) => name !== 'sort' && String(state[name]) !== '');
+  const apiFilter = () => Object.fromEntries(filtering().map((name) => [name, state[name]]));
+  // The filters as a query string (a repeated `tag` for each tag).
+  const filterParams = () => new URLSearchParams(filtering().flatMap((name) => [state[name]].flat().map((value) => [name, value])));
 
   const heading = h('h2', { tabindex: '-1' }, 'All links');
   const total = h('p', { class: 'list-count', 'data-testid': 'links-count', 'aria-live': 'polite' });
@@ -292,12 +323,26 @@ export function linksView(ctx) {
   let cursor = null;
   let generation = 0; // a newer search makes older answers irrelevant
   let matching = 0;
-  let links = new Map(); // slug -> link, in the order shown
-  const selected = new Set();
+  let links = new Map(); // key -> link, in the order shown
+  const selected = new Set(); // keys
   let allMatching = false; // "select all N matching": the filters, not the slugs, are the selection
   let anchor = null; // the last checkbox clicked, for shift-click ranges
 
   // ---- filters ----
+  // Every matching link as the server writes it (the bulk bar exports the selection).
+  const exportHref = () => {
+    const params = filterParams();
+    if (state.sort !== 'newest') params.set('sort', state.sort);
+    return `/api/v1${linkApi(ctx.org, 'export.csv')}${params.size ? `?${params}` : ''}`;
+  };
+  const exportLink = h('a', {
+    class: 'btn btn-small',
+    id: 'links-export',
+    'data-testid': 'links-export',
+    download: 'links.csv',
+    'aria-label': 'Export CSV of all matching links',
+  }, 'Export CSV');
+  exportLink.href = exportHref();
   const field = (id, label, control) => h('div', { class: 'filter' }, h('label', { for: id }, label), control);
   const select = (id, name, options) => {
     const el = h('select', { id, name }, options.map(([value, text]) => h('option', { value, selected: value === state[name] }, text)));
@@ -336,6 +381,8 @@ export function linksView(ctx) {
     field('link-creator', 'Creator', creator),
     field('link-from', 'Created from', dayInput('link-from', 'created_after', false)),
     field('link-to', 'Created until', dayInput('link-to', 'created_before', true)),
+    tagFilter(ctx.org, state.tag, (tag) => update({ tag })),
+    domainFilter(ctx.org, state.domain, (domain) => update({ domain })),
   );
   let typing;
   search.addEventListener('input', () => {
@@ -346,16 +393,15 @@ export function linksView(ctx) {
   function update(changes) {
     Object.assign(state, changes);
     setQuery({ ...state, sort: state.sort === 'newest' ? '' : state.sort });
+    exportLink.href = exportHref();
     reload();
   }
-
-  const apiFilter = () => Object.fromEntries(FILTERS.filter((name) => name !== 'sort' && state[name]).map((name) => [name, state[name]]));
 
   // ---- selection ----
   const bulkCount = h('span', { class: 'bulk-count', 'data-testid': 'bulk-count' });
   const selectAll = h('button', { type: 'button', class: 'btn btn-small btn-ghost', 'data-testid': 'select-all-matching', hidden: true });
   const selectionSize = () => (allMatching ? matching : selected.size);
-  const selection = () => (allMatching ? { filter: apiFilter() } : { slugs: [...selected] });
+  const selection = () => (allMatching ? { filter: apiFilter() } : { slugs: [...new Set([...selected].map((key) => links.get(key).slug))] });
   // Changes that a member may make to their own links only (export is for anyone's).
   const changes = [
     actionButton('Disable', () => bulkUpdate(true), { class: 'btn btn-small' }),
@@ -381,7 +427,7 @@ export function linksView(ctx) {
     if (allMatching) {
       return state.created_by === 'me' ? null : 'Members may change only their own links: filter by “My links” to change all of them.';
     }
-    const others = [...selected].filter((slug) => links.has(slug) && !canChange(ctx, links.get(slug))).length;
+    const others = [...selected].filter((key) => links.has(key) && !canChange(ctx, links.get(key))).length;
     return others ? `${plural(others, 'selected link')} ${others === 1 ? 'is' : 'are'} someone else's: members may change only their own links.` : null;
   };
   selectAll.addEventListener('click', () => {
@@ -392,13 +438,13 @@ export function linksView(ctx) {
   function drawSelection() {
     for (const row of body.rows) {
       const box = row.querySelector('input[type="checkbox"]');
-      box.checked = allMatching || selected.has(row.dataset.slug);
+      box.checked = allMatching || selected.has(row.dataset.key);
       row.classList.toggle('is-selected', box.checked);
     }
     const size = selectionSize();
     bulkBar.hidden = size === 0;
     bulkCount.textContent = allMatching ? `All ${count.format(matching)} matching links selected` : `${count.format(size)} selected`;
-    const pageAll = links.size > 0 && [...links.keys()].every((slug) => selected.has(slug));
+    const pageAll = links.size > 0 && [...links.keys()].every((key) => selected.has(key));
     selectPage.checked = allMatching || pageAll;
     selectPage.indeterminate = !selectPage.checked && size > 0;
     selectAll.hidden = allMatching || !pageAll || matching <= links.size;
@@ -421,14 +467,14 @@ export function linksView(ctx) {
 
   selectPage.addEventListener('change', () => {
     allMatching = false;
-    for (const slug of links.keys()) {
-      if (selectPage.checked) selected.add(slug);
-      else selected.delete(slug);
+    for (const key of links.keys()) {
+      if (selectPage.checked) selected.add(key);
+      else selected.delete(key);
     }
     drawSelection();
   });
 
-  function toggle(slug, checked, shift) {
+  function toggle(key, checked, shift) {
     if (allMatching) {
       // Leaving "all matching": keep the rows shown, as the person sees them.
       allMatching = false;
@@ -436,13 +482,13 @@ export function linksView(ctx) {
     }
     const order = [...links.keys()];
     const range = shift && anchor && order.includes(anchor)
-      ? order.slice(Math.min(order.indexOf(anchor), order.indexOf(slug)), Math.max(order.indexOf(anchor), order.indexOf(slug)) + 1)
-      : [slug];
+      ? order.slice(Math.min(order.indexOf(anchor), order.indexOf(key)), Math.max(order.indexOf(anchor), order.indexOf(key)) + 1)
+      : [key];
     for (const one of range) {
       if (checked) selected.add(one);
       else selected.delete(one);
     }
-    anchor = slug;
+    anchor = key;
     drawSelection();
   }
 
@@ -474,14 +520,15 @@ export function linksView(ctx) {
       rows = [];
       let next = null;
       do {
-        const params = new URLSearchParams({ ...apiFilter(), limit: 100 });
+        const params = filterParams();
+        params.set('limit', 100);
         if (next) params.set('cursor', next);
         const data = await api.get(`${linkApi(ctx.org)}?${params}`);
         rows.push(...data.items);
         next = data.next_cursor;
       } while (next);
     } else {
-      rows = [...selected].map((slug) => links.get(slug)).filter(Boolean);
+      rows = [...selected].map((key) => links.get(key)).filter(Boolean);
     }
     download('links.csv', linksCsv(rows), 'text/csv');
     notify(`Exported ${plural(rows.length, 'link')} as CSV.`);
@@ -502,7 +549,7 @@ export function linksView(ctx) {
     const moves = { ArrowRight: [0, 1], ArrowLeft: [0, -1], ArrowDown: [1, 0], ArrowUp: [-1, 0], Home: [0, -at], End: [0, controls.length - 1 - at] };
     if (event.key === 'Enter' && event.target.type === 'checkbox') {
       event.preventDefault();
-      ctx.navigate(linkHref(ctx.org, row.dataset.slug).slice(1));
+      ctx.navigate(linkHref(ctx.org, row.dataset.slug, links.get(row.dataset.key)?.domain).slice(1));
       return;
     }
     const move = moves[event.key];
@@ -524,8 +571,8 @@ export function linksView(ctx) {
 
   function removeRow(row) {
     const next = row.nextElementSibling || row.previousElementSibling;
-    links.delete(row.dataset.slug);
-    selected.delete(row.dataset.slug);
+    links.delete(row.dataset.key);
+    selected.delete(row.dataset.key);
     row.remove();
     matching = Math.max(matching - 1, 0);
     showCount();
@@ -534,14 +581,18 @@ export function linksView(ctx) {
     else heading.focus();
   }
 
+  // Slugs are unique per domain: a row is known by both.
+  const keyOf = (link) => (link.domain ? `${link.slug}@${link.domain}` : link.slug);
+
   function linkRow(link) {
-    const row = h('tr', { 'data-testid': 'link-item', 'data-slug': link.slug });
+    const row = h('tr', { 'data-testid': 'link-item', 'data-slug': link.slug, 'data-key': keyOf(link) });
+    if (link.domain) row.dataset.domain = link.domain;
     const fill = (link) => {
-      links.set(link.slug, link);
+      links.set(keyOf(link), link);
       const condition = linkStatus(link);
       row.className = condition === 'active' ? '' : 'is-dimmed';
       const box = h('input', { type: 'checkbox', 'data-rove': '', tabindex: '0', 'aria-label': `Select ${link.slug}` });
-      box.addEventListener('click', (event) => toggle(link.slug, box.checked, event.shiftKey));
+      box.addEventListener('click', (event) => toggle(keyOf(link), box.checked, event.shiftKey));
       const actions = () => [
         ...(canChange(ctx, link)
           ? [
@@ -551,7 +602,7 @@ export function linksView(ctx) {
                 setTimeout(() => rove(row, controlsOf(row).at(-1)));
               })],
               [link.disabled ? 'Enable' : 'Disable', async () => {
-                const updated = await api.patch(linkApi(ctx.org, link.slug), { disabled: !link.disabled });
+                const updated = await api.patch(oneLinkApi(ctx.org, link), { disabled: !link.disabled });
                 notify(`${link.slug} is ${updated.disabled ? 'disabled: it no longer redirects' : 'enabled again'}.`);
                 fill(updated);
                 rove(row, controlsOf(row).at(-1));
@@ -567,7 +618,7 @@ export function linksView(ctx) {
                 'Delete link',
               );
               if (!sure) return;
-              await api.delete(linkApi(ctx.org, link.slug));
+              await api.delete(oneLinkApi(ctx.org, link));
               notify(`Deleted ${link.slug}.`);
               removeRow(row);
             }, true]]
@@ -590,18 +641,20 @@ export function linksView(ctx) {
       row.replaceChildren(
         h('td', { class: 'col-select' }, box),
         h('td', { class: 'col-short' }, h('div', { class: 'short-cell' },
-          h('a', { href: linkHref(ctx.org, link.slug), 'data-rove': '', tabindex: '-1', class: 'short-link', title: withoutScheme(link.short_url) },
+          h('a', { href: linkHref(ctx.org, link.slug, link.domain), 'data-rove': '', tabindex: '-1', class: 'short-link', title: withoutScheme(link.short_url) },
             // The slug stays readable: a long host is what gets cut short.
             h('span', { class: 'short-host' }, withoutScheme(link.short_url).slice(0, -link.slug.length)),
             h('span', { class: 'short-slug' }, link.slug)),
           copy,
         )),
         h('td', { class: 'col-dest', title: link.url }, hostOf(link.url)),
-        h('td', { class: 'col-title' }, link.title || ''),
+        h('td', { class: 'col-title' }, link.title || '', tagChips(link.tags)),
         h('td', { class: 'num' }, count.format(link.clicks)),
         h('td', { class: 'col-creator', title: link.created_by?.email ?? '' }, link.created_by?.email ?? 'a removed user'),
         h('td', { class: 'col-created' }, ago(link.created_at)),
-        h('td', {}, h('span', { class: `pill pill-${condition}`, 'data-testid': 'link-status' }, STATUS_LABELS[condition])),
+        h('td', { class: 'col-status' },
+          h('span', { class: `pill pill-${condition}`, 'data-testid': 'link-status' }, STATUS_LABELS[condition]),
+          controlBadges(link)),
         h('td', { class: 'col-menu' }, menu),
       );
       drawSelection();
@@ -615,7 +668,7 @@ export function linksView(ctx) {
     total.textContent = `${count.format(matching)} ${matching === 1 ? 'link' : 'links'}`;
   };
   const showEmpty = () => {
-    const filtered = FILTERS.some((name) => name !== 'sort' && state[name]);
+    const filtered = filtering().length > 0;
     tableEl.hidden = !body.rows.length;
     if (body.rows.length) status.replaceChildren();
     else status.textContent = filtered ? 'No links match these filters.' : 'No links yet. Shorten your first URL above.';
@@ -623,7 +676,8 @@ export function linksView(ctx) {
 
   async function loadPage(reset) {
     const mine = reset ? ++generation : generation;
-    const params = new URLSearchParams({ ...apiFilter(), limit: PAGE_SIZE });
+    const params = filterParams();
+    params.set('limit', PAGE_SIZE);
     if (state.sort !== 'newest') params.set('sort', state.sort);
     if (!reset && cursor) params.set('cursor', cursor);
     const data = await api.get(`${linkApi(ctx.org)}?${params}`);
@@ -659,6 +713,7 @@ export function linksView(ctx) {
     }
   }
 
+  const controls = linkControls('link-create-form');
   const createForm = form({
     id: 'link-create-form',
     fields: [
@@ -668,33 +723,39 @@ export function linksView(ctx) {
         fields: [
           { name: 'slug', label: 'Custom short name', hint: '3–64 letters, digits, - or _. Leave empty for a random one.', autocomplete: 'off' },
           ...optionFields(),
+          ...controls.fields,
         ],
       },
     ],
     submitLabel: 'Shorten',
-    errorFields: { SLUG_TAKEN: 'slug', INVALID_SLUG: 'slug', INVALID_URL: 'url' },
+    errorFields: { SLUG_TAKEN: 'slug', INVALID_SLUG: 'slug', INVALID_URL: 'url', INVALID_DOMAIN: 'domain' },
     onSubmit: async (values, el) => {
       // Empty optional fields are left out rather than sent as null.
-      const body = Object.fromEntries(Object.entries(toApi(values)).filter(([, v]) => v !== null && v !== ''));
+      const body = {
+        ...Object.fromEntries(Object.entries(toApi(values)).filter(([, v]) => v !== null && String(v) !== '')),
+        ...controls.body(values),
+      };
       created.hidden = true; // the last link's panel must not pass for this one's if it fails
       const link = await api.post(linkApi(ctx.org), body);
       el.reset();
+      controls.reset();
       created.hidden = false;
       created.replaceChildren(
         h('p', { class: 'panel-title' }, 'Your short link is ready'),
         copyRow('created-short-url', 'Short URL', link.short_url, 'short URL'),
-        h('a', { href: linkHref(ctx.org, link.slug) }, 'Stats and QR code'),
+        h('a', { href: linkHref(ctx.org, link.slug, link.domain) }, 'Stats and QR code'),
       );
       created.querySelector('button').focus();
       reload(); // where the new link shows depends on the sort and filters
     },
   });
 
+  createForm.querySelector('.form-actions').before(domainPicker(ctx.org));
   reload();
   return page(
     'Links',
     h('div', { class: 'card' }, h('h2', {}, 'Shorten a URL'), createForm, created),
-    h('div', { class: 'list-toolbar' }, heading, total),
+    h('div', { class: 'list-toolbar' }, heading, total, exportLink),
     filters,
     bulkBar,
     status,

@@ -36,16 +36,19 @@ export async function loadTags(org) {
 // "a, b" -> ["a", "b"]; the form's text field for a link's tags.
 export const parseTags = (text) => (text || '').split(',').map((name) => name.trim()).filter(Boolean);
 
-// A select of the org's tags; calls onChange(name or '') when the choice changes.
+// The links list's tag filter: a select of the org's tags; calls onChange([name]) or
+// onChange([]). Several tags from the address show as one choice.
 export function tagFilter(org, selected, onChange) {
-  const select = h('select', { id: 'tag-filter', 'data-testid': 'tag-filter' }, h('option', { value: '' }, 'All tags'));
+  const several = selected.length > 1 && h('option', { value: selected.join(','), selected: true }, selected.join(' + '));
+  const select = h('select', { id: 'tag-filter', name: 'tag', 'data-testid': 'tag-filter' }, h('option', { value: '' }, 'All tags'), several);
+  const chosen = selected.length === 1 ? selected[0].toLowerCase() : null;
   loadTags(org)
     .then((tags) => {
-      select.append(...tags.map((tag) => h('option', { value: tag.name, selected: tag.name.toLowerCase() === (selected || '').toLowerCase() }, `${tag.name} (${tag.links})`)));
+      select.append(...tags.map((tag) => h('option', { value: tag.name, selected: tag.name.toLowerCase() === chosen }, `${tag.name} (${tag.links})`)));
     })
     .catch(() => {});
-  select.addEventListener('change', () => onChange(select.value));
-  return h('div', { class: 'inline-field' }, h('label', { for: 'tag-filter' }, 'Tag'), select);
+  select.addEventListener('change', () => onChange(parseTags(select.value)));
+  return h('div', { class: 'filter' }, h('label', { for: 'tag-filter' }, 'Tag'), select);
 }
 
 function editDialog(org, tag, reload) {
