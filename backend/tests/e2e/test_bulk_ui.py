@@ -3,7 +3,7 @@
 import httpx
 from playwright.sync_api import Page, expect
 
-from .ui import create_link, create_org, open_app, sign_up
+from .ui import call, create_link, create_org, open_app, sign_up
 
 
 def item(page: Page, slug: str):
@@ -84,3 +84,66 @@ def test_csv_upload_shows_progress_and_errors(page, context) -> None:
     expect(page.get_by_test_id("batch-results").locator("tbody tr")).to_have_count(2)
     open_app(page, f"/orgs/{org}/links")
     expect(page.get_by_test_id("link-item")).to_have_count(3)
+
+
+def choose(page: Page, slug: str, action: str) -> None:
+    """Picks ``action`` from the link's row menu."""
+    item(page, slug).get_by_role("button", name=f"Actions for {slug}").click()
+    page.get_by_role("menuitem", name=action).click()
+
+
+def test_tags_in_the_table_the_edit_form_the_export_and_bulk_actions(page, context) -> None:
+    owner = sign_up(context)
+    org = create_org(owner)
+    plain = create_link(owner, org, slug=f"plain-{org[:8]}", tags=["Red"])["slug"]
+    both = create_link(owner, org, slug=f"both-{org[:8]}", tags=["Red", "Blue"], max_clicks=1)
+    assert httpx.get(both["short_url"]).status_code == 302  # its one click
+
+    # Several tags and the mode come from the address, and go on to the CSV export.
+    open_app(page, f"/orgs/{org}/links?tag=Red&tag=Blue&tags_mode=all")
+    expect(page.get_by_test_id("link-item")).to_have_count(1)
+    expect(page.get_by_test_id("tag-filter")).to_have_value("Red,Blue")
+    expect(item(page, both["slug"]).get_by_test_id("link-status")).to_have_text("Limit reached")
+    export = page.get_by_test_id("links-export")
+    href = export.get_attribute("href")
+    assert href.endswith("/links/export.csv?tag=Red&tag=Blue&tags_mode=all"), href
+    csv = page.request.get(page.url.split("/#")[0] + href)
+    assert csv.ok and csv.headers["content-type"].startswith("text/csv")
+    assert both["slug"] in csv.text() and plain not in csv.text()
+
+    page.get_by_test_id("tag-filter").select_option("")
+    expect(page.get_by_test_id("link-item")).to_have_count(2)
+    assert "tag=" not in page.url
+    assert "tag=" not in export.get_attribute("href")
+    page.get_by_label("Status").select_option("limit_reached")
+    expect(page.get_by_test_id("link-item")).to_have_count(1)
+    page.get_by_label("Status").select_option("")
+
+    # The edit form changes the tags (and nothing else).
+    choose(page, plain, "Edit")
+    dialog = page.get_by_role("dialog", name=f"Edit {plain}")
+    expect(dialog.get_by_label("Tags", exact=True)).to_have_value("Red")
+    dialog.get_by_label("Tags", exact=True).fill("Red, Green")
+    dialog.get_by_role("button", name="Save changes").click()
+    expect(dialog).to_be_hidden()
+    expect(item(page, plain).get_by_test_id("tag-chip")).to_have_text(["Green", "Red"])
+    assert call(context, "GET", f"/orgs/{org}/links/{plain}")["tags"] == ["Green", "Red"]
+
+
+def test_select_all_matching_a_tag_changes_only_those(page, context) -> None:
+    owner = sign_up(context)
+    org = create_org(owner)
+    items = [{"url": f"https://example.com/{n}", "tags": ["Batch"]} for n in range(51)]
+    result = call(context, "POST", f"/orgs/{org}/links/batch", {"items": items})
+    assert {one["status"] for one in result["items"]} == {201}
+    other = create_link(owner, org, slug=f"other-{org[:8]}")["slug"]
+    open_app(page, f"/orgs/{org}/links")
+    page.get_by_test_id("tag-filter").select_option("Batch")
+    expect(page.get_by_test_id("links-count")).to_have_text("51 links")
+    page.get_by_test_id("select-page").check()
+    page.get_by_test_id("select-all-matching").click()
+    expect(page.get_by_test_id("bulk-count")).to_have_text("All 51 matching links selected")
+    page.get_by_role("region", name="Selected links").get_by_role("button", name="Disable").click()
+    expect(page.get_by_test_id("flash")).to_contain_text("51 links disabled")
+    assert call(context, "GET", f"/orgs/{org}/links?status=disabled&tag=Batch")["total"] == 51
+    assert call(context, "GET", f"/orgs/{org}/links/{other}")["disabled"] is False

@@ -10,7 +10,7 @@ from playwright.sync_api import expect
 from tests.conftest import _admin, start_live_server, with_database
 from tests.domains.dns_server import Zone, running_zone
 
-from .ui import call, create_org, open_app, sign_up
+from .ui import call, create_link, create_org, open_app, sign_up
 
 
 @pytest.fixture(scope="module")
@@ -114,3 +114,59 @@ def test_a_link_on_a_verified_domain(page, context, zone) -> None:
     assert call(context, "GET", f"/orgs/{org}/links/launch?domain=go.picker.example")["url"] == (
         "https://example.com/launch"
     )
+
+
+def test_the_table_tells_one_slug_on_two_domains_apart(page, context, zone) -> None:
+    owner = sign_up(context)
+    org = create_org(owner, "Twin Org")
+    domain = call(context, "POST", f"/orgs/{org}/domains", {"hostname": "go.twin.example"})
+    zone.records[domain["verification"]["name"]] = [domain["verification"]["value"]]
+    assert call(context, "POST", f"/orgs/{org}/domains/go.twin.example/verify")["verified"]
+    create_link(owner, org, slug="twin", url="https://example.com/default")
+    create_link(
+        owner, org, slug="twin", url="https://example.com/branded", domain="go.twin.example"
+    )
+    open_app(page, f"/orgs/{org}/links")
+    expect(page.locator('[data-testid="link-item"][data-slug="twin"]')).to_have_count(2)
+    branded = page.locator('[data-testid="link-item"][data-domain="go.twin.example"]')
+    expect(branded.locator("a.short-link")).to_have_attribute(
+        "href", f"#/orgs/{org}/links/twin?domain=go.twin.example"
+    )
+
+    branded.get_by_role("button", name="Actions for twin").click()
+    page.get_by_role("menuitem", name="Disable").click()
+    expect(branded.get_by_test_id("link-status")).to_have_text("Disabled")
+    assert call(context, "GET", f"/orgs/{org}/links/twin?domain=go.twin.example")["disabled"]
+    assert not call(context, "GET", f"/orgs/{org}/links/twin")["disabled"]
+
+    branded.get_by_role("button", name="Actions for twin").click()
+    page.get_by_role("menuitem", name="Edit").click()
+    dialog = page.get_by_role("dialog", name="Edit twin")
+    dialog.get_by_label("Title").fill("Branded twin")
+    dialog.get_by_role("button", name="Save changes").click()
+    expect(branded).to_contain_text("Branded twin")
+    assert call(context, "GET", f"/orgs/{org}/links/twin?domain=go.twin.example")["title"] == (
+        "Branded twin"
+    )
+    assert call(context, "GET", f"/orgs/{org}/links/twin")["title"] is None
+
+    # The domain filter is kept in the address and goes on to the CSV export.
+    page.get_by_test_id("domain-filter").select_option("go.twin.example")
+    expect(page.get_by_test_id("link-item")).to_have_count(1)
+    assert "domain=go.twin.example" in page.url
+    href = page.get_by_test_id("links-export").get_attribute("href")
+    csv = page.request.get(page.url.split("/#")[0] + href).text()
+    assert "https://go.twin.example/twin" in csv and "example.com/default" not in csv
+    page.get_by_test_id("domain-filter").select_option(index=1)  # the default domain
+    expect(page.get_by_test_id("link-item")).to_have_count(1)
+    expect(page.get_by_test_id("link-item")).not_to_have_attribute(
+        "data-domain", "go.twin.example"
+    )
+    page.get_by_test_id("domain-filter").select_option("")
+    expect(page.get_by_test_id("link-item")).to_have_count(2)
+
+    branded.get_by_role("button", name="Actions for twin").click()
+    page.get_by_role("menuitem", name="Delete").click()
+    page.get_by_role("dialog").get_by_role("button", name="Delete link").click()
+    expect(page.get_by_test_id("link-item")).to_have_count(1)
+    assert call(context, "GET", f"/orgs/{org}/links/twin")["url"] == "https://example.com/default"
