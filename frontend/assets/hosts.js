@@ -52,3 +52,6 @@ export function lookAlikeBadge(url) {
     'Look-alike host',
   );
 }
+
+// Just the host of shownUrl(url): as written, or by its punycode name when a look-alike.
+export const shownHost = (url) => hostOf(shownUrl(url));

@@ -4,6 +4,7 @@ import {
   actionButton, confirmDialog, copyRow, copyText, errorText, form, fromLocalInput, h, loadMoreButton, notify,
   openDialog, page, plural, time, toLocalInput,
 } from '../dom.js';
+import { lookAlikeBadge, shownHost, shownUrl } from '../hosts.js';
 import { setQuery } from '../router.js';
 import { atLeast } from '../session.js';
 import { domainFilter, domainPicker, domainQuery } from './domains.js';
@@ -171,13 +172,6 @@ export function linkStatus(link) {
 
 const STATUS_LABELS = { active: 'Active', disabled: 'Disabled', expired: 'Expired', limit_reached: 'Limit reached' };
 
-const hostOf = (url) => {
-  try {
-    return new URL(url).host;
-  } catch {
-    return url;
-  }
-};
 const withoutScheme = (url) => url.replace(/^https?:\/\//, '');
 
 // A CSV cell a spreadsheet shows as text, never runs as a formula.
@@ -647,7 +641,7 @@ export function linksView(ctx) {
             h('span', { class: 'short-slug' }, link.slug)),
           copy,
         )),
-        h('td', { class: 'col-dest', title: link.url }, hostOf(link.url)),
+        h('td', { class: 'col-dest', title: shownUrl(link.url) }, shownHost(link.url), lookAlikeBadge(link.url)),
         h('td', { class: 'col-title' }, link.title || '', tagChips(link.tags)),
         h('td', { class: 'num' }, count.format(link.clicks)),
         h('td', { class: 'col-creator', title: link.created_by?.email ?? '' }, link.created_by?.email ?? 'a removed user'),
