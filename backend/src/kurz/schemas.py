@@ -9,7 +9,7 @@
 
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Annotated, Literal, TypeVar
+from typing import Annotated, ClassVar, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, PlainSerializer, WithJsonSchema, model_validator
 from quart_schema import document_response
@@ -84,7 +84,8 @@ class KurzOpenAPIProvider(OpenAPIProvider):
     """Documents answers with the media type they are really sent as.
 
     ``Problem``: application/problem+json; ``NoContent``: no body; a model with a
-    ``content_types`` class attribute: those (non-JSON) media types, e.g. images.
+    ``content_types`` class attribute: those (non-JSON) media types, e.g. images; a model of
+    ``or_csv``: JSON, or text/csv.
     """
 
     def build_response_object(self, model, headers_model):
@@ -96,7 +97,16 @@ class KurzOpenAPIProvider(OpenAPIProvider):
         elif media_types := getattr(model, "content_types", None):
             binary = {"schema": {"type": "string", "format": "binary"}}
             response["content"] = {media_type: binary for media_type in media_types}
+        elif getattr(model, "csv_too", False):
+            response["content"]["text/csv"] = {"schema": {"type": "string"}}
         return response, definitions
+
+
+def or_csv(model: type) -> type:
+    """``model`` documented as a JSON answer that ``format=csv`` turns into text/csv."""
+    annotations = {"csv_too": ClassVar}  # a marker, not a field
+    namespace = {"csv_too": True, "__doc__": model.__doc__, "__annotations__": annotations}
+    return type(model.__name__, (model,), namespace)
 
 
 def problems(*statuses: int) -> Callable[[T], T]:

@@ -52,7 +52,7 @@ class ImportOut(BaseModel):
 @rate_limit(limits=LINK_CREATION_LIMITS)
 @document_request(CsvFile)
 @validate_response(ImportOut, 202)
-@problems(400, 401, 403, 404, 429, 503)
+@problems(400, 401, 403, 404, 413, 415, 429, 503)
 async def start_import(org_id: str) -> tuple[ImportOut, int]:
     """Import links from a CSV file (at most 50,000 rows and 10 MB). Columns by header name:
     ``url`` (required), ``slug``, ``title``, ``tags`` (separated by ``|``), ``expires_at``,

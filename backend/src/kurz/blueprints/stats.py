@@ -3,9 +3,9 @@
 import csv
 import io
 from dataclasses import asdict
-from typing import Annotated, ClassVar, Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, BeforeValidator, Field, RootModel, TypeAdapter
+from pydantic import BaseModel, BeforeValidator, Field, TypeAdapter
 from quart import Blueprint, Response, current_app
 from quart_schema import document_response, validate_querystring
 
@@ -14,7 +14,7 @@ from ..database import get_db
 from ..errors import APIError
 from ..models.clicks import LinkStats, select_link_stats, select_org_stats
 from ..models.links import LinkFilter, link_filters
-from ..schemas import Query, problems
+from ..schemas import Query, or_csv, problems
 from .links import default_domain, find_link, list_filters, one_or_many
 
 blueprint = Blueprint("stats", __name__)
@@ -57,16 +57,9 @@ class OrgStats(BaseModel):
     top_links: list[TopLink]
 
 
-class StatsCsv(RootModel[str]):
-    """With ``format=csv``: ``date,clicks``, one row per day."""
-
-    content_types: ClassVar = ("text/csv",)
-
-
 @blueprint.get("/api/v1/orgs/<org_id>/links/<slug>/stats")
 @validate_querystring(StatsQuery)
-@document_response(LinkStats, 200)
-@document_response(StatsCsv, 200)
+@document_response(or_csv(LinkStats), 200)
 @problems(400, 401, 404, 503)
 async def link_stats(org_id: str, slug: str, query_args: StatsQuery):
     """Human visits of the link over the last ``days`` UTC days (today included).
@@ -94,8 +87,7 @@ async def link_stats(org_id: str, slug: str, query_args: StatsQuery):
 
 @blueprint.get("/api/v1/orgs/<org_id>/stats")
 @validate_querystring(OrgStatsQuery)
-@document_response(OrgStats, 200)
-@document_response(StatsCsv, 200)
+@document_response(or_csv(OrgStats), 200)
 @problems(400, 401, 404, 503)
 async def org_stats(org_id: str, query_args: OrgStatsQuery):
     """Human visits of all the org's links (or those with ``tag``, on ``domain``) over the last
