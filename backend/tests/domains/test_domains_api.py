@@ -364,3 +364,42 @@ async def test_deleting_the_org_frees_its_domains(
     assert (await client.get("/api/v1/tls-check?domain=go.acme.com")).status_code == 404
     other_org, other = await make_org()
     assert (await add_domain(other_org, other, "go.acme.com", dns_zone))["verified"] is True
+
+
+async def test_lists_exports_and_org_stats_by_domain(
+    client, make_org, add_domain, make_link, dns_zone, recorder
+) -> None:
+    org_id, owner = await make_org()
+    await add_domain(org_id, owner, "go.acme.com", dns_zone)
+    await make_link(org_id, owner, "https://default.example/", slug="launch")
+    await make_link(org_id, owner, "https://branded.example/", slug="launch", domain="go.acme.com")
+    for _ in range(2):
+        response = await client.get("/launch", headers={"Host": "go.acme.com"})
+        assert response.status_code == 302
+    assert (await client.get("/launch")).status_code == 302
+    await recorder.flush()
+
+    async def listed(query: str) -> list:
+        response = await owner.client.get(f"/api/v1/orgs/{org_id}/links{query}")
+        assert response.status_code == 200, await response.get_data(as_text=True)
+        return [(link["slug"], link["domain"]) for link in (await response.get_json())["items"]]
+
+    assert await listed("?domain=go.acme.com") == [("launch", "go.acme.com")]
+    assert await listed("?domain=kurz.test") == [("launch", None)]
+    assert await listed("?domain=unknown.example") == []
+
+    response = await owner.client.get(f"/api/v1/orgs/{org_id}/links/export.csv")
+    rows = (await response.get_data(as_text=True)).splitlines()
+    assert sorted(row.split(",")[1] for row in rows[1:]) == [
+        "http://kurz.test/launch",
+        "https://go.acme.com/launch",
+    ]
+
+    response = await owner.client.get(f"/api/v1/orgs/{org_id}/stats?days=1")
+    stats = await response.get_json()
+    assert stats["top_links"] == [
+        {"slug": "launch", "domain": "go.acme.com", "title": None, "clicks": 2},
+        {"slug": "launch", "domain": "kurz.test", "title": None, "clicks": 1},
+    ]
+    response = await owner.client.get(f"/api/v1/orgs/{org_id}/stats?domain=go.acme.com")
+    assert (await response.get_json())["total_clicks"] == 2

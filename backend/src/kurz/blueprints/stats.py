@@ -109,7 +109,7 @@ async def org_stats(org_id: str, query_args: OrgStatsQuery):
     domain = default_domain()
     return {
         **STATS.dump_python(stats, mode="json"),
-        "top_links": [{**asdict(link), "domain": domain} for link in top],
+        "top_links": [{**asdict(link), "domain": link.domain or domain} for link in top],
     }
 
 

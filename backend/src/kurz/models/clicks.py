@@ -423,13 +423,15 @@ TOP_VALUES = """WITH counted AS (
     WHERE rank <= :top
     ORDER BY dimension, rank"""
 # The links with the most clicks in the window.
-TOP_LINKS = """SELECT links.slug, links.title, CAST(sum(counted.clicks) AS BIGINT) AS clicks
+TOP_LINKS = """SELECT links.slug, links.title, domains.hostname AS domain,
+           CAST(sum(counted.clicks) AS BIGINT) AS clicks
       FROM (SELECT link_id, clicks FROM click_days
              WHERE {links} AND day >= CAST(:first AS DATE) AND clicks > 0
             UNION ALL
             SELECT link_id, 1 FROM ({latest}) AS latest) AS counted
       JOIN links ON links.id = counted.link_id
-     GROUP BY links.id
+      LEFT JOIN domains ON domains.id = links.domain_id
+     GROUP BY links.id, domains.hostname
      ORDER BY clicks DESC, links.slug
      LIMIT :top"""
 
@@ -460,6 +462,7 @@ async def select_link_stats(db: Database, link_id: int, days: int) -> LinkStats:
 class TopLink:
     slug: str
     title: str | None
+    domain: str | None  # its branded domain; None: the default one
     clicks: int
 
 
@@ -499,7 +502,7 @@ async def _select_stats(
         devices=tops["device"],
         countries=tops["country"],
     )
-    return stats, [TopLink(row["slug"], row["title"], row["clicks"]) for row in best]
+    return stats, [TopLink(row["slug"], row["title"], row["domain"], row["clicks"]) for row in best]
 
 
 def top_lists(rows) -> dict[str, list]:
