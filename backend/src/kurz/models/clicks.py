@@ -502,7 +502,8 @@ async def _select_stats(
         devices=tops["device"],
         countries=tops["country"],
     )
-    return stats, [TopLink(row["slug"], row["title"], row["domain"], row["clicks"]) for row in best]
+    top = [TopLink(row["slug"], row["title"], row["domain"], row["clicks"]) for row in best]
+    return stats, top
 
 
 def top_lists(rows) -> dict[str, list]:
