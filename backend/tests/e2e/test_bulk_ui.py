@@ -147,3 +147,17 @@ def test_select_all_matching_a_tag_changes_only_those(page, context) -> None:
     expect(page.get_by_test_id("flash")).to_contain_text("51 links disabled")
     assert call(context, "GET", f"/orgs/{org}/links?status=disabled&tag=Batch")["total"] == 51
     assert call(context, "GET", f"/orgs/{org}/links/{other}")["disabled"] is False
+
+
+def test_the_dashboard_tag_filter(page, context) -> None:
+    owner = sign_up(context)
+    org = create_org(owner)
+    hot = create_link(owner, org, slug=f"hot-{org[:8]}", tags=["Hot"])
+    cold = create_link(owner, org, slug=f"cold-{org[:8]}")
+    for link in (hot, hot, cold):
+        assert httpx.get(link["short_url"]).status_code == 302
+    open_app(page, f"/orgs/{org}/dashboard")
+    expect(page.get_by_test_id("org-total-clicks")).to_have_text("3")
+    page.get_by_test_id("tag-filter").select_option("Hot")
+    expect(page.get_by_test_id("org-total-clicks")).to_have_text("2")
+    assert "tag=Hot" in page.url

@@ -4,6 +4,7 @@ edit, remove; and a link on the domain made with the link form's domain picker."
 import uuid
 from collections.abc import Iterator
 
+import httpx
 import pytest
 from playwright.sync_api import expect
 
@@ -127,6 +128,9 @@ def test_the_table_tells_one_slug_on_two_domains_apart(page, context, zone) -> N
         owner, org, slug="twin", url="https://example.com/branded", domain="go.twin.example"
     )
     open_app(page, f"/orgs/{org}/links")
+    base = page.url.split("/#")[0]
+    visit = httpx.get(f"{base}/twin", headers={"Host": "go.twin.example"})
+    assert visit.headers["location"] == "https://example.com/branded"
     expect(page.locator('[data-testid="link-item"][data-slug="twin"]')).to_have_count(2)
     branded = page.locator('[data-testid="link-item"][data-domain="go.twin.example"]')
     expect(branded.locator("a.short-link")).to_have_attribute(
@@ -164,6 +168,13 @@ def test_the_table_tells_one_slug_on_two_domains_apart(page, context, zone) -> N
     )
     page.get_by_test_id("domain-filter").select_option("")
     expect(page.get_by_test_id("link-item")).to_have_count(2)
+
+    # The dashboard's top links lead to the link on its domain.
+    open_app(page, f"/orgs/{org}/dashboard")
+    expect(
+        page.get_by_test_id("top-links").get_by_role("link", name="Branded twin")
+    ).to_have_attribute("href", f"#/orgs/{org}/links/twin?domain=go.twin.example")
+    open_app(page, f"/orgs/{org}/links")
 
     branded.get_by_role("button", name="Actions for twin").click()
     page.get_by_role("menuitem", name="Delete").click()

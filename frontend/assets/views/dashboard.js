@@ -3,6 +3,7 @@ import { api, path } from '../api.js';
 import { clicksChart } from '../chart.js';
 import { h, loader, page, table } from '../dom.js';
 import { setQuery } from '../router.js';
+import { linkHref } from './links.js';
 import { tagFilter } from './tags.js';
 
 const PERIODS = [7, 30, 90, 365];
@@ -47,7 +48,7 @@ function render(org, stats) {
         empty: 'No clicks yet.',
         rows: stats.top_links,
         columns: [
-          { label: 'Link', cell: (link) => h('a', { href: `#/orgs/${org.id}/links/${encodeURIComponent(link.slug)}` }, link.title || link.slug), class: 'cell-wrap' },
+          { label: 'Link', cell: (link) => h('a', { href: linkHref(org, link.slug, link.domain) }, link.title || link.slug), class: 'cell-wrap' },
           { label: 'Clicks', cell: (link) => link.clicks.toLocaleString(), class: 'num' },
         ],
       })),

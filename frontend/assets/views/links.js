@@ -375,7 +375,7 @@ export function linksView(ctx) {
     field('link-creator', 'Creator', creator),
     field('link-from', 'Created from', dayInput('link-from', 'created_after', false)),
     field('link-to', 'Created until', dayInput('link-to', 'created_before', true)),
-    tagFilter(ctx.org, state.tag, (tag) => update({ tag })),
+    tagFilter(ctx.org, state.tag, (value) => update({ tag: parseTags(value) }), { layout: 'filter' }),
     domainFilter(ctx.org, state.domain, (domain) => update({ domain })),
   );
   let typing;

@@ -36,19 +36,20 @@ export async function loadTags(org) {
 // "a, b" -> ["a", "b"]; the form's text field for a link's tags.
 export const parseTags = (text) => (text || '').split(',').map((name) => name.trim()).filter(Boolean);
 
-// The links list's tag filter: a select of the org's tags; calls onChange([name]) or
-// onChange([]). Several tags from the address show as one choice.
-export function tagFilter(org, selected, onChange) {
-  const several = selected.length > 1 && h('option', { value: selected.join(','), selected: true }, selected.join(' + '));
-  const select = h('select', { id: 'tag-filter', name: 'tag', 'data-testid': 'tag-filter' }, h('option', { value: '' }, 'All tags'), several);
-  const chosen = selected.length === 1 ? selected[0].toLowerCase() : null;
+// A select of the org's tags; calls onChange(name or '') when the choice changes. `selected`
+// may be a list: several tags show as one choice, whose value is their names joined by commas.
+export function tagFilter(org, selected, onChange, { layout = 'inline-field' } = {}) {
+  const names = [selected].flat().filter(Boolean);
+  const several = names.length > 1 && h('option', { value: names.join(','), selected: true }, names.join(' + '));
+  const chosen = names.length === 1 ? names[0].toLowerCase() : null;
+  const select = h('select', { id: 'tag-filter', 'data-testid': 'tag-filter' }, h('option', { value: '' }, 'All tags'), several);
   loadTags(org)
     .then((tags) => {
       select.append(...tags.map((tag) => h('option', { value: tag.name, selected: tag.name.toLowerCase() === chosen }, `${tag.name} (${tag.links})`)));
     })
     .catch(() => {});
-  select.addEventListener('change', () => onChange(parseTags(select.value)));
-  return h('div', { class: 'filter' }, h('label', { for: 'tag-filter' }, 'Tag'), select);
+  select.addEventListener('change', () => onChange(select.value));
+  return h('div', { class: layout }, h('label', { for: 'tag-filter' }, 'Tag'), select);
 }
 
 function editDialog(org, tag, reload) {
