@@ -575,6 +575,12 @@ export function linksView(ctx) {
     else heading.focus();
   }
 
+  // The link's controls under its status, all of them named on hover when the cell cuts them.
+  const controlSummary = (link) => {
+    const marks = controlBadges(link);
+    return marks.length > 0 && h('span', { class: 'cell-sub', title: marks.map((mark) => mark.textContent).join(' · ') }, marks);
+  };
+
   // Slugs are unique per domain: a row is known by both.
   const keyOf = (link) => (link.domain ? `${link.slug}@${link.domain}` : link.slug);
 
@@ -642,13 +648,13 @@ export function linksView(ctx) {
           copy,
         )),
         h('td', { class: 'col-dest', title: shownUrl(link.url) }, shownHost(link.url), lookAlikeBadge(link.url)),
-        h('td', { class: 'col-title' }, link.title || '', tagChips(link.tags)),
+        h('td', { class: 'col-title' }, h('span', { class: 'cell-line' }, link.title || ''), link.tags?.length > 0 && h('span', { class: 'cell-sub' }, tagChips(link.tags))),
         h('td', { class: 'num' }, count.format(link.clicks)),
         h('td', { class: 'col-creator', title: link.created_by?.email ?? '' }, link.created_by?.email ?? 'a removed user'),
         h('td', { class: 'col-created' }, ago(link.created_at)),
         h('td', { class: 'col-status' },
           h('span', { class: `pill pill-${condition}`, 'data-testid': 'link-status' }, STATUS_LABELS[condition]),
-          controlBadges(link)),
+          controlSummary(link)),
         h('td', { class: 'col-menu' }, menu),
       );
       drawSelection();
