@@ -403,3 +403,29 @@ async def test_lists_exports_and_org_stats_by_domain(
     ]
     response = await owner.client.get(f"/api/v1/orgs/{org_id}/stats?domain=go.acme.com")
     assert (await response.get_json())["total_clicks"] == 2
+
+
+async def test_bulk_actions_by_slug_stay_on_their_domain(
+    make_org, add_domain, make_link, dns_zone
+) -> None:
+    org_id, owner = await make_org()
+    await add_domain(org_id, owner, "go.acme.com", dns_zone)
+    await make_link(org_id, owner, "https://default.example/", slug="launch")
+    await make_link(org_id, owner, "https://branded.example/", slug="launch", domain="go.acme.com")
+    links = f"/api/v1/orgs/{org_id}/links"
+
+    body = {"slugs": ["launch"], "domain": "go.acme.com", "disabled": True}
+    response = await owner.client.post(f"{links}/bulk-update", json=body)
+    assert (await response.get_json())["count"] == 1
+    branded = await owner.client.get(f"{links}/launch?domain=go.acme.com")
+    assert (await branded.get_json())["disabled"] is True
+    assert (await (await owner.client.get(f"{links}/launch")).get_json())["disabled"] is False
+
+    response = await owner.client.post(f"{links}/bulk-delete", json={"slugs": ["launch"]})
+    assert (await response.get_json())["count"] == 1  # the default domain's only
+    assert (await owner.client.get(f"{links}/launch")).status_code == 404
+    assert (await owner.client.get(f"{links}/launch?domain=go.acme.com")).status_code == 200
+    response = await owner.client.post(
+        f"{links}/bulk-delete", json={"slugs": ["launch"], "domain": "elsewhere.example"}
+    )
+    assert response.status_code == 404

@@ -395,7 +395,22 @@ export function linksView(ctx) {
   const bulkCount = h('span', { class: 'bulk-count', 'data-testid': 'bulk-count' });
   const selectAll = h('button', { type: 'button', class: 'btn btn-small btn-ghost', 'data-testid': 'select-all-matching', hidden: true });
   const selectionSize = () => (allMatching ? matching : selected.size);
-  const selection = () => (allMatching ? { filter: apiFilter() } : { slugs: [...new Set([...selected].map((key) => links.get(key).slug))] });
+  // The bulk requests for the selection: the filters, or the chosen slugs of each domain.
+  const selections = () => {
+    if (allMatching) return [{ filter: apiFilter() }];
+    const byDomain = new Map();
+    for (const key of selected) {
+      const link = links.get(key);
+      const domain = link.domain ?? '';
+      byDomain.set(domain, [...(byDomain.get(domain) ?? []), link.slug]);
+    }
+    return [...byDomain].map(([domain, slugs]) => (domain ? { slugs, domain } : { slugs }));
+  };
+  const bulk = async (action, extra = {}) => {
+    let count = 0;
+    for (const body of selections()) count += (await api.post(linkApi(ctx.org, action), { ...body, ...extra })).count;
+    return count;
+  };
   // Changes that a member may make to their own links only (export is for anyone's).
   const changes = [
     actionButton('Disable', () => bulkUpdate(true), { class: 'btn btn-small' }),
@@ -487,8 +502,8 @@ export function linksView(ctx) {
   }
 
   async function bulkUpdate(disabled) {
-    const result = await api.post(linkApi(ctx.org, 'bulk-update'), { ...selection(), disabled });
-    notify(`${plural(result.count, 'link')} ${disabled ? 'disabled' : 'enabled'}.`);
+    const count = await bulk('bulk-update', { disabled });
+    notify(`${plural(count, 'link')} ${disabled ? 'disabled' : 'enabled'}.`);
     clearSelection();
     await reload();
   }
@@ -501,8 +516,8 @@ export function linksView(ctx) {
       `Delete ${plural(size, 'link')}`,
     );
     if (!sure) return;
-    const result = await api.post(linkApi(ctx.org, 'bulk-delete'), selection());
-    notify(`Deleted ${plural(result.count, 'link')}.`);
+    const count = await bulk('bulk-delete');
+    notify(`Deleted ${plural(count, 'link')}.`);
     clearSelection();
     await reload();
     heading.focus();

@@ -248,11 +248,14 @@ class BulkFilter(LinkFilters, Input):
 
 
 class BulkSelection(Input):
-    """Exactly one of ``slugs`` (up to 1000 links) or ``filter`` (every link the list with
-    these filters shows)."""
+    """Exactly one of ``slugs`` (up to 1000 links, on ``domain``) or ``filter`` (every link the
+    list with these filters shows)."""
 
     slugs: list[Annotated[str, Field(max_length=64)]] | None = Field(
         None, min_length=1, max_length=1000
+    )
+    domain: str | None = Field(
+        None, max_length=253, description="The domain of slugs; the default domain when absent."
     )
     filter: BulkFilter | None = None
 
@@ -787,7 +790,11 @@ async def _selected(caller: Caller, selection: BulkSelection) -> list[Link]:
     if (selection.slugs is None) == (selection.filter is None):
         raise validation_error("slugs", "Give either slugs or filter.")
     if selection.slugs is not None:
-        where = LinkFilter(slugs=list(dict.fromkeys(selection.slugs)))
+        domain = selection.domain or default_domain()
+        on_domain = await list_filters(caller, None, [], "any", domain)
+        if on_domain is None:
+            raise APIError(404, "LINK_NOT_FOUND", "No such domain in this organization.")
+        where = LinkFilter(**on_domain, slugs=list(dict.fromkeys(selection.slugs)))
     else:
         where = await _filter(caller, selection.filter)
         if where is None:
