@@ -196,9 +196,9 @@ class Server:
         return None
 
 
-def kurz_server(database_url: str, log_dir: Path, recording: bool) -> Server:
+def kurz_server(database_url: str, log_dir: Path, recording: bool, name: str = "") -> Server:
     return Server(
-        name=f"kurz-recording-{'on' if recording else 'off'}",
+        name=name or f"kurz-recording-{'on' if recording else 'off'}",
         module="kurz",
         env={
             "DATABASE_URL": database_url,
@@ -562,23 +562,33 @@ def main() -> None:
         )
         kurz_on = kurz_server(database_url, Path(logs), recording=True)
         kurz_off = kurz_server(database_url, Path(logs), recording=False)
+        # Servers of their own, so that each load's links fit one cache (100,000 entries).
+        kurz_branded = kurz_server(database_url, Path(logs), recording=True, name="kurz-branded")
+        kurz_rules = kurz_server(database_url, Path(logs), recording=True, name="kurz-rules")
+        kurz_servers = (kurz_on, kurz_off, kurz_branded, kurz_rules)
         bare = Server(name="bare", module="bench.bare", env={}, log_dir=Path(logs))
-        servers = {"bare": bare, "recording_on": kurz_on, "recording_off": kurz_off}
+        servers = {
+            "bare": bare,
+            "recording_on": kurz_on,
+            "recording_off": kurz_off,
+            "branded": kurz_branded,
+            "rules": kurz_rules,
+        }
         loads = {
             "bare_1_thread": Load(bare, 1),
             "bare_2_threads": Load(bare, 2),
             "recording_on": Load(kurz_on, options.threads),
             "recording_off": Load(kurz_off, options.threads),
-            "branded": Load(kurz_on, options.threads, seed.BRANDED_HOST),
-            "rules": Load(kurz_on, options.threads, slugs=(seed.RULE_PREFIX, seed.RULE_LINKS)),
+            "branded": Load(kurz_branded, options.threads, seed.BRANDED_HOST),
+            "rules": Load(kurz_rules, options.threads, slugs=(seed.RULE_PREFIX, seed.RULE_LINKS)),
         }
-        for server in (kurz_on, kurz_off):  # both deliver: the receiver is on loopback
+        for server in kurz_servers:  # all deliver: the receiver is on loopback
             server.env["KURZ_WEBHOOKS_ALLOW_PRIVATE"] = "true"
         hooks = None
         try:
-            for server in (kurz_on, kurz_off):
+            for server in kurz_servers:
                 server.start()
-            for server in (kurz_on, kurz_off):
+            for server in kurz_servers:
                 server.wait_ready("/readyz")
             redirect = captured_redirect(kurz_on, f"/{seed.PREFIX}000001")
             bare.env["KURZ_BARE_RESPONSE"] = json.dumps(redirect)
