@@ -160,7 +160,7 @@ class JobWorker:
             try:
                 await self._claim_all()
             except UNAVAILABLE_ERRORS as error:
-                log.warning("jobs: database unavailable (%s); retrying", error)
+                log.warning("jobs: database unavailable (%r); retrying", error)
             except Exception:
                 log.exception("jobs: claiming failed")
 
