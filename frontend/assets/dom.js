@@ -43,14 +43,15 @@ export const plural = (n, word) => `${n} ${word}${n === 1 ? '' : 's'}`;
 
 let flashTimer;
 
+const CARRY_MS = 1000;
+
 // Removes every message (on navigation and on login: they were about the screen left behind),
 // except one posted with `carry` for the screen being navigated to.
 export function clearMessages({ navigating = false } = {}) {
   const region = document.getElementById('flash');
-  if (navigating && region.dataset.carry) {
-    delete region.dataset.carry;
-    return;
-  }
+  // A carried message survives the navigation it announces, redirects right after included.
+  if (navigating && Date.now() - Number(region.dataset.carry || 0) < CARRY_MS) return;
+  delete region.dataset.carry;
   clearTimeout(flashTimer);
   region.replaceChildren();
 }
@@ -60,7 +61,7 @@ export function clearMessages({ navigating = false } = {}) {
 export function notify(message, kind = 'success', { carry = false } = {}) {
   const region = document.getElementById('flash');
   clearTimeout(flashTimer);
-  if (carry) region.dataset.carry = 'yes';
+  if (carry) region.dataset.carry = String(Date.now());
   else delete region.dataset.carry;
   region.replaceChildren(
     h(

@@ -75,7 +75,7 @@ export function verifyEmailView({ query, navigate }) {
     if (session.user) {
       await loadSession();
       navigate('/');
-      notify('Your email is confirmed.');
+      notify('Your email is confirmed.', 'success', { carry: true });
     } else {
       status.replaceChildren(h('p', { class: 'panel panel-success' }, 'Your email is confirmed. ', h('a', { href: '#/login' }, 'Log in')));
     }
