@@ -50,5 +50,13 @@ def open_cursor(kind: str, org_id: str, cursor: str) -> list:
         raise invalid_cursor() from None
 
 
+def open_id_cursor(kind: str, owner: str, cursor: str) -> int:
+    """The one id a cursor sealed as ``[id]`` holds (a list paged by internal id)."""
+    position = open_cursor(kind, owner, cursor)
+    if len(position) != 1 or not isinstance(position[0], int):
+        raise invalid_cursor()
+    return position[0]
+
+
 def invalid_cursor():
     return validation_error("cursor", "Not a cursor from this list.", "INVALID_CURSOR")

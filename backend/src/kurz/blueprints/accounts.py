@@ -24,7 +24,7 @@ from ..accounts import (
 )
 from ..audit import record_audit
 from ..auth import Caller, end_session, hash_secret, require_user, user_required
-from ..cursors import invalid_cursor, open_cursor, seal_cursor
+from ..cursors import open_id_cursor, seal_cursor
 from ..database import get_db
 from ..errors import APIError, validation_error
 from ..jobs import enqueue
@@ -148,7 +148,7 @@ async def activity(query_args: AuditQuery) -> ActivityPage:
     older events; it is null on the last page."""
     user = await require_user()
     cursor = query_args.cursor
-    before_id = None if cursor is None else _activity_position(user.id, cursor)
+    before_id = None if cursor is None else open_id_cursor("activity", user.id, cursor)
     events = await select_account_log_page(get_db(), user.id, query_args.limit + 1, before_id)
     page = events[: query_args.limit]
     more = len(events) > query_args.limit
@@ -156,14 +156,6 @@ async def activity(query_args: AuditQuery) -> ActivityPage:
         items=[_activity_item(event) for event in page],
         next_cursor=seal_cursor("activity", user.id, [page[-1].id]) if more else None,
     )
-
-
-def _activity_position(user_id: str, cursor: str) -> int:
-    """A next_cursor is the last event's internal id, sealed for this account's list."""
-    position = open_cursor("activity", user_id, cursor)
-    if len(position) != 1 or not isinstance(position[0], int):
-        raise invalid_cursor()
-    return position[0]
 
 
 # --- email verification ----------------------------------------------------------------------

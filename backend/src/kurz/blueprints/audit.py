@@ -12,7 +12,7 @@ from quart import Blueprint, Response
 from quart_schema import document_response, validate_querystring, validate_response
 
 from ..auth import require_org_role
-from ..cursors import invalid_cursor, open_cursor, seal_cursor
+from ..cursors import open_id_cursor, seal_cursor
 from ..database import get_db
 from ..errors import validation_error
 from ..models.audit import AuditEntry, AuditFilter, select_audit_page
@@ -96,14 +96,6 @@ def _item(entry: AuditEntry) -> AuditItem:
     )
 
 
-def _decode_cursor(org_id: str, cursor: str) -> int:
-    """A next_cursor is the last entry's internal id, sealed (see kurz.cursors)."""
-    position = open_cursor("audit", org_id, cursor)
-    if len(position) != 1 or not isinstance(position[0], int):
-        raise invalid_cursor()
-    return position[0]
-
-
 def _filter(query: AuditFilters) -> AuditFilter:
     actor = query.actor
     if actor is not None:
@@ -127,9 +119,8 @@ async def audit_log(org_id: str, query_args: AuditQuery) -> AuditPage:
     older entries; it is null on the last page.
     """
     caller = await require_org_role(org_id, "admin")
-    before_id = (
-        None if query_args.cursor is None else _decode_cursor(caller.org_id, query_args.cursor)
-    )
+    cursor = query_args.cursor
+    before_id = None if cursor is None else open_id_cursor("audit", caller.org_id, cursor)
     entries = await select_audit_page(
         get_db(), caller.org_id, query_args.limit + 1, before_id, _filter(query_args)
     )
