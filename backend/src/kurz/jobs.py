@@ -111,6 +111,7 @@ class JobWorker:
     kinds: dict[str, JobKind] = field(default_factory=dict)
     _db: Database | None = None
     _task: asyncio.Task | None = None
+    _stopping: bool = False
     _running: dict[str, set[asyncio.Task]] = field(default_factory=dict)
     _wake: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -124,12 +125,15 @@ class JobWorker:
 
     async def start(self, db: Database) -> None:
         self._db = db
+        self._stopping = False
         self._task = asyncio.create_task(self._run(), name="kurz-jobs")
 
     async def stop(self, grace: float = 5.0) -> None:
         """Stop claiming; give running jobs ``grace`` seconds, then cancel them (their leases
         run out and another instance, or the next start, runs them again)."""
         if self._task is not None:
+            # The flag ends the loop even if a library it awaits swallowed the cancellation.
+            self._stopping = True
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
@@ -153,9 +157,13 @@ class JobWorker:
         return sum(len(tasks) for tasks in self._running.values())
 
     async def _run(self) -> None:
-        while True:
+        while not self._stopping:
+            # asyncio.timeout, not wait_for: Python 3.11's wait_for can swallow a cancellation.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self.poll_seconds)
+                async with asyncio.timeout(self.poll_seconds):
+                    await self._wake.wait()
+            if self._stopping:
+                return
             self._wake.clear()
             try:
                 await self._claim_all()

@@ -264,7 +264,8 @@ class LinkListener:
             self.connected.set()
             while not lost.is_set():
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(lost.wait(), self.health_interval)
+                    async with asyncio.timeout(self.health_interval):
+                        await lost.wait()
                 if not lost.is_set():
                     # A silently dropped network path shows no termination; a query does.
                     await connection.fetchval("SELECT 1", timeout=5)
