@@ -190,6 +190,12 @@ def test_bulk_add_and_remove_a_tag_shows_in_the_chips(page, context) -> None:
     expect(row(page, tagged).get_by_test_id("tag-chip")).to_have_text(["Launch"])
     expect(row(page, bare).get_by_test_id("tag-chip")).to_have_text(["Launch", "Summer"])
     assert call(context, "GET", f"/orgs/{org}/links?tag=summer")["total"] == 1
+    # Each link's own history names its tags before and after.
+    open_app(page, f"/orgs/{org}/activity?link={tagged}")
+    log = page.get_by_test_id("audit-table").locator("tbody tr")
+    expect(log).to_have_count(3)
+    expect(log.nth(0)).to_contain_text("Tags: Launch, Summer → Launch")
+    expect(log.nth(1)).to_contain_text("Tags: Launch → Launch, Summer")
 
 
 def test_error_messages_close_and_messages_clear_on_navigation(page, context, watch) -> None:
