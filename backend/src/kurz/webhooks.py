@@ -184,10 +184,12 @@ def payload(type: str, data: BaseModel | dict, at: datetime | None = None) -> st
 
 
 async def emit(
-    connection: Connection | Database, org_id: str, type: str, data: BaseModel | dict
+    connection: Connection | Database, org_id: str, type: str, *data: BaseModel | dict
 ) -> None:
-    """Store the event for the org's endpoints subscribed to it, in the caller's transaction."""
-    await insert_event(connection, org_id, type, payload(type, data))
+    """Store an event of ``type`` per ``data`` for the org's endpoints subscribed to it, in
+    the caller's transaction (one statement however many)."""
+    if data:
+        await insert_event(connection, org_id, type, [payload(type, item) for item in data])
 
 
 # --- delivery ------------------------------------------------------------------------------

@@ -159,6 +159,45 @@ def test_bulk_select_ranges_all_matching_and_each_action(page, context) -> None:
     assert call(context, "GET", f"/orgs/{org}/links")["total"] == 0
 
 
+def test_bulk_add_and_remove_a_tag_shows_in_the_chips(page, context) -> None:
+    owner = sign_up(context)
+    org = create_org(owner)
+    tagged = create_link(owner, org, tags=["Launch"])["slug"]
+    bare, untouched = (create_link(owner, org)["slug"] for _ in range(2))
+    open_app(page, f"/orgs/{org}/links")
+    bar = page.get_by_role("region", name="Selected links")
+
+    row(page, tagged).get_by_role("checkbox").click()
+    row(page, bare).get_by_role("checkbox").click()
+    bar.get_by_role("button", name="Add tag").click()
+    dialog = page.get_by_role("dialog", name="Add tags to 2 links")
+    dialog.get_by_label("Tags").fill("Summer, launch")
+    dialog.get_by_role("button", name="Add tags").click()
+    expect(page.get_by_test_id("flash")).to_contain_text("Tagged 2 links with Summer, launch")
+    expect(dialog).to_have_count(0)
+    expect(bar).to_be_hidden()
+    for slug in (tagged, bare):
+        expect(row(page, slug).get_by_test_id("tag-chip")).to_have_text(["Launch", "Summer"])
+    expect(row(page, untouched).get_by_test_id("tag-chip")).to_have_count(0)
+
+    row(page, tagged).get_by_role("checkbox").click()
+    row(page, untouched).get_by_role("checkbox").click()
+    bar.get_by_role("button", name="Remove tag").click()
+    dialog = page.get_by_role("dialog", name="Remove tags from 2 links")
+    dialog.get_by_label("Tags").fill("SUMMER")
+    dialog.get_by_role("button", name="Remove tags").click()
+    expect(page.get_by_test_id("flash")).to_contain_text("Took SUMMER off 1 link")
+    expect(row(page, tagged).get_by_test_id("tag-chip")).to_have_text(["Launch"])
+    expect(row(page, bare).get_by_test_id("tag-chip")).to_have_text(["Launch", "Summer"])
+    assert call(context, "GET", f"/orgs/{org}/links?tag=summer")["total"] == 1
+    # Each link's own history names its tags before and after.
+    open_app(page, f"/orgs/{org}/activity?link={tagged}")
+    log = page.get_by_test_id("audit-table").locator("tbody tr")
+    expect(log).to_have_count(3)
+    expect(log.nth(0)).to_contain_text("Tags: Launch, Summer → Launch")
+    expect(log.nth(1)).to_contain_text("Tags: Launch → Launch, Summer")
+
+
 def test_error_messages_close_and_messages_clear_on_navigation(page, context, watch) -> None:
     watch.expect(409, "POST")
     owner = sign_up(context)

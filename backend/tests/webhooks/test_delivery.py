@@ -77,6 +77,25 @@ async def test_every_event_type_arrives_signed_as_the_api_shows_it(
     assert len({r.id for r in receiver.delivered()}) == len(ALL_EVENTS)
 
 
+async def test_a_bulk_update_sends_link_updated_for_each_changed_link(
+    make_org, make_link, make_webhook, receiver, deliver
+) -> None:
+    org_id, owner = await make_org()
+    await make_link(org_id, owner, slug="tag-me")
+    await make_link(org_id, owner, slug="tagged", tags=["Promo"])
+    await make_webhook(org_id, owner, ["link.updated"])
+    links = f"/api/v1/orgs/{org_id}/links"
+    response = await owner.client.post(
+        f"{links}/bulk-update", json={"slugs": ["tag-me", "tagged"], "add_tags": ["promo"]}
+    )
+    assert (await response.get_json())["slugs"] == ["tag-me"]
+    await deliver()
+    [event] = [r.event for r in receiver.delivered()]
+    assert event["type"] == "link.updated"
+    assert event["data"] == await (await owner.client.get(f"{links}/tag-me")).get_json()
+    assert event["data"]["tags"] == ["Promo"]
+
+
 async def test_an_invitation_accepted_by_registering_adds_a_member(
     make_org, make_webhook, signup, receiver, deliver
 ) -> None:

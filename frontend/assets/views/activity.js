@@ -35,7 +35,7 @@ const KINDS = [
   ['token', 'API tokens'],
   ['org', 'Organization'],
 ];
-const FIELDS = { url: 'Destination', title: 'Title', expires_at: 'Expiry', redirect_status: 'Redirect type' };
+const FIELDS = { url: 'Destination', title: 'Title', expires_at: 'Expiry', redirect_status: 'Redirect type', tags: 'Tags' };
 const FILTERS = ['actor', 'action', 'link'];
 
 const who = (entry) => {
@@ -43,7 +43,11 @@ const who = (entry) => {
   if (entry.token_id) return entry.token_name ? `API token “${entry.token_name}”` : 'An API token';
   return '—';
 };
-const shown = (value) => (value === null || value === '' ? 'none' : typeof value === 'object' ? JSON.stringify(value) : String(value));
+const shown = (value) => {
+  if (value === null || value === '' || (Array.isArray(value) && !value.length)) return 'none';
+  if (Array.isArray(value)) return value.join(', '); // a link's tags
+  return typeof value === 'object' ? JSON.stringify(value) : String(value);
+};
 // A link's edit reads "Destination: old → new"; other entries list their details.
 const details = (detail) => {
   const { changes, ...rest } = detail || {};

@@ -9,7 +9,7 @@ import { setQuery } from '../router.js';
 import { atLeast } from '../session.js';
 import { domainFilter, domainPicker, domainQuery } from './domains.js';
 import { controlBadges, linkControls } from './link_controls.js';
-import { parseTags, tagChips, tagFilter } from './tags.js';
+import { loadTags, parseTags, tagChips, tagFilter } from './tags.js';
 
 const PAGE_SIZE = 50;
 
@@ -412,10 +412,13 @@ export function linksView(ctx) {
     return count;
   };
   // Changes that a member may make to their own links only (export is for anyone's).
+  const deleteButton = actionButton('Delete', bulkDelete, { class: 'btn btn-small btn-danger' });
   const changes = [
     actionButton('Disable', () => bulkUpdate(true), { class: 'btn btn-small' }),
     actionButton('Enable', () => bulkUpdate(false), { class: 'btn btn-small' }),
-    actionButton('Delete', bulkDelete, { class: 'btn btn-small btn-danger' }),
+    h('button', { type: 'button', class: 'btn btn-small', onclick: () => bulkTagsDialog('add_tags') }, 'Add tag'),
+    h('button', { type: 'button', class: 'btn btn-small', onclick: () => bulkTagsDialog('remove_tags') }, 'Remove tag'),
+    deleteButton,
   ];
   const bulkReason = h('p', { class: 'hint bulk-reason', id: 'bulk-reason', 'data-testid': 'bulk-reason', hidden: true });
   const bulkBar = h(
@@ -423,10 +426,9 @@ export function linksView(ctx) {
     { class: 'bulk-bar', 'data-testid': 'bulk-bar', hidden: true, role: 'region', 'aria-label': 'Selected links' },
     bulkCount,
     selectAll,
-    changes[0],
-    changes[1],
+    changes.filter((button) => button !== deleteButton),
     actionButton('Export CSV', exportSelection, { class: 'btn btn-small' }),
-    changes[2],
+    deleteButton,
     h('button', { type: 'button', class: 'btn btn-small btn-ghost', onclick: () => clearSelection() }, 'Clear selection'),
     bulkReason,
   );
@@ -506,6 +508,43 @@ export function linksView(ctx) {
     notify(`${plural(count, 'link')} ${disabled ? 'disabled' : 'enabled'}.`);
     clearSelection();
     await reload();
+  }
+
+  // Puts tags on (field add_tags) or takes them off (remove_tags) every selected link.
+  function bulkTagsDialog(field) {
+    const adding = field === 'add_tags';
+    const size = selectionSize();
+    const suggestions = h('datalist', { id: 'bulk-tag-names' });
+    loadTags(ctx.org)
+      .then((tags) => suggestions.append(...tags.map((tag) => h('option', { value: tag.name }))))
+      .catch(() => {});
+    openDialog(adding ? `Add tags to ${plural(size, 'link')}` : `Remove tags from ${plural(size, 'link')}`, (close) =>
+      form({
+        id: 'bulk-tags-form',
+        fields: [
+          {
+            name: field,
+            label: 'Tags',
+            required: true,
+            autocomplete: 'off',
+            attrs: { list: 'bulk-tag-names' },
+            hint: adding ? 'Separated by commas; a new name becomes a tag. A link keeps at most 10.' : 'Separated by commas.',
+          },
+          { element: suggestions },
+        ],
+        submitLabel: adding ? 'Add tags' : 'Remove tags',
+        extra: h('button', { type: 'button', class: 'btn', onclick: close }, 'Cancel'),
+        onSubmit: async (values) => {
+          const tags = parseTags(values[field]);
+          const count = await bulk('bulk-update', { [field]: tags });
+          notify(adding ? `Tagged ${plural(count, 'link')} with ${tags.join(', ')}.` : `Took ${tags.join(', ')} off ${plural(count, 'link')}.`);
+          close();
+          clearSelection();
+          await reload();
+          heading.focus();
+        },
+      }),
+    );
   }
 
   async function bulkDelete() {

@@ -53,7 +53,7 @@ from ..models.links import (
     select_links,
     select_links_page,
     update_link,
-    update_links_disabled,
+    update_links,
 )
 from ..models.tags import ensure_tags, select_tag_ids
 from ..passwords import LINK_PASSWORD_COST, check_link_password, hash_password
@@ -264,6 +264,15 @@ class BulkUpdate(BulkSelection):
     """What to change in every selected link: at least one field."""
 
     disabled: bool | None = Field(None, description="true disables the links, false enables them.")
+    add_tags: list[str] = Field(
+        default_factory=list,
+        description="Tag names (any letter case) to put on every link; new ones are created. "
+        "A link keeps at most 10 tags.",
+    )
+    remove_tags: list[str] = Field(
+        default_factory=list,
+        description="Tag names (any letter case) to take off every link that has them.",
+    )
 
 
 class BulkResult(BaseModel):
@@ -439,24 +448,66 @@ async def list_links(org_id: str, query_args: LinkQuery) -> LinkPage:
 @validate_response(BulkResult)
 @problems(400, 401, 403, 404, 503)
 async def bulk_update_links(org_id: str, data: BulkUpdate) -> BulkResult:
-    """Disable or enable many links at once, all or none: the given ``slugs``, or every link
-    that ``filter`` matches. A member may change only their own links: when any selected link
-    is someone else's, nothing changes (403). Audited as one entry per changed link."""
+    """Disable or enable many links at once, and add or take off tags, all or none: the given
+    ``slugs``, or every link that ``filter`` matches. A member may change only their own
+    links: when any selected link is someone else's, nothing changes (403). Answers the links
+    that changed; each gets its audit entries and a ``link.updated`` event, as an edit would."""
     caller = await require_org_role(org_id)
-    if data.disabled is None:
-        raise validation_error("disabled", "Nothing to change: give disabled.")
+    add = check_tag_names(data.add_tags, "add_tags", MAX_TAGS)
+    remove = check_tag_names(data.remove_tags, "remove_tags", None)
+    both = {name.lower() for name in add} & {name.lower() for name in remove}
+    if both:
+        raise validation_error(
+            "remove_tags", f"A tag cannot be added and removed at once: {', '.join(sorted(both))}."
+        )
+    if data.disabled is None and not add and not remove:
+        raise validation_error(
+            "disabled", "Nothing to change: give disabled, add_tags or remove_tags."
+        )
     db = get_db()
     async with db.transaction():
         links = await _selected(caller, data)
-        changed_ids = await update_links_disabled(
-            db, caller.org_id, [link.id for link in links], data.disabled
+        _check_tag_room(links, add, remove)
+        changed = await update_links(
+            db,
+            caller.org_id,
+            [link.id for link in links],
+            disabled=data.disabled,
+            # Only tags that end up on a link are created.
+            add_tag_ids=await ensure_tags(db, caller.org_id, add) if links else [],
+            remove_tag_ids=await select_tag_ids(db, caller.org_id, remove) if remove else [],
         )
-        changed = [link for link in links if link.id in changed_ids]
+        await emit(db, caller.org_id, "link.updated", *(_out(link) for link in changed))
+        before = {link.id: link for link in links}
+        toggled = [link for link in changed if link.disabled != before[link.id].disabled]
         action = "link.disable" if data.disabled else "link.enable"
-        await record_audits(caller, action, [(link.slug, {"url": link.url}) for link in changed])
+        await record_audits(caller, action, [(link.slug, {"url": link.url}) for link in toggled])
+        edited = [(link, _edits(before[link.id], link)) for link in changed]
+        await record_audits(
+            caller,
+            "link.update",
+            [(link.slug, {"url": link.url, **edits}) for link, edits in edited if edits],
+        )
     for link in changed:
         _forget(link)
     return BulkResult(count=len(changed), slugs=[link.slug for link in changed])
+
+
+def _check_tag_room(links: list[Link], add: list[str], remove: list[str]) -> None:
+    """400 when adding tags would give any of the links more than MAX_TAGS."""
+    adding = {name.lower() for name in add}
+    removing = {name.lower() for name in remove}
+    full = [
+        link.slug
+        for link in links
+        if len({name.lower() for name in link.tags} - removing | adding) > MAX_TAGS
+    ]
+    if full:
+        raise validation_error(
+            "add_tags",
+            f"A link has at most {MAX_TAGS} tags; {len(full)} of the selected links would have "
+            f"more (such as {full[0]}). Nothing was changed.",
+        )
 
 
 @blueprint.post(LINKS + "/bulk-delete")
@@ -739,7 +790,7 @@ def _check_may_change(caller: Caller, link: Link) -> None:
 
 
 # The changes to a link the audit log shows as "from" -> "to" (disabling has entries of its own).
-AUDITED_EDITS = ("url", "title", "expires_at", "redirect_status")
+AUDITED_EDITS = ("url", "title", "expires_at", "redirect_status", "tags")
 
 
 def _edits(before: Link, after: Link) -> dict:

@@ -204,7 +204,7 @@ async def test_webhook(org_id: str, webhook_id: str) -> tuple[Accepted, int]:
     async with db.transaction():
         webhook = await _existing(caller, webhook_id)
         ping = payload("ping", {"webhook_id": webhook.id, "url": webhook.url})
-        await insert_event(db, caller.org_id, "ping", ping, webhook_id=webhook.id)
+        await insert_event(db, caller.org_id, "ping", [ping], webhook_id=webhook.id)
     current_app.extensions["kurz.jobs"].wake()
     return Accepted(), 202
 

@@ -367,17 +367,40 @@ async def update_link(
     return _link(row)
 
 
-async def update_links_disabled(
-    db: Database, org_id: str, ids: list[int], disabled: bool
-) -> set[int]:
-    """Disable (or enable) these links; the ids of those that were not so already."""
+async def update_links(
+    db: Database,
+    org_id: str,
+    ids: list[int],
+    *,
+    disabled: bool | None = None,
+    add_tag_ids: list[int] | None = None,
+    remove_tag_ids: list[int] | None = None,
+) -> list[Link]:
+    """Disable (or enable) these links and add and take off tags, each only where given; the
+    links this changed, as they are now."""
     rows = await db.fetch_all(
-        """UPDATE links SET disabled = :disabled, updated_at = now()
-            WHERE org_id = :org_id AND id = ANY(:ids) AND disabled <> :disabled
-           RETURNING id""",
-        {"org_id": org_id, "ids": ids, "disabled": disabled},
+        f"""WITH changed AS (
+                UPDATE links
+                   SET disabled = coalesce(:disabled, disabled),
+                       tag_ids = ARRAY(SELECT unnest(tag_ids || CAST(:add AS BIGINT[]))
+                                       EXCEPT SELECT unnest(CAST(:remove AS BIGINT[]))),
+                       updated_at = now()
+                 WHERE org_id = :org_id AND id = ANY(:ids)
+                   AND (disabled <> coalesce(:disabled, disabled)
+                        OR NOT tag_ids @> CAST(:add AS BIGINT[])
+                        OR tag_ids && CAST(:remove AS BIGINT[]))
+                RETURNING *
+            )
+            SELECT {_COLUMNS} FROM changed AS links {_JOINS} ORDER BY links.id""",  # noqa: S608
+        {
+            "org_id": org_id,
+            "ids": ids,
+            "disabled": disabled,
+            "add": add_tag_ids or [],
+            "remove": remove_tag_ids or [],
+        },
     )
-    return {row["id"] for row in rows}
+    return [_link(row) for row in rows]
 
 
 async def delete_links(db: Database, org_id: str, ids: list[int]) -> None:

@@ -191,12 +191,12 @@ async def insert_event(
     connection: Connection | Database,
     org_id: str,
     type: str,
-    payload: str,
+    payloads: list[str],
     webhook_id: str | None = None,
 ) -> int:
-    """Store an event and queue its deliveries: to ``webhook_id`` alone (a ping), or to the
-    org's enabled endpoints subscribed to ``type``. Nothing is stored when none is; returns
-    how many deliveries were queued."""
+    """Store an event per payload and queue their deliveries: to ``webhook_id`` alone (a
+    ping), or to the org's enabled endpoints subscribed to ``type``. Nothing is stored when
+    none is; returns how many deliveries were queued."""
     rows = await connection.fetch_all(
         f"""WITH targets AS (
                 SELECT id, org_id FROM webhooks
@@ -206,11 +206,13 @@ async def insert_event(
                             ELSE id = CAST(:webhook_id AS UUID) END
             ), event AS (
                 INSERT INTO webhook_events (org_id, type, payload)
-                SELECT :org_id, :type, CAST(:payload AS JSON) WHERE EXISTS (SELECT FROM targets)
+                SELECT :org_id, :type, CAST(payload AS JSON)
+                  FROM unnest(CAST(:payloads AS TEXT[])) AS payload
+                 WHERE EXISTS (SELECT FROM targets)
                 RETURNING id, org_id
             ), {_QUEUE}
             RETURNING id""",  # noqa: S608
-        {"org_id": org_id, "type": type, "payload": payload, "webhook_id": webhook_id},
+        {"org_id": org_id, "type": type, "payloads": payloads, "webhook_id": webhook_id},
     )
     return len(rows)
 
