@@ -96,6 +96,23 @@ async def test_a_bulk_update_sends_link_updated_for_each_changed_link(
     assert event["data"]["tags"] == ["Promo"]
 
 
+async def test_a_bulk_delete_sends_link_deleted_for_each_link(
+    make_org, make_link, make_webhook, receiver, deliver
+) -> None:
+    org_id, owner = await make_org()
+    for slug in ("gone-1", "gone-2", "kept"):
+        await make_link(org_id, owner, slug=slug)
+    await make_webhook(org_id, owner, ["link.deleted"])
+    response = await owner.client.post(
+        f"/api/v1/orgs/{org_id}/links/bulk-delete", json={"slugs": ["gone-1", "gone-2"]}
+    )
+    assert (await response.get_json())["count"] == 2
+    await deliver()
+    events = [r.event for r in receiver.delivered()]
+    assert {event["type"] for event in events} == {"link.deleted"}
+    assert sorted(event["data"]["slug"] for event in events) == ["gone-1", "gone-2"]
+
+
 async def test_an_invitation_accepted_by_registering_adds_a_member(
     make_org, make_webhook, signup, receiver, deliver
 ) -> None:

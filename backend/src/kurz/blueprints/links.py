@@ -517,12 +517,14 @@ def _check_tag_room(links: list[Link], add: list[str], remove: list[str]) -> Non
 async def bulk_delete_links(org_id: str, data: BulkSelection) -> BulkResult:
     """Delete many links at once, all or none: the given ``slugs``, or every link that
     ``filter`` matches. A member may delete only their own links: when any selected link is
-    someone else's, nothing is deleted (403). Audited as one entry per link."""
+    someone else's, nothing is deleted (403). Audited as one entry per link, and each gets a
+    ``link.deleted`` event, as a single delete would."""
     caller = await require_org_role(org_id)
     db = get_db()
     async with db.transaction():
         links = await _selected(caller, data)
         await delete_links(db, caller.org_id, [link.id for link in links])
+        await emit(db, caller.org_id, "link.deleted", *(_out(link) for link in links))
         await record_audits(
             caller, "link.delete", [(link.slug, {"url": link.url}) for link in links]
         )
