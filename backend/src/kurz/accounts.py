@@ -109,8 +109,9 @@ async def second_factor(
 ) -> bool:
     """Whether a login brings a valid TOTP code (not used before) or an unused recovery code;
     either is spent by this check. A recovery code used is told to the user by mail."""
-    secret, _ = await select_totp(db, user.id)
-    if code and secret:
+    sealed, _ = await select_totp(db, user.id)
+    secret = totp.open_secret(sealed, user.id) if code and sealed else None
+    if secret:
         step = totp.matching_step(secret, code)
         return step is not None and await use_totp_step(db, user.id, step)
     if not recovery_code:

@@ -218,3 +218,38 @@ async def test_wrong_codes_count_as_failed_logins(app_factory, settings, clock) 
         locked = await client.post("/api/v1/session", json={**body, "totp": right})
     assert answers[:10] == [401] * 10 and answers[10] == 429
     assert locked.status_code == 429  # even the right code waits out the window
+
+
+async def test_secrets_are_stored_encrypted(app, app_factory, settings, client, signup, clock):
+    account = await signup()
+    secret, codes = await enable_totp(account, clock)
+    db = app.extensions["kurz.db"]
+    stored = await db.fetch_val("SELECT totp_secret FROM users WHERE id = :id", {"id": account.id})
+    assert stored and secret not in stored and secret.lower() not in stored.lower()
+    clock["t"] += 30
+    code = pyotp.TOTP(secret).at(clock["t"])
+    assert (await login(client, account, totp=code)).status_code == 200
+
+    # Under another KURZ_SECRET_KEY the stored secret is unreadable: right codes fail, and the
+    # recovery codes (stored hashed) are the way in.
+    other = app_factory(settings, secret_key="another-secret-key-for-this-test-only")
+    async with other.test_app():
+        other_client = other.test_client()
+        clock["t"] += 30
+        code = pyotp.TOTP(secret).at(clock["t"])
+        assert (await login(other_client, account, totp=code)).status_code == 401
+        assert (await login(other_client, account, recovery_code=codes[0])).status_code == 200
+
+
+async def test_a_secret_being_set_up_is_stored_encrypted(app, signup, clock) -> None:
+    account = await signup()
+    secret = (await (await account.client.post("/api/v1/users/me/totp")).get_json())["secret"]
+    pending = await app.extensions["kurz.db"].fetch_val(
+        "SELECT totp_pending_secret FROM users WHERE id = :id", {"id": account.id}
+    )
+    assert pending and secret not in pending
+    qr = await account.client.get("/api/v1/users/me/totp/qr")
+    assert qr.status_code == 200
+    code = pyotp.TOTP(secret).at(clock["t"])
+    response = await account.client.post("/api/v1/users/me/totp/confirm", json={"code": code})
+    assert response.status_code == 200

@@ -281,7 +281,7 @@ async def start_totp() -> TotpSetupOut:
     if user.totp_enabled:
         raise APIError(409, "TOTP_ALREADY_ENABLED", "Two-factor is on; turn it off first.")
     secret = totp.new_secret()
-    await update_pending_totp(get_db(), user.id, secret)
+    await update_pending_totp(get_db(), user.id, totp.seal_secret(secret, user.id))
     return TotpSetupOut(secret=secret, otpauth_uri=totp.otpauth_uri(secret, user.email))
 
 
@@ -292,10 +292,11 @@ async def totp_qr() -> Response:
     """The QR code (SVG) of the ``otpauth://`` URI being set up."""
     user = await require_user()
     _, pending = await select_totp(get_db(), user.id)
-    if pending is None:
+    secret = totp.open_secret(pending, user.id) if pending else None
+    if secret is None:
         raise APIError(404, "TOTP_NOT_STARTED", "Start setting up two-factor first.")
     return Response(
-        totp.qr_svg(totp.otpauth_uri(pending, user.email)),
+        totp.qr_svg(totp.otpauth_uri(secret, user.email)),
         content_type="image/svg+xml",
         headers={"Cache-Control": "no-store"},
     )
@@ -314,7 +315,8 @@ async def confirm_totp(data: CodeIn) -> RecoveryCodesOut:
     await check_login_failures(user.email)
     db = get_db()
     _, pending = await select_totp(db, user.id)
-    step = totp.matching_step(pending, data.code) if pending else None
+    secret = totp.open_secret(pending, user.id) if pending else None
+    step = totp.matching_step(secret, data.code) if secret else None
     if step is None:
         await record_login_failure(user.email)
         raise APIError(400, "INVALID_CODE", "The code is wrong or has expired.")
