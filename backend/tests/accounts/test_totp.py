@@ -253,3 +253,31 @@ async def test_a_secret_being_set_up_is_stored_encrypted(app, signup, clock) -> 
     code = pyotp.TOTP(secret).at(clock["t"])
     response = await account.client.post("/api/v1/users/me/totp/confirm", json={"code": code})
     assert response.status_code == 200
+
+
+async def test_admins_see_who_has_two_factor(
+    client, make_org, add_member, make_token, clock
+) -> None:
+    org_id, owner = await make_org()
+    admin = await add_member(org_id, owner, "admin")
+    member = await add_member(org_id, owner)
+    await enable_totp(member, clock)
+    members = f"/api/v1/orgs/{org_id}/members"
+
+    for account in (owner, admin):
+        response = await account.client.get(members)
+        assert response.status_code == 200
+        items = (await response.get_json())["items"]
+        assert {item["email"]: item["two_factor"] for item in items} == {
+            owner.email: False,
+            admin.email: False,
+            member.email: True,
+        }
+    # API tokens act as admins at most: an admin token sees it too.
+    token = await make_token(org_id, owner, role="admin")
+    items = (await (await client.get(members, headers=token)).get_json())["items"]
+    assert all("two_factor" in item for item in items)
+    # Plain members see the list as before, without anyone's two-factor status.
+    items = (await (await member.client.get(members)).get_json())["items"]
+    assert len(items) == 3
+    assert [set(item) for item in items] == [{"user_id", "email", "name", "role", "joined_at"}] * 3
