@@ -142,11 +142,18 @@ async def test_recovery_codes_can_be_renewed(client, signup, clock) -> None:
 
 async def test_turning_it_off_needs_the_password(client, signup, clock) -> None:
     account = await signup()
-    await enable_totp(account, clock)
+    secret, _ = await enable_totp(account, clock)
+    session = await (await account.client.get("/api/v1/session")).get_json()
+    assert session["has_password"] is True
     response = await account.client.post("/api/v1/users/me/totp")
     assert response.status_code == 409  # no silent replacement while it is on
     response = await account.client.delete("/api/v1/users/me/totp", json={"password": "wrong"})
     assert response.status_code == 400
+    # A code is no stand-in for the password of an account that has one.
+    clock["t"] += 30
+    code = pyotp.TOTP(secret).at(clock["t"])
+    response = await account.client.delete("/api/v1/users/me/totp", json={"totp": code})
+    assert (await response.get_json())["code"] == "WRONG_PASSWORD"
     response = await account.client.delete("/api/v1/users/me/totp", json={"password": PASSWORD})
     assert response.status_code == 204
     assert (await login(client, account)).status_code == 200

@@ -230,7 +230,7 @@ def test_sign_in_with_sso_through_the_providers_login_page(
 
         # With two-factor on, the provider's word is not enough: the code is asked for.
         totp = pyotp.TOTP(call(context, "POST", "/users/me/totp")["secret"])
-        call(context, "POST", "/users/me/totp/confirm", {"code": totp.now()})
+        confirmed = call(context, "POST", "/users/me/totp/confirm", {"code": totp.now()})
         page.get_by_role("button", name="Log out").click()
         page.get_by_test_id("sso-button").click()
         page.get_by_placeholder("sub").fill("sso-user-1")
@@ -241,6 +241,14 @@ def test_sign_in_with_sso_through_the_providers_login_page(
         step.get_by_label("Code from your authenticator app").fill(totp.at(time.time() + 30))
         step.get_by_role("button", name="Log in").click()
         expect(page.get_by_test_id("user-email")).to_have_text(email)
+
+        # Without a password, a recovery code (or a code from the app) turns two-factor off.
+        open_app(page, "/account")
+        form = page.locator("#totp-disable-form")
+        field = form.get_by_label("Code from your authenticator app, or a recovery code")
+        field.fill(confirmed["recovery_codes"][0])
+        form.get_by_role("button", name="Turn off two-factor").click()
+        expect(page.get_by_test_id("totp-start")).to_be_visible()
     finally:
         context.close()
     assert not watch.problems, "\n".join(watch.problems)
