@@ -104,20 +104,33 @@ async def record_account_event(
         )
 
 
+async def spend_second_factor(
+    db: Database, user: User, code: str | None, recovery_code: str | None
+) -> str | None:
+    """Which second factor the user proved, ``totp`` (a valid code not used before) or
+    ``recovery_code`` (an unused one), spending it; None when neither holds."""
+    sealed, _ = await select_totp(db, user.id)
+    secret = totp.open_secret(sealed, user.id) if code and sealed else None
+    if secret:
+        step = totp.matching_step(secret, code)
+        used = step is not None and await use_totp_step(db, user.id, step)
+        return "totp" if used else None
+    if recovery_code and await use_recovery_code(
+        db, user.id, totp.hash_recovery_code(recovery_code)
+    ):
+        return "recovery_code"
+    return None
+
+
 async def second_factor(
     db: Database, user: User, code: str | None, recovery_code: str | None
 ) -> bool:
     """Whether a login brings a valid TOTP code (not used before) or an unused recovery code;
     either is spent by this check. A recovery code used is told to the user by mail."""
-    secret, _ = await select_totp(db, user.id)
-    if code and secret:
-        step = totp.matching_step(secret, code)
-        return step is not None and await use_totp_step(db, user.id, step)
-    if not recovery_code:
-        return False
     async with db.transaction():
-        if not await use_recovery_code(db, user.id, totp.hash_recovery_code(recovery_code)):
-            return False
+        method = await spend_second_factor(db, user, code, recovery_code)
+        if method != "recovery_code":
+            return method is not None
         left = await count_recovery_codes(db, user.id)
         await queue_mail(
             db,

@@ -8,8 +8,9 @@ one instance at a time and is taken up again by any instance once the lease of a
 died has run out. Handlers must therefore tolerate running again after a crash (at least once).
 
 A handler that returns has finished its job (the row is deleted). One that raises is retried
-after the kind's next delay; ``RetryLater`` chooses the delay itself. Out of delays, the job is
-kept with ``failed_at`` set and its last error.
+after the kind's next delay; ``RetryLater`` chooses the delay itself, and ``GiveUp`` says that
+no retry can help. Out of delays (or given up on), the job is kept with ``failed_at`` set and its
+last error.
 """
 
 import asyncio
@@ -51,6 +52,11 @@ class RetryLater(Exception):  # noqa: N818 (a signal, not an error)
         super().__init__(reason or f"retry in {delay:g}s")
         self.delay = delay
         self.count_attempt = count_attempt
+
+
+class GiveUp(Exception):  # noqa: N818 (a signal, not an error)
+    """Raised by a handler: this job can never succeed (a permanent refusal), so it fails for
+    good now instead of being retried."""
 
 
 Handler = Callable[[Database, Job], Awaitable[None]]
@@ -236,7 +242,7 @@ class JobWorker:
         retry = isinstance(error, RetryLater)
         if retry and not error.count_attempt:
             attempts, delay = job.attempts - 1, error.delay
-        elif job.attempts <= len(kind.retry_delays):
+        elif job.attempts <= len(kind.retry_delays) and not isinstance(error, GiveUp):
             attempts = job.attempts
             delay = error.delay if retry else kind.retry_delays[job.attempts - 1]
         else:

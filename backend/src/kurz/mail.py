@@ -4,7 +4,9 @@ A mail is written to the ``mails`` table, with a job to send it, in the transact
 change that causes it (an invitation, a reset), so it goes out only if that change commits.
 The job sends it with aiosmtplib through ``KURZ_SMTP_URL`` (STARTTLS when the server offers
 it; ``smtps://`` for TLS from the start) and marks it sent the moment the server accepted it;
-a mail already marked is never sent again. Failures are retried with growing delays. Without
+a mail already marked is never sent again. Failures are retried with growing delays, except
+a permanent refusal of the mail itself (a 5xx answer to its sender, recipient or content), which
+fails it at once: sending it again would be refused again. Without
 ``KURZ_SMTP_URL`` each mail is written to the log instead (development).
 """
 
@@ -20,7 +22,7 @@ from databases import Database
 from databases.core import Connection
 
 from .config import Settings
-from .jobs import Job, JobKind, enqueue
+from .jobs import GiveUp, Job, JobKind, enqueue
 
 log = logging.getLogger(__name__)
 
@@ -168,6 +170,15 @@ async def _deliver(settings: Settings, message: EmailMessage) -> None:
     )
 
 
+def _refused_for_good(error: aiosmtplib.SMTPException) -> bool:
+    """A permanent (5xx) answer to the mail's own transaction. Refusals of the connection,
+    STARTTLS or the login are not: they are about the server or its settings, which get fixed."""
+    if isinstance(error, aiosmtplib.SMTPRecipientsRefused):
+        return all(refusal.code >= 500 for refusal in error.recipients)
+    refusals = (aiosmtplib.SMTPSenderRefused, aiosmtplib.SMTPDataError)
+    return isinstance(error, refusals) and error.code >= 500
+
+
 def mail_job(settings: Settings) -> JobKind:
     """The job kind that sends one outbox mail."""
 
@@ -180,7 +191,12 @@ def mail_job(settings: Settings) -> JobKind:
         if row is None:  # sent already
             return
         if settings.smtp_url:
-            await _deliver(settings, _envelope(settings, row))
+            try:
+                await _deliver(settings, _envelope(settings, row))
+            except aiosmtplib.SMTPException as error:
+                if _refused_for_good(error):
+                    raise GiveUp(f"the mail server refused this mail: {error}") from error
+                raise
         else:
             log.info(
                 "mail to %s, only logged as KURZ_SMTP_URL is not set\nSubject: %s\n\n%s",

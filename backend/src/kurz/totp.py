@@ -1,22 +1,31 @@
 """Time-based one-time passwords (RFC 6238) and recovery codes.
 
 A code is accepted for its 30-second step and the one before and after it (clocks drift);
-the caller records the step it matched so that no code works twice.
+the caller records the step it matched so that no code works twice. Secrets are stored sealed
+(encrypted under ``KURZ_SECRET_KEY``, bound to their user): a copy of the database alone gives
+no one the codes.
 """
 
 import hashlib
 import hmac
+import logging
 import re
 import secrets
 import time
 
 import pyotp
 import segno
+from quart import current_app
+
+from .sealing import UnreadableSecret, seal, unseal
+
+log = logging.getLogger(__name__)
 
 ISSUER = "Kurz"
 STEP_SECONDS = 30
 RECOVERY_CODES = 10
 _CODE = re.compile(r"\d{6}")
+SEALING_PURPOSE = "totp secrets"
 
 
 def clock() -> float:
@@ -26,6 +35,21 @@ def clock() -> float:
 
 def new_secret() -> str:
     return pyotp.random_base32()
+
+
+def seal_secret(secret: str, user_id: str) -> str:
+    """The secret as stored."""
+    return seal(current_app.config["SECRET_KEY"], SEALING_PURPOSE, secret, user_id)
+
+
+def open_secret(sealed: str, user_id: str) -> str | None:
+    """The stored secret in clear; None when it cannot be read (``KURZ_SECRET_KEY`` changed:
+    the user then logs in with a recovery code and sets two-factor up again)."""
+    try:
+        return unseal(current_app.config["SECRET_KEY"], SEALING_PURPOSE, sealed, user_id)
+    except UnreadableSecret:
+        log.warning("TOTP secret of user %s unreadable (KURZ_SECRET_KEY changed?)", user_id)
+        return None
 
 
 def otpauth_uri(secret: str, email: str) -> str:

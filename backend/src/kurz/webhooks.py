@@ -16,12 +16,9 @@
 import asyncio
 import base64
 import contextlib
-import hashlib
-import hmac
 import ipaddress
 import json
 import logging
-import os
 import secrets
 import socket
 import time
@@ -31,8 +28,6 @@ from datetime import UTC, datetime, timedelta
 from urllib.parse import SplitResult, urlsplit, urlunsplit
 
 import httpx
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from databases import Database
 from databases.core import Connection
 from pydantic import BaseModel
@@ -50,6 +45,7 @@ from .models.webhooks import (
     update_attempt,
 )
 from .schemas import _iso
+from .sealing import UnreadableSecret, seal, unseal
 
 log = logging.getLogger(__name__)
 # httpx logs every request at INFO: one line per delivery; the deliveries list has them.
@@ -63,6 +59,7 @@ EVENTS = (
     "member.added",
     "member.removed",
 )
+SEALING_PURPOSE = "webhook secrets"
 SECRET_PREFIX = "whsec_"  # noqa: S105 - the Standard Webhooks marker, not a secret
 # Delays before each retry; then the delivery has failed (8 attempts over 27 h 35 min).
 RETRY_DELAYS = (5.0, 300.0, 1800.0, 7200.0, 18000.0, 36000.0, 36000.0)
@@ -85,22 +82,6 @@ USER_AGENT = "Kurz-Webhooks/1"
 
 def new_secret() -> str:
     return SECRET_PREFIX + base64.b64encode(secrets.token_bytes(24)).decode()
-
-
-def _key(secret_key: str) -> AESGCM:
-    return AESGCM(hmac.new(secret_key.encode(), b"kurz webhook secrets", hashlib.sha256).digest())
-
-
-def seal(secret_key: str, secret: str) -> str:
-    nonce = os.urandom(12)
-    return base64.b64encode(
-        nonce + _key(secret_key).encrypt(nonce, secret.encode(), None)
-    ).decode()
-
-
-def unseal(secret_key: str, sealed: str) -> str:
-    raw = base64.b64decode(sealed)
-    return _key(secret_key).decrypt(raw[:12], raw[12:], None).decode()
 
 
 def signature_header(secrets_: list[str], message_id: str, at: datetime, body: bytes) -> str:
@@ -230,7 +211,7 @@ class WebhookSender:
         return self.worker.clock()
 
     def seal(self, secret: str) -> str:
-        return seal(self.secret_key, secret)
+        return seal(self.secret_key, SEALING_PURPOSE, secret)
 
     async def start(self, db: Database) -> None:
         self._db = db
@@ -325,8 +306,8 @@ class WebhookSender:
         ):
             sealed.append(outgoing.previous_secret)
         try:
-            return [unseal(self.secret_key, value) for value in sealed]
-        except (InvalidTag, ValueError):
+            return [unseal(self.secret_key, SEALING_PURPOSE, value) for value in sealed]
+        except UnreadableSecret:
             raise ValueError(
                 "The signing secret cannot be read (KURZ_SECRET_KEY changed?); rotate it."
             ) from None

@@ -24,10 +24,21 @@ class Mailbox:
     """What the SMTP server accepted, in order."""
 
     messages: list[EmailMessage] = field(default_factory=list)
+    # What the server answers to each recipient and to each message; tests set refusals.
+    recipient_reply: str = "250 OK"
+    data_reply: str = "250 OK"
+
+    async def handle_RCPT(  # noqa: N802 (aiosmtpd's)
+        self, server, session, envelope, address, rcpt_options
+    ) -> str:
+        if self.recipient_reply.startswith("250"):
+            envelope.rcpt_tos.append(address)
+        return self.recipient_reply
 
     async def handle_DATA(self, server, session, envelope) -> str:  # noqa: N802 (aiosmtpd's)
-        self.messages.append(message_from_bytes(envelope.content, policy=policy.default))
-        return "250 OK"
+        if self.data_reply.startswith("250"):
+            self.messages.append(message_from_bytes(envelope.content, policy=policy.default))
+        return self.data_reply
 
     def to(self, address: str) -> list[EmailMessage]:
         return [message for message in self.messages if message["To"] == address]

@@ -136,6 +136,36 @@ async def test_mail_waits_out_an_smtp_outage_and_goes_out_once(app, signup, smtp
     assert await db.fetch_val("SELECT count(*) FROM jobs") == 0
 
 
+async def test_a_mail_refused_for_good_is_not_retried(app, signup, smtp, send) -> None:
+    smtp.mailbox.recipient_reply = "550 5.1.1 No such mailbox"
+    await signup("nobody-there@example.com")
+    await send()
+    db = app.extensions["kurz.db"]
+    job = await db.fetch_one("SELECT attempts, failed_at, last_error FROM jobs")
+    assert job["attempts"] == 1 and job["failed_at"] is not None
+    assert "550" in job["last_error"] and "No such mailbox" in job["last_error"]
+
+    smtp.mailbox.recipient_reply = "250 OK"  # even once the server would take it
+    await send(later=timedelta(days=2))
+    assert smtp.mailbox.messages == []
+    assert await db.fetch_val("SELECT attempts FROM jobs") == 1
+
+
+async def test_a_mail_refused_for_now_is_retried(app, signup, smtp, send) -> None:
+    smtp.mailbox.data_reply = "451 4.3.0 Try again later"
+    account = await signup()
+    await send()
+    db = app.extensions["kurz.db"]
+    job = await db.fetch_one("SELECT attempts, failed_at, last_error FROM jobs")
+    assert job["attempts"] == 1 and job["failed_at"] is None and "451" in job["last_error"]
+
+    smtp.mailbox.data_reply = "250 OK"
+    await send(later=timedelta(hours=1))
+    [mail] = smtp.mailbox.to(account.email)
+    assert mail["Subject"] == "Confirm your email address for Kurz"
+    assert await db.fetch_val("SELECT count(*) FROM jobs") == 0
+
+
 async def test_two_instances_send_each_mail_once(app, app_factory, settings, smtp, jobs) -> None:
     emails = [f"twin-{number}@example.com" for number in range(12)]
     for email in emails:

@@ -331,3 +331,46 @@ async def test_only_id_tokens_signed_by_the_providers_keys_count(settings, provi
         with pytest.raises(SSOError) as refused:
             await oidc.check_id_token(token, "n")
         assert refused.value.code == "SSO_INVALID_TOKEN", why
+
+
+async def test_an_account_without_password_turns_two_factor_off_with_a_code(
+    provider, client, monkeypatch
+) -> None:
+    now = {"t": 1_900_000_000.0}
+    monkeypatch.setattr("kurz.totp.clock", lambda: now["t"])
+    await set_claims(provider, "sub-noor", email="noor@corp.example", email_verified=True)
+    assert (await sign_in(client, provider, "sub-noor")).status_code == 303
+    session = await (await client.get("/api/v1/session")).get_json()
+    assert session["has_password"] is False
+
+    async def turn_on() -> tuple[pyotp.TOTP, list[str]]:
+        secret = (await (await client.post("/api/v1/users/me/totp")).get_json())["secret"]
+        totp = pyotp.TOTP(secret)
+        response = await client.post(
+            "/api/v1/users/me/totp/confirm", json={"code": totp.at(now["t"])}
+        )
+        assert response.status_code == 200
+        return totp, (await response.get_json())["recovery_codes"]
+
+    async def turn_off(**body) -> int:
+        response = await client.delete("/api/v1/users/me/totp", json=body)
+        if response.status_code == 400:
+            assert (await response.get_json())["code"] == "INVALID_CODE"
+        return response.status_code
+
+    totp, _ = await turn_on()
+    # No password to give; a code it is, and a wrong or spent one does not do.
+    for body in ({}, {"password": PASSWORD}, {"totp": "000000"}, {"totp": totp.at(now["t"])}):
+        assert await turn_off(**body) == 400
+    assert (await (await client.get("/api/v1/session")).get_json())["totp_enabled"] is True
+    now["t"] += 30
+    assert await turn_off(totp=totp.at(now["t"])) == 204
+    assert (await (await client.get("/api/v1/session")).get_json())["totp_enabled"] is False
+
+    now["t"] += 30
+    _, codes = await turn_on()
+    assert await turn_off(recovery_code="00000-00000") == 400
+    assert await turn_off(recovery_code=codes[0]) == 204
+    activity = await (await client.get("/api/v1/users/me/activity")).get_json()
+    actions = [item["action"] for item in activity["items"]]
+    assert actions[:4] == ["totp.disable", "totp.enable", "totp.disable", "totp.enable"]

@@ -142,11 +142,18 @@ async def test_recovery_codes_can_be_renewed(client, signup, clock) -> None:
 
 async def test_turning_it_off_needs_the_password(client, signup, clock) -> None:
     account = await signup()
-    await enable_totp(account, clock)
+    secret, _ = await enable_totp(account, clock)
+    session = await (await account.client.get("/api/v1/session")).get_json()
+    assert session["has_password"] is True
     response = await account.client.post("/api/v1/users/me/totp")
     assert response.status_code == 409  # no silent replacement while it is on
     response = await account.client.delete("/api/v1/users/me/totp", json={"password": "wrong"})
     assert response.status_code == 400
+    # A code is no stand-in for the password of an account that has one.
+    clock["t"] += 30
+    code = pyotp.TOTP(secret).at(clock["t"])
+    response = await account.client.delete("/api/v1/users/me/totp", json={"totp": code})
+    assert (await response.get_json())["code"] == "WRONG_PASSWORD"
     response = await account.client.delete("/api/v1/users/me/totp", json={"password": PASSWORD})
     assert response.status_code == 204
     assert (await login(client, account)).status_code == 200
@@ -218,3 +225,66 @@ async def test_wrong_codes_count_as_failed_logins(app_factory, settings, clock) 
         locked = await client.post("/api/v1/session", json={**body, "totp": right})
     assert answers[:10] == [401] * 10 and answers[10] == 429
     assert locked.status_code == 429  # even the right code waits out the window
+
+
+async def test_secrets_are_stored_encrypted(app, app_factory, settings, client, signup, clock):
+    account = await signup()
+    secret, codes = await enable_totp(account, clock)
+    db = app.extensions["kurz.db"]
+    stored = await db.fetch_val("SELECT totp_secret FROM users WHERE id = :id", {"id": account.id})
+    assert stored and secret not in stored and secret.lower() not in stored.lower()
+    clock["t"] += 30
+    code = pyotp.TOTP(secret).at(clock["t"])
+    assert (await login(client, account, totp=code)).status_code == 200
+
+    # Under another KURZ_SECRET_KEY the stored secret is unreadable: right codes fail, and the
+    # recovery codes (stored hashed) are the way in.
+    other = app_factory(settings, secret_key="another-secret-key-for-this-test-only")
+    async with other.test_app():
+        other_client = other.test_client()
+        clock["t"] += 30
+        code = pyotp.TOTP(secret).at(clock["t"])
+        assert (await login(other_client, account, totp=code)).status_code == 401
+        assert (await login(other_client, account, recovery_code=codes[0])).status_code == 200
+
+
+async def test_a_secret_being_set_up_is_stored_encrypted(app, signup, clock) -> None:
+    account = await signup()
+    secret = (await (await account.client.post("/api/v1/users/me/totp")).get_json())["secret"]
+    pending = await app.extensions["kurz.db"].fetch_val(
+        "SELECT totp_pending_secret FROM users WHERE id = :id", {"id": account.id}
+    )
+    assert pending and secret not in pending
+    qr = await account.client.get("/api/v1/users/me/totp/qr")
+    assert qr.status_code == 200
+    code = pyotp.TOTP(secret).at(clock["t"])
+    response = await account.client.post("/api/v1/users/me/totp/confirm", json={"code": code})
+    assert response.status_code == 200
+
+
+async def test_admins_see_who_has_two_factor(
+    client, make_org, add_member, make_token, clock
+) -> None:
+    org_id, owner = await make_org()
+    admin = await add_member(org_id, owner, "admin")
+    member = await add_member(org_id, owner)
+    await enable_totp(member, clock)
+    members = f"/api/v1/orgs/{org_id}/members"
+
+    for account in (owner, admin):
+        response = await account.client.get(members)
+        assert response.status_code == 200
+        items = (await response.get_json())["items"]
+        assert {item["email"]: item["two_factor"] for item in items} == {
+            owner.email: False,
+            admin.email: False,
+            member.email: True,
+        }
+    # API tokens act as admins at most: an admin token sees it too.
+    token = await make_token(org_id, owner, role="admin")
+    items = (await (await client.get(members, headers=token)).get_json())["items"]
+    assert all("two_factor" in item for item in items)
+    # Plain members see the list as before, without anyone's two-factor status.
+    items = (await (await member.client.get(members)).get_json())["items"]
+    assert len(items) == 3
+    assert [set(item) for item in items] == [{"user_id", "email", "name", "role", "joined_at"}] * 3

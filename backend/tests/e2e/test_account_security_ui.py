@@ -70,7 +70,7 @@ def test_forgot_password_through_to_logging_in_with_the_new_one(
 def test_two_factor_set_up_and_login(page, context, watch) -> None:
     watch.expect(401, "POST", "/api/v1/session")
     person = sign_up(context)
-    create_org(person, "Safe Co")
+    org_id = create_org(person, "Safe Co")
     open_app(page, "/account")
     page.get_by_test_id("totp-start").click()
     expect(page.get_by_test_id("totp-qr")).to_be_visible()
@@ -117,6 +117,13 @@ def test_two_factor_set_up_and_login(page, context, watch) -> None:
     expect(fresh).to_have_count(10)
     expect(fresh.filter(has_text=recovery)).to_have_count(0)
     expect(left).to_have_text("Unused recovery codes left: 10.")
+
+    # The org's members page shows its admins and owners who has two-factor on.
+    open_app(page, f"/orgs/{org_id}/members")
+    member_row = page.get_by_test_id("members-table").locator("tbody tr")
+    expect(
+        member_row.filter(has_text=person.email).get_by_test_id("two-factor-status")
+    ).to_have_text("On")
 
 
 def test_an_org_requiring_two_factor_shows_the_way_to_set_it_up(page, new_context, watch) -> None:
@@ -223,7 +230,7 @@ def test_sign_in_with_sso_through_the_providers_login_page(
 
         # With two-factor on, the provider's word is not enough: the code is asked for.
         totp = pyotp.TOTP(call(context, "POST", "/users/me/totp")["secret"])
-        call(context, "POST", "/users/me/totp/confirm", {"code": totp.now()})
+        confirmed = call(context, "POST", "/users/me/totp/confirm", {"code": totp.now()})
         page.get_by_role("button", name="Log out").click()
         page.get_by_test_id("sso-button").click()
         page.get_by_placeholder("sub").fill("sso-user-1")
@@ -234,6 +241,14 @@ def test_sign_in_with_sso_through_the_providers_login_page(
         step.get_by_label("Code from your authenticator app").fill(totp.at(time.time() + 30))
         step.get_by_role("button", name="Log in").click()
         expect(page.get_by_test_id("user-email")).to_have_text(email)
+
+        # Without a password, a recovery code (or a code from the app) turns two-factor off.
+        open_app(page, "/account")
+        form = page.locator("#totp-disable-form")
+        field = form.get_by_label("Code from your authenticator app, or a recovery code")
+        field.fill(confirmed["recovery_codes"][0])
+        form.get_by_role("button", name="Turn off two-factor").click()
+        expect(page.get_by_test_id("totp-start")).to_be_visible()
     finally:
         context.close()
     assert not watch.problems, "\n".join(watch.problems)

@@ -134,7 +134,19 @@ function renewRecoveryCodes() {
   );
 }
 
+// An account made by single sign-on has no password: it proves itself with a code from the app
+// or a recovery code, typed into one field (six digits are an app code).
+const codeField = {
+  name: 'totp',
+  label: 'Code from your authenticator app, or a recovery code',
+  required: true,
+  autocomplete: 'one-time-code',
+  hint: 'Your account signs in with single sign-on and has no password.',
+};
+const secondFactor = (code) => (/^\d{6}$/.test(code.replaceAll(' ', '')) ? { totp: code } : { recovery_code: code });
+
 export function twoFactorSection({ refresh }) {
+  const ssoOnly = !session.user.has_password;
   const box = h('div', { 'data-testid': 'totp-section' });
   if (session.user.totp_enabled) {
     box.append(
@@ -142,12 +154,12 @@ export function twoFactorSection({ refresh }) {
       renewRecoveryCodes(),
       form({
         id: 'totp-disable-form',
-        fields: [{ name: 'password', label: 'Your password', type: 'password', required: true, autocomplete: 'current-password' }],
+        fields: [ssoOnly ? codeField : { name: 'password', label: 'Your password', type: 'password', required: true, autocomplete: 'current-password' }],
         submitLabel: 'Turn off two-factor',
         danger: true,
-        errorFields: { WRONG_PASSWORD: 'password' },
-        onSubmit: async ({ password }) => {
-          await api.delete('/users/me/totp', { password });
+        errorFields: { WRONG_PASSWORD: 'password', INVALID_CODE: 'totp' },
+        onSubmit: async ({ password, totp }) => {
+          await api.delete('/users/me/totp', ssoOnly ? secondFactor(totp) : { password });
           await loadSession();
           refresh();
           notify('Two-factor sign-in is off.');

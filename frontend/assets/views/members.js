@@ -1,5 +1,6 @@
-// Members and invitations of one org. Admins add and remove; owners also change roles, their own
-// included (stepping down), as long as another owner remains.
+// Members and invitations of one org. Admins add and remove, and see who has two-factor sign-in
+// on; owners also change roles, their own included (stepping down), as long as another owner
+// remains.
 import { api, path, request } from '../api.js';
 import { actionButton, confirmDialog, copyRow, form, h, loader, notify, openDialog, page, plural, table, time } from '../dom.js';
 import { atLeast, homePath, loadSession, roleName } from '../session.js';
@@ -87,6 +88,13 @@ export function membersView({ org, user, navigate, refresh }) {
           { label: 'Email', cell: (m) => m.email, class: 'cell-wrap' },
           { label: 'Role', cell: (m) => roleName(m.role) },
           { label: 'Joined', cell: (m) => time(m.joined_at), class: 'cell-when' },
+          // Only admins and owners are told this (the API leaves it out for members).
+          isAdmin && {
+            label: 'Two-factor',
+            cell: (m) => m.two_factor
+              ? h('span', { class: 'badge', 'data-testid': 'two-factor-status' }, 'On')
+              : h('span', { class: 'badge badge-warn', 'data-testid': 'two-factor-status' }, 'Off'),
+          },
           isAdmin && {
             label: 'Actions',
             cell: (m) =>

@@ -19,6 +19,7 @@ from ..accounts import (
     PASSWORD_RESET_JOB,
     mail_verification,
     record_account_event,
+    spend_second_factor,
     verify_address,
     wake_jobs,
 )
@@ -81,6 +82,16 @@ class PasswordIn(Input):
     password: str = Field(max_length=1024)
 
 
+class DisableTotpIn(Input):
+    password: str | None = Field(None, max_length=1024, description="Of an account with one.")
+    totp: str | None = Field(
+        None, max_length=16, description="Without a password (single sign-on): a code."
+    )
+    recovery_code: str | None = Field(
+        None, max_length=64, description="Without a password: an unused recovery code instead."
+    )
+
+
 class CodeIn(Input):
     code: str = Field(max_length=16)
 
@@ -131,6 +142,19 @@ async def _check_password(user: User, password: str) -> None:
     if not await verify_password(password, await select_password_hash(get_db(), user.id)):
         await record_login_failure(user.email)
         raise validation_error("password", "The password is wrong.", "WRONG_PASSWORD")
+
+
+async def _check_second_factor(user: User, code: str | None, recovery_code: str | None) -> None:
+    """400 ``INVALID_CODE`` (counted as a failed login when a code was given) unless ``code``
+    is a valid TOTP code or ``recovery_code`` an unused recovery code; either is spent."""
+    await check_login_failures(user.email)
+    if await spend_second_factor(get_db(), user, code, recovery_code) is None:
+        if code or recovery_code:
+            await record_login_failure(user.email)
+            message = "That code is wrong or was used already."
+        else:
+            message = "Enter a code from your authenticator app, or a recovery code."
+        raise validation_error("totp", message, "INVALID_CODE")
 
 
 # --- the account's activity ------------------------------------------------------------------
@@ -281,7 +305,7 @@ async def start_totp() -> TotpSetupOut:
     if user.totp_enabled:
         raise APIError(409, "TOTP_ALREADY_ENABLED", "Two-factor is on; turn it off first.")
     secret = totp.new_secret()
-    await update_pending_totp(get_db(), user.id, secret)
+    await update_pending_totp(get_db(), user.id, totp.seal_secret(secret, user.id))
     return TotpSetupOut(secret=secret, otpauth_uri=totp.otpauth_uri(secret, user.email))
 
 
@@ -292,10 +316,11 @@ async def totp_qr() -> Response:
     """The QR code (SVG) of the ``otpauth://`` URI being set up."""
     user = await require_user()
     _, pending = await select_totp(get_db(), user.id)
-    if pending is None:
+    secret = totp.open_secret(pending, user.id) if pending else None
+    if secret is None:
         raise APIError(404, "TOTP_NOT_STARTED", "Start setting up two-factor first.")
     return Response(
-        totp.qr_svg(totp.otpauth_uri(pending, user.email)),
+        totp.qr_svg(totp.otpauth_uri(secret, user.email)),
         content_type="image/svg+xml",
         headers={"Cache-Control": "no-store"},
     )
@@ -314,7 +339,8 @@ async def confirm_totp(data: CodeIn) -> RecoveryCodesOut:
     await check_login_failures(user.email)
     db = get_db()
     _, pending = await select_totp(db, user.id)
-    step = totp.matching_step(pending, data.code) if pending else None
+    secret = totp.open_secret(pending, user.id) if pending else None
+    step = totp.matching_step(secret, data.code) if secret else None
     if step is None:
         await record_login_failure(user.email)
         raise APIError(400, "INVALID_CODE", "The code is wrong or has expired.")
@@ -353,12 +379,20 @@ async def renew_recovery_codes(data: PasswordIn) -> RecoveryCodesOut:
 @no_content
 @rate_limit(limits=LOGIN_LIMITS)
 @user_required
-@validate_request(PasswordIn)
+@validate_request(DisableTotpIn)
 @problems(400, 401, 403, 429)
-async def disable_totp(data: PasswordIn) -> tuple[str, int]:
-    """Turn two-factor off (needs the password); the user is told by mail."""
+async def disable_totp(data: DisableTotpIn) -> tuple[str, int]:
+    """Turn two-factor off; the user is told by mail.
+
+    An account with a password gives the ``password`` (400 ``WRONG_PASSWORD``). One made by
+    single sign-on, which has none (``has_password`` of ``GET /api/v1/session``), gives a code
+    from its app as ``totp``, or an unused ``recovery_code`` instead (400 ``INVALID_CODE``).
+    """
     user = await require_user()
-    await _check_password(user, data.password)
+    if user.has_password:
+        await _check_password(user, data.password or "")
+    else:
+        await _check_second_factor(user, data.totp, data.recovery_code)
     db = get_db()
     async with db.transaction():
         await delete_totp(db, user.id)

@@ -1,7 +1,7 @@
 """Members of an org, their roles, and invitations of emails not registered yet.
 
 Who may do what (owner > admin > member):
-- any member lists members and pending invitations;
+- any member lists members and pending invitations (admins also see who has two-factor on);
 - admins add and remove members with the ``member`` role and invite with it;
 - only owners grant, change or take the ``owner`` and ``admin`` roles (adding, inviting,
   changing, removing someone with such a role);
@@ -9,6 +9,7 @@ Who may do what (owner > admin > member):
   ``LAST_OWNER``): the org must always have someone who can delete it.
 """
 
+from dataclasses import asdict
 from uuid import UUID
 
 from pydantic import BaseModel, EmailStr, Field
@@ -17,7 +18,7 @@ from quart_schema import validate_request, validate_response
 
 from ..accounts import ui_link, wake_jobs
 from ..audit import record_audit
-from ..auth import Caller, recheck_role, require_org_role
+from ..auth import Caller, recheck_role, require_org_role, role_at_least
 from ..database import get_db
 from ..errors import APIError
 from ..mail import added_message, invitation_message, queue_mail
@@ -32,6 +33,7 @@ from ..models.members import (
     select_invitations,
     select_member,
     select_members,
+    select_two_factor_members,
     update_member_role,
     upsert_invitation,
 )
@@ -61,6 +63,12 @@ class MemberOut(Answer):
     joined_at: Timestamp
 
 
+class MemberSecurityOut(MemberOut):
+    """A member as admins and owners see them."""
+
+    two_factor: bool = Field(description="Whether the member signs in with two-factor.")
+
+
 class InvitationOut(Answer):
     email: str
     role: Role
@@ -68,7 +76,7 @@ class InvitationOut(Answer):
 
 
 class MemberList(BaseModel):
-    items: list[MemberOut]
+    items: list[MemberSecurityOut | MemberOut]
     invitations: list[InvitationOut]
 
 
@@ -116,13 +124,21 @@ async def _refuse_last_owner(caller: Caller, member: Member) -> None:
 @validate_response(MemberList, 200)
 @problems(401, 404)
 async def list_members(org_id: str) -> MemberList:
-    """Members by joining date, and pending invitations."""
+    """Members by joining date, and pending invitations. Admins and owners also see whether
+    each member signs in with two-factor (``two_factor``); plain members do not."""
     caller = await require_org_role(org_id)
     db = get_db()
+    members = await select_members(db, caller.org_id)
+    if role_at_least(caller.role, "admin"):
+        two_factor = await select_two_factor_members(db, caller.org_id)
+        items = [
+            MemberSecurityOut(**asdict(member), two_factor=member.user_id in two_factor)
+            for member in members
+        ]
+    else:
+        items = [MemberOut.model_validate(member) for member in members]
     return MemberList(
-        items=[
-            MemberOut.model_validate(member) for member in await select_members(db, caller.org_id)
-        ],
+        items=items,
         invitations=[
             InvitationOut.model_validate(invitation)
             for invitation in await select_invitations(db, caller.org_id)

@@ -46,6 +46,9 @@ class SessionOrg(BaseModel):
 class SessionOut(UserOut):
     email_verified: bool
     totp_enabled: bool
+    has_password: bool = Field(
+        description="False for an account made by single sign-on that never set a password."
+    )
     orgs: list[SessionOrg]
 
 
@@ -103,6 +106,7 @@ async def session() -> SessionOut:
         name=user.name,
         email_verified=user.email_verified,
         totp_enabled=user.totp_enabled,
+        has_password=user.has_password,
         orgs=[SessionOrg(id=org.id, name=org.name, role=org.role) for org in orgs],
     )
 

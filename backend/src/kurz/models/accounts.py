@@ -79,15 +79,15 @@ async def delete_sessions(db: Database, user_id: str) -> None:
 # --- TOTP ------------------------------------------------------------------------------------
 
 
-async def update_pending_totp(db: Database, user_id: str, secret: str) -> None:
+async def update_pending_totp(db: Database, user_id: str, sealed_secret: str) -> None:
     await db.execute(
         "UPDATE users SET totp_pending_secret = :secret WHERE id = :user_id",
-        {"user_id": user_id, "secret": secret},
+        {"user_id": user_id, "secret": sealed_secret},
     )
 
 
 async def select_totp(db: Database, user_id: str) -> tuple[str | None, str | None]:
-    """(the active secret, the one being set up)."""
+    """(the active secret, the one being set up), both sealed (see ``totp.seal_secret``)."""
     row = await db.fetch_one(
         "SELECT totp_secret, totp_pending_secret FROM users WHERE id = :user_id",
         {"user_id": user_id},

@@ -53,6 +53,16 @@ async def select_members(db: Database, org_id: str) -> list[Member]:
     return [_member(row) for row in rows]
 
 
+async def select_two_factor_members(db: Database, org_id: str) -> set[str]:
+    """The ids of the org's members who sign in with two-factor."""
+    rows = await db.fetch_all(
+        """SELECT members.user_id FROM members JOIN users ON users.id = members.user_id
+            WHERE members.org_id = :org_id AND users.totp_secret IS NOT NULL""",
+        {"org_id": org_id},
+    )
+    return {str(row["user_id"]) for row in rows}
+
+
 async def select_member(db: Database, org_id: str, user_id: str) -> Member | None:
     row = await db.fetch_one(
         """SELECT members.user_id, users.email, users.name, members.role, members.joined_at

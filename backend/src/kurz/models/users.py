@@ -11,12 +11,14 @@ class User:
     name: str
     email_verified: bool = False
     totp_enabled: bool = False
+    has_password: bool = True  # False for an account made by single sign-on, until it sets one
 
 
 # The columns every query that makes a User reads (of ``users``).
 USER_COLUMNS = """users.id, users.email, users.name,
                   users.email_verified_at IS NOT NULL AS email_verified,
-                  users.totp_secret IS NOT NULL AS totp_enabled"""
+                  users.totp_secret IS NOT NULL AS totp_enabled,
+                  users.password_hash IS NOT NULL AS has_password"""
 
 
 def _user(row) -> User | None:
@@ -28,6 +30,7 @@ def _user(row) -> User | None:
         name=row["name"],
         email_verified=row["email_verified"],
         totp_enabled=row["totp_enabled"],
+        has_password=row["has_password"],
     )
 
 
@@ -69,7 +72,8 @@ async def insert_user(
         """INSERT INTO users (email, name, password_hash)
            VALUES (:email, :name, :password_hash)
            ON CONFLICT ((lower(email))) DO NOTHING
-           RETURNING id, email, name, FALSE AS email_verified, FALSE AS totp_enabled""",
+           RETURNING id, email, name, FALSE AS email_verified, FALSE AS totp_enabled,
+                     password_hash IS NOT NULL AS has_password""",
         {"email": email, "name": name, "password_hash": password_hash},
     )
     return _user(row)
