@@ -6,9 +6,11 @@ import hashlib
 import logging
 import time
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 from databases import Database
+from databases.interfaces import Record
 
 from .config import Settings, StartupError
 
@@ -121,6 +123,15 @@ async def close(db: Database) -> None:
     """Close the pool, bounded: with the server gone, closing its connections could hang."""
     with contextlib.suppress(Exception):  # the pool may be half-open; nothing to keep
         await asyncio.wait_for(db.disconnect(), CLOSE_TIMEOUT)
+
+
+async def fetch_row(db: Database, query: str, values: dict[str, Any]) -> Record:
+    """The row of a query that always returns one: an INSERT, an upsert or an aggregate, or an
+    UPDATE of a row the caller has locked."""
+    row = await db.fetch_one(query, values)
+    if row is None:
+        raise LookupError("the query returned no row")
+    return row
 
 
 def get_db() -> Database:

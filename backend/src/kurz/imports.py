@@ -29,6 +29,7 @@ import csv
 import io
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from typing import Any
 from urllib.parse import urlsplit
 
 from databases import Database
@@ -173,7 +174,7 @@ class RowApplier:
         except APIError as error:
             return "failed", error
 
-    def _values(self, row: list[str]) -> dict:
+    def _values(self, row: list[str]) -> dict[str, Any]:
         cell = self._cell
         url = check_url(cell(row, "url"), self.settings.base_url)
         slug = cell(row, "slug") or _last_segment(cell(row, "short_url"))
@@ -197,7 +198,7 @@ class RowApplier:
             "disabled": cell(row, "disabled").lower() in ("true", "1", "yes"),
         }
 
-    async def _create(self, values: dict) -> str:
+    async def _create(self, values: dict[str, Any]) -> str:
         db, slug = self.db, values["slug"]
         if slug is not None:
             existing = await select_org_link_url(db, self.org_id, slug)

@@ -75,12 +75,13 @@ async def enqueue(
     run_at: datetime | None = None,
 ) -> int:
     """Queue a job (inside the caller's transaction); return its id."""
-    return await connection.fetch_val(
+    job_id: int = await connection.fetch_val(
         """INSERT INTO jobs (kind, payload, run_at)
            VALUES (:kind, CAST(:payload AS JSONB), coalesce(:run_at, now()))
            RETURNING id""",
         {"kind": kind, "payload": json.dumps(payload), "run_at": run_at},
     )
+    return job_id
 
 
 async def select_failed_jobs(db: Database | Connection, kind: str) -> list[dict[str, Any]]:
@@ -110,9 +111,9 @@ class JobWorker:
     clock: Clock = utc_now
     kinds: dict[str, JobKind] = field(default_factory=dict)
     _db: Database | None = None
-    _task: asyncio.Task | None = None
+    _task: asyncio.Task[None] | None = None
     _stopping: bool = False
-    _running: dict[str, set[asyncio.Task]] = field(default_factory=dict)
+    _running: dict[str, set[asyncio.Task[None]]] = field(default_factory=dict[str, Any])
     _wake: asyncio.Event = field(default_factory=asyncio.Event)
 
     def register(self, kind: JobKind) -> None:
@@ -172,7 +173,7 @@ class JobWorker:
             except Exception:
                 log.exception("jobs: claiming failed")
 
-    async def _claim_all(self) -> list[asyncio.Task]:
+    async def _claim_all(self) -> list[asyncio.Task[None]]:
         assert self._db is not None, "start() the worker first"
         started = []
         for kind in self.kinds.values():

@@ -121,7 +121,7 @@ def notice_message(subject: str, what: str) -> Message:
 
 async def queue_mail(connection: Connection | Database, recipient: str, message: Message) -> int:
     """Write the mail and the job that sends it (inside the caller's transaction)."""
-    mail_id = await connection.fetch_val(
+    mail_id: int = await connection.fetch_val(
         """INSERT INTO mails (recipient, subject, text_body, html_body)
            VALUES (:recipient, :subject, :text_body, :html_body) RETURNING id""",
         {

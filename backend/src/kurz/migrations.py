@@ -123,7 +123,8 @@ async def select_version(connection: Connection | Database) -> int:
     exists = await connection.fetch_val("SELECT to_regclass('schema_migration') IS NOT NULL")
     if not exists:
         return -1
-    return await connection.fetch_val("SELECT version FROM schema_migration")
+    version: int = await connection.fetch_val("SELECT version FROM schema_migration")
+    return version
 
 
 async def migrate(

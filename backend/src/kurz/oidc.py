@@ -7,6 +7,7 @@ again when a token names a key not among them (the provider rotated its keys).
 
 import time
 from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import urlencode
 
 import httpx
@@ -46,14 +47,14 @@ class Start:
 @dataclass
 class Provider:
     settings: Settings
-    _metadata: dict | None = None
+    _metadata: dict[str, Any] | None = None
     _keys: KeySet | None = field(default=None, repr=False)
 
     @property
     def redirect_uri(self) -> str:
         return f"{self.settings.base_url}/api/v1/sso/callback"
 
-    async def _get(self, url: str) -> dict:
+    async def _get(self, url: str) -> dict[str, Any]:
         try:
             async with httpx.AsyncClient(timeout=HTTP_TIMEOUT) as client:
                 response = await client.get(url)
@@ -62,7 +63,7 @@ class Provider:
         except (httpx.HTTPError, ValueError) as error:
             raise SSOError("SSO_UNAVAILABLE", f"The sign-in provider failed: {error}") from None
 
-    async def metadata(self) -> dict:
+    async def metadata(self) -> dict[str, Any]:
         if self._metadata is None:
             metadata = await self._get(
                 f"{self.settings.oidc_issuer}/.well-known/openid-configuration"
@@ -93,7 +94,7 @@ class Provider:
         url = f"{(await self.metadata())['authorization_endpoint']}?{urlencode(query)}"
         return Start(state, nonce, verifier, url)
 
-    async def finish(self, code: str, code_verifier: str, nonce: str) -> dict:
+    async def finish(self, code: str, code_verifier: str, nonce: str) -> dict[str, Any]:
         """Exchange the code for tokens; the ID token's claims once signature and claims hold."""
         metadata = await self.metadata()
         try:
@@ -117,7 +118,7 @@ class Provider:
             raise SSOError("SSO_REFUSED", "The provider sent no ID token.")
         return await self.check_id_token(id_token, nonce)
 
-    async def check_id_token(self, id_token: str, nonce: str) -> dict:
+    async def check_id_token(self, id_token: str, nonce: str) -> dict[str, Any]:
         try:
             try:
                 token = jwt.decode(id_token, await self._key_set(), algorithms=ALGORITHMS)

@@ -28,6 +28,7 @@ import time
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from urllib.parse import SplitResult, urlsplit, urlunsplit
 
 import httpx
@@ -176,7 +177,7 @@ async def check_url(url: str, settings: Settings) -> str:
 # --- the outbox ----------------------------------------------------------------------------
 
 
-def payload(type: str, data: BaseModel | dict, at: datetime | None = None) -> str:
+def payload(type: str, data: BaseModel | dict[str, Any], at: datetime | None = None) -> str:
     """The JSON body of an event: ``{type, timestamp, data}``."""
     if isinstance(data, BaseModel):
         data = data.model_dump(mode="json")
@@ -184,7 +185,7 @@ def payload(type: str, data: BaseModel | dict, at: datetime | None = None) -> st
 
 
 async def emit(
-    connection: Connection | Database, org_id: str, type: str, data: BaseModel | dict
+    connection: Connection | Database, org_id: str, type: str, data: BaseModel | dict[str, Any]
 ) -> None:
     """Store the event for the org's endpoints subscribed to it, in the caller's transaction."""
     await insert_event(connection, org_id, type, payload(type, data))
@@ -213,7 +214,7 @@ class WebhookSender:
         self._in_flight: dict[str, int] = defaultdict(int)
         self._clients: dict[str, httpx.AsyncClient] = {}
         self._db: Database | None = None
-        self._retention: asyncio.Task | None = None
+        self._retention: asyncio.Task[None] | None = None
         worker.register(
             JobKind(
                 DELIVERY_JOB,

@@ -2,7 +2,7 @@
 account. Each change is recorded in the account log (and in the audit log of the user's orgs).
 """
 
-from typing import Annotated, ClassVar
+from typing import Annotated, Any, ClassVar
 
 from pydantic import BaseModel, EmailStr, Field, RootModel, StringConstraints
 from quart import Blueprint, Response, current_app
@@ -109,7 +109,7 @@ class ActivityItem(BaseModel):
     id: str
     at: Timestamp
     action: str
-    detail: dict
+    detail: dict[str, Any]
 
 
 class ActivityPage(BaseModel):

@@ -4,7 +4,7 @@ import csv
 import io
 import json
 from collections.abc import AsyncIterator
-from typing import ClassVar
+from typing import Any, ClassVar
 from uuid import UUID
 
 from pydantic import BaseModel, Field, RootModel
@@ -66,7 +66,7 @@ class AuditItem(BaseModel):
     token_name: str | None = Field(description="The API token's name when a token acted.")
     action: str
     target: str
-    detail: dict
+    detail: dict[str, Any]
 
 
 class AuditPage(BaseModel):

@@ -326,7 +326,7 @@ async def create_one(caller: Caller, data: LinkCreate) -> Link:
     return link
 
 
-async def _insert(db, slug: str | None, reserved: frozenset[str], values: dict) -> Link:
+async def _insert(db, slug: str | None, reserved: frozenset[str], values: dict[str, Any]) -> Link:
     if slug is not None:
         link = await insert_link(db, slug=slug, **values)
         if link is None:
@@ -357,7 +357,7 @@ class BatchItem(BaseModel):
     index: int
     status: int = Field(description="201 created, or the status of the problem in ``error``.")
     link: LinkOut | None = None
-    error: dict | None = Field(None, description="The problem object that refused the item.")
+    error: dict[str, Any] | None = Field(None, description="The problem object that refused the item.")
 
 
 class BatchAnswer(BaseModel):
@@ -482,10 +482,10 @@ async def bulk_delete_links(org_id: str, data: BulkSelection) -> BulkResult:
 
 async def list_filters(
     caller: Caller, q: str | None, tags: list[str], tags_mode: str, domain: str | None
-) -> dict | None:
+) -> dict[str, Any] | None:
     """The search, tag and domain filters as ``LinkFilter`` takes them; None when no link can
     match (an unknown tag, or a domain that is neither this service's nor one of the org's)."""
-    filters: dict = {"search": q}
+    filters: dict[str, Any] = {"search": q}
     if domain is not None:
         filters["on_domain"] = True
         if domain.lower() != default_domain():
@@ -742,7 +742,7 @@ def _check_may_change(caller: Caller, link: Link) -> None:
 AUDITED_EDITS = ("url", "title", "expires_at", "redirect_status")
 
 
-def _edits(before: Link, after: Link) -> dict:
+def _edits(before: Link, after: Link) -> dict[str, Any]:
     """What an edit changed: ``{"changes": {field: {"from": old, "to": new}}}``, or {}."""
     changes = {}
     for field in AUDITED_EDITS:
@@ -828,9 +828,9 @@ def _future(when: datetime | None) -> datetime | None:
     return when
 
 
-async def _controls(data: LinkCreate | LinkUpdate, given: set[str], base_url: str) -> dict:
+async def _controls(data: LinkCreate | LinkUpdate, given: set[str], base_url: str) -> dict[str, Any]:
     """The columns of the link controls sent: the password hashed, URLs and rules checked."""
-    columns: dict = {}
+    columns: dict[str, Any] = {}
     if "password" in given:
         if data.password is None:
             columns["password_hash"] = None

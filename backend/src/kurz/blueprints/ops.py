@@ -1,5 +1,6 @@
 """Liveness and readiness probes for load balancers and orchestrators."""
 
+
 from quart import Blueprint, current_app
 from quart_rate_limiter import rate_exempt
 from quart_schema import hide
@@ -14,7 +15,7 @@ blueprint = Blueprint("ops", __name__)
 @blueprint.get("/healthz")
 @rate_exempt
 @hide
-async def healthz() -> dict:
+async def healthz() -> dict[str, str]:
     """The process is up."""
     return {"status": "ok"}
 
@@ -22,7 +23,7 @@ async def healthz() -> dict:
 @blueprint.get("/readyz")
 @rate_exempt
 @hide
-async def readyz() -> dict:
+async def readyz() -> dict[str, str | int]:
     """The database answers and its schema is at this code's latest migration."""
     retry = {"Retry-After": "5"}  # as every other 503: a load balancer may ask again soon
     try:

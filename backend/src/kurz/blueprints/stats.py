@@ -3,7 +3,7 @@
 import csv
 import io
 from dataclasses import asdict
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, Field, TypeAdapter
 from quart import Blueprint, Response, current_app
@@ -48,12 +48,12 @@ class TopLink(BaseModel):
 class OrgStats(BaseModel):
     total_clicks: int
     unique_visitors: int
-    series: list[dict]
-    referrers: list[dict]
-    browsers: list[dict]
-    os: list[dict]
-    devices: list[dict]
-    countries: list[dict]
+    series: list[dict[str, Any]]
+    referrers: list[dict[str, Any]]
+    browsers: list[dict[str, Any]]
+    os: list[dict[str, Any]]
+    devices: list[dict[str, Any]]
+    countries: list[dict[str, Any]]
     top_links: list[TopLink]
 
 

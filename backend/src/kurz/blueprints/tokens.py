@@ -6,7 +6,7 @@ Every token belongs to a person, its creator (the creator of the token that made
 did): it acts with at most that person's current role, and stops working when they leave.
 """
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from pydantic import BaseModel, StringConstraints
@@ -55,7 +55,7 @@ class TokenList(BaseModel):
 @validate_request(TokenIn)
 @validate_response(NewToken, 201)
 @problems(400, 401, 403, 404)
-async def create_token(org_id: str, data: TokenIn) -> tuple[NewToken, int, dict]:
+async def create_token(org_id: str, data: TokenIn) -> tuple[NewToken, int, dict[str, Any]]:
     """Make an API token (admin). Store the ``token`` now: it cannot be shown again.
 
     The token acts with at most the current role of the person who made it (or who made the

@@ -3,10 +3,13 @@
 import json
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 import asyncpg
 from databases import Database
+from databases.interfaces import Record
 
+from ..database import fetch_row
 from .clicks import LINK_CLICKS
 
 # The f-strings below only splice in these constant column lists and fixed clauses; every value
@@ -34,7 +37,7 @@ def _named(domain_id: int | None) -> str:
     return "links.slug = :slug AND links.domain_id = :domain_id"
 
 
-def _name(slug: str, domain_id: int | None) -> dict:
+def _name(slug: str, domain_id: int | None) -> dict[str, Any]:
     return {"slug": slug} if domain_id is None else {"slug": slug, "domain_id": domain_id}
 
 
@@ -103,9 +106,7 @@ def _uuid(value) -> str | None:
     return None if value is None else str(value)
 
 
-def _link(row) -> Link | None:
-    if row is None:
-        return None
+def _link(row: Record) -> Link:
     return Link(
         id=row["id"],
         org_id=str(row["org_id"]),
@@ -185,7 +186,7 @@ async def insert_link(
             "tag_ids": tag_ids or [],
         },
     )
-    return _link(row)
+    return None if row is None else _link(row)
 
 
 async def select_link(
@@ -199,7 +200,7 @@ async def select_link(
              {"FOR UPDATE OF links" if lock else ""}""",  # noqa: S608
         {"org_id": org_id, **_name(slug, domain_id)},
     )
-    return _link(row)
+    return None if row is None else _link(row)
 
 
 # The list's orders: the expression (over a listed link's columns) it sorts by, and whether
@@ -247,11 +248,11 @@ class LinkFilter:
     domain_id: int | None = None
 
 
-def link_filters(org_id: str, where: LinkFilter) -> tuple[list[str], dict]:
+def link_filters(org_id: str, where: LinkFilter) -> tuple[list[str], dict[str, Any]]:
     """The SQL conditions (over ``links``, joined by AND) of ``where``, and their values. The
     GIN index on ``tag_ids`` serves both tag operators."""
     conditions = ["links.org_id = :org_id"]
-    values: dict = {"org_id": org_id}
+    values: dict[str, Any] = {"org_id": org_id}
     if where.search:
         conditions.append(f"{SEARCH_TEXT} ILIKE :pattern")
         values["pattern"] = "%" + _escape_like(where.search) + "%"
@@ -321,10 +322,11 @@ async def select_links_page(
 
 async def count_links(db: Database, org_id: str, where: LinkFilter) -> int:
     conditions, values = link_filters(org_id, where)
-    return await db.fetch_val(
+    count: int = await db.fetch_val(
         f"SELECT count(*) FROM links WHERE {' AND '.join(conditions)}",  # noqa: S608
         values,
     )
+    return count
 
 
 async def select_links(db: Database, org_id: str, where: LinkFilter) -> list[Link]:
@@ -346,7 +348,7 @@ def _escape_like(text: str) -> str:
 
 
 async def update_link(
-    db: Database, org_id: str, slug: str, changes: dict, domain_id: int | None = None
+    db: Database, org_id: str, slug: str, changes: dict[str, Any], domain_id: int | None = None
 ) -> Link | None:
     """Apply ``changes`` (keys from EDITABLE) and stamp ``updated_at``."""
     columns = [column for column in EDITABLE if column in changes]
@@ -364,7 +366,7 @@ async def update_link(
             SELECT {_COLUMNS} FROM changed AS links {_JOINS}""",  # noqa: S608
         {"org_id": org_id, **_name(slug, domain_id), **values},
     )
-    return _link(row)
+    return None if row is None else _link(row)
 
 
 async def update_links_disabled(
@@ -453,7 +455,8 @@ async def count_password_failures(
     db: Database, link_id: int, address_hash: str, window_seconds: int
 ) -> tuple[int, datetime | None]:
     """Wrong passwords for this link from this address within the window, and the oldest's time."""
-    row = await db.fetch_one(
+    row = await fetch_row(
+        db,
         """SELECT count(*) AS failures, min(at) AS oldest FROM link_password_failures
             WHERE link_id = :link_id AND address_hash = :address_hash
               AND at > now() - make_interval(secs => :window_seconds)""",

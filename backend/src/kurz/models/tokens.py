@@ -4,6 +4,9 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from databases import Database
+from databases.interfaces import Record
+
+from ..database import fetch_row
 
 ROLES = ("member", "admin", "owner")  # in rising order of power
 
@@ -26,7 +29,7 @@ class Token:
     last_used_at: datetime | None
 
 
-def _token(row) -> Token:
+def _token(row: Record) -> Token:
     return Token(str(row["id"]), row["name"], row["role"], row["created_at"], row["last_used_at"])
 
 
@@ -64,7 +67,8 @@ def lower_role(first: str, second: str) -> str:
 async def insert_token(
     db: Database, org_id: str, name: str, role: str, secret_hash: str, created_by: str
 ) -> Token:
-    row = await db.fetch_one(
+    row = await fetch_row(
+        db,
         """INSERT INTO api_tokens (org_id, name, role, secret_hash, created_by)
             VALUES (:org_id, :name, :role, :secret_hash, :created_by)
             RETURNING id, name, role, created_at, last_used_at""",
