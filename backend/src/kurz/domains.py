@@ -98,7 +98,7 @@ def stored_hostname(name: str) -> str:
         return name
 
 
-def _invalid(message: str):
+def _invalid(message: str) -> APIError:
     return validation_error("hostname", message, "INVALID_DOMAIN")
 
 

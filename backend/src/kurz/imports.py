@@ -88,7 +88,7 @@ def read_csv(body: bytes) -> tuple[dict[str, int], list[list[str]]]:
     if not rows:
         raise InvalidCsv("The file is empty; its first row names the columns.")
     keys = [_key(header) for header in rows[0]]
-    columns = {}
+    columns: dict[str, int] = {}
     for field, aliases in ALIASES.items():
         for alias in aliases:
             if alias in keys:
@@ -149,7 +149,15 @@ async def run_import(app: Quart, db: Database, import_id: str) -> None:
 class RowApplier:
     """Creates the link of one row, or says why not."""
 
-    def __init__(self, app: Quart, db: Database, org_id, created_by, token, columns) -> None:
+    def __init__(
+        self,
+        app: Quart,
+        db: Database,
+        org_id: str,
+        created_by: str | None,
+        token: str | None,
+        columns: dict[str, int],
+    ) -> None:
         self.app = app
         self.db = db
         self.org_id = org_id

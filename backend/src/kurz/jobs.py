@@ -234,12 +234,12 @@ class JobWorker:
     async def _failed(self, kind: JobKind, job: Job, error: Exception) -> None:
         assert self._db is not None
         message = f"{type(error).__name__}: {error}"[:1000]
-        retry = isinstance(error, RetryLater)
-        if retry and not error.count_attempt:
-            attempts, delay = job.attempts - 1, error.delay
+        retry = error if isinstance(error, RetryLater) else None
+        if retry is not None and not retry.count_attempt:
+            attempts, delay = job.attempts - 1, retry.delay
         elif job.attempts <= len(kind.retry_delays):
             attempts = job.attempts
-            delay = error.delay if retry else kind.retry_delays[job.attempts - 1]
+            delay = retry.delay if retry is not None else kind.retry_delays[job.attempts - 1]
         else:
             log.warning("job %s (%s) failed for good: %s", job.id, kind.name, message)
             await self._db.execute(
@@ -248,7 +248,7 @@ class JobWorker:
                 {"id": job.id, "attempts": job.attempts, "now": self.clock(), "error": message},
             )
             return
-        if not retry:
+        if retry is None:
             log.info("job %s (%s) failed, retrying in %gs: %s", job.id, kind.name, delay, message)
         await self._db.execute(
             """UPDATE jobs SET run_at = :run_at, leased_until = NULL, last_error = :error,

@@ -40,7 +40,7 @@ from pydantic import BaseModel
 from standardwebhooks.webhooks import Webhook as Signer
 
 from .config import Settings
-from .errors import validation_error
+from .errors import APIError, validation_error
 from .jobs import Job, JobKind, JobWorker, RetryLater
 from .models.webhooks import (
     DELIVERY_JOB,
@@ -126,7 +126,7 @@ async def resolve(host: str, port: int) -> list[str]:
     infos = await asyncio.get_running_loop().getaddrinfo(
         host, port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP
     )
-    return list(dict.fromkeys(info[4][0] for info in infos))
+    return list(dict.fromkeys(str(info[4][0]) for info in infos))
 
 
 async def checked_addresses(url: str, allow_private: bool) -> list[str]:
@@ -151,7 +151,7 @@ async def check_url(url: str, settings: Settings) -> str:
     """A webhook URL as stored, or 400 INVALID_URL: https (http too in development), no
     credentials, a host resolving to public addresses only."""
 
-    def invalid(message: str):
+    def invalid(message: str) -> APIError:
         return validation_error("url", message, "INVALID_URL")
 
     url = url.strip()

@@ -357,7 +357,9 @@ class BatchItem(BaseModel):
     index: int
     status: int = Field(description="201 created, or the status of the problem in ``error``.")
     link: LinkOut | None = None
-    error: dict[str, Any] | None = Field(None, description="The problem object that refused the item.")
+    error: dict[str, Any] | None = Field(
+        None, description="The problem object that refused the item."
+    )
 
 
 class BatchAnswer(BaseModel):
@@ -828,7 +830,9 @@ def _future(when: datetime | None) -> datetime | None:
     return when
 
 
-async def _controls(data: LinkCreate | LinkUpdate, given: set[str], base_url: str) -> dict[str, Any]:
+async def _controls(
+    data: LinkCreate | LinkUpdate, given: set[str], base_url: str
+) -> dict[str, Any]:
     """The columns of the link controls sent: the password hashed, URLs and rules checked."""
     columns: dict[str, Any] = {}
     if "password" in given:

@@ -1,6 +1,5 @@
 """Liveness and readiness probes for load balancers and orchestrators."""
 
-
 from quart import Blueprint, current_app
 from quart_rate_limiter import rate_exempt
 from quart_schema import hide

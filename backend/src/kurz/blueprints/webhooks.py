@@ -121,7 +121,9 @@ class Accepted(BaseModel):
 @validate_request(WebhookCreate)
 @validate_response(NewWebhook, 201)
 @problems(400, 401, 403, 404)
-async def create_webhook(org_id: str, data: WebhookCreate) -> tuple[NewWebhook, int, dict[str, Any]]:
+async def create_webhook(
+    org_id: str, data: WebhookCreate
+) -> tuple[NewWebhook, int, dict[str, Any]]:
     """Add an endpoint (admin). Store the ``secret`` now: it cannot be shown again."""
     caller = await require_org_role(org_id, "admin")
     url = await check_url(data.url, current_app.config["KURZ"])

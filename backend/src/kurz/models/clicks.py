@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from databases import Database
+from databases.interfaces import Record
 
 from ..database import SCHEMA_LOCKS
 from .webhooks import insert_click_events
@@ -140,10 +141,12 @@ async def select_database_identity(db: Database) -> str:
     """This installation among all servers, their databases and schemas (clicks spooled by a
     process that could not write them are for the installation they came from). Public's
     identity names no schema, as before there were others: its spool files stay its own."""
-    identity: str = await db.fetch_val("""SELECT concat_ws('/', system_identifier, current_database(),
+    identity: str = await db.fetch_val(
+        """SELECT concat_ws('/', system_identifier, current_database(),
                             (SELECT oid FROM pg_database WHERE datname = current_database()),
                             nullif(current_schema(), 'public'))
-             FROM pg_control_system()""")
+             FROM pg_control_system()"""
+    )
     return identity
 
 
@@ -293,7 +296,9 @@ async def select_visitor_salt(db: Database, day: datetime.date, candidate: bytes
         "INSERT INTO visitor_salts (day, salt) VALUES (:day, :salt) ON CONFLICT (day) DO NOTHING",
         values,
     )
-    salt: bytes = await db.fetch_val("SELECT salt FROM visitor_salts WHERE day = :day", {"day": day})
+    salt: bytes = await db.fetch_val(
+        "SELECT salt FROM visitor_salts WHERE day = :day", {"day": day}
+    )
     return salt
 
 
@@ -509,7 +514,7 @@ async def _select_stats(
     return stats, top
 
 
-def top_lists(rows) -> dict[str, list[Any]]:
+def top_lists(rows: Sequence[Record]) -> dict[str, list[Any]]:
     """Rows (dimension, value, clicks) as a list per dimension; a country '' is unknown."""
     tops: dict[str, list[Any]] = {dimension: [] for dimension in DIMENSIONS}
     for row in rows:

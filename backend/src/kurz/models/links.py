@@ -1,6 +1,7 @@
 """Links: the org-scoped CRUD queries, and the one lookup the redirect path makes."""
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -99,10 +100,10 @@ class RedirectTarget:
     password_hash: str | None = field(default=None, repr=False)
     max_clicks: int | None = None
     expired_url: str | None = None
-    rules: tuple = ()  # of {country?, device?, os?, url}
+    rules: Sequence[dict[str, str]] = ()  # of {country?, device?, os?, url}
 
 
-def _uuid(value) -> str | None:
+def _uuid(value: object) -> str | None:
     return None if value is None else str(value)
 
 

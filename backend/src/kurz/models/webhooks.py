@@ -141,7 +141,9 @@ async def select_webhook(
     return None if row is None else _webhook(row)
 
 
-async def update_webhook(db: Database, org_id: str, webhook_id: str, changes: dict[str, Any]) -> Webhook:
+async def update_webhook(
+    db: Database, org_id: str, webhook_id: str, changes: dict[str, Any]
+) -> Webhook:
     """Apply ``changes`` (keys from EDITABLE); enabling an endpoint forgets why it was disabled
     and its past failures."""
     columns = [column for column in EDITABLE if column in changes]
@@ -176,17 +178,18 @@ async def delete_webhook(db: Database, org_id: str, webhook_id: str) -> bool:
 
 async def update_secret(
     db: Database, org_id: str, webhook_id: str, secret: str, previous_until: datetime
-) -> Webhook | None:
+) -> Webhook:
     """The new secret signs from now on; the current one goes on signing until
-    ``previous_until``."""
-    row = await db.fetch_one(
+    ``previous_until`` (the caller has locked the webhook)."""
+    row = await fetch_row(
+        db,
         f"""UPDATE webhooks SET previous_secret = secret, previous_secret_until = :until,
                                secret = :secret
              WHERE org_id = :org_id AND id = :webhook_id
             RETURNING {_WEBHOOK}""",  # noqa: S608
         {"org_id": org_id, "webhook_id": webhook_id, "secret": secret, "until": previous_until},
     )
-    return None if row is None else _webhook(row)
+    return _webhook(row)
 
 
 async def insert_event(
