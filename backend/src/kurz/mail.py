@@ -18,6 +18,7 @@ from urllib.parse import unquote, urlsplit
 import aiosmtplib
 from databases import Database
 from databases.core import Connection
+from databases.interfaces import Record
 
 from .config import Settings
 from .jobs import Job, JobKind, enqueue
@@ -135,7 +136,7 @@ async def queue_mail(connection: Connection | Database, recipient: str, message:
     return mail_id
 
 
-def _envelope(settings: Settings, row) -> EmailMessage:
+def _envelope(settings: Settings, row: Record) -> EmailMessage:
     message = EmailMessage()
     message["From"] = settings.mail_from
     message["To"] = row["recipient"]
@@ -153,8 +154,8 @@ def _envelope(settings: Settings, row) -> EmailMessage:
     return message
 
 
-async def _deliver(settings: Settings, message: EmailMessage) -> None:
-    url = urlsplit(settings.smtp_url)
+async def _deliver(smtp_url: str, message: EmailMessage) -> None:
+    url = urlsplit(smtp_url)
     tls = url.scheme == "smtps"
     await aiosmtplib.send(
         message,
@@ -180,7 +181,7 @@ def mail_job(settings: Settings) -> JobKind:
         if row is None:  # sent already
             return
         if settings.smtp_url:
-            await _deliver(settings, _envelope(settings, row))
+            await _deliver(settings.smtp_url, _envelope(settings, row))
         else:
             log.info(
                 "mail to %s, only logged as KURZ_SMTP_URL is not set\nSubject: %s\n\n%s",

@@ -374,7 +374,7 @@ class ClickRecorder:
         first_day = min(columns.times) // MICROSECONDS_PER_DAY
         last_day = max(columns.times) // MICROSECONDS_PER_DAY
         if first_day == last_day:  # all batches but those around midnight
-            days = repeat(first_day)
+            days: Iterable[int] = repeat(first_day)
             dates = {first_day: EPOCH + datetime.timedelta(days=first_day)}
         else:
             days = [at // MICROSECONDS_PER_DAY for at in columns.times]
