@@ -23,7 +23,7 @@ from .database import get_db
 from .errors import APIError, org_not_found
 from .models.members import select_role
 from .models.orgs import select_require_2fa
-from .models.tokens import ROLES, lower_role, use_token
+from .models.tokens import ROLES, Role, lower_role, use_token
 from .models.users import (
     User,
     delete_expired_sessions,
@@ -42,7 +42,7 @@ R = TypeVar("R")
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-def role_at_least(role: str, minimum: str) -> bool:
+def role_at_least(role: Role, minimum: Role) -> bool:
     return ROLES.index(role) >= ROLES.index(minimum)
 
 
@@ -60,20 +60,22 @@ class Caller:
     """An authenticated caller acting inside one org: a member user or an org API token."""
 
     org_id: str
-    role: str
+    role: Role
     user: User | None = None
     token_id: str | None = None
     token_created_by: str | None = None
-    token_role: str | None = None  # the role the token was made with
+    token_role: Role | None = None  # the role the token was made with
 
     @property
     def user_id(self) -> str | None:
         return self.user.id if self.user else None
 
     @property
-    def author_id(self) -> str | None:
+    def author_id(self) -> str:
         """The user answerable for what the caller makes: itself, or a token's creator."""
-        return self.user_id if self.user else self.token_created_by
+        author = self.user.id if self.user else self.token_created_by
+        assert author is not None  # a caller without a user is a token, made by someone
+        return author
 
 
 async def current_user() -> User | None:
@@ -153,7 +155,7 @@ def bearer_secret() -> str | None:
     return secret.strip() if scheme.lower() == "bearer" and secret.strip() else None
 
 
-async def require_org_role(org_id: str, minimum: str = "member") -> Caller:
+async def require_org_role(org_id: str, minimum: Role = "member") -> Caller:
     """Authorise the caller inside ``org_id`` with at least the ``minimum`` role."""
     callers = g.setdefault("kurz_callers", {})
     if org_id not in callers:
@@ -161,7 +163,7 @@ async def require_org_role(org_id: str, minimum: str = "member") -> Caller:
     return _with_role_at_least(callers[org_id], minimum)
 
 
-async def recheck_role(caller: Caller, minimum: str) -> Caller:
+async def recheck_role(caller: Caller, minimum: Role) -> Caller:
     """The caller with its role as it stands now, once the org's memberships are locked (see
     ``lock_org``): a user demoted or removed meanwhile must not act with the old role."""
     if caller.user is None:  # a token acts with at most its creator's role
@@ -179,7 +181,7 @@ def _invalid_token() -> APIError:
     return APIError(401, "INVALID_TOKEN", "The API token is unknown or revoked.")
 
 
-async def _member_role(org_id: str, user_id: str) -> str:
+async def _member_role(org_id: str, user_id: str) -> Role:
     """The user's role in the org; 404 when not a member (or no such org)."""
     role = await select_role(get_db(), org_id, user_id)
     if role is None:
@@ -187,7 +189,7 @@ async def _member_role(org_id: str, user_id: str) -> str:
     return role
 
 
-def _with_role_at_least(caller: Caller, minimum: str) -> Caller:
+def _with_role_at_least(caller: Caller, minimum: Role) -> Caller:
     if not role_at_least(caller.role, minimum):
         raise APIError(403, "FORBIDDEN", f"This needs the {minimum} role or higher.")
     return caller

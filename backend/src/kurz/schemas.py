@@ -9,14 +9,15 @@
 
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Annotated, Any, ClassVar, Literal, TypeVar
+from typing import Annotated, Any, ClassVar, TypeVar
 
 from pydantic import BaseModel, ConfigDict, PlainSerializer, WithJsonSchema, model_validator
 from quart_schema import document_response
 from quart_schema.openapi import OpenAPIProvider
 from quart_schema.typing import Model
 
-Role = Literal["owner", "admin", "member"]
+from .models.tokens import Role as Role  # the roles' schema
+
 T = TypeVar("T", bound=Callable[..., Any])
 JSON = "application/json"
 

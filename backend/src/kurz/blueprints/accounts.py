@@ -315,7 +315,7 @@ async def confirm_totp(data: CodeIn) -> RecoveryCodesOut:
     db = get_db()
     _, pending = await select_totp(db, user.id)
     step = totp.matching_step(pending, data.code) if pending else None
-    if step is None:
+    if pending is None or step is None:
         await record_login_failure(user.email)
         raise APIError(400, "INVALID_CODE", "The code is wrong or has expired.")
     codes = totp.new_recovery_codes()

@@ -7,6 +7,7 @@ from databases import Database
 from databases.interfaces import Record
 
 from ..database import SCHEMA_LOCKS, fetch_row
+from .tokens import Role
 
 
 @dataclass
@@ -14,14 +15,14 @@ class Member:
     user_id: str
     email: str
     name: str
-    role: str
+    role: Role
     joined_at: datetime
 
 
 @dataclass
 class Invitation:
     email: str
-    role: str
+    role: Role
     created_at: datetime
 
 
@@ -33,9 +34,9 @@ def _invitation(row: Record) -> Invitation:
     return Invitation(row["email"], row["role"], row["created_at"])
 
 
-async def select_role(db: Database, org_id: str, user_id: str) -> str | None:
+async def select_role(db: Database, org_id: str, user_id: str) -> Role | None:
     """The user's role in the org, None when not a member (or no such org)."""
-    role: str | None = await db.fetch_val(
+    role: Role | None = await db.fetch_val(
         "SELECT role FROM members WHERE org_id = :org_id AND user_id = :user_id",
         {"org_id": org_id, "user_id": user_id},
     )
@@ -63,7 +64,7 @@ async def select_member(db: Database, org_id: str, user_id: str) -> Member | Non
     return None if row is None else _member(row)
 
 
-async def insert_member(db: Database, org_id: str, user_id: str, role: str) -> Member | None:
+async def insert_member(db: Database, org_id: str, user_id: str, role: Role) -> Member | None:
     """The new membership, or None when the user already is a member."""
     row = await db.fetch_one(
         """WITH added AS (
@@ -78,7 +79,7 @@ async def insert_member(db: Database, org_id: str, user_id: str, role: str) -> M
     return None if row is None else _member(row)
 
 
-async def update_member_role(db: Database, org_id: str, user_id: str, role: str) -> Member:
+async def update_member_role(db: Database, org_id: str, user_id: str, role: Role) -> Member:
     """The member with the new role (the caller has found and locked the membership)."""
     row = await fetch_row(
         db,
@@ -139,7 +140,7 @@ async def select_invitation(db: Database, org_id: str, email: str) -> Invitation
 
 
 async def upsert_invitation(
-    db: Database, org_id: str, email: str, role: str, invited_by: str | None
+    db: Database, org_id: str, email: str, role: Role, invited_by: str | None
 ) -> Invitation:
     """Invite the email, or give its pending invitation the new role."""
     row = await fetch_row(
@@ -161,7 +162,7 @@ async def delete_invitation(db: Database, org_id: str, email: str) -> None:
     )
 
 
-async def accept_invitations(db: Database, user_id: str, email: str) -> list[tuple[str, str]]:
+async def accept_invitations(db: Database, user_id: str, email: str) -> list[tuple[str, Role]]:
     """Turn every invitation of ``email`` into a membership of ``user_id``: (org_id, role)s."""
     rows = await db.fetch_all(
         """WITH accepted AS (

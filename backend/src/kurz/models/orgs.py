@@ -7,6 +7,7 @@ from databases import Database
 from databases.interfaces import Record
 
 from ..database import fetch_row
+from .tokens import Role
 
 
 @dataclass
@@ -22,7 +23,7 @@ class Org:
 class OrgMembership:
     id: str
     name: str
-    role: str
+    role: Role
 
 
 ORG_COLUMNS = "id, name, created_at, require_2fa, sso_domains"
@@ -83,25 +84,29 @@ async def select_memberships(db: Database, user_id: str) -> list[OrgMembership]:
     return [OrgMembership(str(row["id"]), row["name"], row["role"]) for row in rows]
 
 
-async def update_org_name(db: Database, org_id: str, name: str) -> Org | None:
-    row = await db.fetch_one(
+async def update_org_name(db: Database, org_id: str, name: str) -> Org:
+    """The changed org (the caller has locked it)."""
+    row = await fetch_row(
+        db,
         f"""UPDATE orgs SET name = :name WHERE id = :org_id
         RETURNING {ORG_COLUMNS}""",  # noqa: S608
         {"org_id": org_id, "name": name},
     )
-    return None if row is None else _org(row)
+    return _org(row)
 
 
 async def update_org_security(
     db: Database, org_id: str, require_2fa: bool, sso_domains: list[str]
-) -> Org | None:
-    row = await db.fetch_one(
+) -> Org:
+    """The changed org (the caller has locked it)."""
+    row = await fetch_row(
+        db,
         f"""UPDATE orgs SET require_2fa = :require_2fa, sso_domains = :sso_domains
              WHERE id = :org_id
          RETURNING {ORG_COLUMNS}""",  # noqa: S608
         {"org_id": org_id, "require_2fa": require_2fa, "sso_domains": sso_domains},
     )
-    return None if row is None else _org(row)
+    return _org(row)
 
 
 async def select_require_2fa(db: Database, org_id: str) -> bool:

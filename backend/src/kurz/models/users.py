@@ -109,7 +109,7 @@ async def update_password(db: Database, user_id: str, password_hash: str) -> Non
     )
 
 
-async def delete_other_sessions(db: Database, user_id: str, keep_hash: str) -> None:
+async def delete_other_sessions(db: Database, user_id: str, keep_hash: str | None) -> None:
     """End every session of the user but the one named (the caller's own)."""
     await db.execute(
         "DELETE FROM sessions WHERE user_id = :user_id AND id_hash <> :keep_hash",
