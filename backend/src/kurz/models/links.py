@@ -4,7 +4,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 import asyncpg
 from databases import Database
@@ -207,7 +207,8 @@ async def select_link(
 # The list's orders: the expression (over a listed link's columns) it sorts by, and whether
 # descending. Ties are broken by id in the same direction, so every order is a total order that
 # keyset paging can resume from. A link never clicked sorts as last clicked at the epoch.
-SORTS = {
+Sort = Literal["newest", "oldest", "clicks", "last_clicked"]
+SORTS: dict[Sort, tuple[str, bool]] = {
     "newest": ("created_at", True),
     "oldest": ("created_at", False),
     "clicks": ("clicks", True),
@@ -225,7 +226,8 @@ LAST_CLICKED = """coalesce(
       WHERE click_days.link_id = links.id AND click_days.clicks > 0))"""
 # What each status means; a link is in exactly one (disabled before expired before used up).
 _LIVE = "NOT links.disabled AND (links.expires_at IS NULL OR links.expires_at > now())"
-STATUSES = {
+Status = Literal["active", "disabled", "expired", "limit_reached"]
+STATUSES: dict[Status, str] = {
     "active": f"{_LIVE} AND (links.max_clicks IS NULL OR links.clicks_used < links.max_clicks)",
     "disabled": "links.disabled",
     "expired": "NOT links.disabled AND links.expires_at <= now()",
@@ -238,7 +240,7 @@ class LinkFilter:
     """Which of an org's links a list, a count or a bulk action covers; None: no condition."""
 
     search: str | None = None
-    status: str | None = None
+    status: Status | None = None
     created_by: str | None = None
     created_after: datetime | None = None
     created_before: datetime | None = None
@@ -289,9 +291,9 @@ async def select_links_page(
     *,
     limit: int,
     where: LinkFilter,
-    sort: str = "newest",
-    after: tuple[object, int] | None = None,
-) -> list[tuple[Link, object]]:
+    sort: Sort = "newest",
+    after: tuple[datetime | int, int] | None = None,
+) -> list[tuple[Link, datetime | int]]:
     """Up to ``limit`` matching links in ``sort`` order, each with its sort key, after the
     position ``after`` (a sort key and a link id) when given.
 
@@ -350,15 +352,17 @@ def _escape_like(text: str) -> str:
 
 async def update_link(
     db: Database, org_id: str, slug: str, changes: dict[str, Any], domain_id: int | None = None
-) -> Link | None:
-    """Apply ``changes`` (keys from EDITABLE) and stamp ``updated_at``."""
+) -> Link:
+    """Apply ``changes`` (keys from EDITABLE) and stamp ``updated_at`` (of a link the caller has
+    locked, or made in its transaction)."""
     columns = [column for column in EDITABLE if column in changes]
     casts = {"rules": "CAST(:rules AS JSONB)", "tag_ids": "CAST(:tag_ids AS BIGINT[])"}
     assignments = "".join(f", {column} = {casts.get(column, ':' + column)}" for column in columns)
     values = {column: changes[column] for column in columns}
     if "rules" in values:
         values["rules"] = json.dumps(values["rules"])
-    row = await db.fetch_one(
+    row = await fetch_row(
+        db,
         f"""WITH changed AS (
                 UPDATE links SET updated_at = now(){assignments}
                  WHERE org_id = :org_id AND {_named(domain_id)}
@@ -367,7 +371,7 @@ async def update_link(
             SELECT {_COLUMNS} FROM changed AS links {_JOINS}""",  # noqa: S608
         {"org_id": org_id, **_name(slug, domain_id), **values},
     )
-    return None if row is None else _link(row)
+    return _link(row)
 
 
 async def update_links_disabled(
