@@ -4,8 +4,10 @@ import gc
 import logging
 import signal
 import sys
+from typing import Any
 
 import uvicorn
+from quart import Quart
 
 from .app import create_app
 from .config import ConfigError, Settings
@@ -22,7 +24,7 @@ def main() -> None:
     serve("kurz.__main__:create_server_app", settings, factory=True)
 
 
-def create_server_app():
+def create_server_app() -> Quart:
     """The app as a server process runs it: what start-up built is then kept out of the
     garbage collector's full passes, whose pauses grow with every object they scan."""
     app = create_app()
@@ -35,7 +37,7 @@ async def freeze_heap() -> None:
     gc.freeze()
 
 
-def serve(app: str, settings: Settings, **options) -> None:
+def serve(app: str, settings: Settings, **options: Any) -> None:
     """Run ``app`` under uvicorn as production does (the benchmark's bare baseline too)."""
     # After its graceful shutdown uvicorn re-raises SIGTERM, so the process would end as killed
     # (exit 143); a finished graceful shutdown exits 0, which is what orchestrators expect.

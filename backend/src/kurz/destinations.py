@@ -23,7 +23,7 @@ from urllib.parse import unquote, urlsplit
 
 from quart import current_app
 
-from .errors import validation_error
+from .errors import APIError, validation_error
 from .slugs import is_routable_slug, reserved_words, url_host
 
 RESOLVE_SECONDS = 2.0
@@ -50,7 +50,7 @@ LOOKUPS_KEPT = 4096
 LOOKUPS: dict[str, tuple[float, set[Address]]] = {}
 
 
-def _invalid_url(message: str):
+def _invalid_url(message: str) -> APIError:
     return validation_error("url", message, "INVALID_URL")
 
 
@@ -113,7 +113,11 @@ async def _resolve(host: str) -> set[Address]:
             ),
             RESOLVE_SECONDS,
         )
-        found = {_address(info[4][0].partition("%")[0]) for info in infos} - {None}
+        found = {
+            address
+            for info in infos
+            if (address := _address(str(info[4][0]).partition("%")[0])) is not None
+        }
     except (OSError, UnicodeError, TimeoutError):
         found = set()
     if len(LOOKUPS) >= LOOKUPS_KEPT:

@@ -98,7 +98,7 @@ def stored_hostname(name: str) -> str:
         return name
 
 
-def _invalid(message: str):
+def _invalid(message: str) -> APIError:
     return validation_error("hostname", message, "INVALID_DOMAIN")
 
 
@@ -159,7 +159,7 @@ class DomainChecker:
     def __init__(self, settings: Settings, *, poll_seconds: float = 60.0) -> None:
         self.settings = settings
         self.poll_seconds = min(poll_seconds, settings.domain_check_seconds)
-        self._task: asyncio.Task | None = None
+        self._task: asyncio.Task[None] | None = None
 
     async def start(self, db: Database) -> None:
         self._task = asyncio.create_task(self._run(db), name="kurz-domain-checker")

@@ -139,7 +139,7 @@ def _field_message(item: dict[str, Any]) -> str:
             return str(context.get("error", context.get("reason", item["msg"])))
         case kind, _ if kind.startswith(("datetime", "timezone")):
             return TIMESTAMP_MESSAGE
-    return item["msg"]
+    return str(item["msg"])
 
 
 def from_http_exception(error: HTTPException) -> APIError:

@@ -15,6 +15,7 @@ These refusals, and uvicorn's own for requests httptools cannot parse, are probl
 every error of Kurz, and each is logged.
 """
 
+from asyncio import Transport
 from functools import cache
 
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
@@ -49,7 +50,8 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
     over_capacity = False  # opened while the worker held its maximum of connections
     head_timer = None  # closes a connection that is idle or slow to send a request head
 
-    def connection_made(self, transport) -> None:
+    # A stream transport, as uvicorn's own override narrows asyncio's BaseTransport.
+    def connection_made(self, transport: Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
         settings = _settings()
         self.over_capacity = len(self.connections) > settings.max_connections
@@ -87,7 +89,8 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         self.head_timer = self.loop.call_later(_settings().request_head_timeout, self.head_timeout)
         # The connection's peer, which uvicorn's proxy headers replace in "client": whether a
         # proxy's country header is trusted depends on it (analytics.geo).
-        self.scope[PEER_KEY] = self.client
+        # ASGI scopes may carry extra keys; hypercorn's HTTPScope TypedDict lists none.
+        self.scope[PEER_KEY] = self.client  # type: ignore[literal-required]
 
     def on_url(self, url: bytes) -> None:
         self.count(len(url))

@@ -29,6 +29,7 @@ import csv
 import io
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from typing import Any
 from urllib.parse import urlsplit
 
 from databases import Database
@@ -87,7 +88,7 @@ def read_csv(body: bytes) -> tuple[dict[str, int], list[list[str]]]:
     if not rows:
         raise InvalidCsv("The file is empty; its first row names the columns.")
     keys = [_key(header) for header in rows[0]]
-    columns = {}
+    columns: dict[str, int] = {}
     for field, aliases in ALIASES.items():
         for alias in aliases:
             if alias in keys:
@@ -148,7 +149,15 @@ async def run_import(app: Quart, db: Database, import_id: str) -> None:
 class RowApplier:
     """Creates the link of one row, or says why not."""
 
-    def __init__(self, app: Quart, db: Database, org_id, created_by, token, columns) -> None:
+    def __init__(
+        self,
+        app: Quart,
+        db: Database,
+        org_id: str,
+        created_by: str | None,
+        token: str | None,
+        columns: dict[str, int],
+    ) -> None:
         self.app = app
         self.db = db
         self.org_id = org_id
@@ -173,7 +182,7 @@ class RowApplier:
         except APIError as error:
             return "failed", error
 
-    def _values(self, row: list[str]) -> dict:
+    def _values(self, row: list[str]) -> dict[str, Any]:
         cell = self._cell
         url = check_url(cell(row, "url"), self.settings.base_url)
         slug = cell(row, "slug") or _last_segment(cell(row, "short_url"))
@@ -197,7 +206,7 @@ class RowApplier:
             "disabled": cell(row, "disabled").lower() in ("true", "1", "yes"),
         }
 
-    async def _create(self, values: dict) -> str:
+    async def _create(self, values: dict[str, Any]) -> str:
         db, slug = self.db, values["slug"]
         if slug is not None:
             existing = await select_org_link_url(db, self.org_id, slug)

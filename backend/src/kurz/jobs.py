@@ -81,12 +81,13 @@ async def enqueue(
     run_at: datetime | None = None,
 ) -> int:
     """Queue a job (inside the caller's transaction); return its id."""
-    return await connection.fetch_val(
+    job_id: int = await connection.fetch_val(
         """INSERT INTO jobs (kind, payload, run_at)
            VALUES (:kind, CAST(:payload AS JSONB), coalesce(:run_at, now()))
            RETURNING id""",
         {"kind": kind, "payload": json.dumps(payload), "run_at": run_at},
     )
+    return job_id
 
 
 async def select_failed_jobs(db: Database | Connection, kind: str) -> list[dict[str, Any]]:
@@ -116,9 +117,9 @@ class JobWorker:
     clock: Clock = utc_now
     kinds: dict[str, JobKind] = field(default_factory=dict)
     _db: Database | None = None
-    _task: asyncio.Task | None = None
+    _task: asyncio.Task[None] | None = None
     _stopping: bool = False
-    _running: dict[str, set[asyncio.Task]] = field(default_factory=dict)
+    _running: dict[str, set[asyncio.Task[None]]] = field(default_factory=dict[str, Any])
     _wake: asyncio.Event = field(default_factory=asyncio.Event)
 
     def register(self, kind: JobKind) -> None:
@@ -178,7 +179,7 @@ class JobWorker:
             except Exception:
                 log.exception("jobs: claiming failed")
 
-    async def _claim_all(self) -> list[asyncio.Task]:
+    async def _claim_all(self) -> list[asyncio.Task[None]]:
         assert self._db is not None, "start() the worker first"
         started = []
         for kind in self.kinds.values():
@@ -239,12 +240,12 @@ class JobWorker:
     async def _failed(self, kind: JobKind, job: Job, error: Exception) -> None:
         assert self._db is not None
         message = f"{type(error).__name__}: {error}"[:1000]
-        retry = isinstance(error, RetryLater)
-        if retry and not error.count_attempt:
-            attempts, delay = job.attempts - 1, error.delay
+        retry = error if isinstance(error, RetryLater) else None
+        if retry is not None and not retry.count_attempt:
+            attempts, delay = job.attempts - 1, retry.delay
         elif job.attempts <= len(kind.retry_delays) and not isinstance(error, GiveUp):
             attempts = job.attempts
-            delay = error.delay if retry else kind.retry_delays[job.attempts - 1]
+            delay = retry.delay if retry is not None else kind.retry_delays[job.attempts - 1]
         else:
             log.warning("job %s (%s) failed for good: %s", job.id, kind.name, message)
             await self._db.execute(
@@ -253,7 +254,7 @@ class JobWorker:
                 {"id": job.id, "attempts": job.attempts, "now": self.clock(), "error": message},
             )
             return
-        if not retry:
+        if retry is None:
             log.info("job %s (%s) failed, retrying in %gs: %s", job.id, kind.name, delay, message)
         await self._db.execute(
             """UPDATE jobs SET run_at = :run_at, leased_until = NULL, last_error = :error,

@@ -20,6 +20,7 @@ from urllib.parse import unquote, urlsplit
 import aiosmtplib
 from databases import Database
 from databases.core import Connection
+from databases.interfaces import Record
 
 from .config import Settings
 from .jobs import GiveUp, Job, JobKind, enqueue
@@ -123,7 +124,7 @@ def notice_message(subject: str, what: str) -> Message:
 
 async def queue_mail(connection: Connection | Database, recipient: str, message: Message) -> int:
     """Write the mail and the job that sends it (inside the caller's transaction)."""
-    mail_id = await connection.fetch_val(
+    mail_id: int = await connection.fetch_val(
         """INSERT INTO mails (recipient, subject, text_body, html_body)
            VALUES (:recipient, :subject, :text_body, :html_body) RETURNING id""",
         {
@@ -137,7 +138,7 @@ async def queue_mail(connection: Connection | Database, recipient: str, message:
     return mail_id
 
 
-def _envelope(settings: Settings, row) -> EmailMessage:
+def _envelope(settings: Settings, row: Record) -> EmailMessage:
     message = EmailMessage()
     message["From"] = settings.mail_from
     message["To"] = row["recipient"]
@@ -155,8 +156,8 @@ def _envelope(settings: Settings, row) -> EmailMessage:
     return message
 
 
-async def _deliver(settings: Settings, message: EmailMessage) -> None:
-    url = urlsplit(settings.smtp_url)
+async def _deliver(smtp_url: str, message: EmailMessage) -> None:
+    url = urlsplit(smtp_url)
     tls = url.scheme == "smtps"
     await aiosmtplib.send(
         message,
@@ -192,7 +193,7 @@ def mail_job(settings: Settings) -> JobKind:
             return
         if settings.smtp_url:
             try:
-                await _deliver(settings, _envelope(settings, row))
+                await _deliver(settings.smtp_url, _envelope(settings, row))
             except aiosmtplib.SMTPException as error:
                 if _refused_for_good(error):
                     raise GiveUp(f"the mail server refused this mail: {error}") from error

@@ -25,7 +25,7 @@ from databases import Database
 from databases.core import Connection
 
 from .config import MIGRATIONS_DIR, Settings, StartupError
-from .database import SCHEMA_LOCKS, connection_settings, quote_identifier
+from .database import SCHEMA_LOCKS, connection_settings, fetch_row, quote_identifier
 
 # An arbitrary constant naming Kurz's migration lock among the database's advisory locks: alone,
 # the lock on what installations share (schemas, extensions); with SCHEMA_LOCKS, the lock of an
@@ -67,7 +67,8 @@ def _load(path: Path) -> Migrate:
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    return module.migrate
+    migrate: Migrate = module.migrate
+    return migrate
 
 
 async def _ensure_version_table(connection: Connection) -> None:
@@ -123,7 +124,8 @@ async def select_version(connection: Connection | Database) -> int:
     exists = await connection.fetch_val("SELECT to_regclass('schema_migration') IS NOT NULL")
     if not exists:
         return -1
-    return await connection.fetch_val("SELECT version FROM schema_migration")
+    version: int = await connection.fetch_val("SELECT version FROM schema_migration")
+    return version
 
 
 async def migrate(
@@ -134,9 +136,10 @@ async def migrate(
     files = migration_files(directory)
     applied = []
     async with db.connection() as connection:
-        server = await connection.fetch_one(
+        server = await fetch_row(
+            connection,
             """SELECT current_setting('server_version_num')::INTEGER AS version_num,
-                      current_setting('server_version') AS version"""
+                      current_setting('server_version') AS version""",
         )
         check_server_version(server["version_num"], server["version"])
         search_path = await _prepare_schema(connection, schema)

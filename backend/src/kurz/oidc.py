@@ -7,6 +7,7 @@ again when a token names a key not among them (the provider rotated its keys).
 
 import time
 from dataclasses import dataclass, field
+from typing import Any, cast
 from urllib.parse import urlencode
 
 import httpx
@@ -14,7 +15,7 @@ from authlib.common.security import generate_token
 from authlib.oauth2.rfc7636 import create_s256_code_challenge
 from joserfc import jwt
 from joserfc.errors import JoseError
-from joserfc.jwk import KeySet
+from joserfc.jwk import KeySet, KeySetSerialization
 
 from .config import Settings
 
@@ -46,23 +47,24 @@ class Start:
 @dataclass
 class Provider:
     settings: Settings
-    _metadata: dict | None = None
+    _metadata: dict[str, Any] | None = None
     _keys: KeySet | None = field(default=None, repr=False)
 
     @property
     def redirect_uri(self) -> str:
         return f"{self.settings.base_url}/api/v1/sso/callback"
 
-    async def _get(self, url: str) -> dict:
+    async def _get(self, url: str) -> dict[str, Any]:
         try:
             async with httpx.AsyncClient(timeout=HTTP_TIMEOUT) as client:
                 response = await client.get(url)
                 response.raise_for_status()
-                return response.json()
+                document: dict[str, Any] = response.json()
+                return document
         except (httpx.HTTPError, ValueError) as error:
             raise SSOError("SSO_UNAVAILABLE", f"The sign-in provider failed: {error}") from None
 
-    async def metadata(self) -> dict:
+    async def metadata(self) -> dict[str, Any]:
         if self._metadata is None:
             metadata = await self._get(
                 f"{self.settings.oidc_issuer}/.well-known/openid-configuration"
@@ -75,7 +77,8 @@ class Provider:
     async def _key_set(self, refresh: bool = False) -> KeySet:
         if self._keys is None or refresh:
             jwks = await self._get((await self.metadata())["jwks_uri"])
-            self._keys = KeySet.import_key_set(jwks)
+            # The provider's JSON, read by joserfc as the key set it should be.
+            self._keys = KeySet.import_key_set(cast(KeySetSerialization, jwks))
         return self._keys
 
     async def start(self) -> Start:
@@ -87,15 +90,18 @@ class Provider:
             "scope": SCOPES,
             "state": state,
             "nonce": nonce,
-            "code_challenge": create_s256_code_challenge(verifier),
+            # types-authlib leaves this function unannotated.
+            "code_challenge": create_s256_code_challenge(verifier),  # type: ignore[no-untyped-call]
             "code_challenge_method": "S256",
         }
         url = f"{(await self.metadata())['authorization_endpoint']}?{urlencode(query)}"
         return Start(state, nonce, verifier, url)
 
-    async def finish(self, code: str, code_verifier: str, nonce: str) -> dict:
+    async def finish(self, code: str, code_verifier: str, nonce: str) -> dict[str, Any]:
         """Exchange the code for tokens; the ID token's claims once signature and claims hold."""
         metadata = await self.metadata()
+        client_id, client_secret = self.settings.oidc_client_id, self.settings.oidc_client_secret
+        assert client_id and client_secret  # a Provider exists only while SSO is configured
         try:
             async with httpx.AsyncClient(timeout=HTTP_TIMEOUT) as client:
                 response = await client.post(
@@ -106,7 +112,7 @@ class Provider:
                         "redirect_uri": self.redirect_uri,
                         "code_verifier": code_verifier,
                     },
-                    auth=(self.settings.oidc_client_id, self.settings.oidc_client_secret),
+                    auth=(client_id, client_secret),
                 )
         except httpx.HTTPError as error:
             raise SSOError("SSO_UNAVAILABLE", f"The sign-in provider failed: {error}") from None
@@ -117,7 +123,9 @@ class Provider:
             raise SSOError("SSO_REFUSED", "The provider sent no ID token.")
         return await self.check_id_token(id_token, nonce)
 
-    async def check_id_token(self, id_token: str, nonce: str) -> dict:
+    async def check_id_token(self, id_token: str, nonce: str) -> dict[str, Any]:
+        issuer, client_id = self.settings.oidc_issuer, self.settings.oidc_client_id
+        assert issuer and client_id  # a Provider exists only while SSO is configured
         try:
             try:
                 token = jwt.decode(id_token, await self._key_set(), algorithms=ALGORITHMS)
@@ -126,8 +134,8 @@ class Provider:
             jwt.JWTClaimsRegistry(
                 now=lambda: int(time.time()),
                 leeway=LEEWAY,
-                iss={"essential": True, "value": self.settings.oidc_issuer},
-                aud={"essential": True, "value": self.settings.oidc_client_id},
+                iss={"essential": True, "value": issuer},
+                aud={"essential": True, "value": client_id},
                 sub={"essential": True},
                 exp={"essential": True},
                 iat={"essential": True},
@@ -137,6 +145,6 @@ class Provider:
             raise SSOError("SSO_INVALID_TOKEN", f"The ID token is not valid: {error}") from None
         claims = token.claims
         audiences = claims["aud"] if isinstance(claims["aud"], list) else [claims["aud"]]
-        if len(audiences) > 1 and claims.get("azp") != self.settings.oidc_client_id:
+        if len(audiences) > 1 and claims.get("azp") != client_id:
             raise SSOError("SSO_INVALID_TOKEN", "The ID token was issued to another party.")
         return claims

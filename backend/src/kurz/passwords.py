@@ -8,6 +8,7 @@ any beyond that are answered 503 ``BUSY`` at once, and every other route stays u
 import asyncio
 import os
 import secrets
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from functools import cache
 
@@ -71,7 +72,7 @@ class HashingGate:
         self._semaphore = asyncio.Semaphore(slots)
 
     @asynccontextmanager
-    async def slot(self):
+    async def slot(self) -> AsyncIterator[None]:
         if self.admitted >= self.limit:
             raise APIError(
                 503,
@@ -88,7 +89,7 @@ class HashingGate:
 
 
 @asynccontextmanager
-async def _hashing():
+async def _hashing() -> AsyncIterator[None]:
     gate = current_app.extensions.get("kurz.hashing") if has_app_context() else None
     if gate is None:
         yield

@@ -51,7 +51,7 @@ async def caller_org() -> str:
     So outsiders (answered 401/404 right after) cannot use up an org's allowance.
     """
     try:
-        caller = await require_org_role(request.view_args["org_id"])
+        caller = await require_org_role((request.view_args or {})["org_id"])
     except APIError:
         return "address:" + await client_address()
     return "org:" + caller.org_id
@@ -85,7 +85,8 @@ MAIL_RESEND_LIMITS = [
 
 
 def _enabled() -> bool:
-    return current_app.config["QUART_RATE_LIMITER_ENABLED"]
+    enabled: bool = current_app.config["QUART_RATE_LIMITER_ENABLED"]
+    return enabled
 
 
 async def _client_key() -> str:
@@ -136,6 +137,7 @@ async def take_link_creations(count: int) -> int:
     allowed = count
     for limit in LINK_CREATION_LIMITS:
         # quart-rate-limiter's key of that route's limit (GCRA: the theoretical arrival time).
+        assert limit.key_function is not None  # every one names its key: caller_org
         owner = await limit.key_function()
         key = f"{current_app.import_name}-links.create_link-{limit.key}-{owner}"
         arrival = max((await store.get(key, now)).astimezone(UTC), now)

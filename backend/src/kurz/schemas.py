@@ -9,14 +9,16 @@
 
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Annotated, ClassVar, Literal, TypeVar
+from typing import Annotated, Any, ClassVar, TypeVar
 
 from pydantic import BaseModel, ConfigDict, PlainSerializer, WithJsonSchema, model_validator
 from quart_schema import document_response
 from quart_schema.openapi import OpenAPIProvider
+from quart_schema.typing import Model
 
-Role = Literal["owner", "admin", "member"]
-T = TypeVar("T", bound=Callable)
+from .models.tokens import Role as Role  # the roles' schema
+
+T = TypeVar("T", bound=Callable[..., Any])
 JSON = "application/json"
 
 
@@ -49,7 +51,7 @@ class Query(BaseModel):
 
     @model_validator(mode="before")
     @classmethod
-    def _empty_is_absent(cls, values):
+    def _empty_is_absent(cls, values: object) -> object:
         if isinstance(values, dict):
             return {name: value for name, value in values.items() if value != ""}
         return values
@@ -88,7 +90,9 @@ class KurzOpenAPIProvider(OpenAPIProvider):
     ``or_csv``: JSON, or text/csv.
     """
 
-    def build_response_object(self, model, headers_model):
+    def build_response_object(
+        self, model: type[Model], headers_model: type[Model] | None
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
         response, definitions = super().build_response_object(model, headers_model)
         if model is NoContent:
             del response["content"]

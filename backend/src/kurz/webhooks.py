@@ -25,6 +25,7 @@ import time
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from urllib.parse import SplitResult, urlsplit, urlunsplit
 
 import httpx
@@ -34,7 +35,7 @@ from pydantic import BaseModel
 from standardwebhooks.webhooks import Webhook as Signer
 
 from .config import Settings
-from .errors import validation_error
+from .errors import APIError, validation_error
 from .jobs import Job, JobKind, JobWorker, RetryLater
 from .models.webhooks import (
     DELIVERY_JOB,
@@ -106,7 +107,7 @@ async def resolve(host: str, port: int) -> list[str]:
     infos = await asyncio.get_running_loop().getaddrinfo(
         host, port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP
     )
-    return list(dict.fromkeys(info[4][0] for info in infos))
+    return list(dict.fromkeys(str(info[4][0]) for info in infos))
 
 
 async def checked_addresses(url: str, allow_private: bool) -> list[str]:
@@ -131,7 +132,7 @@ async def check_url(url: str, settings: Settings) -> str:
     """A webhook URL as stored, or 400 INVALID_URL: https (http too in development), no
     credentials, a host resolving to public addresses only."""
 
-    def invalid(message: str):
+    def invalid(message: str) -> APIError:
         return validation_error("url", message, "INVALID_URL")
 
     url = url.strip()
@@ -157,7 +158,7 @@ async def check_url(url: str, settings: Settings) -> str:
 # --- the outbox ----------------------------------------------------------------------------
 
 
-def payload(type: str, data: BaseModel | dict, at: datetime | None = None) -> str:
+def payload(type: str, data: BaseModel | dict[str, Any], at: datetime | None = None) -> str:
     """The JSON body of an event: ``{type, timestamp, data}``."""
     if isinstance(data, BaseModel):
         data = data.model_dump(mode="json")
@@ -165,7 +166,7 @@ def payload(type: str, data: BaseModel | dict, at: datetime | None = None) -> st
 
 
 async def emit(
-    connection: Connection | Database, org_id: str, type: str, *data: BaseModel | dict
+    connection: Connection | Database, org_id: str, type: str, *data: BaseModel | dict[str, Any]
 ) -> None:
     """Store an event of ``type`` per ``data`` for the org's endpoints subscribed to it, in
     the caller's transaction (one statement however many)."""
@@ -196,7 +197,7 @@ class WebhookSender:
         self._in_flight: dict[str, int] = defaultdict(int)
         self._clients: dict[str, httpx.AsyncClient] = {}
         self._db: Database | None = None
-        self._retention: asyncio.Task | None = None
+        self._retention: asyncio.Task[None] | None = None
         worker.register(
             JobKind(
                 DELIVERY_JOB,

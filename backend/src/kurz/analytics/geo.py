@@ -10,8 +10,10 @@ answers only for addresses the database has no country for.
 import ipaddress
 import logging
 import os
+from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 import iptocc
 import maxminddb
@@ -83,7 +85,7 @@ COUNTRY_HEADER = b"cf-ipcountry"
 _trusted: _TrustedHosts | None = None
 
 
-def proxy_country(scope: dict, client_ip: str, header: bytes | str) -> str:
+def proxy_country(scope: Mapping[str, Any], client_ip: str, header: bytes | str) -> str:
     """The address to record for a request with a ``CF-IPCountry`` header: with the country
     attached when the request came from a proxy trusted by ``FORWARDED_ALLOW_IPS`` (as
     uvicorn's proxy headers are), else the address alone (anyone can send the header)."""

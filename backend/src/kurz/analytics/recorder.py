@@ -43,7 +43,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from itertools import repeat
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from databases import Database
 
@@ -88,7 +88,7 @@ class Chore:
     every: float
     retry: float
     next_at: float = 0.0  # time.monotonic()
-    task: asyncio.Task | None = None
+    task: asyncio.Task[None] | None = None
 
     def start_if_due(self) -> None:
         if (self.task is not None and not self.task.done()) or time.monotonic() < self.next_at:
@@ -159,7 +159,7 @@ class ClickColumns:
         for name in self.COLUMNS:
             del getattr(self, name)[0]
 
-    def as_json(self) -> dict[str, list]:
+    def as_json(self) -> dict[str, list[Any]]:
         """The columns, and each numbered value list in number order (for the spool)."""
         return {
             **{name: getattr(self, name).tolist() for name in self.COLUMNS},
@@ -169,7 +169,7 @@ class ClickColumns:
         }
 
     @classmethod
-    def from_json(cls, data: dict[str, list]) -> "ClickColumns":
+    def from_json(cls, data: dict[str, list[Any]]) -> "ClickColumns":
         columns = cls()
         for name in cls.COLUMNS:
             getattr(columns, name).extend(data[name])
@@ -204,7 +204,7 @@ class ClickRecorder:
         self._taken_back: list[Path] = []  # spool files, deleted once their batches are stored
         self._database = ""  # the identity of the database, as spool files name it
         self._db: Database | None = None
-        self._task: asyncio.Task | None = None
+        self._task: asyncio.Task[None] | None = None
         self.retention = Chore("retention", self.purge, PURGE_EVERY_SECONDS, PURGE_RETRY_SECONDS)
         # Rolling up less often merges more clicks of a link and day into one row update;
         # stats then read up to that long (plus a roll-up) of a link's raw clicks.
@@ -374,7 +374,7 @@ class ClickRecorder:
         first_day = min(columns.times) // MICROSECONDS_PER_DAY
         last_day = max(columns.times) // MICROSECONDS_PER_DAY
         if first_day == last_day:  # all batches but those around midnight
-            days = repeat(first_day)
+            days: Iterable[int] = repeat(first_day)
             dates = {first_day: EPOCH + datetime.timedelta(days=first_day)}
         else:
             days = [at // MICROSECONDS_PER_DAY for at in columns.times]

@@ -2,7 +2,7 @@
 account. Each change is recorded in the account log (and in the audit log of the user's orgs).
 """
 
-from typing import Annotated, ClassVar
+from typing import Annotated, Any, ClassVar
 
 from pydantic import BaseModel, EmailStr, Field, RootModel, StringConstraints
 from quart import Blueprint, Response, current_app
@@ -120,7 +120,7 @@ class ActivityItem(BaseModel):
     id: str
     at: Timestamp
     action: str
-    detail: dict
+    detail: dict[str, Any]
 
 
 class ActivityPage(BaseModel):
@@ -341,7 +341,7 @@ async def confirm_totp(data: CodeIn) -> RecoveryCodesOut:
     _, pending = await select_totp(db, user.id)
     secret = totp.open_secret(pending, user.id) if pending else None
     step = totp.matching_step(secret, data.code) if secret else None
-    if step is None:
+    if pending is None or step is None:
         await record_login_failure(user.email)
         raise APIError(400, "INVALID_CODE", "The code is wrong or has expired.")
     codes = totp.new_recovery_codes()

@@ -3,8 +3,8 @@
 import csv
 import io
 import json
-from collections.abc import AsyncIterator
-from typing import ClassVar
+from collections.abc import AsyncIterator, Iterable
+from typing import Any, ClassVar
 from uuid import UUID
 
 from pydantic import BaseModel, Field, RootModel
@@ -66,7 +66,7 @@ class AuditItem(BaseModel):
     token_name: str | None = Field(description="The API token's name when a token acted.")
     action: str
     target: str
-    detail: dict
+    detail: dict[str, Any]
 
 
 class AuditPage(BaseModel):
@@ -82,7 +82,9 @@ class AuditCsv(RootModel[str]):
 
 def _item(entry: AuditEntry) -> AuditItem:
     actor = (
-        Actor(id=entry.actor_id, email=entry.actor_email) if entry.actor_id is not None else None
+        Actor(id=entry.actor_id, email=entry.actor_email)
+        if entry.actor_id is not None and entry.actor_email is not None
+        else None
     )
     return AuditItem(
         id=entry.public_id,
@@ -138,7 +140,7 @@ def _cell(value: object) -> str:
     return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
-def _csv_row(values: tuple) -> str:
+def _csv_row(values: Iterable[object]) -> str:
     out = io.StringIO()
     csv.writer(out).writerow([_cell(value) for value in values])
     return out.getvalue()

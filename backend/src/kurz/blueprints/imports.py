@@ -63,7 +63,7 @@ async def start_import(org_id: str) -> tuple[ImportOut, int]:
     if request.mimetype != "text/csv":
         raise APIError(415, "UNSUPPORTED_MEDIA_TYPE", "Send the file as text/csv.")
     try:
-        body = await request.get_data(cache=False)
+        body = await request.get_data(cache=False, as_text=False, parse_form_data=False)
     except RequestEntityTooLarge:
         raise _invalid(f"The file is over {IMPORT_BYTES // (1024 * 1024)} MB.") from None
     try:

@@ -2,12 +2,14 @@
 
 import csv
 import io
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Annotated, Any, ClassVar, Literal
 from urllib.parse import urlsplit
 from uuid import UUID
 
 import segno
+from databases import Database
 from pydantic import (
     AwareDatetime,
     BaseModel,
@@ -42,9 +44,10 @@ from ..models.domains import is_verified_hostname, select_domain, select_verifie
 from ..models.links import (
     EDITABLE,
     SORTS,
-    STATUSES,
     Link,
     LinkFilter,
+    Sort,
+    Status,
     count_links,
     delete_link,
     delete_links,
@@ -155,8 +158,8 @@ class LinkUpdate(Input):
     password: str | None = Field(None, description=SECRET_DESCRIPTION + " null removes it.")
     max_clicks: int | None = Field(None, ge=1, le=MAX_CLICKS)
     expired_url: str | None = None
-    rules: list[Rule] = Field(None, max_length=MAX_RULES)  # type: ignore[assignment]
-    tags: list[str] = Field(None, description="Replaces the link's tags.")  # type: ignore
+    rules: list[Rule] = Field(None, max_length=MAX_RULES)  # type: ignore[arg-type]
+    tags: list[str] = Field(None, description="Replaces the link's tags.")  # type: ignore[arg-type]
 
 
 class Creator(BaseModel):
@@ -196,8 +199,6 @@ class LinkPage(BaseModel):
     total: int = Field(description="How many links match the filters, on every page.")
 
 
-Sort = Literal[tuple(SORTS)]  # type: ignore[valid-type]
-Status = Literal[tuple(STATUSES)]  # type: ignore[valid-type]
 # Naive times (and plain dates) are read as UTC.
 CreatedTime = Annotated[datetime, Field(strict=False), BeforeValidator(_iso_string)]
 
@@ -335,7 +336,9 @@ async def create_one(caller: Caller, data: LinkCreate) -> Link:
     return link
 
 
-async def _insert(db, slug: str | None, reserved: frozenset[str], values: dict) -> Link:
+async def _insert(
+    db: Database, slug: str | None, reserved: frozenset[str], values: dict[str, Any]
+) -> Link:
     if slug is not None:
         link = await insert_link(db, slug=slug, **values)
         if link is None:
@@ -366,7 +369,9 @@ class BatchItem(BaseModel):
     index: int
     status: int = Field(description="201 created, or the status of the problem in ``error``.")
     link: LinkOut | None = None
-    error: dict | None = Field(None, description="The problem object that refused the item.")
+    error: dict[str, Any] | None = Field(
+        None, description="The problem object that refused the item."
+    )
 
 
 class BatchAnswer(BaseModel):
@@ -429,16 +434,14 @@ async def list_links(org_id: str, query_args: LinkQuery) -> LinkPage:
         sort=query_args.sort,
         after=None if after is None else after[1:],
     )
-    more = len(rows) > query_args.limit
-    rows = rows[: query_args.limit]
-    last_link, last_key = rows[-1] if rows else (None, None)
+    next_cursor = None
+    if len(rows) > query_args.limit:
+        rows = rows[: query_args.limit]
+        last_link, last_key = rows[-1]
+        next_cursor = _encode_cursor(caller.org_id, query_args.sort, last_key, last_link.id)
     return LinkPage(
         items=[_out(link) for link, _ in rows],
-        next_cursor=(
-            _encode_cursor(caller.org_id, query_args.sort, last_key, last_link.id)
-            if more
-            else None
-        ),
+        next_cursor=next_cursor,
         total=await count_links(db, caller.org_id, where),
     )
 
@@ -535,10 +538,10 @@ async def bulk_delete_links(org_id: str, data: BulkSelection) -> BulkResult:
 
 async def list_filters(
     caller: Caller, q: str | None, tags: list[str], tags_mode: str, domain: str | None
-) -> dict | None:
+) -> dict[str, Any] | None:
     """The search, tag and domain filters as ``LinkFilter`` takes them; None when no link can
     match (an unknown tag, or a domain that is neither this service's nor one of the org's)."""
-    filters: dict = {"search": q}
+    filters: dict[str, Any] = {"search": q}
     if domain is not None:
         filters["on_domain"] = True
         if domain.lower() != default_domain():
@@ -558,7 +561,8 @@ async def list_filters(
 
 def default_domain() -> str:
     """The host of the service's own short URLs."""
-    return urlsplit(current_app.config["KURZ"].base_url).netloc.lower()
+    base_url: str = current_app.config["KURZ"].base_url
+    return urlsplit(base_url).netloc.lower()
 
 
 class ExportQuery(LinkFilters, Query):
@@ -601,12 +605,12 @@ async def export_links(org_id: str, query_args: ExportQuery) -> Response:
     domain = default_domain()
 
     @stream_with_context
-    async def rows():
+    async def rows() -> AsyncIterator[bytes]:
         out = io.StringIO()
         writer = csv.writer(out, lineterminator="\r\n")
         writer.writerow(EXPORT_COLUMNS)
         yield out.getvalue().encode()
-        after = None
+        after: tuple[datetime | int, int] | None = None
         while where is not None:
             rows = await select_links_page(
                 get_db(),
@@ -632,7 +636,7 @@ async def export_links(org_id: str, query_args: ExportQuery) -> Response:
     )
 
 
-def _export_row(link: Link, domain: str) -> list:
+def _export_row(link: Link, domain: str) -> list[object]:
     def iso(when: datetime | None) -> str:
         return "" if when is None else when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -795,7 +799,7 @@ def _check_may_change(caller: Caller, link: Link) -> None:
 AUDITED_EDITS = ("url", "title", "expires_at", "redirect_status", "tags")
 
 
-def _edits(before: Link, after: Link) -> dict:
+def _edits(before: Link, after: Link) -> dict[str, Any]:
     """What an edit changed: ``{"changes": {field: {"from": old, "to": new}}}``, or {}."""
     changes = {}
     for field in AUDITED_EDITS:
@@ -849,9 +853,11 @@ async def _selected(caller: Caller, selection: BulkSelection) -> list[Link]:
             raise APIError(404, "LINK_NOT_FOUND", "No such domain in this organization.")
         where = LinkFilter(**on_domain, slugs=list(dict.fromkeys(selection.slugs)))
     else:
-        where = await _filter(caller, selection.filter)
-        if where is None:
+        assert selection.filter is not None  # checked above: one of the two is given
+        filtered = await _filter(caller, selection.filter)
+        if filtered is None:
             return []
+        where = filtered
     links = await select_links(get_db(), caller.org_id, where)
     if where.slugs is not None and len(links) < len(where.slugs):
         missing = sorted(set(where.slugs) - {link.slug for link in links})
@@ -881,9 +887,11 @@ def _future(when: datetime | None) -> datetime | None:
     return when
 
 
-async def _controls(data: LinkCreate | LinkUpdate, given: set[str], base_url: str) -> dict:
+async def _controls(
+    data: LinkCreate | LinkUpdate, given: set[str], base_url: str
+) -> dict[str, Any]:
     """The columns of the link controls sent: the password hashed, URLs and rules checked."""
-    columns: dict = {}
+    columns: dict[str, Any] = {}
     if "password" in given:
         if data.password is None:
             columns["password_hash"] = None

@@ -20,7 +20,7 @@ from ..accounts import ui_link, wake_jobs
 from ..audit import record_audit
 from ..auth import Caller, recheck_role, require_org_role, role_at_least
 from ..database import get_db
-from ..errors import APIError
+from ..errors import APIError, org_not_found
 from ..mail import added_message, invitation_message, queue_mail
 from ..models.members import (
     Member,
@@ -97,19 +97,19 @@ def _canonical_id(user_id: str) -> str | None:
         return None
 
 
-async def _lock_members(caller: Caller, minimum: str) -> Caller:
+async def _lock_members(caller: Caller, minimum: Role) -> Caller:
     """Lock the org's memberships until the transaction ends; the caller as it stands then."""
     await lock_org(get_db(), caller.org_id)
     return await recheck_role(caller, minimum)
 
 
-async def _existing_member(caller: Caller, user_id: str, minimum: str) -> tuple[Caller, Member]:
+async def _existing_member(caller: Caller, user_id: str, minimum: Role) -> tuple[Caller, Member]:
     """``_lock_members``, then the member, or 404."""
-    user_id = _canonical_id(user_id)
-    if user_id is None:
+    canonical_id = _canonical_id(user_id)
+    if canonical_id is None:
         raise _member_not_found()
     caller = await _lock_members(caller, minimum)
-    member = await select_member(get_db(), caller.org_id, user_id)
+    member = await select_member(get_db(), caller.org_id, canonical_id)
     if member is None:
         raise _member_not_found()
     return caller, member
@@ -131,7 +131,7 @@ async def list_members(org_id: str) -> MemberList:
     members = await select_members(db, caller.org_id)
     if role_at_least(caller.role, "admin"):
         two_factor = await select_two_factor_members(db, caller.org_id)
-        items = [
+        items: list[MemberSecurityOut | MemberOut] = [
             MemberSecurityOut(**asdict(member), two_factor=member.user_id in two_factor)
             for member in members
         ]
@@ -183,11 +183,16 @@ async def add_member(org_id: str, data: MemberAdd) -> tuple[MemberOut | Invitati
             )
             await record_audit(caller, "invitation.create", invitation.email, {"role": data.role})
             org = await select_org(db, caller.org_id)
+            if org is None:  # deleted since the caller was authorised
+                raise org_not_found()
             link = ui_link(settings.base_url, "register", email=invitation.email)
             await queue_mail(
                 db, invitation.email, invitation_message(org.name, invitation.role, link)
             )
-            answer = InvitationOut.model_validate(invitation), 202
+            answer: tuple[MemberOut | InvitationOut, int] = (
+                InvitationOut.model_validate(invitation),
+                202,
+            )
         else:
             member = await insert_member(db, caller.org_id, user.id, data.role)
             if member is None:
@@ -196,6 +201,8 @@ async def add_member(org_id: str, data: MemberAdd) -> tuple[MemberOut | Invitati
                 caller, "member.add", member.email, {"user_id": member.user_id, "role": data.role}
             )
             org = await select_org(db, caller.org_id)
+            if org is None:  # deleted since the caller was authorised
+                raise org_not_found()
             link = ui_link(settings.base_url, f"orgs/{org.id}/links")
             await queue_mail(db, member.email, added_message(org.name, data.role, link))
             await emit(db, caller.org_id, "member.added", MemberOut.model_validate(member))

@@ -14,7 +14,7 @@ blueprint = Blueprint("ops", __name__)
 @blueprint.get("/healthz")
 @rate_exempt
 @hide
-async def healthz() -> dict:
+async def healthz() -> dict[str, str]:
     """The process is up."""
     return {"status": "ok"}
 
@@ -22,7 +22,7 @@ async def healthz() -> dict:
 @blueprint.get("/readyz")
 @rate_exempt
 @hide
-async def readyz() -> dict:
+async def readyz() -> dict[str, str | int]:
     """The database answers and its schema is at this code's latest migration."""
     retry = {"Retry-After": "5"}  # as every other 503: a load balancer may ask again soon
     try:

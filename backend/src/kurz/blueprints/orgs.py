@@ -112,7 +112,7 @@ async def _existing_org(db: Database, org_id: str) -> Org:
     return org
 
 
-def _org_out(org: Org, role: str) -> OrgOut:
+def _org_out(org: Org, role: Role) -> OrgOut:
     return OrgOut(
         id=org.id,
         name=org.name,

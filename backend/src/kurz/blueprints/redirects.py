@@ -184,10 +184,10 @@ def _gone(link: CachedLink) -> Response:
 
 
 def _unlock_signer(slug: str, link: CachedLink) -> TimestampSigner:
+    secret_key = current_app.secret_key
+    assert secret_key is not None  # create_app sets it
     # Salted with the password's hash: a new password ends every cookie given for the old one.
-    return TimestampSigner(
-        current_app.secret_key, salt=f"kurz.unlock\0{slug}\0{link.password_hash}"
-    )
+    return TimestampSigner(secret_key, salt=f"kurz.unlock\0{slug}\0{link.password_hash}")
 
 
 def _unlocked(slug: str, link: CachedLink) -> bool:
@@ -211,7 +211,7 @@ async def _password_lockout(link: CachedLink, failures_key: str) -> int:
     failures, oldest = await count_password_failures(
         get_db(), link.id, failures_key, int(PASSWORD_FAILURE_WINDOW.total_seconds())
     )
-    if failures < PASSWORD_FAILURES:
+    if failures < PASSWORD_FAILURES or oldest is None:
         return 0
     retry_after = oldest + PASSWORD_FAILURE_WINDOW - datetime.now(UTC)
     return max(1, math.ceil(retry_after.total_seconds()))

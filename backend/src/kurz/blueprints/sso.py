@@ -11,8 +11,10 @@ cookie for ``/api/v1/sso/second-factor``.
 import hmac
 from datetime import UTC, datetime, timedelta
 
+from databases import Database
 from pydantic import BaseModel, Field
 from quart import Blueprint, Response, after_this_request, current_app, redirect, request
+from quart.typing import ResponseTypes
 from quart_rate_limiter import rate_limit
 from quart_schema import validate_request, validate_response
 
@@ -85,7 +87,7 @@ async def login_options() -> LoginOptions:
 @blueprint.get("/api/v1/sso/login")
 @rate_limit(limits=LOGIN_LIMITS)
 @problems(404, 429, 503)
-async def sso_login() -> Response:
+async def sso_login() -> ResponseTypes:
     """Sign in with the organisation's identity provider: redirects there (authorization code
     flow with PKCE, state and nonce); the provider sends the browser back to the callback."""
     refuse_token()
@@ -106,7 +108,7 @@ async def sso_login() -> Response:
     return response
 
 
-def _set_cookie(response: Response, name: str, value: str, lifetime: timedelta) -> None:
+def _set_cookie(response: ResponseTypes, name: str, value: str, lifetime: timedelta) -> None:
     response.set_cookie(
         name,
         value,
@@ -121,7 +123,7 @@ def _set_cookie(response: Response, name: str, value: str, lifetime: timedelta) 
 @blueprint.get("/api/v1/sso/callback")
 @rate_limit(limits=LOGIN_LIMITS)
 @problems(400, 404, 429, 503)
-async def sso_callback() -> Response:
+async def sso_callback() -> ResponseTypes:
     """Where the provider sends the browser back: logs in the user whose verified email the
     provider returns (creating the account on first login) and joins them as member to every
     org whose ``sso_domains`` holds their email's domain; then on to the app.
@@ -188,7 +190,7 @@ async def sso_second_factor(data: SecondFactorIn) -> UserOut:
     await start_session(user, remember=False)
 
     @after_this_request
-    async def forget_step(response: Response) -> Response:
+    async def forget_step(response: ResponseTypes) -> ResponseTypes:
         response.delete_cookie(STEP_COOKIE, path=COOKIE_PATH)
         return response
 
@@ -208,14 +210,14 @@ def _browser() -> bool:
     return accepted == "text/html"
 
 
-def _move_on(url: str, title: str) -> Response:
+def _move_on(url: str, title: str) -> ResponseTypes:
     if _browser():
         page = MOVE_ON_PAGE.format(url=url, title=title)
         return Response(page, content_type="text/html; charset=utf-8")
     return redirect(url, 303)
 
 
-def _failed(error: SSOError) -> Response:
+def _failed(error: SSOError) -> ResponseTypes:
     if _browser():
         return redirect(f"/#/login?sso_error={error.code}", 303)
     if error.code == "SSO_UNAVAILABLE":
@@ -245,7 +247,7 @@ async def _finish(provider: Provider) -> tuple[User, bool]:
     return await _sign_in(db, str(claims["sub"]), email.strip(), claims.get("name"))
 
 
-async def _sign_in(db, subject: str, email: str, name) -> tuple[User, bool]:
+async def _sign_in(db: Database, subject: str, email: str, name: object) -> tuple[User, bool]:
     issuer = current_app.config["KURZ"].oidc_issuer
     created = False
     async with db.transaction():
@@ -256,6 +258,7 @@ async def _sign_in(db, subject: str, email: str, name) -> tuple[User, bool]:
             if user is None:
                 display_name = name.strip()[:100] if isinstance(name, str) else ""
                 user = await insert_user(db, email, display_name, None)
+                assert user is not None  # the email is locked, and no user has it
                 created = True
             await insert_sso_identity(db, issuer, subject, user.id)
         if user.email.lower() == email.lower():  # the provider vouches for this address

@@ -3,7 +3,7 @@
 import csv
 import io
 from dataclasses import asdict
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, Field, TypeAdapter
 from quart import Blueprint, Response, current_app
@@ -48,12 +48,12 @@ class TopLink(BaseModel):
 class OrgStats(BaseModel):
     total_clicks: int
     unique_visitors: int
-    series: list[dict]
-    referrers: list[dict]
-    browsers: list[dict]
-    os: list[dict]
-    devices: list[dict]
-    countries: list[dict]
+    series: list[dict[str, Any]]
+    referrers: list[dict[str, Any]]
+    browsers: list[dict[str, Any]]
+    os: list[dict[str, Any]]
+    devices: list[dict[str, Any]]
+    countries: list[dict[str, Any]]
     top_links: list[TopLink]
 
 
@@ -61,7 +61,7 @@ class OrgStats(BaseModel):
 @validate_querystring(StatsQuery)
 @document_response(or_csv(LinkStats), 200)
 @problems(400, 401, 404, 503)
-async def link_stats(org_id: str, slug: str, query_args: StatsQuery):
+async def link_stats(org_id: str, slug: str, query_args: StatsQuery) -> Response | dict[str, Any]:
     """Human visits of the link over the last ``days`` UTC days (today included).
 
     Known bots (crawlers, link-preview fetchers, uptime monitors) and HEAD requests are recorded
@@ -82,14 +82,15 @@ async def link_stats(org_id: str, slug: str, query_args: StatsQuery):
     stats = await select_link_stats(get_db(), link.id, query_args.days)
     if query_args.format == "csv":
         return _csv(stats, f"{slug}-stats.csv")
-    return STATS.dump_python(stats, mode="json")
+    answer: dict[str, Any] = STATS.dump_python(stats, mode="json")
+    return answer
 
 
 @blueprint.get("/api/v1/orgs/<org_id>/stats")
 @validate_querystring(OrgStatsQuery)
 @document_response(or_csv(OrgStats), 200)
 @problems(400, 401, 404, 503)
-async def org_stats(org_id: str, query_args: OrgStatsQuery):
+async def org_stats(org_id: str, query_args: OrgStatsQuery) -> Response | dict[str, Any]:
     """Human visits of all the org's links (or those with ``tag``, on ``domain``) over the last
     ``days`` UTC days: the fields of a link's stats, plus the 10 links with the most clicks in
     the window. Unique visitors are summed per link and day. ``format=csv`` answers the series

@@ -28,8 +28,9 @@ class TagList(BaseModel):
 
 
 class TagUpdate(Input):
-    name: str = Field(None, description="The new name; every link follows.")  # type: ignore
-    color: str = Field(None, pattern=r"^#[0-9A-Fa-f]{6}$")  # type: ignore
+    # None as the default means "unchanged"; an explicit null is refused (not nullable).
+    name: str = Field(None, description="The new name; every link follows.")  # type: ignore[assignment]
+    color: str = Field(None, pattern=r"^#[0-9A-Fa-f]{6}$")  # type: ignore[assignment]
 
 
 @blueprint.get(TAGS)

@@ -6,7 +6,7 @@ Every token belongs to a person, its creator (the creator of the token that made
 did): it acts with at most that person's current role, and stops working when they leave.
 """
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from pydantic import BaseModel, StringConstraints
@@ -55,7 +55,7 @@ class TokenList(BaseModel):
 @validate_request(TokenIn)
 @validate_response(NewToken, 201)
 @problems(400, 401, 403, 404)
-async def create_token(org_id: str, data: TokenIn) -> tuple[NewToken, int, dict]:
+async def create_token(org_id: str, data: TokenIn) -> tuple[NewToken, int, dict[str, Any]]:
     """Make an API token (admin). Store the ``token`` now: it cannot be shown again.
 
     The token acts with at most the current role of the person who made it (or who made the
@@ -72,7 +72,7 @@ async def create_token(org_id: str, data: TokenIn) -> tuple[NewToken, int, dict]
             caller, "token.create", token.id, {"name": token.name, "role": token.role}
         )
     body = NewToken(
-        id=token.id, name=token.name, role=token.role, token=secret, created_at=token.created_at
+        id=token.id, name=token.name, role=data.role, token=secret, created_at=token.created_at
     )
     return body, 201, {"Cache-Control": "no-store"}
 
@@ -98,12 +98,12 @@ async def revoke_token(org_id: str, token_id: str) -> tuple[str, int]:
     """Revoke a token (admin); requests with it answer 401 from now on."""
     caller = await require_org_role(org_id, "admin")
     try:
-        token_id = str(UUID(token_id))
+        canonical_id: str | None = str(UUID(token_id))
     except ValueError:
-        token_id = None
+        canonical_id = None
     db = get_db()
     async with db.transaction():
-        token = token_id and await delete_token(db, caller.org_id, token_id)
+        token = canonical_id and await delete_token(db, caller.org_id, canonical_id)
         if not token:
             raise APIError(404, "TOKEN_NOT_FOUND", "No such token in this organization.")
         await record_audit(

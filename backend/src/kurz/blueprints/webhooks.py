@@ -4,7 +4,7 @@ events are stored, signed and sent."""
 
 import base64
 import binascii
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from pydantic import BaseModel, Field, StringConstraints
@@ -121,7 +121,9 @@ class Accepted(BaseModel):
 @validate_request(WebhookCreate)
 @validate_response(NewWebhook, 201)
 @problems(400, 401, 403, 404)
-async def create_webhook(org_id: str, data: WebhookCreate) -> tuple[NewWebhook, int, dict]:
+async def create_webhook(
+    org_id: str, data: WebhookCreate
+) -> tuple[NewWebhook, int, dict[str, Any]]:
     """Add an endpoint (admin). Store the ``secret`` now: it cannot be shown again."""
     caller = await require_org_role(org_id, "admin")
     url = await check_url(data.url, current_app.config["KURZ"])
@@ -212,7 +214,7 @@ async def test_webhook(org_id: str, webhook_id: str) -> tuple[Accepted, int]:
 @blueprint.post(WEBHOOK + "/rotate-secret")
 @validate_response(NewWebhook)
 @problems(401, 403, 404)
-async def rotate_secret(org_id: str, webhook_id: str) -> tuple[NewWebhook, int, dict]:
+async def rotate_secret(org_id: str, webhook_id: str) -> tuple[NewWebhook, int, dict[str, Any]]:
     """A new signing secret, shown this once (admin). For 24 hours the old one signs too (the
     ``webhook-signature`` header then carries both signatures), time to deploy the new one."""
     caller = await require_org_role(org_id, "admin")

@@ -4,6 +4,7 @@ account log, and deleting an account."""
 import json
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from databases import Database
 
@@ -40,7 +41,7 @@ async def use_user_token(db: Database, token_hash: str, purpose: str) -> User | 
              WHERE lower(users.email) = lower(spent.email) AND users.deleted_at IS NULL""",  # noqa: S608
         {"token_hash": token_hash, "purpose": purpose},
     )
-    return _user(row)
+    return None if row is None else _user(row)
 
 
 async def select_user_token(db: Database, token_hash: str, purpose: str) -> User | None:
@@ -53,7 +54,7 @@ async def select_user_token(db: Database, token_hash: str, purpose: str) -> User
                AND users.deleted_at IS NULL""",  # noqa: S608
         {"token_hash": token_hash, "purpose": purpose},
     )
-    return _user(row)
+    return None if row is None else _user(row)
 
 
 async def delete_user_tokens(db: Database, user_id: str, purpose: str) -> None:
@@ -123,10 +124,11 @@ async def replace_recovery_codes(db: Database, user_id: str, code_hashes: list[s
 
 async def count_recovery_codes(db: Database, user_id: str) -> int:
     """How many of the user's recovery codes are unused."""
-    return await db.fetch_val(
+    count: int = await db.fetch_val(
         "SELECT count(*) FROM recovery_codes WHERE user_id = :user_id AND used_at IS NULL",
         {"user_id": user_id},
     )
+    return count
 
 
 async def use_totp_step(db: Database, user_id: str, step: int) -> bool:
@@ -164,7 +166,7 @@ async def delete_totp(db: Database, user_id: str) -> None:
 
 
 async def insert_account_log(
-    db: Database, user_id: str, action: str, detail: dict, ip_hash: str | None
+    db: Database, user_id: str, action: str, detail: dict[str, Any], ip_hash: str | None
 ) -> None:
     await db.execute(
         """INSERT INTO account_log (user_id, action, detail, ip_hash)
@@ -178,7 +180,7 @@ class AccountEvent:
     id: int
     at: datetime
     action: str
-    detail: dict
+    detail: dict[str, Any]
 
 
 async def select_account_log_page(
@@ -277,7 +279,7 @@ async def select_sso_user(db: Database, issuer: str, subject: str) -> User | Non
                AND users.deleted_at IS NULL""",  # noqa: S608
         {"issuer": issuer, "subject": subject},
     )
-    return _user(row)
+    return None if row is None else _user(row)
 
 
 async def insert_sso_identity(db: Database, issuer: str, subject: str, user_id: str) -> None:

@@ -3,6 +3,7 @@
 import json
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from databases import Database
 
@@ -18,7 +19,7 @@ class AuditEntry:
     token_name: str | None
     action: str
     target: str
-    detail: dict
+    detail: dict[str, Any]
 
 
 async def insert_audit(
@@ -28,7 +29,7 @@ async def insert_audit(
     actor_id: str | None,
     token_id: str | None,
     action: str,
-    entries: list[tuple[str, dict]],
+    entries: list[tuple[str, dict[str, Any]]],
     ip_hash: str | None,
 ) -> None:
     """One entry of ``action`` per (target, detail) in ``entries``, in that order, in one
@@ -80,7 +81,7 @@ async def select_audit_page(
     """Up to ``limit`` matching entries newest first, older than ``before_id`` when given."""
     where = where or AuditFilter()
     conditions = ["audit_log.org_id = :org_id"]
-    values: dict = {"org_id": org_id, "limit": limit}
+    values: dict[str, Any] = {"org_id": org_id, "limit": limit}
     if before_id is not None:
         conditions.append("audit_log.id < :before_id")
         values["before_id"] = before_id

@@ -11,8 +11,10 @@ import uuid
 from array import array
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from databases import Database
+from databases.interfaces import Record
 
 from ..database import SCHEMA_LOCKS
 from .webhooks import insert_click_events
@@ -129,7 +131,7 @@ async def insert_clicks(db: Database, clicks: ClickBatch) -> int:
         raw = connection.raw_connection
         async with raw.transaction():
             await raw.execute(LOCK_BATCHES_SHARED)
-            stored = await raw.fetchval(INSERT_CLICKS, *values)
+            stored: int = await raw.fetchval(INSERT_CLICKS, *values)
             if stored:
                 await insert_click_events(raw)
             return stored
@@ -139,10 +141,13 @@ async def select_database_identity(db: Database) -> str:
     """This installation among all servers, their databases and schemas (clicks spooled by a
     process that could not write them are for the installation they came from). Public's
     identity names no schema, as before there were others: its spool files stay its own."""
-    return await db.fetch_val("""SELECT concat_ws('/', system_identifier, current_database(),
+    identity: str = await db.fetch_val(
+        """SELECT concat_ws('/', system_identifier, current_database(),
                             (SELECT oid FROM pg_database WHERE datname = current_database()),
                             nullif(current_schema(), 'public'))
-             FROM pg_control_system()""")
+             FROM pg_control_system()"""
+    )
+    return identity
 
 
 # --- rollups -------------------------------------------------------------------------------
@@ -291,7 +296,10 @@ async def select_visitor_salt(db: Database, day: datetime.date, candidate: bytes
         "INSERT INTO visitor_salts (day, salt) VALUES (:day, :salt) ON CONFLICT (day) DO NOTHING",
         values,
     )
-    return await db.fetch_val("SELECT salt FROM visitor_salts WHERE day = :day", {"day": day})
+    salt: bytes = await db.fetch_val(
+        "SELECT salt FROM visitor_salts WHERE day = :day", {"day": day}
+    )
+    return salt
 
 
 # Each deletes one slice and counts it. Raw clicks go once rolled up, and the visitors counted
@@ -329,7 +337,7 @@ async def delete_expired_clicks(
 async def _delete_in_slices(db: Database, sql: str, before: object) -> int:
     deleted = 0
     while True:
-        count = await db.fetch_val(sql, {"before": before, "limit": DELETE_BATCH})
+        count: int = await db.fetch_val(sql, {"before": before, "limit": DELETE_BATCH})
         deleted += count
         if count < DELETE_BATCH:
             return deleted
@@ -467,7 +475,7 @@ class TopLink:
 
 
 async def select_org_stats(
-    db: Database, conditions: list[str], values: dict, days: int
+    db: Database, conditions: list[str], values: dict[str, Any], days: int
 ) -> tuple[LinkStats, list[TopLink]]:
     """Stats of the links that ``conditions`` on ``links`` select (an org's, see
     ``links.link_filters``), and the top links among them."""
@@ -479,7 +487,7 @@ async def select_org_stats(
 
 
 async def _select_stats(
-    db: Database, links: str, values: dict, days: int, top_links: bool = False
+    db: Database, links: str, values: dict[str, Any], days: int, top_links: bool = False
 ) -> tuple[LinkStats, list[TopLink]]:
     series_sql, top_values_sql, top_links_sql = stats_sql(links)
     first = datetime.datetime.now(datetime.UTC).date() - datetime.timedelta(days=days - 1)
@@ -506,9 +514,9 @@ async def _select_stats(
     return stats, top
 
 
-def top_lists(rows) -> dict[str, list]:
+def top_lists(rows: Sequence[Record]) -> dict[str, list[Any]]:
     """Rows (dimension, value, clicks) as a list per dimension; a country '' is unknown."""
-    tops: dict[str, list] = {dimension: [] for dimension in DIMENSIONS}
+    tops: dict[str, list[Any]] = {dimension: [] for dimension in DIMENSIONS}
     for row in rows:
         if row["dimension"] == "country":
             tops["country"].append(CountryClicks(value=row["value"] or None, clicks=row["clicks"]))

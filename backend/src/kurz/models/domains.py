@@ -2,9 +2,13 @@
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 import asyncpg
 from databases import Database
+from databases.interfaces import Record
+
+from ..database import fetch_row
 
 _COLUMNS = """id, org_id, hostname, verification_value, root_url, not_found_url, created_at,
               verified_at, last_checked_at, last_check_result, check_failures, failing_since"""
@@ -40,9 +44,7 @@ class ServedDomain:
     not_found_url: str | None
 
 
-def _domain(row) -> Domain | None:
-    if row is None:
-        return None
+def _domain(row: Record) -> Domain:
     return Domain(**{**dict(row._mapping), "org_id": str(row["org_id"])})
 
 
@@ -69,7 +71,7 @@ async def insert_domain(
             "not_found_url": not_found_url,
         },
     )
-    return _domain(row)
+    return None if row is None else _domain(row)
 
 
 async def select_domains(db: Database, org_id: str) -> list[Domain]:
@@ -88,7 +90,7 @@ async def select_domain(
             {"FOR UPDATE" if lock else ""}""",  # noqa: S608
         {"org_id": org_id, "hostname": hostname},
     )
-    return _domain(row)
+    return None if row is None else _domain(row)
 
 
 async def verified_elsewhere(db: Database, org_id: str, hostname: str) -> bool:
@@ -118,7 +120,7 @@ async def mark_verified(db: Database, domain_id: int, detail: str) -> Domain | N
             )
     except asyncpg.UniqueViolationError:
         return None
-    return _domain(row)
+    return None if row is None else _domain(row)
 
 
 async def record_failed_verification(db: Database, domain_id: int, detail: str) -> None:
@@ -131,10 +133,11 @@ async def record_failed_verification(db: Database, domain_id: int, detail: str) 
     )
 
 
-async def update_domain(db: Database, domain_id: int, changes: dict) -> Domain:
+async def update_domain(db: Database, domain_id: int, changes: dict[str, Any]) -> Domain:
     columns = [column for column in EDITABLE if column in changes]
     assignments = ", ".join(f"{column} = :{column}" for column in columns)
-    row = await db.fetch_one(
+    row = await fetch_row(
+        db,
         f"UPDATE domains SET {assignments} WHERE id = :id RETURNING {_COLUMNS}",  # noqa: S608
         {"id": domain_id, **{column: changes[column] for column in columns}},
     )
@@ -155,11 +158,12 @@ async def delete_domain(db: Database, domain_id: int) -> None:
 
 async def select_verified_domain_id(db: Database, org_id: str, hostname: str) -> int | None:
     """The id of the org's domain ``hostname`` if it is verified (new links go only there)."""
-    return await db.fetch_val(
+    domain_id: int | None = await db.fetch_val(
         """SELECT id FROM domains
             WHERE org_id = :org_id AND hostname = :hostname AND verified_at IS NOT NULL""",
         {"org_id": org_id, "hostname": hostname},
     )
+    return domain_id
 
 
 async def is_verified_hostname(db: Database, hostname: str) -> bool:
@@ -199,7 +203,7 @@ async def claim_due_domain(db: Database, every: timedelta) -> Domain | None:
          RETURNING {_COLUMNS}""",  # noqa: S608
         {"every": every},
     )
-    return _domain(row)
+    return None if row is None else _domain(row)
 
 
 async def record_check(

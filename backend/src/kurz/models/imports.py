@@ -3,8 +3,12 @@
 import json
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from databases import Database
+from databases.interfaces import Record
+
+from ..database import fetch_row
 
 
 @dataclass
@@ -19,7 +23,7 @@ class Import:
     created: int
     skipped: int
     failed: int
-    errors: list[dict]
+    errors: list[dict[str, Any]]
     created_at: datetime
     finished_at: datetime | None
 
@@ -28,9 +32,7 @@ _COLUMNS = """id, org_id, created_by, created_by_token, status, total, next_row,
               failed, errors, created_at, finished_at"""
 
 
-def _import(row) -> Import | None:
-    if row is None:
-        return None
+def _import(row: Record) -> Import:
     values = dict(row._mapping)
     for name in ("id", "org_id", "created_by", "created_by_token"):
         values[name] = None if values[name] is None else str(values[name])
@@ -47,7 +49,8 @@ async def insert_import(
     body: bytes,
     total: int,
 ) -> Import:
-    row = await db.fetch_one(
+    row = await fetch_row(
+        db,
         f"""INSERT INTO imports (org_id, created_by, created_by_token, body, total)
             VALUES (:org_id, :created_by, :created_by_token, :body, :total)
             RETURNING {_COLUMNS}""",  # noqa: S608
@@ -72,13 +75,14 @@ async def select_import(
              {"FOR UPDATE" if lock else ""}""",  # noqa: S608
         {"id": import_id, "org_id": org_id},
     )
-    return _import(row)
+    return None if row is None else _import(row)
 
 
 async def select_import_body(db: Database, import_id: str) -> bytes | None:
-    return await db.fetch_val(
+    body: bytes | None = await db.fetch_val(
         "SELECT body FROM imports WHERE id = CAST(:id AS UUID)", {"id": import_id}
     )
+    return body
 
 
 async def update_import_progress(
@@ -89,7 +93,7 @@ async def update_import_progress(
     created: int,
     skipped: int,
     failed: int,
-    errors: list[dict],
+    errors: list[dict[str, Any]],
 ) -> None:
     """Count a chunk of rows as applied (in the transaction that applied them)."""
     await db.execute(
@@ -119,10 +123,11 @@ async def finish_import(db: Database, import_id: str, status: str) -> None:
 
 async def select_org_link_url(db: Database, org_id: str, slug: str) -> str | None:
     """The URL of the org's link with this slug, if it has one."""
-    return await db.fetch_val(
+    url: str | None = await db.fetch_val(
         "SELECT url FROM links WHERE org_id = :org_id AND slug = :slug",
         {"org_id": org_id, "slug": slug},
     )
+    return url
 
 
 async def org_has_url(db: Database, org_id: str, url: str) -> bool:

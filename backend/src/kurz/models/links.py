@@ -1,12 +1,16 @@
 """Links: the org-scoped CRUD queries, and the one lookup the redirect path makes."""
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any, Literal
 
 import asyncpg
 from databases import Database
+from databases.interfaces import Record
 
+from ..database import fetch_row
 from .clicks import LINK_CLICKS
 
 # The f-strings below only splice in these constant column lists and fixed clauses; every value
@@ -34,7 +38,7 @@ def _named(domain_id: int | None) -> str:
     return "links.slug = :slug AND links.domain_id = :domain_id"
 
 
-def _name(slug: str, domain_id: int | None) -> dict:
+def _name(slug: str, domain_id: int | None) -> dict[str, Any]:
     return {"slug": slug} if domain_id is None else {"slug": slug, "domain_id": domain_id}
 
 
@@ -96,16 +100,14 @@ class RedirectTarget:
     password_hash: str | None = field(default=None, repr=False)
     max_clicks: int | None = None
     expired_url: str | None = None
-    rules: tuple = ()  # of {country?, device?, os?, url}
+    rules: Sequence[dict[str, str]] = ()  # of {country?, device?, os?, url}
 
 
-def _uuid(value) -> str | None:
+def _uuid(value: object) -> str | None:
     return None if value is None else str(value)
 
 
-def _link(row) -> Link | None:
-    if row is None:
-        return None
+def _link(row: Record) -> Link:
     return Link(
         id=row["id"],
         org_id=str(row["org_id"]),
@@ -185,7 +187,7 @@ async def insert_link(
             "tag_ids": tag_ids or [],
         },
     )
-    return _link(row)
+    return None if row is None else _link(row)
 
 
 async def select_link(
@@ -199,13 +201,14 @@ async def select_link(
              {"FOR UPDATE OF links" if lock else ""}""",  # noqa: S608
         {"org_id": org_id, **_name(slug, domain_id)},
     )
-    return _link(row)
+    return None if row is None else _link(row)
 
 
 # The list's orders: the expression (over a listed link's columns) it sorts by, and whether
 # descending. Ties are broken by id in the same direction, so every order is a total order that
 # keyset paging can resume from. A link never clicked sorts as last clicked at the epoch.
-SORTS = {
+Sort = Literal["newest", "oldest", "clicks", "last_clicked"]
+SORTS: dict[Sort, tuple[str, bool]] = {
     "newest": ("created_at", True),
     "oldest": ("created_at", False),
     "clicks": ("clicks", True),
@@ -223,7 +226,8 @@ LAST_CLICKED = """coalesce(
       WHERE click_days.link_id = links.id AND click_days.clicks > 0))"""
 # What each status means; a link is in exactly one (disabled before expired before used up).
 _LIVE = "NOT links.disabled AND (links.expires_at IS NULL OR links.expires_at > now())"
-STATUSES = {
+Status = Literal["active", "disabled", "expired", "limit_reached"]
+STATUSES: dict[Status, str] = {
     "active": f"{_LIVE} AND (links.max_clicks IS NULL OR links.clicks_used < links.max_clicks)",
     "disabled": "links.disabled",
     "expired": "NOT links.disabled AND links.expires_at <= now()",
@@ -236,7 +240,7 @@ class LinkFilter:
     """Which of an org's links a list, a count or a bulk action covers; None: no condition."""
 
     search: str | None = None
-    status: str | None = None
+    status: Status | None = None
     created_by: str | None = None
     created_after: datetime | None = None
     created_before: datetime | None = None
@@ -247,11 +251,11 @@ class LinkFilter:
     domain_id: int | None = None
 
 
-def link_filters(org_id: str, where: LinkFilter) -> tuple[list[str], dict]:
+def link_filters(org_id: str, where: LinkFilter) -> tuple[list[str], dict[str, Any]]:
     """The SQL conditions (over ``links``, joined by AND) of ``where``, and their values. The
     GIN index on ``tag_ids`` serves both tag operators."""
     conditions = ["links.org_id = :org_id"]
-    values: dict = {"org_id": org_id}
+    values: dict[str, Any] = {"org_id": org_id}
     if where.search:
         conditions.append(f"{SEARCH_TEXT} ILIKE :pattern")
         values["pattern"] = "%" + _escape_like(where.search) + "%"
@@ -287,9 +291,9 @@ async def select_links_page(
     *,
     limit: int,
     where: LinkFilter,
-    sort: str = "newest",
-    after: tuple[object, int] | None = None,
-) -> list[tuple[Link, object]]:
+    sort: Sort = "newest",
+    after: tuple[datetime | int, int] | None = None,
+) -> list[tuple[Link, datetime | int]]:
     """Up to ``limit`` matching links in ``sort`` order, each with its sort key, after the
     position ``after`` (a sort key and a link id) when given.
 
@@ -321,10 +325,11 @@ async def select_links_page(
 
 async def count_links(db: Database, org_id: str, where: LinkFilter) -> int:
     conditions, values = link_filters(org_id, where)
-    return await db.fetch_val(
+    count: int = await db.fetch_val(
         f"SELECT count(*) FROM links WHERE {' AND '.join(conditions)}",  # noqa: S608
         values,
     )
+    return count
 
 
 async def select_links(db: Database, org_id: str, where: LinkFilter) -> list[Link]:
@@ -346,16 +351,18 @@ def _escape_like(text: str) -> str:
 
 
 async def update_link(
-    db: Database, org_id: str, slug: str, changes: dict, domain_id: int | None = None
-) -> Link | None:
-    """Apply ``changes`` (keys from EDITABLE) and stamp ``updated_at``."""
+    db: Database, org_id: str, slug: str, changes: dict[str, Any], domain_id: int | None = None
+) -> Link:
+    """Apply ``changes`` (keys from EDITABLE) and stamp ``updated_at`` (of a link the caller has
+    locked, or made in its transaction)."""
     columns = [column for column in EDITABLE if column in changes]
     casts = {"rules": "CAST(:rules AS JSONB)", "tag_ids": "CAST(:tag_ids AS BIGINT[])"}
     assignments = "".join(f", {column} = {casts.get(column, ':' + column)}" for column in columns)
     values = {column: changes[column] for column in columns}
     if "rules" in values:
         values["rules"] = json.dumps(values["rules"])
-    row = await db.fetch_one(
+    row = await fetch_row(
+        db,
         f"""WITH changed AS (
                 UPDATE links SET updated_at = now(){assignments}
                  WHERE org_id = :org_id AND {_named(domain_id)}
@@ -476,7 +483,8 @@ async def count_password_failures(
     db: Database, link_id: int, address_hash: str, window_seconds: int
 ) -> tuple[int, datetime | None]:
     """Wrong passwords for this link from this address within the window, and the oldest's time."""
-    row = await db.fetch_one(
+    row = await fetch_row(
+        db,
         """SELECT count(*) AS failures, min(at) AS oldest FROM link_password_failures
             WHERE link_id = :link_id AND address_hash = :address_hash
               AND at > now() - make_interval(secs => :window_seconds)""",

@@ -4,8 +4,10 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from databases import Database
+from databases.interfaces import Record
 
-from ..database import SCHEMA_LOCKS
+from ..database import SCHEMA_LOCKS, fetch_row
+from .tokens import Role
 
 
 @dataclass
@@ -13,33 +15,32 @@ class Member:
     user_id: str
     email: str
     name: str
-    role: str
+    role: Role
     joined_at: datetime
 
 
 @dataclass
 class Invitation:
     email: str
-    role: str
+    role: Role
     created_at: datetime
 
 
-def _member(row) -> Member | None:
-    if row is None:
-        return None
+def _member(row: Record) -> Member:
     return Member(str(row["user_id"]), row["email"], row["name"], row["role"], row["joined_at"])
 
 
-def _invitation(row) -> Invitation | None:
-    return None if row is None else Invitation(row["email"], row["role"], row["created_at"])
+def _invitation(row: Record) -> Invitation:
+    return Invitation(row["email"], row["role"], row["created_at"])
 
 
-async def select_role(db: Database, org_id: str, user_id: str) -> str | None:
+async def select_role(db: Database, org_id: str, user_id: str) -> Role | None:
     """The user's role in the org, None when not a member (or no such org)."""
-    return await db.fetch_val(
+    role: Role | None = await db.fetch_val(
         "SELECT role FROM members WHERE org_id = :org_id AND user_id = :user_id",
         {"org_id": org_id, "user_id": user_id},
     )
+    return role
 
 
 async def select_members(db: Database, org_id: str) -> list[Member]:
@@ -70,10 +71,10 @@ async def select_member(db: Database, org_id: str, user_id: str) -> Member | Non
              WHERE members.org_id = :org_id AND members.user_id = :user_id""",
         {"org_id": org_id, "user_id": user_id},
     )
-    return _member(row)
+    return None if row is None else _member(row)
 
 
-async def insert_member(db: Database, org_id: str, user_id: str, role: str) -> Member | None:
+async def insert_member(db: Database, org_id: str, user_id: str, role: Role) -> Member | None:
     """The new membership, or None when the user already is a member."""
     row = await db.fetch_one(
         """WITH added AS (
@@ -85,15 +86,22 @@ async def insert_member(db: Database, org_id: str, user_id: str, role: str) -> M
               FROM added AS members JOIN users ON users.id = members.user_id""",
         {"org_id": org_id, "user_id": user_id, "role": role},
     )
-    return _member(row)
+    return None if row is None else _member(row)
 
 
-async def update_member_role(db: Database, org_id: str, user_id: str, role: str) -> Member:
-    await db.execute(
-        "UPDATE members SET role = :role WHERE org_id = :org_id AND user_id = :user_id",
+async def update_member_role(db: Database, org_id: str, user_id: str, role: Role) -> Member:
+    """The member with the new role (the caller has found and locked the membership)."""
+    row = await fetch_row(
+        db,
+        """WITH changed AS (
+                UPDATE members SET role = :role WHERE org_id = :org_id AND user_id = :user_id
+                RETURNING *
+            )
+            SELECT members.user_id, users.email, users.name, members.role, members.joined_at
+              FROM changed AS members JOIN users ON users.id = members.user_id""",
         {"org_id": org_id, "user_id": user_id, "role": role},
     )
-    return await select_member(db, org_id, user_id)
+    return _member(row)
 
 
 async def delete_member(db: Database, org_id: str, user_id: str) -> None:
@@ -104,10 +112,11 @@ async def delete_member(db: Database, org_id: str, user_id: str) -> None:
 
 
 async def count_owners(db: Database, org_id: str) -> int:
-    return await db.fetch_val(
+    owners: int = await db.fetch_val(
         "SELECT count(*) FROM members WHERE org_id = :org_id AND role = 'owner'",
         {"org_id": org_id},
     )
+    return owners
 
 
 async def lock_email(db: Database, email: str) -> None:
@@ -137,14 +146,15 @@ async def select_invitation(db: Database, org_id: str, email: str) -> Invitation
             WHERE org_id = :org_id AND lower(email) = lower(:email)""",
         {"org_id": org_id, "email": email},
     )
-    return _invitation(row)
+    return None if row is None else _invitation(row)
 
 
 async def upsert_invitation(
-    db: Database, org_id: str, email: str, role: str, invited_by: str | None
+    db: Database, org_id: str, email: str, role: Role, invited_by: str | None
 ) -> Invitation:
     """Invite the email, or give its pending invitation the new role."""
-    row = await db.fetch_one(
+    row = await fetch_row(
+        db,
         """INSERT INTO invitations (org_id, email, role, invited_by)
            VALUES (:org_id, :email, :role, :invited_by)
            ON CONFLICT (org_id, (lower(email)))
@@ -162,7 +172,7 @@ async def delete_invitation(db: Database, org_id: str, email: str) -> None:
     )
 
 
-async def accept_invitations(db: Database, user_id: str, email: str) -> list[tuple[str, str]]:
+async def accept_invitations(db: Database, user_id: str, email: str) -> list[tuple[str, Role]]:
     """Turn every invitation of ``email`` into a membership of ``user_id``: (org_id, role)s."""
     rows = await db.fetch_all(
         """WITH accepted AS (

@@ -4,6 +4,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from databases import Database
+from databases.interfaces import Record
+
+from ..database import fetch_row
+from .tokens import Role
 
 
 @dataclass
@@ -19,15 +23,13 @@ class Org:
 class OrgMembership:
     id: str
     name: str
-    role: str
+    role: Role
 
 
 ORG_COLUMNS = "id, name, created_at, require_2fa, sso_domains"
 
 
-def _org(row) -> Org | None:
-    if row is None:
-        return None
+def _org(row: Record) -> Org:
     return Org(
         id=str(row["id"]),
         name=row["name"],
@@ -40,7 +42,8 @@ def _org(row) -> Org | None:
 async def insert_org(db: Database, name: str, owner_id: str) -> Org:
     """The new org, with ``owner_id`` as its first owner (call inside a transaction)."""
     org = _org(
-        await db.fetch_one(
+        await fetch_row(
+            db,
             f"INSERT INTO orgs (name) VALUES (:name) RETURNING {ORG_COLUMNS}",  # noqa: S608
             {"name": name},
         )
@@ -53,12 +56,11 @@ async def insert_org(db: Database, name: str, owner_id: str) -> Org:
 
 
 async def select_org(db: Database, org_id: str) -> Org | None:
-    return _org(
-        await db.fetch_one(
-            f"SELECT {ORG_COLUMNS} FROM orgs WHERE id = :org_id",  # noqa: S608
-            {"org_id": org_id},
-        )
+    row = await db.fetch_one(
+        f"SELECT {ORG_COLUMNS} FROM orgs WHERE id = :org_id",  # noqa: S608
+        {"org_id": org_id},
     )
+    return None if row is None else _org(row)
 
 
 async def lock_org(db: Database, org_id: str) -> None:
@@ -82,27 +84,29 @@ async def select_memberships(db: Database, user_id: str) -> list[OrgMembership]:
     return [OrgMembership(str(row["id"]), row["name"], row["role"]) for row in rows]
 
 
-async def update_org_name(db: Database, org_id: str, name: str) -> Org | None:
-    return _org(
-        await db.fetch_one(
-            f"""UPDATE orgs SET name = :name WHERE id = :org_id
-            RETURNING {ORG_COLUMNS}""",  # noqa: S608
-            {"org_id": org_id, "name": name},
-        )
+async def update_org_name(db: Database, org_id: str, name: str) -> Org:
+    """The changed org (the caller has locked it)."""
+    row = await fetch_row(
+        db,
+        f"""UPDATE orgs SET name = :name WHERE id = :org_id
+        RETURNING {ORG_COLUMNS}""",  # noqa: S608
+        {"org_id": org_id, "name": name},
     )
+    return _org(row)
 
 
 async def update_org_security(
     db: Database, org_id: str, require_2fa: bool, sso_domains: list[str]
-) -> Org | None:
-    return _org(
-        await db.fetch_one(
-            f"""UPDATE orgs SET require_2fa = :require_2fa, sso_domains = :sso_domains
-                 WHERE id = :org_id
-             RETURNING {ORG_COLUMNS}""",  # noqa: S608
-            {"org_id": org_id, "require_2fa": require_2fa, "sso_domains": sso_domains},
-        )
+) -> Org:
+    """The changed org (the caller has locked it)."""
+    row = await fetch_row(
+        db,
+        f"""UPDATE orgs SET require_2fa = :require_2fa, sso_domains = :sso_domains
+             WHERE id = :org_id
+         RETURNING {ORG_COLUMNS}""",  # noqa: S608
+        {"org_id": org_id, "require_2fa": require_2fa, "sso_domains": sso_domains},
     )
+    return _org(row)
 
 
 async def select_require_2fa(db: Database, org_id: str) -> bool:

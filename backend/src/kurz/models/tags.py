@@ -4,6 +4,7 @@ import hashlib
 from dataclasses import dataclass
 
 from databases import Database
+from databases.interfaces import Record
 
 # Colours given to a new tag, chosen by its name so that a tag keeps its colour across orgs.
 PALETTE = (
@@ -73,9 +74,7 @@ _TAG = """SELECT tags.id, tags.name, tags.color,
             FROM tags"""
 
 
-def _tag(row) -> Tag | None:
-    if row is None:
-        return None
+def _tag(row: Record) -> Tag:
     return Tag(id=row["id"], name=row["name"], color=row["color"], links=row["links"])
 
 
@@ -94,7 +93,7 @@ async def select_tag(db: Database, org_id: str, name: str, *, lock: bool = False
         + (" FOR UPDATE OF tags" if lock else ""),
         {"org_id": org_id, "name": name},
     )
-    return _tag(row)
+    return None if row is None else _tag(row)
 
 
 async def name_taken(db: Database, org_id: str, name: str, tag_id: int) -> bool:

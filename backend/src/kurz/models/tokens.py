@@ -2,18 +2,23 @@
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Literal
 
 from databases import Database
+from databases.interfaces import Record
 
-ROLES = ("member", "admin", "owner")  # in rising order of power
+from ..database import fetch_row
+
+Role = Literal["owner", "admin", "member"]
+ROLES: tuple[Role, ...] = ("member", "admin", "owner")  # in rising order of power
 
 
 @dataclass
 class TokenUse:
     id: str
     org_id: str
-    role: str  # the lower of the token's own role and its creator's current one
-    token_role: str  # the role the token was made with
+    role: Role  # the lower of the token's own role and its creator's current one
+    token_role: Role  # the role the token was made with
     created_by: str  # the person answerable for the token (a live member of its org)
 
 
@@ -21,12 +26,12 @@ class TokenUse:
 class Token:
     id: str
     name: str
-    role: str
+    role: Role
     created_at: datetime
     last_used_at: datetime | None
 
 
-def _token(row) -> Token:
+def _token(row: Record) -> Token:
     return Token(str(row["id"]), row["name"], row["role"], row["created_at"], row["last_used_at"])
 
 
@@ -57,14 +62,15 @@ async def use_token(db: Database, secret_hash: str) -> TokenUse | None:
     )
 
 
-def lower_role(first: str, second: str) -> str:
+def lower_role(first: Role, second: Role) -> Role:
     return min(first, second, key=ROLES.index)
 
 
 async def insert_token(
-    db: Database, org_id: str, name: str, role: str, secret_hash: str, created_by: str
+    db: Database, org_id: str, name: str, role: Role, secret_hash: str, created_by: str
 ) -> Token:
-    row = await db.fetch_one(
+    row = await fetch_row(
+        db,
         """INSERT INTO api_tokens (org_id, name, role, secret_hash, created_by)
             VALUES (:org_id, :name, :role, :secret_hash, :created_by)
             RETURNING id, name, role, created_at, last_used_at""",

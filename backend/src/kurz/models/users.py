@@ -2,6 +2,9 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from databases import Database
+from databases.interfaces import Record
+
+from ..database import fetch_row
 
 
 @dataclass
@@ -21,9 +24,7 @@ USER_COLUMNS = """users.id, users.email, users.name,
                   users.password_hash IS NOT NULL AS has_password"""
 
 
-def _user(row) -> User | None:
-    if row is None:
-        return None
+def _user(row: Record) -> User:
     return User(
         id=str(row["id"]),
         email=row["email"],
@@ -41,7 +42,7 @@ async def select_user_by_session(db: Database, session_hash: str) -> User | None
             WHERE sessions.id_hash = :session_hash AND sessions.expires_at > now()""",  # noqa: S608
         {"session_hash": session_hash},
     )
-    return _user(row)
+    return None if row is None else _user(row)
 
 
 async def insert_session(
@@ -76,7 +77,7 @@ async def insert_user(
                      password_hash IS NOT NULL AS has_password""",
         {"email": email, "name": name, "password_hash": password_hash},
     )
-    return _user(row)
+    return None if row is None else _user(row)
 
 
 async def select_user_by_email(db: Database, email: str) -> User | None:
@@ -85,7 +86,7 @@ async def select_user_by_email(db: Database, email: str) -> User | None:
              WHERE lower(email) = lower(:email) AND deleted_at IS NULL""",  # noqa: S608
         {"email": email},
     )
-    return _user(row)
+    return None if row is None else _user(row)
 
 
 async def select_login(db: Database, email: str) -> tuple[User, str] | None:
@@ -99,9 +100,10 @@ async def select_login(db: Database, email: str) -> tuple[User, str] | None:
 
 
 async def select_password_hash(db: Database, user_id: str) -> str | None:
-    return await db.fetch_val(
+    password_hash: str | None = await db.fetch_val(
         "SELECT password_hash FROM users WHERE id = :user_id", {"user_id": user_id}
     )
+    return password_hash
 
 
 async def update_password(db: Database, user_id: str, password_hash: str) -> None:
@@ -111,7 +113,7 @@ async def update_password(db: Database, user_id: str, password_hash: str) -> Non
     )
 
 
-async def delete_other_sessions(db: Database, user_id: str, keep_hash: str) -> None:
+async def delete_other_sessions(db: Database, user_id: str, keep_hash: str | None) -> None:
     """End every session of the user but the one named (the caller's own)."""
     await db.execute(
         "DELETE FROM sessions WHERE user_id = :user_id AND id_hash <> :keep_hash",
@@ -139,7 +141,8 @@ class LoginFailures:
 async def count_login_failures(
     db: Database, email_hash: str, client_hash: str, window_seconds: int
 ) -> LoginFailures:
-    row = await db.fetch_one(
+    row = await fetch_row(
+        db,
         """SELECT count(*) FILTER (WHERE client_hash = :client_hash) AS from_client,
                   min(at) FILTER (WHERE client_hash = :client_hash) AS oldest_from_client,
                   count(*) AS total, min(at) AS oldest

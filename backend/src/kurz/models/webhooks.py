@@ -2,10 +2,14 @@
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import asyncpg
 from databases import Database
 from databases.core import Connection
+from databases.interfaces import Record
+
+from ..database import fetch_row
 
 DELIVERY_JOB = "webhook.delivery"
 # Statements below splice in only these constant fragments (hence "noqa: S608"); values always
@@ -79,9 +83,7 @@ class Outgoing:
     payload: str
 
 
-def _webhook(row) -> Webhook | None:
-    if row is None:
-        return None
+def _webhook(row: Record) -> Webhook:
     return Webhook(
         id=str(row["id"]),
         org_id=str(row["org_id"]),
@@ -94,9 +96,7 @@ def _webhook(row) -> Webhook | None:
     )
 
 
-def _delivery(row) -> Delivery | None:
-    if row is None:
-        return None
+def _delivery(row: Record) -> Delivery:
     return Delivery(
         **{**dict(row._mapping), "id": str(row["id"]), "event_id": str(row["event_id"])}
     )
@@ -105,7 +105,8 @@ def _delivery(row) -> Delivery | None:
 async def insert_webhook(
     db: Database, org_id: str, url: str, events: list[str], description: str | None, secret: str
 ) -> Webhook:
-    row = await db.fetch_one(
+    row = await fetch_row(
+        db,
         f"""INSERT INTO webhooks (org_id, url, events, description, secret)
             VALUES (:org_id, :url, :events, :description, :secret)
             RETURNING {_WEBHOOK}""",  # noqa: S608
@@ -137,17 +138,20 @@ async def select_webhook(
              {"FOR UPDATE" if lock else ""}""",  # noqa: S608
         {"org_id": org_id, "webhook_id": webhook_id},
     )
-    return _webhook(row)
+    return None if row is None else _webhook(row)
 
 
-async def update_webhook(db: Database, org_id: str, webhook_id: str, changes: dict) -> Webhook:
+async def update_webhook(
+    db: Database, org_id: str, webhook_id: str, changes: dict[str, Any]
+) -> Webhook:
     """Apply ``changes`` (keys from EDITABLE); enabling an endpoint forgets why it was disabled
     and its past failures."""
     columns = [column for column in EDITABLE if column in changes]
     assignments = ", ".join(f"{column} = :{column}" for column in columns)
     if changes.get("enabled") is not None:
         assignments += ", disabled_reason = NULL, failing_since = NULL"
-    row = await db.fetch_one(
+    row = await fetch_row(
+        db,
         f"""UPDATE webhooks SET {assignments}
              WHERE org_id = :org_id AND id = :webhook_id
             RETURNING {_WEBHOOK}""",  # noqa: S608
@@ -174,10 +178,11 @@ async def delete_webhook(db: Database, org_id: str, webhook_id: str) -> bool:
 
 async def update_secret(
     db: Database, org_id: str, webhook_id: str, secret: str, previous_until: datetime
-) -> Webhook | None:
+) -> Webhook:
     """The new secret signs from now on; the current one goes on signing until
-    ``previous_until``."""
-    row = await db.fetch_one(
+    ``previous_until`` (the caller has locked the webhook)."""
+    row = await fetch_row(
+        db,
         f"""UPDATE webhooks SET previous_secret = secret, previous_secret_until = :until,
                                secret = :secret
              WHERE org_id = :org_id AND id = :webhook_id
@@ -302,7 +307,7 @@ async def requeue_delivery(
             SELECT {_DELIVERY} FROM d JOIN webhook_events AS e ON e.id = d.event_id""",  # noqa: S608
         {"org_id": org_id, "webhook_id": webhook_id, "delivery_id": delivery_id},
     )
-    return _delivery(row)
+    return None if row is None else _delivery(row)
 
 
 async def select_outgoing(db: Database, delivery_id: int) -> Outgoing | None:
@@ -387,7 +392,7 @@ async def delete_expired_deliveries(
 ) -> int:
     """Retention: delivered deliveries older than ``delivered_before``, failed ones older than
     ``failed_before``, then the events left without deliveries."""
-    deleted = await db.fetch_val(
+    deleted: int = await db.fetch_val(
         """WITH gone AS (
                 DELETE FROM webhook_deliveries
                  WHERE (status = 'delivered' AND created_at < :delivered_before)
