@@ -16,7 +16,13 @@ from quart import Blueprint, Response, after_this_request, current_app, redirect
 from quart_rate_limiter import rate_limit
 from quart_schema import validate_request, validate_response
 
-from ..accounts import issue_token, record_account_event, second_factor, verify_address
+from ..accounts import (
+    announce_member,
+    issue_token,
+    record_account_event,
+    second_factor,
+    verify_address,
+)
 from ..audit import record_audit
 from ..auth import Caller, hash_secret, refuse_token, start_session
 from ..database import get_db
@@ -267,4 +273,5 @@ async def _sign_in(db, subject: str, email: str, name) -> tuple[User, bool]:
                 user.email,
                 {"user_id": user.id, "role": "member"},
             )
+            await announce_member(db, org_id, user.id)
     return user, created
