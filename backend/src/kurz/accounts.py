@@ -72,12 +72,15 @@ async def join_invited_orgs(db: Database, user: User) -> None:
         await announce_member(db, org_id, user.id)
 
 
-async def announce_member(db: Database, org_id: str, user_id: str) -> None:
-    """Tell the org's webhooks that the user just joined it (``member.added``)."""
+async def announce_member(
+    db: Database, org_id: str, user_id: str, type: str = "member.added"
+) -> None:
+    """Tell the org's webhooks that the user just joined it, or (``member.removed``, called
+    while still a member) is leaving it."""
     from .blueprints.members import MemberOut  # the blueprints import this module
 
     member = await select_member(db, org_id, user_id)
-    await emit(db, org_id, "member.added", MemberOut.model_validate(member))
+    await emit(db, org_id, type, MemberOut.model_validate(member))
 
 
 async def verify_address(db: Database, user: User) -> None:
