@@ -325,6 +325,15 @@ async def test_nothing_points_back_at_a_branded_domain(make_org, add_domain, dns
         f"/api/v1/orgs/{org_id}/links", json={"url": "https://GO.acme.com/other"}
     )
     assert (await response.get_json())["code"] == "INVALID_URL"
+    for fields, field in [
+        ({"expired_url": "https://go.acme.com/x"}, "expired_url"),
+        ({"rules": [{"os": "iOS", "url": "https://go.acme.com/x"}]}, "rules.0.url"),
+    ]:
+        response = await owner.client.post(
+            f"/api/v1/orgs/{org_id}/links", json={"url": "https://www.acme.com/", **fields}
+        )
+        problem = await response.get_json()
+        assert (problem["code"], problem["errors"][0]["field"]) == ("INVALID_URL", field)
     response = await owner.client.patch(
         domains_path(org_id, "go.acme.com"), json={"not_found_url": "https://go.acme.com/x"}
     )
