@@ -63,8 +63,6 @@ def wake_jobs() -> None:
 async def join_invited_orgs(db: Database, user: User) -> None:
     """Turn the pending invitations of the user's email into memberships (audited, and told
     to the orgs' webhooks)."""
-    from .blueprints.members import MemberOut  # the blueprints import this module
-
     for org_id, role in await accept_invitations(db, user.id, user.email):
         await record_audit(
             Caller(org_id=org_id, role=role, user=user),
@@ -72,8 +70,18 @@ async def join_invited_orgs(db: Database, user: User) -> None:
             user.email,
             {"user_id": user.id, "role": role},
         )
-        member = await select_member(db, org_id, user.id)
-        await emit(db, org_id, "member.added", MemberOut.model_validate(member))
+        await announce_member(db, org_id, user.id)
+
+
+async def announce_member(
+    db: Database, org_id: str, user_id: str, type: str = "member.added"
+) -> None:
+    """Tell the org's webhooks that the user just joined it, or (``member.removed``, called
+    while still a member) is leaving it."""
+    from .blueprints.members import MemberOut  # the blueprints import this module
+
+    member = await select_member(db, org_id, user_id)
+    await emit(db, org_id, type, MemberOut.model_validate(member))
 
 
 async def verify_address(db: Database, user: User) -> None:

@@ -15,14 +15,15 @@ Kurz column        also read from
 ``tags``           names separated by ``|``
 ``expires_at``     ``validUntil`` (Shlink), ``expire_at``
 ``redirect_status``
-``domain``         the service's own domain only (empty: the same)
+``domain``         a verified domain of the org, or the service's own (empty: the same)
 ``disabled``       ``true`` disables the link (as Kurz's export writes it)
 =================  =====================================================================
 
 The job applies rows in chunks; each chunk's links are committed together with the import's
 ``next_row``, so after a crash the job resumes at the first row not committed, and never
-applies a row twice. A row whose slug the org already has with the same URL, or without slug
-whose URL the org already has, is skipped: importing a file again creates nothing new.
+applies a row twice. A row whose slug the org already has on its domain with the same URL, or
+without slug whose URL the org already has on its domain, is skipped: importing a file again
+creates nothing new.
 """
 
 import csv
@@ -35,17 +36,18 @@ from urllib.parse import urlsplit
 from databases import Database
 from quart import Quart
 
+from .domains import stored_hostname
 from .errors import APIError
 from .jobs import Job, JobKind
+from .models.domains import select_verified_domain_id
 from .models.imports import (
     finish_import,
     org_has_url,
     select_import,
     select_import_body,
-    select_org_link_url,
     update_import_progress,
 )
-from .models.links import insert_link, update_link
+from .models.links import insert_link, select_link, update_link
 from .models.tags import ensure_tags
 from .slugs import check_slug, check_tag_names, check_url, random_slug, reserved_words
 from .uploads import IMPORT_ROWS
@@ -166,8 +168,9 @@ class RowApplier:
         self.columns = columns
         self.settings = app.config["KURZ"]
         self.domain = urlsplit(self.settings.base_url).netloc.lower()
+        self.domain_ids: dict[str, int | None] = {}  # verified domains of the org, by hostname
         self.reserved = reserved_words(app)
-        self.created: list[str] = []
+        self.created: list[tuple[str, int | None]] = []  # (slug, domain_id)
 
     def _cell(self, row: list[str], field: str) -> str:
         index = self.columns.get(field)
@@ -177,6 +180,7 @@ class RowApplier:
         """("created" | "skipped" | "failed", the error of a failed row)."""
         try:
             values = self._values(row)
+            values["domain_id"] = await self._domain_id(self._cell(row, "domain"))
             async with self.db.transaction():  # a savepoint: a failed row leaves the chunk whole
                 return await self._create(values), None
         except APIError as error:
@@ -189,9 +193,6 @@ class RowApplier:
         title = cell(row, "title") or None
         if title is not None and (len(title) > MAX_TITLE or "\x00" in title):
             raise APIError(400, "INVALID_TITLE", "A title has at most 200 characters.")
-        domain = cell(row, "domain").lower()
-        if domain and domain != self.domain:
-            raise APIError(400, "UNKNOWN_DOMAIN", f"{domain!r} is not a domain of this service.")
         status = cell(row, "redirect_status") or "302"
         if status not in ("301", "302", "307", "308"):
             raise APIError(400, "INVALID_REDIRECT_STATUS", "One of 301, 302, 307 or 308.")
@@ -206,15 +207,31 @@ class RowApplier:
             "disabled": cell(row, "disabled").lower() in ("true", "1", "yes"),
         }
 
+    async def _domain_id(self, name: str) -> int | None:
+        """None for the service's own domain (also an empty cell), else the id of the org's
+        verified domain ``name``; 400 INVALID_DOMAIN for any other name, as ``POST .../links``."""
+        name = name.lower()
+        if not name or name == self.domain:
+            return None
+        hostname = stored_hostname(name)
+        if hostname not in self.domain_ids:
+            self.domain_ids[hostname] = await select_verified_domain_id(
+                self.db, self.org_id, hostname
+            )
+        if self.domain_ids[hostname] is None:
+            message = f"{name!r} is not a verified domain of this org."
+            raise APIError(400, "INVALID_DOMAIN", message)
+        return self.domain_ids[hostname]
+
     async def _create(self, values: dict[str, Any]) -> str:
-        db, slug = self.db, values["slug"]
+        db, slug, domain_id = self.db, values["slug"], values["domain_id"]
         if slug is not None:
-            existing = await select_org_link_url(db, self.org_id, slug)
+            existing = await select_link(db, self.org_id, slug, domain_id=domain_id)
             if existing is not None:
-                if existing == values["url"]:
+                if existing.url == values["url"]:
                     return "skipped"
                 raise APIError(409, "SLUG_TAKEN", f"The slug {slug!r} is already taken.")
-        elif await org_has_url(db, self.org_id, values["url"]):
+        elif await org_has_url(db, self.org_id, values["url"], domain_id):
             return "skipped"
         link = None
         tag_ids = await ensure_tags(db, self.org_id, values["tags"])
@@ -229,6 +246,7 @@ class RowApplier:
                 created_by_token=self.token,
                 expires_at=values["expires_at"],
                 redirect_status=values["redirect_status"],
+                domain_id=domain_id,
                 tag_ids=tag_ids,
             )
             if link is not None:
@@ -236,15 +254,15 @@ class RowApplier:
         if link is None:
             raise APIError(409, "SLUG_TAKEN", f"The slug {slug!r} is already taken.")
         if values["disabled"]:
-            await update_link(db, self.org_id, link.slug, {"disabled": True})
-        self.created.append(link.slug)
+            await update_link(db, self.org_id, link.slug, {"disabled": True}, domain_id)
+        self.created.append((link.slug, domain_id))
         return "created"
 
     def forget_created(self) -> None:
         """Once committed: a cached "no such slug" must not outlive the links' creation."""
         cache = self.app.extensions["kurz.links_cache"]
-        for slug in self.created:
-            cache.evict(slug)
+        for slug, domain_id in self.created:
+            cache.forget(slug, domain_id)
         self.created.clear()
 
 

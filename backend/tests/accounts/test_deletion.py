@@ -12,7 +12,10 @@ NEW_PASSWORD = "a different passphrase 9"
 
 @pytest.fixture
 def settings(settings):
-    return replace(settings, smtp_url=None, require_email_verification=False)
+    # An endpoint on localhost records the webhook events.
+    return replace(
+        settings, smtp_url=None, require_email_verification=False, webhooks_allow_private=True
+    )
 
 
 async def test_the_only_owner_cannot_delete_the_account(make_org) -> None:
@@ -81,7 +84,14 @@ async def test_a_deleted_account_leaves_its_links_and_no_personal_data(
 async def test_an_owner_among_owners_may_delete_the_account(make_org, add_member) -> None:
     org_id, owner = await make_org()
     other = await add_member(org_id, owner, "owner")
+    response = await other.client.post(
+        f"/api/v1/orgs/{org_id}/webhooks",
+        json={"url": "http://127.0.0.1:9/", "events": ["member.removed"]},
+    )
+    webhook = f"/api/v1/orgs/{org_id}/webhooks/{(await response.get_json())['id']}"
     response = await owner.client.delete("/api/v1/users/me", json={"password": PASSWORD})
     assert response.status_code == 204
     members = await (await other.client.get(f"/api/v1/orgs/{org_id}/members")).get_json()
     assert [item["role"] for item in members["items"]] == ["owner"]
+    deliveries = await (await other.client.get(f"{webhook}/deliveries")).get_json()
+    assert [delivery["type"] for delivery in deliveries["items"]] == ["member.removed"]

@@ -55,6 +55,7 @@ def settings(settings, provider):
         oidc_issuer=provider,
         oidc_client_id="kurz",
         oidc_client_secret="kurz-secret",
+        webhooks_allow_private=True,  # an endpoint on localhost records the events
     )
 
 
@@ -196,6 +197,11 @@ async def test_orgs_with_the_email_domain_are_joined(provider, client, make_org)
         f"/api/v1/orgs/{org_id}", json={"sso_domains": ["corp.example"]}
     )
     assert response.status_code == 200
+    response = await owner.client.post(
+        f"/api/v1/orgs/{org_id}/webhooks",
+        json={"url": "http://127.0.0.1:9/", "events": ["member.added"]},
+    )
+    webhook_id = (await response.get_json())["id"]
     await set_claims(provider, "sub-gus", email="gus@corp.example", email_verified=True)
     response = await sign_in(client, provider, "sub-gus")
     assert response.status_code == 303
@@ -203,6 +209,10 @@ async def test_orgs_with_the_email_domain_are_joined(provider, client, make_org)
     assert session["orgs"] == [{"id": org_id, "name": "Corp", "role": "member"}]
     audit = await (await owner.client.get(f"/api/v1/orgs/{org_id}/audit")).get_json()
     assert audit["items"][0]["action"] == "member.sso_join"
+    response = await owner.client.get(f"/api/v1/orgs/{org_id}/webhooks/{webhook_id}/deliveries")
+    assert [delivery["type"] for delivery in (await response.get_json())["items"]] == [
+        "member.added"
+    ]
 
 
 async def test_a_browser_is_sent_back_to_the_login_screen_on_failure(provider, client) -> None:

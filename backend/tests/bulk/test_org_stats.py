@@ -35,8 +35,8 @@ async def test_org_stats_add_up_links_and_filter(client, make_org, make_link, re
         {"value": "Mobile Safari", "clicks": 1},
     ]
     assert body["top_links"] == [
-        {"slug": "red-one", "domain": "kurz.test", "title": "Red", "clicks": 3},
-        {"slug": "blue-one", "domain": "kurz.test", "title": None, "clicks": 1},
+        {"slug": "red-one", "domain": None, "title": "Red", "clicks": 3},
+        {"slug": "blue-one", "domain": None, "title": None, "clicks": 1},
     ]
     await recorder.roll_up()  # the same from the roll-ups
     assert await org_stats(owner, org_id, "?days=7") == body

@@ -8,6 +8,7 @@ import pytest
 from kurz.config import ConfigError, Settings
 from kurz.domains import normalise_hostname, recheck_due_domains
 from kurz.errors import APIError
+from tests.bulk.test_imports import run as run_import
 
 DOMAIN_FIELDS = {
     "hostname",
@@ -324,6 +325,15 @@ async def test_nothing_points_back_at_a_branded_domain(make_org, add_domain, dns
         f"/api/v1/orgs/{org_id}/links", json={"url": "https://GO.acme.com/other"}
     )
     assert (await response.get_json())["code"] == "INVALID_URL"
+    for fields, field in [
+        ({"expired_url": "https://go.acme.com/x"}, "expired_url"),
+        ({"rules": [{"os": "iOS", "url": "https://go.acme.com/x"}]}, "rules.0.url"),
+    ]:
+        response = await owner.client.post(
+            f"/api/v1/orgs/{org_id}/links", json={"url": "https://www.acme.com/", **fields}
+        )
+        problem = await response.get_json()
+        assert (problem["code"], problem["errors"][0]["field"]) == ("INVALID_URL", field)
     response = await owner.client.patch(
         domains_path(org_id, "go.acme.com"), json={"not_found_url": "https://go.acme.com/x"}
     )
@@ -399,10 +409,48 @@ async def test_lists_exports_and_org_stats_by_domain(
     stats = await response.get_json()
     assert stats["top_links"] == [
         {"slug": "launch", "domain": "go.acme.com", "title": None, "clicks": 2},
-        {"slug": "launch", "domain": "kurz.test", "title": None, "clicks": 1},
+        {"slug": "launch", "domain": None, "title": None, "clicks": 1},
     ]
+    # As the links show it: the link of a top entry is found by its slug and domain.
+    for top in stats["top_links"]:
+        query = "" if top["domain"] is None else f"?domain={top['domain']}"
+        response = await owner.client.get(f"/api/v1/orgs/{org_id}/links/launch{query}")
+        assert (await response.get_json())["domain"] == top["domain"]
     response = await owner.client.get(f"/api/v1/orgs/{org_id}/stats?domain=go.acme.com")
     assert (await response.get_json())["total_clicks"] == 2
+
+
+async def test_imports_put_rows_on_their_domain_and_export_round_trips(
+    make_org, add_domain, make_link, dns_zone
+) -> None:
+    org_id, owner = await make_org()
+    await add_domain(org_id, owner, "go.acme.com", dns_zone)
+    await add_domain(org_id, owner, "pending.acme.com")  # not verified: serves nothing
+    await make_link(org_id, owner, "https://default.example/", slug="launch")
+    body = (
+        "url,slug,domain\n"
+        "https://branded.example/,launch,Go.Acme.com\n"  # the same slug on another domain
+        "https://branded.example/2,,go.acme.com\n"
+        "https://default.example/,launch,kurz.test\n"  # the default domain's link: skipped
+        "https://x.example/,elsewhere,pending.acme.com\n"
+        "https://x.example/,elsewhere,other.example\n"
+    )
+    result = await run_import(owner, org_id, body)
+    assert (result["created"], result["skipped"], result["failed"]) == (2, 1, 2), result
+    assert [(error["row"], error["code"]) for error in result["errors"]] == [
+        (4, "INVALID_DOMAIN"),
+        (5, "INVALID_DOMAIN"),
+    ]
+    response = await owner.client.get(f"/api/v1/orgs/{org_id}/links/launch?domain=go.acme.com")
+    link = await response.get_json()
+    assert (link["url"], link["short_url"]) == (
+        "https://branded.example/",
+        "https://go.acme.com/launch",
+    )
+
+    response = await owner.client.get(f"/api/v1/orgs/{org_id}/links/export.csv")
+    again = await run_import(owner, org_id, await response.get_data(as_text=True))
+    assert (again["created"], again["skipped"], again["failed"]) == (0, 3, 0), again
 
 
 async def test_bulk_actions_by_slug_stay_on_their_domain(

@@ -166,6 +166,17 @@ async def test_a_ping_and_a_disabled_endpoint(make_org, make_webhook, receiver, 
     assert (ping["type"], ping["status"], ping["response_status"]) == ("ping", "delivered", 200)
 
 
+async def test_an_endpoint_for_pings_only(make_org, make_webhook, receiver, deliver) -> None:
+    org_id, owner = await make_org()
+    webhook = await make_webhook(org_id, owner, ["ping"])
+    assert webhook["events"] == ["ping"]
+    await owner.client.post(f"/api/v1/orgs/{org_id}/links", json={"url": "https://example.com/"})
+    response = await owner.client.post(hooks(org_id, f"/{webhook['id']}/test"))
+    assert response.status_code == 202
+    await deliver()
+    assert [r.event["type"] for r in receiver.delivered()] == ["ping"]
+
+
 @pytest.mark.parametrize("failure", ["500", "timeout"])
 async def test_a_receiver_failing_twice_gets_each_event_once(
     make_org, make_webhook, receiver, deliver, clock, monkeypatch, failure

@@ -17,6 +17,7 @@ from quart_schema import (
 from .. import totp
 from ..accounts import (
     PASSWORD_RESET_JOB,
+    announce_member,
     mail_verification,
     record_account_event,
     spend_second_factor,
@@ -442,6 +443,7 @@ async def remove_account(data: PasswordIn) -> tuple[str, int]:
                 user.id,
                 {"user_id": user.id, "role": org.role},
             )
+            await announce_member(db, org.id, user.id, "member.removed")
         await delete_account(db, user.id)
         await record_account_event(db, user, "account.delete")
     await end_session()

@@ -323,7 +323,7 @@ async def create_one(caller: Caller, data: LinkCreate) -> Link:
         "expires_at": _future(data.expires_at),
         "redirect_status": data.redirect_status,
         "domain_id": await _new_link_domain(caller, data.domain),
-        **await _controls(data, data.model_fields_set, current_app.config["KURZ"].base_url),
+        **await _controls(data, data.model_fields_set),
     }
     names = check_tag_names(data.tags or [], "tags", MAX_TAGS)
     db = get_db()
@@ -672,7 +672,7 @@ async def get_link(org_id: str, slug: str) -> LinkOut:
 async def edit_link(org_id: str, slug: str, data: LinkUpdate) -> LinkOut:
     """Change a link: its creator or an org admin. Disabling (and enabling) is audited."""
     caller = await require_org_role(org_id)
-    controls = await _controls(data, data.model_fields_set, current_app.config["KURZ"].base_url)
+    controls = await _controls(data, data.model_fields_set)
     changes = {field: getattr(data, field) for field in data.model_fields_set if field in EDITABLE}
     changes.update(controls)
     if "url" in changes:
@@ -887,9 +887,7 @@ def _future(when: datetime | None) -> datetime | None:
     return when
 
 
-async def _controls(
-    data: LinkCreate | LinkUpdate, given: set[str], base_url: str
-) -> dict[str, Any]:
+async def _controls(data: LinkCreate | LinkUpdate, given: set[str]) -> dict[str, Any]:
     """The columns of the link controls sent: the password hashed, URLs and rules checked."""
     columns: dict[str, Any] = {}
     if "password" in given:
@@ -904,19 +902,19 @@ async def _controls(
         columns["expired_url"] = (
             None
             if data.expired_url is None
-            else _check_url_at(data.expired_url, "expired_url", base_url)
+            else await _check_url_at(data.expired_url, "expired_url")
         )
     if "rules" in given:
-        columns["rules"] = [_rule(rule, index, base_url) for index, rule in enumerate(data.rules)]
+        columns["rules"] = [await _rule(rule, index) for index, rule in enumerate(data.rules)]
     return columns
 
 
-def _rule(rule: Rule, index: int, base_url: str) -> dict[str, str]:
+async def _rule(rule: Rule, index: int) -> dict[str, str]:
     if rule.country is None and rule.device is None and rule.os is None:
         raise validation_error(
             f"rules.{index}", "A rule needs a country, a device or an OS to match."
         )
-    stored = {"url": _check_url_at(rule.url, f"rules.{index}.url", base_url)}
+    stored = {"url": await _check_url_at(rule.url, f"rules.{index}.url")}
     if rule.country is not None:
         stored["country"] = rule.country.upper()
     if rule.device is not None:
@@ -926,10 +924,10 @@ def _rule(rule: Rule, index: int, base_url: str) -> dict[str, str]:
     return stored
 
 
-def _check_url_at(url: str, field: str, base_url: str) -> str:
-    """``check_url`` for a field other than ``url``: its error names that field."""
+async def _check_url_at(url: str, field: str) -> str:
+    """A URL checked as a link's (``_check_target``), its error naming ``field``."""
     try:
-        return check_url(url, base_url)
+        return await _check_target(url)
     except APIError as error:
         error.errors = [{**problem, "field": field} for problem in error.errors or []]
         raise

@@ -18,7 +18,13 @@ from quart.typing import ResponseTypes
 from quart_rate_limiter import rate_limit
 from quart_schema import validate_request, validate_response
 
-from ..accounts import issue_token, record_account_event, second_factor, verify_address
+from ..accounts import (
+    announce_member,
+    issue_token,
+    record_account_event,
+    second_factor,
+    verify_address,
+)
 from ..audit import record_audit
 from ..auth import Caller, hash_secret, refuse_token, start_session
 from ..database import get_db
@@ -270,4 +276,5 @@ async def _sign_in(db: Database, subject: str, email: str, name: object) -> tupl
                 user.email,
                 {"user_id": user.id, "role": "member"},
             )
+            await announce_member(db, org_id, user.id)
     return user, created

@@ -15,7 +15,7 @@ from ..errors import APIError
 from ..models.clicks import LinkStats, select_link_stats, select_org_stats
 from ..models.links import LinkFilter, link_filters
 from ..schemas import Query, or_csv, problems
-from .links import default_domain, find_link, list_filters, one_or_many
+from .links import find_link, list_filters, one_or_many
 
 blueprint = Blueprint("stats", __name__)
 
@@ -40,7 +40,7 @@ class OrgStatsQuery(StatsQuery):
 
 class TopLink(BaseModel):
     slug: str
-    domain: str
+    domain: str | None = Field(description="Its branded domain; null: the default domain.")
     title: str | None
     clicks: int
 
@@ -107,11 +107,7 @@ async def org_stats(org_id: str, query_args: OrgStatsQuery) -> Response | dict[s
     stats, top = await select_org_stats(get_db(), conditions, values, query_args.days)
     if query_args.format == "csv":
         return _csv(stats, "stats.csv")
-    domain = default_domain()
-    return {
-        **STATS.dump_python(stats, mode="json"),
-        "top_links": [{**asdict(link), "domain": link.domain or domain} for link in top],
-    }
+    return {**STATS.dump_python(stats, mode="json"), "top_links": [asdict(link) for link in top]}
 
 
 def _csv(stats: LinkStats, filename: str) -> Response:

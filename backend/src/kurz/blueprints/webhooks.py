@@ -34,6 +34,7 @@ blueprint = Blueprint("webhooks", __name__)
 
 WEBHOOKS = "/api/v1/orgs/<org_id>/webhooks"
 WEBHOOK = WEBHOOKS + "/<webhook_id>"
+# ``ping`` may be listed too, though a ping goes to the endpoint tested whatever it lists.
 EventType = Literal[
     "link.created",
     "link.updated",
@@ -41,6 +42,7 @@ EventType = Literal[
     "link.clicked",
     "member.added",
     "member.removed",
+    "ping",
 ]
 Events = Annotated[list[EventType], Field(min_length=1, max_length=20)]
 Description = Annotated[

@@ -121,19 +121,12 @@ async def finish_import(db: Database, import_id: str, status: str) -> None:
     )
 
 
-async def select_org_link_url(db: Database, org_id: str, slug: str) -> str | None:
-    """The URL of the org's link with this slug, if it has one."""
-    url: str | None = await db.fetch_val(
-        "SELECT url FROM links WHERE org_id = :org_id AND slug = :slug",
-        {"org_id": org_id, "slug": slug},
-    )
-    return url
-
-
-async def org_has_url(db: Database, org_id: str, url: str) -> bool:
+async def org_has_url(db: Database, org_id: str, url: str, domain_id: int | None) -> bool:
+    """Whether the org has a link to ``url`` on the domain (None: the default one)."""
     found = await db.fetch_val(
         """SELECT EXISTS (SELECT 1 FROM links WHERE org_id = :org_id AND md5(url) = md5(:url)
-                                               AND url = :url)""",
-        {"org_id": org_id, "url": url},
+                                               AND url = :url
+                                               AND domain_id IS NOT DISTINCT FROM :domain_id)""",
+        {"org_id": org_id, "url": url, "domain_id": domain_id},
     )
     return bool(found)
