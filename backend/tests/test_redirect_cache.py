@@ -5,8 +5,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from kurz.fast_redirects import UnknownSlugLimiter
-from kurz.redirect_cache import LinkCache, LinkListener, asyncpg_dsn
+from kurz.redirects.cache import LinkCache, LinkListener, asyncpg_dsn
+from kurz.redirects.unknown_slugs import UnknownSlugLimiter
 
 
 class FakePool:

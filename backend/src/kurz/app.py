@@ -9,7 +9,6 @@ from quart_auth import QuartAuth
 from quart_rate_limiter import RateLimit, RateLimiter
 from quart_schema import QuartSchema
 
-from . import fast_redirects
 from .accounts import password_reset_job
 from .analytics.geo import use_database
 from .analytics.recorder import ClickRecorder
@@ -43,6 +42,7 @@ from .mail import mail_job
 from .migrations import migrate
 from .passwords import HashingGate
 from .ratelimits import client_address
+from .redirects import fast_path
 from .schemas import KurzOpenAPIProvider
 from .security import security_headers
 from .uploads import LARGE_BODIES
@@ -177,7 +177,7 @@ def create_app(settings: Settings | None = None) -> Kurz:
         await close(app.extensions.pop("kurz.db"))
 
     # The slug cache, its cross-instance invalidation, and the ASGI redirect fast path.
-    fast_redirects.install(app)
+    fast_path.install(app)
     return app
 
 

@@ -10,7 +10,7 @@ import pytest
 
 from kurz.errors import TIMESTAMP_MESSAGE
 from kurz.models.links import SEARCH_TEXT
-from kurz.redirect_cache import asyncpg_dsn
+from kurz.redirects.cache import asyncpg_dsn
 from kurz.slugs import RESERVED
 
 LINK_FIELDS = {

@@ -1,7 +1,7 @@
 """``GET``/``HEAD /<slug>``: the redirect, and its 404/410/429 answers; ``POST /<slug>``: a
 protected link's password form.
 
-Active cached links are usually answered before Quart by ``kurz.fast_redirects``; this route
+Active cached links are usually answered before Quart by ``kurz.redirects.fast_path``; this route
 answers the rest (and everything, should the fast path be absent) with the same cache. Links
 with a password or a click limit are always answered here.
 
@@ -26,8 +26,6 @@ from ..analytics.geo import proxy_country
 from ..auth import csrf_exempt, hash_secret
 from ..database import get_db
 from ..errors import APIError, from_http_exception, problem_response
-from ..fast_redirects import UNLOCK_COOKIE, redirect_headers
-from ..link_rules import destination
 from ..models.domains import ServedDomain
 from ..models.links import (
     count_password_failures,
@@ -37,7 +35,9 @@ from ..models.links import (
 )
 from ..passwords import verify_password
 from ..ratelimits import client_address
-from ..redirect_cache import CachedLink
+from ..redirects.cache import CachedLink
+from ..redirects.headers import UNLOCK_COOKIE, redirect_headers
+from ..redirects.rules import destination
 from ..slugs import is_routable_slug, reserved_words
 from .frontend import UI, render_page
 

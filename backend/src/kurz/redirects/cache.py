@@ -39,10 +39,10 @@ from dataclasses import astuple, dataclass
 import asyncpg
 from werkzeug.urls import iri_to_uri
 
-from .database import UNAVAILABLE_ERRORS, connection_settings
-from .link_rules import Rule, cached_rules
-from .models.domains import ServedDomain, select_served_domains
-from .models.links import RedirectTarget, select_redirect
+from ..database import UNAVAILABLE_ERRORS, connection_settings
+from ..models.domains import ServedDomain, select_served_domains
+from ..models.links import RedirectTarget, select_redirect
+from .rules import Rule, cached_rules
 
 log = logging.getLogger(__name__)
 
