@@ -121,10 +121,3 @@ async def close(db: Database) -> None:
     """Close the pool, bounded: with the server gone, closing its connections could hang."""
     with contextlib.suppress(Exception):  # the pool may be half-open; nothing to keep
         await asyncio.wait_for(db.disconnect(), CLOSE_TIMEOUT)
-
-
-def get_db() -> Database:
-    """The app's pool; ``databases`` hands each task its own connection from it."""
-    from quart import current_app
-
-    return current_app.extensions["kurz.db"]

@@ -86,7 +86,7 @@ class CachedLink:
 
 
 class LinkCache:
-    """One per process, in ``app.extensions["kurz.links_cache"]``."""
+    """One per process, in ``services(app).link_cache``."""
 
     def __init__(
         self, max_entries: int = 100_000, ttl: float = 300.0, negative_ttl: float = 5.0

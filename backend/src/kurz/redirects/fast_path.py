@@ -21,13 +21,12 @@ import time
 from quart import Quart
 
 from ..analytics.geo import COUNTRY_HEADER, proxy_country
-from ..database import get_db, links_channel
 from ..security import security_headers
-from ..slugs import is_routable_slug, reserved_words
-from .cache import CachedLink, LinkCache, LinkListener, asyncpg_dsn
+from ..services import Services, services
+from ..slugs import is_routable_slug
+from .cache import CachedLink
 from .headers import CACHE_CONTROL, UNLOCK_COOKIE
 from .rules import destination
-from .unknown_slugs import UnknownSlugLimiter
 
 _SECURITY = {
     https: [(name.lower().encode(), value.encode()) for name, value in security_headers(https)]
@@ -38,12 +37,14 @@ _CACHE_CONTROL = {status: value.encode() for status, value in CACHE_CONTROL.item
 
 
 class FastRedirects:
-    """ASGI middleware: ``app.asgi_app = FastRedirects(app, app.asgi_app)``."""
+    """ASGI middleware: ``app.asgi_app = FastRedirects(services(app), app.asgi_app)``."""
 
-    def __init__(self, app: Quart, inner) -> None:
-        self.app = app
+    def __init__(self, services: Services, inner) -> None:
         self.inner = inner
-        self.cache: LinkCache = app.extensions["kurz.links_cache"]
+        # Resolved once here: a redirect pays no lookup for them.
+        self.cache = services.link_cache
+        self.clicks = services.clicks
+        self.reserved = services.reserved_slugs
 
     async def __call__(self, scope, receive, send) -> None:
         # Most installations have no branded domain, and never look at the Host header.
@@ -88,7 +89,7 @@ class FastRedirects:
     async def _answer(self, scope, send, domain_id: int | None = None) -> bool:
         """Send the redirect and return True, or return False to let Quart answer."""
         slug = scope["path"][1:]
-        if self.cache.pool is None or not is_routable_slug(slug, reserved_words(self.app)):
+        if self.cache.pool is None or not is_routable_slug(slug, self.reserved):
             return False
         try:
             link = await self.cache.lookup(slug, domain_id)
@@ -128,7 +129,7 @@ class FastRedirects:
         client_ip = client[0] if client else ""
         if country is not None:
             client_ip = proxy_country(scope, client_ip, country)
-        self.app.extensions["kurz.clicks"].record(
+        self.clicks.record(
             link.id,
             method=scope["method"],
             user_agent=user_agent,
@@ -157,23 +158,5 @@ def _target(link: CachedLink, scope) -> str:
 
 
 def install(app: Quart) -> None:
-    """Put the cache, its listener and the fast path in place (after the pool is opened)."""
-    cache = app.extensions["kurz.links_cache"] = LinkCache()
-    app.extensions["kurz.unknown_slugs"] = UnknownSlugLimiter()
-    app.asgi_app = FastRedirects(app, app.asgi_app)
-
-    @app.before_serving
-    async def open_cache() -> None:
-        settings = app.config["KURZ"]
-        dsn = asyncpg_dsn(str(get_db().url))
-        await cache.open(dsn, schema=settings.db_schema, query_seconds=settings.db_query_timeout)
-        await cache.load_domains()
-        listener = app.extensions["kurz.links_listener"] = LinkListener(
-            cache, dsn, channel=links_channel(settings.db_schema)
-        )
-        await listener.start()
-
-    @app.after_serving
-    async def close_cache() -> None:
-        await app.extensions.pop("kurz.links_listener").stop()
-        await cache.close()
+    """Put the fast path in front of ``app`` (its services must be attached)."""
+    app.asgi_app = FastRedirects(services(app), app.asgi_app)
