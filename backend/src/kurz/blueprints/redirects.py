@@ -122,11 +122,11 @@ async def unlock(slug: str) -> Response:
 async def _lookup(slug: str) -> tuple[CachedLink | None, ServedDomain | None]:
     """The link ``slug`` names on the domain of this request's ``Host``, and that domain (None:
     the default domain)."""
-    cache = current_services().link_cache
-    domain = cache.served_domain(request.host)
-    if not is_routable_slug(slug, current_services().reserved_slugs):
+    services = current_services()
+    domain = services.link_cache.served_domain(request.host)
+    if not is_routable_slug(slug, services.reserved_slugs):
         return None, domain
-    return await cache.lookup(slug, None if domain is None else domain.id), domain
+    return await services.link_cache.lookup(slug, None if domain is None else domain.id), domain
 
 
 async def _find(slug: str) -> CachedLink | Response:
