@@ -29,6 +29,7 @@ from databases import Database
 from kurz.app import create_app
 from kurz.config import Settings
 from kurz.migrations import migrate_url
+from kurz.services import services
 
 BACKEND_DIR = Path(__file__).resolve().parents[1]
 PASSWORD = "correct horse battery staple"
@@ -155,13 +156,13 @@ def client(app):
 @pytest.fixture
 def db(app) -> Database:
     """The app's own pool (for arranging data and checking what was stored)."""
-    return app.extensions["kurz.db"]
+    return services(app).db
 
 
 @pytest.fixture
 def recorder(app):
     """The app's click recorder; tests ``await recorder.flush()`` rather than wait for it."""
-    return app.extensions["kurz.clicks"]
+    return services(app).clicks
 
 
 @pytest.fixture

@@ -11,6 +11,7 @@ import pytest
 
 from kurz.app import create_app
 from kurz.config import Settings
+from kurz.services import services
 
 ORG_SCOPED = "/api/v1/orgs/<org_id>"
 PARAMETER = re.compile(r"<(?:\w+:)?(\w+)>")
@@ -43,7 +44,7 @@ ROUTES = org_routes()
 
 
 async def snapshot(app) -> dict:
-    db = app.extensions["kurz.db"]
+    db = services(app).db
     return {name: [dict(row) for row in await db.fetch_all(sql)] for name, sql in SNAPSHOT.items()}
 
 
@@ -63,21 +64,21 @@ async def org_b(app, make_org, add_member, make_token) -> dict[str, str]:
         f"/api/v1/orgs/{org_id}/members", json={"email": "invited@example.com", "role": "member"}
     )
     # Directly in the table, so this does not depend on the links API's details.
-    await app.extensions["kurz.db"].execute(
+    await services(app).db.execute(
         "INSERT INTO links (org_id, slug, url, created_by) VALUES (:org_id, 'b-link', "
         "'https://example.com/b', :user_id)",
         {"org_id": org_id, "user_id": owner.id},
     )
-    await app.extensions["kurz.db"].execute(
+    await services(app).db.execute(
         "INSERT INTO domains (org_id, hostname, verification_value) "
         "VALUES (:org_id, 'go.b-org.example', 'b')",
         {"org_id": org_id},
     )
-    await app.extensions["kurz.db"].execute(
+    await services(app).db.execute(
         "INSERT INTO tags (org_id, name, color) VALUES (:org_id, 'b-tag', '#123456')",
         {"org_id": org_id},
     )
-    webhook = await app.extensions["kurz.db"].fetch_one(
+    webhook = await services(app).db.fetch_one(
         """WITH webhook AS (
                INSERT INTO webhooks (org_id, url, events, secret)
                VALUES (:org_id, 'https://example.com/hook', '{link.created}', 'x') RETURNING id
@@ -90,7 +91,7 @@ async def org_b(app, make_org, add_member, make_token) -> dict[str, str]:
            RETURNING webhook_id, id""",
         {"org_id": org_id},
     )
-    import_id = await app.extensions["kurz.db"].fetch_val(
+    import_id = await services(app).db.fetch_val(
         "INSERT INTO imports (org_id, status) VALUES (:org_id, 'done') RETURNING id",
         {"org_id": org_id},
     )

@@ -6,6 +6,7 @@ from datetime import timedelta
 import pytest
 
 from kurz.jobs import JobKind, JobWorker, RetryLater, enqueue, select_failed_jobs, utc_now
+from kurz.services import services
 
 
 class Clock:
@@ -170,7 +171,7 @@ async def test_the_apps_worker_picks_up_queued_jobs_by_itself(app, db):
     async def handler(db, job):
         done.set()
 
-    worker = app.extensions["kurz.jobs"]
+    worker = services(app).jobs
     worker.register(JobKind("ping", handler))
     await enqueue(db, "ping", {})
     worker.wake()

@@ -6,13 +6,14 @@ import pytest
 from quart_rate_limiter import QUART_RATE_LIMITER_EXEMPT_ATTRIBUTE
 
 from kurz.ratelimits import LOGIN_FAILURES, LOGIN_FAILURES_PER_EMAIL
+from kurz.services import services
 
 from .conftest import PASSWORD
 
 
 def test_every_route_has_a_limit_or_an_explicit_exemption(app) -> None:
     """Inspects what quart-rate-limiter itself applies, so routes added later are covered."""
-    limiter = app.extensions["kurz.rate_limiter"]
+    limiter = services(app).rate_limiter
     assert app.config["QUART_RATE_LIMITER_ENABLED"] is False  # the test settings turn it off
     assert limiter._default_rate_limits, "the app-wide default is what covers new routes"
     rules = list(app.url_map.iter_rules())
@@ -30,7 +31,7 @@ def test_every_route_has_a_limit_or_an_explicit_exemption(app) -> None:
 )
 def test_login_and_registration_have_tighter_limits(app, endpoint, count) -> None:
     """The default plus per-address (minute, hour) and, for registration, per-email limits."""
-    limiter = app.extensions["kurz.rate_limiter"]
+    limiter = services(app).rate_limiter
     view = app.view_functions[endpoint]
     limits = limiter._get_limits_for_view_function(view, app.blueprints[endpoint.split(".")[0]])
     assert len(limits) == count
@@ -186,7 +187,7 @@ async def test_link_creation_is_limited_per_org_and_outsiders_cannot_use_it_up(l
         assert 300 <= created < 400
         other_path = f"/api/v1/orgs/{other_org}/links"
         assert (await other.post(other_path, json=link, **from_address(2))).status_code == 201
-        db = app.extensions["kurz.db"]
+        db = services(app).db
         assert (
             await db.fetch_val("SELECT count(*) FROM links WHERE org_id = :id", {"id": busy_org})
             == created

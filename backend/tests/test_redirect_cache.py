@@ -5,8 +5,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from kurz.fast_redirects import UnknownSlugLimiter
-from kurz.redirect_cache import LinkCache, LinkListener, asyncpg_dsn
+from kurz.redirects.cache import LinkCache, LinkListener, asyncpg_dsn
+from kurz.redirects.unknown_slugs import UnknownSlugLimiter
+from kurz.services import services
 
 
 class FakePool:
@@ -161,7 +162,7 @@ def test_asyncpg_dsn_drops_the_driver_suffix() -> None:
 async def test_the_listener_reconnects_and_clears_what_it_may_have_missed(
     app, db, make_org, make_link, client
 ) -> None:
-    listener: LinkListener = app.extensions["kurz.links_listener"]
+    listener: LinkListener = services(app).link_listener
     await asyncio.wait_for(listener.connected.wait(), 5)
     org_id, owner = await make_org()
     link = await make_link(org_id, owner, url="https://before.example/")
@@ -198,7 +199,7 @@ async def test_edits_that_do_not_change_redirects_do_not_evict_links(
 ) -> None:
     org_id, owner = await make_org()
     link = await make_link(org_id, owner)
-    cache: LinkCache = app.extensions["kurz.links_cache"]
+    cache: LinkCache = services(app).link_cache
     await asyncio.sleep(0.3)  # the creation's own notification evicts; let it arrive first
     await cache.lookup(link["slug"])
     await db.execute("UPDATE links SET title = 'x' WHERE slug = :slug", {"slug": link["slug"]})
@@ -208,7 +209,7 @@ async def test_edits_that_do_not_change_redirects_do_not_evict_links(
 
 async def test_bulk_changes_clear_the_whole_cache(app, db, make_org, make_link) -> None:
     org_id, owner = await make_org()
-    cache: LinkCache = app.extensions["kurz.links_cache"]
+    cache: LinkCache = services(app).link_cache
     kept = await make_link(org_id, owner)
     await cache.lookup(kept["slug"])
     await db.execute(

@@ -6,7 +6,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from databases import Database
-from quart import current_app, has_request_context, request
+from quart import has_request_context, request
 
 from . import totp
 from .audit import ip_hash, record_audit
@@ -28,6 +28,7 @@ from .models.audit import insert_audit
 from .models.members import accept_invitations, lock_email, select_member
 from .models.orgs import select_memberships
 from .models.users import User, select_user_by_email
+from .services import current_services
 from .webhooks import emit
 
 VERIFICATION_LIFETIME = timedelta(days=7)
@@ -57,7 +58,7 @@ async def mail_verification(db: Database, user: User, base_url: str) -> None:
 
 def wake_jobs() -> None:
     """After a commit that queued mail: send it now rather than at the next poll."""
-    current_app.extensions["kurz.jobs"].wake()
+    current_services().jobs.wake()
 
 
 async def join_invited_orgs(db: Database, user: User) -> None:

@@ -1,6 +1,5 @@
-"""``create_app()``: configuration, extensions, blueprints and the database lifecycle."""
+"""``create_app()``: configuration, extensions, blueprints and the app's services."""
 
-import logging
 from datetime import timedelta
 
 from quart import Quart, Request, Response, request
@@ -9,11 +8,10 @@ from quart_auth import QuartAuth
 from quart_rate_limiter import RateLimit, RateLimiter
 from quart_schema import QuartSchema
 
-from . import fast_redirects
 from .accounts import password_reset_job
 from .analytics.geo import use_database
 from .analytics.recorder import ClickRecorder
-from .auth import authorise_org, check_csrf
+from .auth import SESSION_COOKIE, SESSION_DURATION, authorise_org, check_csrf
 from .blueprints import (
     accounts,
     audit,
@@ -34,21 +32,22 @@ from .blueprints import (
     webhooks,
 )
 from .config import Settings, StartupError
-from .database import close, connect, database_url
 from .domains import DomainChecker
 from .errors import register_error_handlers
 from .imports import import_kind
 from .jobs import JobWorker
 from .mail import mail_job
-from .migrations import migrate
 from .passwords import HashingGate
 from .ratelimits import client_address
+from .redirects import fast_path
+from .redirects.cache import LinkCache
+from .redirects.unknown_slugs import UnknownSlugLimiter
 from .schemas import KurzOpenAPIProvider
 from .security import security_headers
+from .services import Services, attach
+from .slugs import reserved_words
 from .uploads import LARGE_BODIES
 from .webhooks import WebhookSender
-
-log = logging.getLogger("kurz")
 
 # redirects last: its catch-all /<slug> must not shadow anything.
 BLUEPRINTS = (
@@ -105,15 +104,15 @@ def create_app(settings: Settings | None = None) -> Kurz:
     # /api//v1/orgs is no route (404 problem+json), not a redirect that a client would follow
     # with its method and body.
     app.url_map.merge_slashes = False
+    # Read by Quart and its extensions; Kurz's own code reads ``get_settings()``.
     app.config.update(
-        KURZ=settings,
         SECRET_KEY=settings.secret_key,
         MAX_CONTENT_LENGTH=settings.max_body_bytes,
-        QUART_AUTH_COOKIE_NAME="kurz_session",
+        QUART_AUTH_COOKIE_NAME=SESSION_COOKIE,
         QUART_AUTH_COOKIE_SECURE=settings.cookie_secure,
         QUART_AUTH_COOKIE_SAMESITE="Strict",
         QUART_AUTH_COOKIE_HTTP_ONLY=True,
-        QUART_AUTH_DURATION=30 * 24 * 3600,
+        QUART_AUTH_DURATION=int(SESSION_DURATION.total_seconds()),
         QUART_RATE_LIMITER_ENABLED=settings.rate_limits,
     )
     QuartAuth(app)
@@ -126,16 +125,15 @@ def create_app(settings: Settings | None = None) -> Kurz:
         redoc_ui_path=None,
         scalar_ui_path=None,
         security_schemes={
-            "session": {"type": "apiKey", "in_": "cookie", "name": "kurz_session"},
+            "session": {"type": "apiKey", "in_": "cookie", "name": SESSION_COOKIE},
             "token": {"type": "http", "scheme": "bearer"},
         },
         openapi_provider_class=KurzOpenAPIProvider,
     )
     # A default for every route; sensitive routes set tighter ones, and a test checks coverage.
-    app.extensions["kurz.rate_limiter"] = RateLimiter(
+    rate_limiter = RateLimiter(
         app, key_function=client_address, default_limits=[RateLimit(600, timedelta(minutes=1))]
     )
-    app.extensions["kurz.hashing"] = HashingGate()
     register_error_handlers(app)
     app.before_request(redirects.serve_branded_domain)  # first: a branded domain serves no API
     app.before_request(check_csrf)
@@ -145,52 +143,29 @@ def create_app(settings: Settings | None = None) -> Kurz:
         app.register_blueprint(module.blueprint)
 
     use_database(settings.geoip_db)
-    # The redirect path records clicks here; the flusher needs the pool, so it starts after it
-    # opens and makes its final flush before it closes.
-    clicks = app.extensions["kurz.clicks"] = ClickRecorder(settings)
-    # Deferred work (mail, webhook deliveries, imports); features register their job kinds.
-    jobs = app.extensions["kurz.jobs"] = JobWorker(poll_seconds=settings.job_poll_seconds)
-    domain_checker = DomainChecker(settings)
-    sender = app.extensions["kurz.webhooks"] = WebhookSender(settings, jobs)
+    jobs = JobWorker(poll_seconds=settings.job_poll_seconds)
+    attach(
+        app,
+        Services(
+            settings=settings,
+            rate_limiter=rate_limiter,
+            hashing=HashingGate(),
+            reserved_slugs=reserved_words(app),
+            link_cache=LinkCache(),
+            unknown_slugs=UnknownSlugLimiter(),
+            # The redirect path records clicks here.
+            clicks=ClickRecorder(settings),
+            webhooks=WebhookSender(settings, jobs),
+            domain_checker=DomainChecker(settings),
+            jobs=jobs,
+        ),
+    )
     jobs.register(import_kind(app))
     jobs.register(mail_job(settings))
     jobs.register(password_reset_job(settings, jobs))
-
-    @app.before_serving
-    async def open_database() -> None:
-        db = await connect(database_url(settings), settings)
-        app.extensions["kurz.db"] = db
-        for path in await migrate(db, settings.migrations_dir, settings.db_schema):
-            log.info("applied migration %s", path.name)
-        explain_mail_settings(settings)
-        await clicks.start(db)
-        await jobs.start(db)
-        await domain_checker.start(db)
-        await sender.start(db)
-
-    @app.after_serving
-    async def close_database() -> None:
-        await domain_checker.stop()
-        await jobs.stop()
-        await sender.stop()
-        await clicks.stop()
-        await close(app.extensions.pop("kurz.db"))
-
-    # The slug cache, its cross-instance invalidation, and the ASGI redirect fast path.
-    fast_redirects.install(app)
+    # The ASGI redirect fast path, in front of Quart.
+    fast_path.install(app)
     return app
-
-
-def explain_mail_settings(settings: Settings) -> None:
-    if not settings.smtp_url:
-        log.warning("KURZ_SMTP_URL is not set: mail is not sent, only written to this log")
-    if not settings.require_email_verification:
-        log.warning(
-            "Email verification is off (KURZ_REQUIRE_EMAIL_VERIFICATION=false): whoever "
-            "registers an address is trusted to own it, so they receive that address's pending "
-            "invitations (with their role) and are added at once when an admin adds that "
-            "address. Configure mail to turn it on."
-        )
 
 
 async def finish_headers(response: Response) -> Response:

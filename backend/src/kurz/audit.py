@@ -9,17 +9,17 @@ import hashlib
 import hmac
 from typing import Any
 
-from quart import current_app, has_request_context, request
+from quart import has_request_context, request
 
 from .auth import Caller
-from .database import get_db
 from .models.audit import insert_audit
+from .services import get_db, get_settings
 
 
 def _ip_salt() -> bytes:
     # Derived from the signing key, so the salt is secret without being another setting.
     return hmac.new(
-        current_app.config["SECRET_KEY"].encode(), b"kurz audit ip salt", hashlib.sha256
+        get_settings().secret_key.encode(), b"kurz audit ip salt", hashlib.sha256
     ).digest()
 
 

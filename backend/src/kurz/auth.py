@@ -19,7 +19,6 @@ from quart import current_app, g, request
 from quart_auth import AuthUser, login_user, logout_user
 from quart_auth import current_user as auth_user
 
-from .database import get_db
 from .errors import APIError, org_not_found
 from .models.members import select_role
 from .models.orgs import select_require_2fa
@@ -31,10 +30,13 @@ from .models.users import (
     insert_session,
     select_user_by_session,
 )
+from .services import get_db, get_settings
 
+SESSION_COOKIE = "kurz_session"
 # Without "remember", the cookie ends with the browser session and the server ends it after a
-# working day at the latest; with it, it lasts QUART_AUTH_DURATION (30 days).
+# working day at the latest; with it, it lasts SESSION_DURATION.
 BROWSER_SESSION = timedelta(hours=24)
+SESSION_DURATION = timedelta(days=30)
 TOKEN_PREFIX = "kurz_"  # noqa: S105 - a marker that makes leaked tokens recognisable
 STATE_CHANGING = {"POST", "PUT", "PATCH", "DELETE"}
 P = ParamSpec("P")
@@ -131,11 +133,7 @@ async def start_session(user: User, remember: bool) -> None:
     db = get_db()
     await end_session()
     await delete_expired_sessions(db, user.id)
-    lifetime = (
-        timedelta(seconds=current_app.config["QUART_AUTH_DURATION"])
-        if remember
-        else BROWSER_SESSION
-    )
+    lifetime = SESSION_DURATION if remember else BROWSER_SESSION
     session_id = new_secret()
     await insert_session(db, user.id, hash_secret(session_id), datetime.now(UTC) + lifetime)
     login_user(AuthUser(session_id), remember)
@@ -279,7 +277,7 @@ async def check_csrf() -> None:
         return
     if getattr(current_app.view_functions.get(request.endpoint or ""), "kurz_csrf_exempt", False):
         return
-    if current_app.config["QUART_AUTH_COOKIE_NAME"] not in request.cookies:
+    if SESSION_COOKIE not in request.cookies:
         return
     # A Content-Type counts too: HTTP/2 bodies (and the test client's) need no Content-Length.
     has_body = (
@@ -288,7 +286,7 @@ async def check_csrf() -> None:
         or "chunked" in request.headers.get("Transfer-Encoding", "")
     )
     source = request.headers.get("Origin") or request.headers.get("Referer")
-    own = source is not None and _origin(source) == _origin(current_app.config["KURZ"].base_url)
+    own = source is not None and _origin(source) == _origin(get_settings().base_url)
     # The one exception: a CSV import sent from the service's own page (a form cannot send it).
     csv_import = request.mimetype == "text/csv" and request.endpoint == "imports.start_import"
     if has_body and request.mimetype != "application/json" and not (csv_import and own):

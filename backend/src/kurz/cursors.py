@@ -15,17 +15,15 @@ from typing import Any
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from quart import current_app
 
 from .errors import APIError, validation_error
+from .services import get_settings
 
 NONCE_BYTES = 12
 
 
 def _cipher() -> AESGCM:
-    key = hmac.new(
-        current_app.config["SECRET_KEY"].encode(), b"kurz cursor key", hashlib.sha256
-    ).digest()
+    key = hmac.new(get_settings().secret_key.encode(), b"kurz cursor key", hashlib.sha256).digest()
     return AESGCM(key)
 
 

@@ -136,10 +136,3 @@ async def fetch_row(
     if row is None:
         raise LookupError("the query returned no row")
     return row
-
-
-def get_db() -> Database:
-    """The app's pool; ``databases`` hands each task its own connection from it."""
-    from quart import current_app
-
-    return current_app.extensions["kurz.db"]

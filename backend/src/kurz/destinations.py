@@ -21,10 +21,9 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import unquote, urlsplit
 
-from quart import current_app
-
 from .errors import APIError, validation_error
-from .slugs import is_routable_slug, reserved_words, url_host
+from .services import current_services, get_settings
+from .slugs import is_routable_slug, url_host
 
 RESOLVE_SECONDS = 2.0
 # Lookups of their own threads: slow name servers must not hold up password hashing.
@@ -57,7 +56,7 @@ def _invalid_url(message: str) -> APIError:
 async def check_destination(url: str) -> None:
     """400 INVALID_URL when ``url`` (already past ``check_url``) loops back to this service,
     or is on a private network while those are not allowed."""
-    settings = current_app.config["KURZ"]
+    settings = get_settings()
     parts = urlsplit(url)
     host, port = url_host(url), _port(parts.port, parts.scheme)
     if not settings.allow_private_targets and _private_name(host):
@@ -129,6 +128,6 @@ async def _resolve(host: str) -> set[Address]:
 async def _names_a_link(path: str) -> bool:
     """Whether the URL path, as this service would route it, is one of its short links."""
     slug = unquote(path.lstrip("/").split("/", 1)[0])
-    if not is_routable_slug(slug, reserved_words(current_app)):
+    if not is_routable_slug(slug, current_services().reserved_slugs):
         return False
-    return await current_app.extensions["kurz.links_cache"].lookup(slug) is not None
+    return await current_services().link_cache.lookup(slug) is not None

@@ -49,7 +49,8 @@ from .models.imports import (
 )
 from .models.links import insert_link, select_link, update_link
 from .models.tags import ensure_tags
-from .slugs import check_slug, check_tag_names, check_url, random_slug, reserved_words
+from .services import services
+from .slugs import check_slug, check_tag_names, check_url, random_slug
 from .uploads import IMPORT_ROWS
 
 KIND = "csv-import"
@@ -166,10 +167,10 @@ class RowApplier:
         self.created_by = created_by
         self.token = token
         self.columns = columns
-        self.settings = app.config["KURZ"]
+        self.settings = services(app).settings
         self.domain = urlsplit(self.settings.base_url).netloc.lower()
         self.domain_ids: dict[str, int | None] = {}  # verified domains of the org, by hostname
-        self.reserved = reserved_words(app)
+        self.reserved = services(app).reserved_slugs
         self.created: list[tuple[str, int | None]] = []  # (slug, domain_id)
 
     def _cell(self, row: list[str], field: str) -> str:
@@ -260,7 +261,7 @@ class RowApplier:
 
     def forget_created(self) -> None:
         """Once committed: a cached "no such slug" must not outlive the links' creation."""
-        cache = self.app.extensions["kurz.links_cache"]
+        cache = services(self.app).link_cache
         for slug, domain_id in self.created:
             cache.forget(slug, domain_id)
         self.created.clear()

@@ -13,10 +13,11 @@ from contextlib import asynccontextmanager
 from functools import cache
 
 import bcrypt
-from quart import current_app, has_app_context
+from quart import has_app_context
 from zxcvbn import zxcvbn
 
 from .errors import APIError, validation_error
+from .services import current_services
 
 BCRYPT_COST = 12
 # Link passwords are checked on a public path anyone can post to, so a cheaper hash keeps
@@ -90,7 +91,7 @@ class HashingGate:
 
 @asynccontextmanager
 async def _hashing() -> AsyncIterator[None]:
-    gate = current_app.extensions.get("kurz.hashing") if has_app_context() else None
+    gate = current_services().hashing if has_app_context() else None
     if gate is None:
         yield
     else:

@@ -16,9 +16,9 @@ from quart import current_app, request
 from quart_rate_limiter import RateLimit
 
 from .auth import hash_secret, require_org_role
-from .database import get_db
 from .errors import APIError
 from .models.users import count_login_failures, delete_login_failures, insert_login_failure
+from .services import current_services, get_db, get_settings
 
 LOGIN_FAILURES = 10  # per email and client address
 LOGIN_FAILURES_PER_EMAIL = 100  # from all addresses together
@@ -85,8 +85,7 @@ MAIL_RESEND_LIMITS = [
 
 
 def _enabled() -> bool:
-    enabled: bool = current_app.config["QUART_RATE_LIMITER_ENABLED"]
-    return enabled
+    return get_settings().rate_limits
 
 
 async def _client_key() -> str:
@@ -129,9 +128,9 @@ async def forget_login_failures(email: str) -> None:
 async def take_link_creations(count: int) -> int:
     """How many of ``count`` links the caller's org may create now, spent from the allowance
     of ``POST .../links`` (LINK_CREATION_LIMITS): a batch counts its items, not one request."""
-    if not current_app.config["QUART_RATE_LIMITER_ENABLED"]:
+    if not get_settings().rate_limits:
         return count
-    store = current_app.extensions["kurz.rate_limiter"].store
+    store = current_services().rate_limiter.store
     now = datetime.now(UTC)
     keys = []
     allowed = count

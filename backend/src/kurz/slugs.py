@@ -52,17 +52,12 @@ def random_slug() -> str:
 def reserved_words(app: Quart) -> frozenset[str]:
     """The contract's list plus the first segment of every route, in lower case.
 
-    Computed from ``app.url_map`` on first use (all blueprints are registered by then), so a new
-    top-level route is reserved without anyone remembering to add it here.
+    Computed from ``app.url_map`` once all blueprints are registered (``services(app)`` keeps
+    it), so a new top-level route is reserved without anyone remembering to add it here.
     """
-    words = app.extensions.get("kurz.reserved_slugs")
-    if words is None:
-        segments = {rule.rule.lstrip("/").split("/", 1)[0] for rule in app.url_map.iter_rules()}
-        dynamic = {segment for segment in segments if not segment or "<" in segment}
-        words = app.extensions["kurz.reserved_slugs"] = frozenset(
-            word.lower() for word in RESERVED | (segments - dynamic)
-        )
-    return words
+    segments = {rule.rule.lstrip("/").split("/", 1)[0] for rule in app.url_map.iter_rules()}
+    dynamic = {segment for segment in segments if not segment or "<" in segment}
+    return frozenset(word.lower() for word in RESERVED | (segments - dynamic))
 
 
 def is_routable_slug(slug: str, reserved: frozenset[str]) -> bool:

@@ -187,7 +187,7 @@ class Attempt:
 
 
 class WebhookSender:
-    """Sends deliveries as jobs of the app's ``JobWorker`` (``app.extensions["kurz.webhooks"]``);
+    """Sends deliveries as jobs of the app's ``JobWorker`` (``services(app).webhooks``);
     its times come from the worker's clock, so tests can travel."""
 
     def __init__(self, settings: Settings, worker: JobWorker) -> None:

@@ -13,6 +13,7 @@ from aiosmtpd.controller import Controller
 
 from kurz.config import Settings
 from kurz.jobs import utc_now
+from kurz.services import services
 
 from ..conftest import PASSWORD, Account, free_port
 
@@ -88,7 +89,7 @@ def settings(settings: Settings, smtp: SMTPServer) -> Settings:
 @pytest.fixture
 async def jobs(app):
     """The app's job worker, stopped, so that tests run the queue themselves (``send``)."""
-    worker = app.extensions["kurz.jobs"]
+    worker = services(app).jobs
     await worker.stop()
     return worker
 

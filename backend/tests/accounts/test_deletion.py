@@ -5,6 +5,8 @@ from dataclasses import replace
 
 import pytest
 
+from kurz.services import services
+
 from ..conftest import PASSWORD
 
 NEW_PASSWORD = "a different passphrase 9"
@@ -35,7 +37,7 @@ async def test_a_deleted_account_leaves_its_links_and_no_personal_data(
     leaving = await add_member(org_id, owner, "admin")
     link = await make_link(org_id, leaving, slug="kept-link")
     token = await make_token(org_id, leaving)
-    db = app.extensions["kurz.db"]
+    db = services(app).db
     response = await leaving.client.put(
         "/api/v1/users/me/password",
         json={"current_password": PASSWORD, "new_password": NEW_PASSWORD},

@@ -7,6 +7,8 @@ from html import unescape
 
 import pyotp
 
+from kurz.services import services
+
 from ..conftest import PASSWORD
 
 CONFIRM = "/api/v1/email-verification/confirm"
@@ -117,7 +119,7 @@ async def test_mail_waits_out_an_smtp_outage_and_goes_out_once(app, signup, smtp
     account = await signup()
     await send()
     assert smtp.mailbox.messages == []
-    db = app.extensions["kurz.db"]
+    db = services(app).db
     assert await db.fetch_val("SELECT count(*) FROM mails WHERE sent_at IS NULL") == 1
     assert await db.fetch_val("SELECT attempts FROM jobs WHERE kind = 'mail'") == 1
 
@@ -140,7 +142,7 @@ async def test_a_mail_refused_for_good_is_not_retried(app, signup, smtp, send) -
     smtp.mailbox.recipient_reply = "550 5.1.1 No such mailbox"
     await signup("nobody-there@example.com")
     await send()
-    db = app.extensions["kurz.db"]
+    db = services(app).db
     job = await db.fetch_one("SELECT attempts, failed_at, last_error FROM jobs")
     assert job["attempts"] == 1 and job["failed_at"] is not None
     assert "550" in job["last_error"] and "No such mailbox" in job["last_error"]
@@ -155,7 +157,7 @@ async def test_a_mail_refused_for_now_is_retried(app, signup, smtp, send) -> Non
     smtp.mailbox.data_reply = "451 4.3.0 Try again later"
     account = await signup()
     await send()
-    db = app.extensions["kurz.db"]
+    db = services(app).db
     job = await db.fetch_one("SELECT attempts, failed_at, last_error FROM jobs")
     assert job["attempts"] == 1 and job["failed_at"] is None and "451" in job["last_error"]
 
@@ -177,7 +179,7 @@ async def test_two_instances_send_each_mail_once(app, app_factory, settings, smt
         assert response.status_code == 201
     other = app_factory(settings)  # a second instance on the same database
     async with other.test_app():
-        other_jobs = other.extensions["kurz.jobs"]
+        other_jobs = services(other).jobs
         await other_jobs.stop()
 
         async def drain(worker) -> None:
@@ -188,7 +190,7 @@ async def test_two_instances_send_each_mail_once(app, app_factory, settings, smt
     for email in emails:
         subjects = sorted(message["Subject"] for message in smtp.mailbox.to(email))
         assert subjects == ["Confirm your email address for Kurz", "Reset your Kurz password"]
-    assert await app.extensions["kurz.db"].fetch_val("SELECT count(*) FROM jobs") == 0
+    assert await services(app).db.fetch_val("SELECT count(*) FROM jobs") == 0
 
 
 async def test_a_server_that_never_answers_is_given_up_on_and_retried(
@@ -205,14 +207,14 @@ async def test_a_server_that_never_answers_is_given_up_on_and_retried(
     app = app_factory(settings, smtp_url=f"smtp://127.0.0.1:{port}")
     try:
         async with app.test_app():
-            jobs = app.extensions["kurz.jobs"]
+            jobs = services(app).jobs
             await jobs.stop()
             response = await app.test_client().post(
                 "/api/v1/users", json={"email": "patient@example.com", "password": PASSWORD}
             )
             assert response.status_code == 201
             assert await asyncio.wait_for(jobs.run_due(), 60) == 1  # it ends, not hangs
-            db = app.extensions["kurz.db"]
+            db = services(app).db
             job = await db.fetch_one("SELECT attempts, last_error FROM jobs")
             unsent = await db.fetch_val("SELECT count(*) FROM mails WHERE sent_at IS NULL")
     finally:
@@ -226,7 +228,7 @@ async def test_a_server_that_never_answers_is_given_up_on_and_retried(
 
 async def test_a_mail_marked_sent_is_never_sent_again(app, signup, smtp, send) -> None:
     await signup()
-    db = app.extensions["kurz.db"]
+    db = services(app).db
     # As if an instance sent it and died before its job was finished.
     await db.execute("UPDATE mails SET sent_at = now()")
     await send()
@@ -274,7 +276,7 @@ async def test_turning_two_factor_off_is_told_by_mail(verified_signup, smtp, sen
 async def test_without_smtp_each_mail_is_logged(app_factory, settings, caplog) -> None:
     app = app_factory(settings, smtp_url=None, require_email_verification=False)
     async with app.test_app():
-        jobs = app.extensions["kurz.jobs"]
+        jobs = services(app).jobs
         await jobs.stop()
         client = app.test_client()
         body = {"email": "logged@example.com", "password": PASSWORD}

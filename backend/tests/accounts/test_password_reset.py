@@ -5,6 +5,8 @@ from datetime import timedelta
 
 import pyotp
 
+from kurz.services import services
+
 from ..conftest import PASSWORD
 
 NEW_PASSWORD = "another long passphrase 42"
@@ -70,7 +72,7 @@ async def test_a_reset_link_expires_after_an_hour(app, client, signup, smtp, sen
     await client.post("/api/v1/password-reset", json={"email": account.email})
     await send()
     token = smtp.mailbox.token(account.email)
-    db = app.extensions["kurz.db"]
+    db = services(app).db
     await db.execute(
         "UPDATE user_tokens SET expires_at = now() - interval '1 second'"
         " WHERE purpose = 'reset_password'"

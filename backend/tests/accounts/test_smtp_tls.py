@@ -16,6 +16,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+from kurz.services import services
+
 from ..conftest import free_port
 from .conftest import Mailbox
 
@@ -104,7 +106,7 @@ async def mail_a_reset(app_factory, settings, smtp_url: str) -> int:
     """Register and ask for a reset (two mails); returns how many mails are left unsent."""
     app = app_factory(settings, smtp_url=smtp_url)
     async with app.test_app():
-        jobs = app.extensions["kurz.jobs"]
+        jobs = services(app).jobs
         await jobs.stop()
         client = app.test_client()
         body = {"email": "tls@example.com", "password": "a long enough passphrase"}
@@ -113,9 +115,7 @@ async def mail_a_reset(app_factory, settings, smtp_url: str) -> int:
         assert response.status_code == 202
         while await jobs.run_due():
             pass
-        return await app.extensions["kurz.db"].fetch_val(
-            "SELECT count(*) FROM mails WHERE sent_at IS NULL"
-        )
+        return await services(app).db.fetch_val("SELECT count(*) FROM mails WHERE sent_at IS NULL")
 
 
 async def test_starttls_with_a_login(app_factory, settings, starttls_server) -> None:

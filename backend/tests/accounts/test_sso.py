@@ -16,6 +16,7 @@ from joserfc import jwt
 from joserfc.jwk import OctKey, RSAKey
 
 from kurz.oidc import Provider, SSOError
+from kurz.services import services
 
 from ..conftest import PASSWORD, free_port
 
@@ -112,7 +113,7 @@ async def test_first_login_creates_the_account_and_the_second_finds_it(
     assert response.status_code == 303
     again = await (await browser.get("/api/v1/session")).get_json()
     assert again["id"] == session["id"]
-    assert await app.extensions["kurz.db"].fetch_val("SELECT count(*) FROM users") == 1
+    assert await services(app).db.fetch_val("SELECT count(*) FROM users") == 1
     activity = await (await browser.get("/api/v1/users/me/activity")).get_json()
     assert [(item["action"], item["detail"]) for item in activity["items"]] == [
         ("sso.login", {"created": False}),
@@ -181,7 +182,7 @@ async def test_a_tampered_nonce_is_refused(app, provider, client) -> None:
 
     async def other_nonce(query: str) -> str:
         # The ID token will carry the nonce sent to the provider, no longer the one expected.
-        await app.extensions["kurz.db"].execute("UPDATE sso_logins SET nonce = 'replayed'")
+        await services(app).db.execute("UPDATE sso_logins SET nonce = 'replayed'")
         return query
 
     response = await sign_in(client, provider, "sub-fay", tamper=other_nonce)

@@ -5,6 +5,8 @@ from dataclasses import replace
 import pyotp
 import pytest
 
+from kurz.services import services
+
 from ..conftest import PASSWORD
 
 RENEW = "/api/v1/users/me/totp/recovery-codes"
@@ -230,7 +232,7 @@ async def test_wrong_codes_count_as_failed_logins(app_factory, settings, clock) 
 async def test_secrets_are_stored_encrypted(app, app_factory, settings, client, signup, clock):
     account = await signup()
     secret, codes = await enable_totp(account, clock)
-    db = app.extensions["kurz.db"]
+    db = services(app).db
     stored = await db.fetch_val("SELECT totp_secret FROM users WHERE id = :id", {"id": account.id})
     assert stored and secret not in stored and secret.lower() not in stored.lower()
     clock["t"] += 30
@@ -251,7 +253,7 @@ async def test_secrets_are_stored_encrypted(app, app_factory, settings, client, 
 async def test_a_secret_being_set_up_is_stored_encrypted(app, signup, clock) -> None:
     account = await signup()
     secret = (await (await account.client.post("/api/v1/users/me/totp")).get_json())["secret"]
-    pending = await app.extensions["kurz.db"].fetch_val(
+    pending = await services(app).db.fetch_val(
         "SELECT totp_pending_secret FROM users WHERE id = :id", {"id": account.id}
     )
     assert pending and secret not in pending

@@ -9,6 +9,7 @@ from netaddr import IPSet
 
 from kurz.analytics import geo
 from kurz.config import Settings
+from kurz.services import services
 from tests.blueprints.test_stats import create_link, stats, visit
 
 # Addresses held by known registries' members: Google (ARIN, US), RIPE NCC itself (NL), APNIC's
@@ -67,7 +68,7 @@ async def test_a_maxmind_database_wins(tmp_path, settings, app_factory) -> None:
         slug = await create_link(owner, org_id)
         for address in ("8.8.8.8", "2a00:1450:4001::1", "1.1.1.1"):  # the last not in the database
             await visit(client, slug, ip=address)
-        await app.extensions["kurz.clicks"].flush()
+        await services(app).clicks.flush()
         body = await stats(owner, org_id, slug)
     geo.use_database(None)
     assert sorted(body["countries"], key=_order) == [

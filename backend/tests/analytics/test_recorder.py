@@ -12,6 +12,7 @@ from databases import Database
 from kurz.analytics import recorder as recorder_module
 from kurz.analytics.recorder import BATCH_SIZE, ClickRecorder
 from kurz.models.clicks import LINK_CLICKS, insert_clicks, roll_up_clicks
+from kurz.services import services
 
 from .support import CHROME, IPHONE, SLACKBOT, click, insert_link
 
@@ -256,7 +257,7 @@ async def test_clicks_buffered_during_an_outage_are_written_after_it(
         settings, database_url=own_postgres.url, db_query_timeout=2, click_flush_seconds=0.1
     )
     async with app.test_app():
-        db, recorder = app.extensions["kurz.db"], app.extensions["kurz.clicks"]
+        db, recorder = services(app).db, services(app).clicks
         link = await insert_link(db)
         click(recorder, link)
         await asyncio.to_thread(own_postgres.stop)
@@ -279,9 +280,9 @@ async def test_shutdown_writes_every_buffered_click(settings, app_factory, datab
     # An interval far beyond the test: only the shutdown can write them.
     app = app_factory(settings, click_flush_seconds=3600)
     async with app.test_app():
-        link = await insert_link(app.extensions["kurz.db"])
+        link = await insert_link(services(app).db)
         for _ in range(250):
-            click(app.extensions["kurz.clicks"], link)
+            click(services(app).clicks, link)
     db = Database(database_url)
     await db.connect()
     try:
@@ -299,10 +300,10 @@ async def test_a_shutdown_during_an_outage_spools_the_clicks_for_the_next_start(
     clicks = BATCH_SIZE + 3  # a whole batch and the start of the next
     with caplog.at_level(logging.WARNING, logger="kurz.analytics.recorder"):
         async with app.test_app():
-            link = await insert_link(app.extensions["kurz.db"])
+            link = await insert_link(services(app).db)
             for number in range(clicks):
                 agent, referrer = (IPHONE, "https://news.example/") if number % 2 else (CHROME, "")
-                click(app.extensions["kurz.clicks"], link, agent, referrer=referrer)
+                click(services(app).clicks, link, agent, referrer=referrer)
             await asyncio.to_thread(own_postgres.stop)
     assert f"{clicks} clicks spooled to {tmp_path}" in caplog.text
     assert len(list(tmp_path.glob("click-spool/*.clicks.json"))) == 1
@@ -310,9 +311,9 @@ async def test_a_shutdown_during_an_outage_spools_the_clicks_for_the_next_start(
     # The next start on that database writes them first, once, as they would have been.
     await asyncio.to_thread(own_postgres.start)
     async with app_factory(settings, **changes).test_app() as restarted:
-        db = restarted.app.extensions["kurz.db"]
-        assert restarted.app.extensions["kurz.clicks"].buffered == clicks
-        await restarted.app.extensions["kurz.clicks"].flush()
+        db = services(restarted.app).db
+        assert services(restarted.app).clicks.buffered == clicks
+        await services(restarted.app).clicks.flush()
         counts = await stored(db, link)
         referrers = await db.fetch_all(
             "SELECT referrer, clicks FROM click_day_referrers WHERE link_id = :id ORDER BY 1",
@@ -331,9 +332,9 @@ async def test_a_spool_is_taken_back_only_on_its_own_database_and_stored_once(
 ) -> None:
     changes = {"database_url": own_postgres.url, "db_query_timeout": 1, "data_dir": tmp_path}
     async with app_factory(settings, click_flush_seconds=3600, **changes).test_app() as down:
-        link = await insert_link(down.app.extensions["kurz.db"])
+        link = await insert_link(services(down.app).db)
         for _ in range(5):
-            click(down.app.extensions["kurz.clicks"], link)
+            click(services(down.app).clicks, link)
         await asyncio.to_thread(own_postgres.stop)
     await asyncio.to_thread(own_postgres.start)
 
@@ -342,19 +343,19 @@ async def test_a_spool_is_taken_back_only_on_its_own_database_and_stored_once(
         settings, data_dir=tmp_path, database_url=fresh_database(template_database)
     )
     async with other.test_app():
-        assert other.extensions["kurz.clicks"].buffered == 0
+        assert services(other).clicks.buffered == 0
     # Nor for another installation (KURZ_DB_SCHEMA) in the same database.
     other = app_factory(settings, **changes, db_schema="other")
     async with other.test_app():
-        assert other.extensions["kurz.clicks"].buffered == 0
+        assert services(other).clicks.buffered == 0
     assert len(list(tmp_path.glob("click-spool/*.clicks.json"))) == 1
 
     # Two processes (workers) of its own database take it back at once: stored once.
     first, second = app_factory(settings, **changes), app_factory(settings, **changes)
     async with first.test_app(), second.test_app():
-        written = [await app.extensions["kurz.clicks"].flush() for app in (first, second)]
+        written = [await services(app).clicks.flush() for app in (first, second)]
         assert written == [5, 0]
-        assert (await stored(first.extensions["kurz.db"], link))["raw"] == 5
+        assert (await stored(services(first).db, link))["raw"] == 5
     assert not list(tmp_path.glob("click-spool/*"))
 
 
@@ -372,9 +373,9 @@ async def test_a_shutdown_that_can_neither_write_nor_spool_logs_the_clicks_it_lo
     )
     with caplog.at_level(logging.ERROR, logger="kurz.analytics.recorder"):
         async with app.test_app():
-            link = await insert_link(app.extensions["kurz.db"])
+            link = await insert_link(services(app).db)
             for _ in range(3):
-                click(app.extensions["kurz.clicks"], link)
+                click(services(app).clicks, link)
             await asyncio.to_thread(own_postgres.stop)
     assert "final click flush failed" in caplog.text
     assert "3 clicks lost" in caplog.text

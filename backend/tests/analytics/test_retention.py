@@ -5,6 +5,8 @@ from dataclasses import replace
 
 import pytest
 
+from kurz.services import services
+
 from .support import click, insert_link
 
 RETENTION_DAYS = 30
@@ -110,7 +112,7 @@ async def test_retention_keeps_what_is_not_rolled_up_yet(db, recorder) -> None:
 async def test_the_flusher_applies_the_retention_by_itself(settings, app_factory) -> None:
     app = app_factory(settings, click_flush_seconds=0.05)
     async with app.test_app():
-        db = app.extensions["kurz.db"]
+        db = services(app).db
         link_id = await insert_link(db)
         await db.execute(
             """INSERT INTO clicks (link_id, at, bot, browser, os, device, visitor)
@@ -118,7 +120,7 @@ async def test_the_flusher_applies_the_retention_by_itself(settings, app_factory
                        '\\x00')""",
             {"id": link_id},
         )
-        app.extensions["kurz.clicks"].retention.next_at = 0  # due now, as after a start
+        services(app).clicks.retention.next_at = 0  # due now, as after a start
         for _ in range(100):
             if await db.fetch_val("SELECT count(*) FROM clicks") == 0:
                 break

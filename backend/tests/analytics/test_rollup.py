@@ -19,6 +19,7 @@ from kurz.models.clicks import (
     select_link_stats,
 )
 from kurz.models.links import LinkFilter, select_link, select_links_page
+from kurz.services import services
 
 from .support import CHROME, IPHONE, SLACKBOT, click, insert_link
 
@@ -219,7 +220,7 @@ async def test_a_roll_up_gives_way_to_a_link_being_deleted(db, recorder, databas
 async def test_the_flusher_rolls_up_by_itself(settings, app_factory) -> None:
     app = app_factory(settings, click_flush_seconds=0.05)
     async with app.test_app():
-        db, recorder = app.extensions["kurz.db"], app.extensions["kurz.clicks"]
+        db, recorder = services(app).db, services(app).clicks
         link = await insert_link(db)
         click(recorder, link)
         recorder.rollups.next_at = 0  # due now, as after a start

@@ -4,6 +4,8 @@ import uuid
 import asyncpg
 import pytest
 
+from kurz.services import services
+
 
 async def audit(account, org_id: str, **query) -> dict:
     response = await account.client.get(f"/api/v1/orgs/{org_id}/audit", query_string=query)
@@ -143,7 +145,7 @@ async def test_only_admins_read_the_log(app, make_org, add_member, make_token) -
 
 async def test_the_log_is_append_only(app, make_org) -> None:
     org_id, _ = await make_org()
-    db = app.extensions["kurz.db"]
+    db = services(app).db
     for statement in ("UPDATE audit_log SET action = 'x'", "DELETE FROM audit_log"):
         with pytest.raises(asyncpg.exceptions.InsufficientPrivilegeError):
             await db.execute(statement)

@@ -10,7 +10,8 @@ import pytest
 
 from kurz.errors import TIMESTAMP_MESSAGE
 from kurz.models.links import SEARCH_TEXT
-from kurz.redirect_cache import asyncpg_dsn
+from kurz.redirects.cache import asyncpg_dsn
+from kurz.services import services
 from kurz.slugs import RESERVED
 
 LINK_FIELDS = {
@@ -708,7 +709,7 @@ async def test_lone_surrogates_are_400_and_write_nothing(app, make_org) -> None:
             links_path(org_id), data=body, headers={"Content-Type": "application/json"}
         )
         await problem(response, 400, code)
-    assert await app.extensions["kurz.db"].fetch_val("SELECT count(*) FROM links") == 0
+    assert await services(app).db.fetch_val("SELECT count(*) FROM links") == 0
 
 
 async def test_a_link_created_as_its_org_is_deleted_is_404(make_org, database_url) -> None:

@@ -4,7 +4,7 @@ import time
 import asyncpg
 import pytest
 
-from kurz.redirect_cache import asyncpg_dsn
+from kurz.redirects.cache import asyncpg_dsn
 
 
 async def members_of(account, org_id: str) -> dict:

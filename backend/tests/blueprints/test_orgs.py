@@ -2,6 +2,8 @@ import re
 
 import pytest
 
+from kurz.services import services
+
 ISO_UTC = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
 
 
@@ -93,7 +95,7 @@ async def test_bad_org_bodies_are_400_name_the_field_and_write_nothing(
     assert response.status_code == 400
     assert response.content_type == "application/problem+json"
     assert (await response.get_json())["errors"] == [{"field": field, "message": message}]
-    assert await app.extensions["kurz.db"].fetch_val("SELECT count(*) FROM orgs") == 0
+    assert await services(app).db.fetch_val("SELECT count(*) FROM orgs") == 0
 
 
 async def test_bad_rename_bodies_change_nothing(make_org) -> None:
@@ -112,7 +114,7 @@ async def test_a_body_that_is_not_utf8_is_400_and_writes_nothing(app, signup) ->
     )
     assert response.status_code == 400
     assert (await response.get_json())["code"] == "MALFORMED_REQUEST"
-    assert await app.extensions["kurz.db"].fetch_val("SELECT count(*) FROM orgs") == 0
+    assert await services(app).db.fetch_val("SELECT count(*) FROM orgs") == 0
 
 
 async def test_json_nested_too_deep_is_400(app, signup) -> None:
@@ -123,4 +125,4 @@ async def test_json_nested_too_deep_is_400(app, signup) -> None:
     )
     assert response.status_code == 400
     assert (await response.get_json())["code"] == "MALFORMED_REQUEST"
-    assert await app.extensions["kurz.db"].fetch_val("SELECT count(*) FROM orgs") == 0
+    assert await services(app).db.fetch_val("SELECT count(*) FROM orgs") == 0

@@ -6,6 +6,7 @@ import httpx
 import pytest
 
 from kurz.security import SECURITY_HEADERS
+from kurz.services import services
 
 BROWSER_ACCEPT = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
 
@@ -14,7 +15,7 @@ BROWSER_ACCEPT = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.
 def clicks(app, monkeypatch) -> list[tuple]:
     """Every ``record()`` call the redirect path makes, in order."""
     calls: list[tuple] = []
-    recorder = app.extensions["kurz.clicks"]
+    recorder = services(app).clicks
     monkeypatch.setattr(
         recorder, "record", lambda link_id, **fields: calls.append((link_id, fields))
     )

@@ -2,6 +2,8 @@ import hashlib
 
 import pytest
 
+from kurz.services import services
+
 
 async def test_the_secret_is_shown_once_and_stored_only_as_a_hash(app, make_org) -> None:
     org_id, owner = await make_org()
@@ -27,7 +29,7 @@ async def test_the_secret_is_shown_once_and_stored_only_as_a_hash(app, make_org)
         ]
     }
     assert secret not in str(listing)
-    rows = await app.extensions["kurz.db"].fetch_all("SELECT * FROM api_tokens")
+    rows = await services(app).db.fetch_all("SELECT * FROM api_tokens")
     assert [row["secret_hash"] for row in rows] == [hashlib.sha256(secret.encode()).hexdigest()]
     assert secret not in str([dict(row) for row in rows])
 

@@ -2,6 +2,8 @@ from unittest.mock import ANY
 
 import pytest
 
+from kurz.services import services
+
 from ..conftest import PASSWORD
 from .test_sessions import login
 
@@ -9,7 +11,7 @@ NEW_PASSWORD = "plum tractor moonlight 42"
 
 
 async def count_users(app) -> int:
-    return await app.extensions["kurz.db"].fetch_val("SELECT count(*) FROM users")
+    return await services(app).db.fetch_val("SELECT count(*) FROM users")
 
 
 async def test_register_answers_the_user_without_its_hash(app, client) -> None:
@@ -19,7 +21,7 @@ async def test_register_answers_the_user_without_its_hash(app, client) -> None:
     assert response.status_code == 201
     body = await response.get_json()
     assert body == {"id": body["id"], "email": "ada@example.com", "name": "Ada"}
-    stored = await app.extensions["kurz.db"].fetch_val("SELECT password_hash FROM users")
+    stored = await services(app).db.fetch_val("SELECT password_hash FROM users")
     assert stored.startswith("$2b$") and PASSWORD not in stored
 
 

@@ -5,7 +5,7 @@ import asyncio
 import asyncpg
 import httpx
 
-from kurz.redirect_cache import asyncpg_dsn
+from kurz.redirects.cache import asyncpg_dsn
 from tests.controls.live import sign_up, visitor
 
 GOOGLEBOT = "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)"

@@ -1,7 +1,7 @@
 """The rule matcher and the country lookup on their own."""
 
 from kurz.analytics.geo import country_of
-from kurz.link_rules import cached_rules, destination
+from kurz.redirects.rules import cached_rules, destination
 
 ANDROID_TABLET = "Mozilla/5.0 (Linux; Android 14; SM-X910) AppleWebKit/537.36 Chrome/120.0"
 
@@ -26,7 +26,9 @@ def test_rules_match_only_what_they_ask_and_parse_nothing_else(monkeypatch) -> N
     )
     # A rule of countries only never parses the user agent.
     looked_up = []
-    monkeypatch.setattr("kurz.link_rules.classify", lambda agent: looked_up.append(agent) or None)
+    monkeypatch.setattr(
+        "kurz.redirects.rules.classify", lambda agent: looked_up.append(agent) or None
+    )
     countries = cached_rules([{"country": "JP", "url": "https://jp.example/"}])
     assert destination(countries, "https://x.example/", "anything", "133.11.0.1") == (
         "https://jp.example/"

@@ -10,6 +10,7 @@ import pytest
 
 from kurz.app import create_app
 from kurz.jobs import utc_now
+from kurz.services import services
 from tests.webhook_receiver import Receiver, ReceiverServer
 
 
@@ -36,7 +37,7 @@ def clock() -> Clock:
 async def app(settings, clock) -> AsyncIterator:
     """Receivers run on localhost; deliveries run when a test says so (``deliver``)."""
     app = create_app(replace(settings, webhooks_allow_private=True, job_poll_seconds=3600))
-    app.extensions["kurz.jobs"].clock = clock
+    services(app).jobs.clock = clock
     async with app.test_app():
         yield app
 
@@ -52,8 +53,8 @@ def receiver() -> Iterator[Receiver]:
 @pytest.fixture
 def deliver(app, clock):
     """Runs every due delivery (as of the test's clock), retries due meanwhile included."""
-    worker = app.extensions["kurz.jobs"]
-    db = app.extensions["kurz.db"]
+    worker = services(app).jobs
+    db = services(app).db
 
     async def run() -> None:
         for _ in range(1000):

@@ -4,6 +4,8 @@ from dataclasses import replace
 
 import pytest
 
+from kurz.services import services
+
 WEBHOOK_FIELDS = {"id", "url", "events", "description", "enabled", "created_at", "disabled_reason"}
 DELIVERY_FIELDS = {
     "id",
@@ -135,7 +137,7 @@ async def test_invalid_bodies_are_refused(make_org, db, body, field, code) -> No
     ],
 )
 async def test_non_public_addresses_are_refused(app, make_org, db, url) -> None:
-    app.config["KURZ"] = replace(app.config["KURZ"], webhooks_allow_private=False)
+    services(app).settings = replace(services(app).settings, webhooks_allow_private=False)
     org_id, owner = await make_org()
     response = await owner.client.post(
         hooks(org_id), json={"url": url, "events": ["link.created"]}
@@ -148,7 +150,7 @@ async def test_non_public_addresses_are_refused(app, make_org, db, url) -> None:
 async def test_a_changed_url_is_checked_too(app, make_org, make_webhook) -> None:
     org_id, owner = await make_org()
     webhook = await make_webhook(org_id, owner, ["link.created"])
-    app.config["KURZ"] = replace(app.config["KURZ"], webhooks_allow_private=False)
+    services(app).settings = replace(services(app).settings, webhooks_allow_private=False)
     response = await owner.client.patch(
         hooks(org_id, f"/{webhook['id']}"), json={"url": "http://10.0.0.1/"}
     )
@@ -156,7 +158,7 @@ async def test_a_changed_url_is_checked_too(app, make_org, make_webhook) -> None
 
 
 async def test_production_accepts_https_only(app, make_org) -> None:
-    app.config["KURZ"] = replace(app.config["KURZ"], env="production")
+    services(app).settings = replace(services(app).settings, env="production")
     org_id, owner = await make_org()
     response = await owner.client.post(
         hooks(org_id), json={"url": "http://93.184.215.14/", "events": ["link.created"]}

@@ -6,6 +6,7 @@ from collections import Counter
 import pytest
 
 import kurz.webhooks
+from kurz.services import services
 from tests.analytics.support import CHROME, SLACKBOT
 
 ALL_EVENTS = [
@@ -305,7 +306,7 @@ async def test_the_address_is_checked_again_at_delivery(
     org_id, owner = await make_org()
     webhook = await make_webhook(org_id, owner, ["link.created"])
     # As if the name now resolved to a private address (DNS rebinding).
-    app.extensions["kurz.webhooks"].allow_private = False
+    services(app).webhooks.allow_private = False
     await owner.client.post(f"/api/v1/orgs/{org_id}/links", json={"url": "https://example.com/"})
     await deliver()
     assert receiver.received == []
@@ -321,7 +322,7 @@ async def test_delivered_events_are_kept_for_seven_days(
     webhook = await make_webhook(org_id, owner, ["link.created"])
     await owner.client.post(f"/api/v1/orgs/{org_id}/links", json={"url": "https://example.com/"})
     await deliver()
-    sender = app.extensions["kurz.webhooks"]
+    sender = services(app).webhooks
     clock.travel(days=6)
     assert await sender.purge() == 0
     clock.travel(days=1, minutes=1)

@@ -185,7 +185,7 @@ def _numbered(values: Iterable[T]) -> dict[T, int]:
 
 
 class ClickRecorder:
-    """Lives in ``app.extensions["kurz.clicks"]``; one per process."""
+    """Lives in ``services(app).clicks``; one per process."""
 
     def __init__(self, settings: Settings, max_buffered: int = MAX_BUFFERED_CLICKS) -> None:
         self.settings = settings

@@ -5,7 +5,7 @@ account. Each change is recorded in the account log (and in the audit log of the
 from typing import Annotated, Any, ClassVar
 
 from pydantic import BaseModel, EmailStr, Field, RootModel, StringConstraints
-from quart import Blueprint, Response, current_app
+from quart import Blueprint, Response
 from quart_rate_limiter import rate_limit
 from quart_schema import (
     document_response,
@@ -27,7 +27,6 @@ from ..accounts import (
 from ..audit import record_audit
 from ..auth import Caller, end_session, hash_secret, require_user, user_required
 from ..cursors import open_id_cursor, seal_cursor
-from ..database import get_db
 from ..errors import APIError, validation_error
 from ..jobs import enqueue
 from ..mail import notice_message, queue_mail
@@ -59,6 +58,7 @@ from ..ratelimits import (
     record_login_failure,
 )
 from ..schemas import Input, NoContent, Timestamp, no_content, problems
+from ..services import get_db, get_settings
 from .audit import AuditQuery
 
 blueprint = Blueprint("accounts", __name__)
@@ -219,7 +219,7 @@ async def resend_verification() -> tuple[str, int]:
         db = get_db()
         async with db.transaction():
             await delete_user_tokens(db, user.id, "verify_email")
-            await mail_verification(db, user, current_app.config["KURZ"].base_url)
+            await mail_verification(db, user, get_settings().base_url)
         wake_jobs()
     return "", 202
 

@@ -13,10 +13,10 @@ from quart_schema import document_response, validate_querystring, validate_respo
 
 from ..auth import require_org_role
 from ..cursors import open_id_cursor, seal_cursor
-from ..database import get_db
 from ..errors import validation_error
 from ..models.audit import AuditEntry, AuditFilter, select_audit_page
 from ..schemas import Query, Timestamp, problems
+from ..services import get_db
 
 blueprint = Blueprint("audit", __name__)
 

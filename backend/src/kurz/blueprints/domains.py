@@ -3,13 +3,12 @@
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, Field
-from quart import Blueprint, current_app
+from quart import Blueprint
 from quart_rate_limiter import rate_limit
 from quart_schema import validate_querystring, validate_request, validate_response
 
 from ..audit import record_audit
 from ..auth import require_org_role
-from ..database import get_db
 from ..domains import (
     challenge_name,
     check_challenge,
@@ -34,6 +33,7 @@ from ..models.domains import (
 )
 from ..ratelimits import LINK_CREATION_LIMITS
 from ..schemas import Input, Query, Timestamp, no_content, problems
+from ..services import current_services, get_db, get_settings
 from ..slugs import check_url
 
 blueprint = Blueprint("domains", __name__)
@@ -100,7 +100,7 @@ async def add_domain(org_id: str, data: DomainCreate) -> tuple[DomainOut, int]:
     ``verification`` names, then call ``verify``. 409 DOMAIN_TAKEN when this org has it
     already or another org has verified it."""
     caller = await require_org_role(org_id, "admin")
-    base_url = current_app.config["KURZ"].base_url
+    base_url = get_settings().base_url
     hostname = normalise_hostname(data.hostname, base_url)
     db = get_db()
     async with db.transaction():
@@ -142,9 +142,7 @@ async def verify_domain(org_id: str, hostname: str) -> DomainOut:
     domain = await _existing(caller.org_id, hostname)
     if await verified_elsewhere(db, caller.org_id, domain.hostname):
         raise _taken(domain.hostname)
-    result = await check_challenge(
-        current_app.config["KURZ"], domain.hostname, domain.verification_value
-    )
+    result = await check_challenge(get_settings(), domain.hostname, domain.verification_value)
     if not result.ok:
         await record_failed_verification(db, domain.id, result.detail)
         raise APIError(409, "DOMAIN_NOT_VERIFIED", result.detail)
@@ -207,7 +205,7 @@ async def tls_check(query_args: TlsQuery) -> TlsAllowed:
     is the service's own host or a verified domain, else 404, so that certificates are only
     ever requested for names Kurz serves."""
     hostname = stored_hostname(query_args.domain)
-    if hostname == own_hostname(current_app.config["KURZ"].base_url) or (
+    if hostname == own_hostname(get_settings().base_url) or (
         await is_verified_hostname(get_db(), hostname)
     ):
         return TlsAllowed(domain=hostname)
@@ -235,7 +233,7 @@ def _target(url: str | None, field: str, hostname: str) -> str | None:
     if url is None:
         return None
     try:
-        url = check_url(url, current_app.config["KURZ"].base_url)
+        url = check_url(url, get_settings().base_url)
         if (urlsplit(url).hostname or "").rstrip(".").lower() == hostname:
             raise APIError(400, "INVALID_URL", "This URL points back at the domain itself.")
     except APIError as error:
@@ -246,7 +244,7 @@ def _target(url: str | None, field: str, hostname: str) -> str | None:
 
 async def _refresh_served_domains() -> None:
     """This instance serves the change at once; the others on the database's notification."""
-    await current_app.extensions["kurz.links_cache"].load_domains()
+    await current_services().link_cache.load_domains()
 
 
 def _out(domain: Domain) -> DomainOut:

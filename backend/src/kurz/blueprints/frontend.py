@@ -10,12 +10,14 @@ import mimetypes
 from dataclasses import dataclass
 from pathlib import Path
 
-from quart import Blueprint, Response, current_app, request
+from quart import Blueprint, Response, request
 from quart_rate_limiter import rate_exempt
 from quart_schema import hide
 
+from ..auth import SESSION_COOKIE
 from ..config import BACKEND_DIR
 from ..errors import APIError
+from ..services import current_services
 
 FRONTEND_DIR = BACKEND_DIR.parent / "frontend"
 DOCS_DIR = Path(__file__).resolve().parents[1] / "docs"
@@ -69,13 +71,10 @@ DOCS = Site(DOCS_DIR, "/docs/assets")
 
 def versions() -> dict[str, str]:
     """Computed once per app: assets only change with a deploy (or a development restart)."""
-    cached = current_app.extensions.get("kurz.asset_versions")
-    if cached is None:
-        cached = current_app.extensions["kurz.asset_versions"] = {
-            UI.prefix: UI.version,
-            DOCS.prefix: DOCS.version,
-        }
-    return cached
+    services = current_services()
+    if services.asset_versions is None:
+        services.asset_versions = {UI.prefix: UI.version, DOCS.prefix: DOCS.version}
+    return services.asset_versions
 
 
 def render_page(site: Site, name: str, **values: str) -> str:
@@ -110,7 +109,7 @@ async def _asset(site: Site, name: str) -> Response:
 async def index() -> Response:
     """The single-page UI. It is told whether a session cookie came along, so that a visitor
     without one is not sent a session probe whose 401 browsers log as an error."""
-    has_cookie = current_app.config["QUART_AUTH_COOKIE_NAME"] in request.cookies
+    has_cookie = SESSION_COOKIE in request.cookies
     return _html(render_page(UI, "index.html", session="present" if has_cookie else "none"))
 
 

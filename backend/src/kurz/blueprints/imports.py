@@ -4,19 +4,19 @@ import uuid
 from typing import ClassVar
 
 from pydantic import BaseModel, Field, RootModel
-from quart import Blueprint, current_app, request
+from quart import Blueprint, request
 from quart_rate_limiter import rate_limit
 from quart_schema import document_request, validate_response
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from ..auth import require_org_role
-from ..database import get_db
 from ..errors import APIError
 from ..imports import KIND, InvalidCsv, read_csv
 from ..jobs import enqueue
 from ..models.imports import Import, insert_import, select_import
 from ..ratelimits import LINK_CREATION_LIMITS
 from ..schemas import Timestamp, problems
+from ..services import current_services, get_db
 from ..uploads import IMPORT_BYTES
 
 blueprint = Blueprint("imports", __name__)
@@ -81,7 +81,7 @@ async def start_import(org_id: str) -> tuple[ImportOut, int]:
             total=len(rows),
         )
         await enqueue(db, KIND, {"import_id": started.id})
-    current_app.extensions["kurz.jobs"].wake()
+    current_services().jobs.wake()
     return _out(started), 202
 
 

@@ -18,7 +18,7 @@ from pydantic import (
     RootModel,
     ValidationError,
 )
-from quart import Blueprint, Response, current_app, request, stream_with_context
+from quart import Blueprint, Response, request, stream_with_context
 from quart_rate_limiter import rate_limit
 from quart_schema import (
     document_response,
@@ -30,7 +30,6 @@ from quart_schema import (
 from ..audit import record_audit, record_audits
 from ..auth import Caller, require_org_role, role_at_least
 from ..cursors import invalid_cursor, open_cursor, seal_cursor
-from ..database import get_db
 from ..destinations import check_destination
 from ..domains import stored_hostname
 from ..errors import (
@@ -62,7 +61,8 @@ from ..models.tags import ensure_tags, select_tag_ids
 from ..passwords import LINK_PASSWORD_COST, check_link_password, hash_password
 from ..ratelimits import LINK_CREATION_LIMITS, take_link_creations
 from ..schemas import Input, Query, Timestamp, no_content, problems
-from ..slugs import check_slug, check_tag_names, check_url, random_slug, reserved_words
+from ..services import current_services, get_db, get_settings
+from ..slugs import check_slug, check_tag_names, check_url, random_slug
 from ..uploads import BATCH_ITEMS
 from ..webhooks import emit
 from .redirects import limit_unknown_slugs
@@ -312,7 +312,7 @@ async def create_link(org_id: str, data: LinkCreate) -> tuple[LinkOut, int]:
 async def create_one(caller: Caller, data: LinkCreate) -> Link:
     """Create a link from a create body, in a transaction of its own (a savepoint inside a
     caller's), or raise the APIError that refuses it."""
-    reserved = reserved_words(current_app)
+    reserved = current_services().reserved_slugs
     slug = None if data.slug is None else check_slug(data.slug, reserved)
     values = {
         "org_id": caller.org_id,
@@ -422,7 +422,7 @@ async def list_links(org_id: str, query_args: LinkQuery) -> LinkPage:
     after = None if cursor is None else _decode_cursor(caller.org_id, cursor)
     if after is not None and after[0] != query_args.sort:
         raise validation_error("cursor", "This cursor is of another sort.", "INVALID_CURSOR")
-    await current_app.extensions["kurz.clicks"].settle()
+    await current_services().clicks.settle()
     if where is None:  # no link can match
         return LinkPage(items=[], next_cursor=None, total=0)
     db = get_db()
@@ -561,8 +561,7 @@ async def list_filters(
 
 def default_domain() -> str:
     """The host of the service's own short URLs."""
-    base_url: str = current_app.config["KURZ"].base_url
-    return urlsplit(base_url).netloc.lower()
+    return urlsplit(get_settings().base_url).netloc.lower()
 
 
 class ExportQuery(LinkFilters, Query):
@@ -600,7 +599,7 @@ async def export_links(org_id: str, query_args: ExportQuery) -> Response:
     """Every link of the org matching the list's filters as CSV, in ``sort`` order, not paged;
     tags are separated by ``|``. The file can be imported again (``POST .../imports``)."""
     caller = await require_org_role(org_id)
-    await current_app.extensions["kurz.clicks"].settle()
+    await current_services().clicks.settle()
     where = await _filter(caller, query_args)
     domain = default_domain()
 
@@ -661,7 +660,7 @@ def _export_row(link: Link, domain: str) -> list[object]:
 async def get_link(org_id: str, slug: str) -> LinkOut:
     """One link of the org."""
     caller = await require_org_role(org_id)
-    await current_app.extensions["kurz.clicks"].settle()
+    await current_services().clicks.settle()
     return _out(await _existing(caller, slug))
 
 
@@ -761,7 +760,7 @@ async def find_link(caller: Caller, slug: str, *, lock: bool = False) -> Link | 
 async def _check_target(url: str) -> str:
     """A link's URL (see ``check_url``), and not on a branded domain either: a short link to a
     short link could loop."""
-    url = check_url(url, current_app.config["KURZ"].base_url)
+    url = check_url(url, get_settings().base_url)
     if await is_verified_hostname(get_db(), stored_hostname(urlsplit(url).hostname or "")):
         raise validation_error(
             "url", "A link cannot point at short links of a branded domain.", "INVALID_URL"
@@ -935,13 +934,13 @@ async def _check_url_at(url: str, field: str) -> str:
 
 def _forget(link: Link) -> None:
     """Evict here at once; the database's notification evicts it on every other instance."""
-    current_app.extensions["kurz.links_cache"].forget(link.slug, link.domain_id)
+    current_services().link_cache.forget(link.slug, link.domain_id)
 
 
 def _short_url(link: Link) -> str:
     if link.domain is not None:
         return f"https://{link.domain}/{link.slug}"
-    return f"{current_app.config['KURZ'].base_url}/{link.slug}"
+    return f"{get_settings().base_url}/{link.slug}"
 
 
 def _out(link: Link) -> LinkOut:

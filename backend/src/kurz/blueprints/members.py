@@ -13,13 +13,12 @@ from dataclasses import asdict
 from uuid import UUID
 
 from pydantic import BaseModel, EmailStr, Field
-from quart import Blueprint, current_app
+from quart import Blueprint
 from quart_schema import validate_request, validate_response
 
 from ..accounts import ui_link, wake_jobs
 from ..audit import record_audit
 from ..auth import Caller, recheck_role, require_org_role, role_at_least
-from ..database import get_db
 from ..errors import APIError, org_not_found
 from ..mail import added_message, invitation_message, queue_mail
 from ..models.members import (
@@ -40,6 +39,7 @@ from ..models.members import (
 from ..models.orgs import lock_org, select_org
 from ..models.users import select_user_by_email
 from ..schemas import Answer, Input, Role, Timestamp, no_content, problems
+from ..services import get_db, get_settings
 from ..webhooks import emit
 
 blueprint = Blueprint("members", __name__)
@@ -171,7 +171,7 @@ async def add_member(org_id: str, data: MemberAdd) -> tuple[MemberOut | Invitati
         _require_owner_for(caller, data.role)
         user = await select_user_by_email(db, data.email)
         # An unverified registration may be a squatter's, who must not take the seat.
-        settings = current_app.config["KURZ"]
+        settings = get_settings()
         if user is None or (settings.require_email_verification and not user.email_verified):
             if user is not None and await select_member(db, caller.org_id, user.id):
                 raise APIError(409, "ALREADY_MEMBER", "This user already is a member.")

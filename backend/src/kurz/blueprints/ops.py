@@ -1,12 +1,13 @@
 """Liveness and readiness probes for load balancers and orchestrators."""
 
-from quart import Blueprint, current_app
+from quart import Blueprint
 from quart_rate_limiter import rate_exempt
 from quart_schema import hide
 
-from ..database import UNAVAILABLE_ERRORS, get_db
+from ..database import UNAVAILABLE_ERRORS
 from ..errors import APIError
 from ..migrations import latest_version, select_version
+from ..services import get_db, get_settings
 
 blueprint = Blueprint("ops", __name__)
 
@@ -31,7 +32,7 @@ async def readyz() -> dict[str, str | int]:
         raise APIError(
             503, "DATABASE_UNAVAILABLE", "The database does not answer.", headers=retry
         ) from None
-    expected = latest_version(current_app.config["KURZ"].migrations_dir)
+    expected = latest_version(get_settings().migrations_dir)
     if version != expected:
         raise APIError(
             503, "SCHEMA_NOT_CURRENT", f"Schema at {version}, expected {expected}.", headers=retry

@@ -9,7 +9,6 @@ from quart_schema import validate_request, validate_response
 
 from ..audit import record_audit
 from ..auth import Caller, recheck_role, require_org_role, require_user, user_required
-from ..database import get_db
 from ..errors import org_not_found
 from ..models.orgs import (
     Org,
@@ -22,6 +21,7 @@ from ..models.orgs import (
     update_org_security,
 )
 from ..schemas import Input, Role, Timestamp, no_content, problems
+from ..services import get_db
 
 blueprint = Blueprint("orgs", __name__)
 

@@ -1,7 +1,7 @@
 """``GET``/``HEAD /<slug>``: the redirect, and its 404/410/429 answers; ``POST /<slug>``: a
 protected link's password form.
 
-Active cached links are usually answered before Quart by ``kurz.fast_redirects``; this route
+Active cached links are usually answered before Quart by ``kurz.redirects.fast_path``; this route
 answers the rest (and everything, should the fast path be absent) with the same cache. Links
 with a password or a click limit are always answered here.
 
@@ -24,10 +24,7 @@ from werkzeug.urls import iri_to_uri
 from ..analytics.agents import MAX_USER_AGENT, classify
 from ..analytics.geo import proxy_country
 from ..auth import csrf_exempt, hash_secret
-from ..database import get_db
 from ..errors import APIError, from_http_exception, problem_response
-from ..fast_redirects import UNLOCK_COOKIE, redirect_headers
-from ..link_rules import destination
 from ..models.domains import ServedDomain
 from ..models.links import (
     count_password_failures,
@@ -37,8 +34,11 @@ from ..models.links import (
 )
 from ..passwords import verify_password
 from ..ratelimits import client_address
-from ..redirect_cache import CachedLink
-from ..slugs import is_routable_slug, reserved_words
+from ..redirects.cache import CachedLink
+from ..redirects.headers import UNLOCK_COOKIE, redirect_headers
+from ..redirects.rules import destination
+from ..services import current_services, get_db, get_settings
+from ..slugs import is_routable_slug
 from .frontend import UI, render_page
 
 blueprint = Blueprint("redirects", __name__)
@@ -112,7 +112,7 @@ async def unlock(slug: str) -> Response:
         _unlock_signer(slug, link).sign(str(link.id)).decode(),
         max_age=int(UNLOCK_DURATION.total_seconds()),
         path=f"/{slug}",
-        secure=current_app.config["KURZ"].cookie_secure,
+        secure=get_settings().cookie_secure,
         httponly=True,
         samesite="Lax",
     )
@@ -122,11 +122,11 @@ async def unlock(slug: str) -> Response:
 async def _lookup(slug: str) -> tuple[CachedLink | None, ServedDomain | None]:
     """The link ``slug`` names on the domain of this request's ``Host``, and that domain (None:
     the default domain)."""
-    cache = current_app.extensions["kurz.links_cache"]
-    domain = cache.served_domain(request.host)
-    if not is_routable_slug(slug, reserved_words(current_app)):
+    services = current_services()
+    domain = services.link_cache.served_domain(request.host)
+    if not is_routable_slug(slug, services.reserved_slugs):
         return None, domain
-    return await cache.lookup(slug, None if domain is None else domain.id), domain
+    return await services.link_cache.lookup(slug, None if domain is None else domain.id), domain
 
 
 async def _find(slug: str) -> CachedLink | Response:
@@ -151,7 +151,7 @@ async def _redirect(link: CachedLink) -> Response:
         location = destination(link.rules, location, user_agent, client_ip)
     if (country := request.headers.get("CF-IPCountry")) is not None:
         client_ip = proxy_country(request.scope, client_ip, country)
-    current_app.extensions["kurz.clicks"].record(
+    current_services().clicks.record(
         link.id,
         method=request.method,
         user_agent=user_agent,
@@ -171,7 +171,7 @@ async def _redirect(link: CachedLink) -> Response:
 async def _click_granted(link: CachedLink, user_agent: str) -> bool:
     """A human visit takes one of the link's clicks; bots and HEAD only look whether any is
     left."""
-    pool = current_app.extensions["kurz.links_cache"].pool
+    pool = current_services().link_cache.pool
     if request.method == "HEAD" or classify(user_agent[:MAX_USER_AGENT]).bot:
         return await select_clicks_left(pool, link.id)
     return await take_click(pool, link.id)
@@ -230,7 +230,7 @@ def _prefers_html(offered: list[str]) -> bool:
 async def serve_branded_domain() -> Response | None:
     """Before every request: on a branded domain, answer ``/`` and refuse all but redirects
     (404), before any other hook looks at sessions or orgs."""
-    domain = current_app.extensions["kurz.links_cache"].served_domain(request.host)
+    domain = current_services().link_cache.served_domain(request.host)
     if domain is None or request.endpoint in ("redirects.follow", "redirects.unlock"):
         return None
     if request.path == "/" and request.method in ("GET", "HEAD") and domain.root_url:
@@ -244,9 +244,9 @@ def _away(url: str) -> Response:
 
 def limit_unknown_slugs() -> None:
     """Spend the client's allowance for answers that tell a slug is unknown, or taken (409)."""
-    if not current_app.config["KURZ"].rate_limits:
+    if not get_settings().rate_limits:
         return
-    wait = current_app.extensions["kurz.unknown_slugs"].take(request.remote_addr or "")
+    wait = current_services().unknown_slugs.take(request.remote_addr or "")
     if wait:
         raise APIError(
             429,

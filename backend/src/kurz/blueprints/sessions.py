@@ -9,7 +9,6 @@ from quart_schema import validate_request, validate_response
 
 from ..accounts import record_account_event, second_factor
 from ..auth import end_session, refuse_token, require_user, start_session
-from ..database import get_db
 from ..errors import APIError
 from ..models.orgs import select_memberships
 from ..models.users import select_login
@@ -21,6 +20,7 @@ from ..ratelimits import (
     record_login_failure,
 )
 from ..schemas import Input, Role, no_content, problems
+from ..services import get_db
 from .users import UserOut
 
 blueprint = Blueprint("sessions", __name__)

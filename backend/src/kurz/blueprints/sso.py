@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 
 from databases import Database
 from pydantic import BaseModel, Field
-from quart import Blueprint, Response, after_this_request, current_app, redirect, request
+from quart import Blueprint, Response, after_this_request, redirect, request
 from quart.typing import ResponseTypes
 from quart_rate_limiter import rate_limit
 from quart_schema import validate_request, validate_response
@@ -27,7 +27,6 @@ from ..accounts import (
 )
 from ..audit import record_audit
 from ..auth import Caller, hash_secret, refuse_token, start_session
-from ..database import get_db
 from ..errors import APIError
 from ..models.accounts import (
     delete_user_tokens,
@@ -49,6 +48,7 @@ from ..ratelimits import (
     record_login_failure,
 )
 from ..schemas import Input, problems
+from ..services import current_services, get_db, get_settings
 from .users import UserOut
 
 blueprint = Blueprint("sso", __name__)
@@ -74,17 +74,20 @@ class SecondFactorIn(Input):
 
 
 def _provider() -> Provider:
-    settings = current_app.config["KURZ"]
+    settings = get_settings()
     if not settings.sso_enabled:
         raise APIError(404, "SSO_NOT_CONFIGURED", "Single sign-on is not configured.")
-    return current_app.extensions.setdefault("kurz.oidc", Provider(settings))
+    services = current_services()
+    if services.oidc is None:
+        services.oidc = Provider(settings)
+    return services.oidc
 
 
 @blueprint.get("/api/v1/login-options")
 @validate_response(LoginOptions, 200)
 async def login_options() -> LoginOptions:
     """What the login screen offers: single sign-on, and whether emails must be verified."""
-    settings = current_app.config["KURZ"]
+    settings = get_settings()
     return LoginOptions(
         sso=settings.sso_enabled, email_verification=settings.require_email_verification
     )
@@ -120,7 +123,7 @@ def _set_cookie(response: ResponseTypes, name: str, value: str, lifetime: timede
         value,
         max_age=int(lifetime.total_seconds()),
         path=COOKIE_PATH,
-        secure=current_app.config["KURZ"].cookie_secure,
+        secure=get_settings().cookie_secure,
         httponly=True,
         samesite="Lax",
     )
@@ -254,7 +257,7 @@ async def _finish(provider: Provider) -> tuple[User, bool]:
 
 
 async def _sign_in(db: Database, subject: str, email: str, name: object) -> tuple[User, bool]:
-    issuer = current_app.config["KURZ"].oidc_issuer
+    issuer = get_settings().oidc_issuer
     created = False
     async with db.transaction():
         await lock_email(db, email)

@@ -6,15 +6,15 @@ from dataclasses import asdict
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, Field, TypeAdapter
-from quart import Blueprint, Response, current_app
+from quart import Blueprint, Response
 from quart_schema import document_response, validate_querystring
 
 from ..auth import require_org_role
-from ..database import get_db
 from ..errors import APIError
 from ..models.clicks import LinkStats, select_link_stats, select_org_stats
 from ..models.links import LinkFilter, link_filters
 from ..schemas import Query, or_csv, problems
+from ..services import current_services, get_db
 from .links import find_link, list_filters, one_or_many
 
 blueprint = Blueprint("stats", __name__)
@@ -75,7 +75,7 @@ async def link_stats(org_id: str, slug: str, query_args: StatsQuery) -> Response
     answers the series as CSV.
     """
     caller = await require_org_role(org_id)
-    await current_app.extensions["kurz.clicks"].settle()
+    await current_services().clicks.settle()
     link = await find_link(caller, slug)
     if link is None:
         raise APIError(404, "LINK_NOT_FOUND", "No such link in this organization.")
@@ -96,7 +96,7 @@ async def org_stats(org_id: str, query_args: OrgStatsQuery) -> Response | dict[s
     the window. Unique visitors are summed per link and day. ``format=csv`` answers the series
     as CSV."""
     caller = await require_org_role(org_id)
-    await current_app.extensions["kurz.clicks"].settle()
+    await current_services().clicks.settle()
     filters = await list_filters(
         caller, None, query_args.tag, query_args.tags_mode, query_args.domain
     )

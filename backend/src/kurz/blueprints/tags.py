@@ -5,10 +5,10 @@ from quart import Blueprint
 from quart_schema import validate_request, validate_response
 
 from ..auth import require_org_role
-from ..database import get_db
 from ..errors import APIError
 from ..models.tags import Tag, delete_tag, name_taken, select_tag, select_tags, update_tag
 from ..schemas import Input, no_content, problems
+from ..services import get_db
 from ..slugs import check_tag_names
 
 blueprint = Blueprint("tags", __name__)

@@ -15,10 +15,10 @@ from quart_schema import validate_request, validate_response
 
 from ..audit import record_audit
 from ..auth import TOKEN_PREFIX, hash_secret, new_secret, require_org_role
-from ..database import get_db
 from ..errors import APIError
 from ..models.tokens import delete_token, insert_token, select_tokens
 from ..schemas import Answer, Input, Timestamp, no_content, problems
+from ..services import get_db
 
 blueprint = Blueprint("tokens", __name__)
 TokenRole = Literal["member", "admin"]

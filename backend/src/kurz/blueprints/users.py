@@ -1,13 +1,12 @@
 """Registering (which turns pending invitations into memberships) and changing the password."""
 
 from pydantic import BaseModel, EmailStr, Field
-from quart import Blueprint, current_app
+from quart import Blueprint
 from quart_rate_limiter import rate_limit
 from quart_schema import validate_request, validate_response
 
 from ..accounts import join_invited_orgs, mail_verification, record_account_event, wake_jobs
 from ..auth import current_session_hash, require_user, user_required
-from ..database import get_db
 from ..errors import APIError, validation_error
 from ..mail import notice_message, queue_mail
 from ..models.members import lock_email
@@ -25,6 +24,7 @@ from ..ratelimits import (
     record_login_failure,
 )
 from ..schemas import Input, no_content, problems
+from ..services import get_db, get_settings
 
 blueprint = Blueprint("users", __name__)
 
@@ -68,7 +68,7 @@ async def register(data: RegisterIn) -> tuple[UserOut, int]:
         user = await insert_user(db, data.email, name, password_hash)
         if user is None:
             raise APIError(409, "EMAIL_TAKEN", "This email is already registered.")
-        settings = current_app.config["KURZ"]
+        settings = get_settings()
         if settings.require_email_verification:
             await mail_verification(db, user, settings.base_url)
         else:

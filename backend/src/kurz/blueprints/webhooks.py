@@ -8,12 +8,11 @@ from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from pydantic import BaseModel, Field, StringConstraints
-from quart import Blueprint, current_app
+from quart import Blueprint
 from quart_schema import validate_querystring, validate_request, validate_response
 
 from ..audit import record_audit
 from ..auth import Caller, require_org_role
-from ..database import get_db
 from ..errors import APIError, validation_error
 from ..models.webhooks import (
     Webhook,
@@ -28,6 +27,7 @@ from ..models.webhooks import (
     update_webhook,
 )
 from ..schemas import Answer, Input, Query, Timestamp, no_content, problems
+from ..services import current_services, get_db, get_settings
 from ..webhooks import ROTATION_OVERLAP, check_url, new_secret, payload
 
 blueprint = Blueprint("webhooks", __name__)
@@ -128,7 +128,7 @@ async def create_webhook(
 ) -> tuple[NewWebhook, int, dict[str, Any]]:
     """Add an endpoint (admin). Store the ``secret`` now: it cannot be shown again."""
     caller = await require_org_role(org_id, "admin")
-    url = await check_url(data.url, current_app.config["KURZ"])
+    url = await check_url(data.url, get_settings())
     secret = new_secret()
     db = get_db()
     async with db.transaction():
@@ -167,7 +167,7 @@ async def edit_webhook(org_id: str, webhook_id: str, data: WebhookUpdate) -> Web
     caller = await require_org_role(org_id, "admin")
     changes = {field: getattr(data, field) for field in data.model_fields_set}
     if "url" in changes:
-        changes["url"] = await check_url(changes["url"], current_app.config["KURZ"])
+        changes["url"] = await check_url(changes["url"], get_settings())
     if "events" in changes:
         changes["events"] = list(dict.fromkeys(changes["events"]))
     if "description" in changes:
@@ -209,7 +209,7 @@ async def test_webhook(org_id: str, webhook_id: str) -> tuple[Accepted, int]:
         webhook = await _existing(caller, webhook_id)
         ping = payload("ping", {"webhook_id": webhook.id, "url": webhook.url})
         await insert_event(db, caller.org_id, "ping", [ping], webhook_id=webhook.id)
-    current_app.extensions["kurz.jobs"].wake()
+    current_services().jobs.wake()
     return Accepted(), 202
 
 
@@ -273,12 +273,12 @@ async def retry_delivery(org_id: str, webhook_id: str, delivery_id: str) -> tupl
         )
         if not delivery:
             raise APIError(404, "DELIVERY_NOT_FOUND", "No such delivery of this webhook.")
-    current_app.extensions["kurz.jobs"].wake()
+    current_services().jobs.wake()
     return Accepted(), 202
 
 
 def _sender():
-    return current_app.extensions["kurz.webhooks"]
+    return current_services().webhooks
 
 
 async def _existing(caller: Caller, webhook_id: str, *, lock: bool = False) -> Webhook:

@@ -6,8 +6,8 @@ visit wins; no match, the link's own location. The user agent is parsed and the 
 up only when a rule asks (both cached per distinct value by their modules).
 """
 
-from .analytics.agents import MAX_USER_AGENT, Agent, classify
-from .analytics.geo import country_of
+from ..analytics.agents import MAX_USER_AGENT, Agent, classify
+from ..analytics.geo import country_of
 
 Rule = tuple[str | None, str | None, str | None, str]
 

@@ -2,7 +2,7 @@
 
 Redirects are nearly all of Kurz's traffic, and a Quart route pays for request and app
 contexts, hooks, routing and response objects on each one. This layer answers the common case,
-an active link found in the in-process cache (``redirect_cache``), straight from the ASGI scope:
+an active link found in the in-process cache (``cache``), straight from the ASGI scope:
 status, ``Location``, ``Cache-Control`` and the security headers, then records the click.
 Everything else is passed to Quart untouched: other paths, other methods, reserved words,
 unknown, expired and disabled links (the ``redirects`` blueprint answers those with the HTML or
@@ -14,53 +14,37 @@ a complete implementation; this layer only makes the common case fast, and both 
 cache and the same ``redirect_headers``.
 
 It wraps ``app.asgi_app``, so uvicorn and ``app.test_client()`` both go through it.
-
-Caching by browsers: 302 and 307 are ``no-store`` so that every visit reaches Kurz and is
-counted. 301 and 308 say "permanent", and browsers would otherwise keep them forever; they may
-be cached for an hour (``private``: by browsers, not shared proxies), which bounds how long a
-browser that saw one keeps going to the old target after an edit, disable or delete.
 """
 
 import time
-from collections import OrderedDict
 
 from quart import Quart
 
-from .analytics.geo import COUNTRY_HEADER, proxy_country
-from .database import get_db, links_channel
-from .link_rules import destination
-from .redirect_cache import CachedLink, LinkCache, LinkListener, asyncpg_dsn
-from .security import security_headers
-from .slugs import is_routable_slug, reserved_words
+from ..analytics.geo import COUNTRY_HEADER, proxy_country
+from ..security import security_headers
+from ..services import Services, services
+from ..slugs import is_routable_slug
+from .cache import CachedLink
+from .headers import CACHE_CONTROL, UNLOCK_COOKIE
+from .rules import destination
 
-CACHE_CONTROL = {
-    301: "private, max-age=3600",
-    302: "no-store",
-    307: "no-store",
-    308: "private, max-age=3600",
-}
 _SECURITY = {
     https: [(name.lower().encode(), value.encode()) for name, value in security_headers(https)]
     for https in (False, True)
 }
-# Remembers, per browser, that a password-protected link was unlocked (see blueprints/redirects).
-UNLOCK_COOKIE = "kurz_unlock"
 UNLOCK_COOKIE_PREFIX = f"{UNLOCK_COOKIE}=".encode()
 _CACHE_CONTROL = {status: value.encode() for status, value in CACHE_CONTROL.items()}
 
 
-def redirect_headers(status: int, location: str) -> dict[str, str]:
-    """The headers of a redirect answer (security headers are added by whoever sends it)."""
-    return {"Location": location, "Cache-Control": CACHE_CONTROL[status]}
-
-
 class FastRedirects:
-    """ASGI middleware: ``app.asgi_app = FastRedirects(app, app.asgi_app)``."""
+    """ASGI middleware: ``app.asgi_app = FastRedirects(services(app), app.asgi_app)``."""
 
-    def __init__(self, app: Quart, inner) -> None:
-        self.app = app
+    def __init__(self, services: Services, inner) -> None:
         self.inner = inner
-        self.cache: LinkCache = app.extensions["kurz.links_cache"]
+        # Resolved once here: a redirect pays no lookup for them.
+        self.cache = services.link_cache
+        self.clicks = services.clicks
+        self.reserved = services.reserved_slugs
 
     async def __call__(self, scope, receive, send) -> None:
         # Most installations have no branded domain, and never look at the Host header.
@@ -105,7 +89,7 @@ class FastRedirects:
     async def _answer(self, scope, send, domain_id: int | None = None) -> bool:
         """Send the redirect and return True, or return False to let Quart answer."""
         slug = scope["path"][1:]
-        if self.cache.pool is None or not is_routable_slug(slug, reserved_words(self.app)):
+        if self.cache.pool is None or not is_routable_slug(slug, self.reserved):
             return False
         try:
             link = await self.cache.lookup(slug, domain_id)
@@ -145,7 +129,7 @@ class FastRedirects:
         client_ip = client[0] if client else ""
         if country is not None:
             client_ip = proxy_country(scope, client_ip, country)
-        self.app.extensions["kurz.clicks"].record(
+        self.clicks.record(
             link.id,
             method=scope["method"],
             user_agent=user_agent,
@@ -174,51 +158,5 @@ def _target(link: CachedLink, scope) -> str:
 
 
 def install(app: Quart) -> None:
-    """Put the cache, its listener and the fast path in place (after the pool is opened)."""
-    cache = app.extensions["kurz.links_cache"] = LinkCache()
-    app.extensions["kurz.unknown_slugs"] = UnknownSlugLimiter()
-    app.asgi_app = FastRedirects(app, app.asgi_app)
-
-    @app.before_serving
-    async def open_cache() -> None:
-        settings = app.config["KURZ"]
-        dsn = asyncpg_dsn(str(get_db().url))
-        await cache.open(dsn, schema=settings.db_schema, query_seconds=settings.db_query_timeout)
-        await cache.load_domains()
-        listener = app.extensions["kurz.links_listener"] = LinkListener(
-            cache, dsn, channel=links_channel(settings.db_schema)
-        )
-        await listener.start()
-
-    @app.after_serving
-    async def close_cache() -> None:
-        await app.extensions.pop("kurz.links_listener").stop()
-        await cache.close()
-
-
-class UnknownSlugLimiter:
-    """Token buckets per client address for answers "no such slug": slows slug enumeration.
-
-    Only unknown slugs spend tokens, so redirects to existing links are never throttled (a
-    load balancer's address may carry thousands of real visitors). In memory and bounded: the
-    least recently seen addresses are forgotten first.
-    """
-
-    def __init__(
-        self, burst: int = 60, per_second: float = 1.0, max_clients: int = 10_000
-    ) -> None:
-        self.burst = burst
-        self.per_second = per_second
-        self.max_clients = max_clients
-        self._buckets: OrderedDict[str, tuple[float, float]] = OrderedDict()  # tokens, when
-
-    def take(self, client: str) -> float:
-        """Spend a token: 0 when there was one, else the seconds until there is one."""
-        now = time.monotonic()
-        tokens, since = self._buckets.pop(client, (self.burst, now))
-        tokens = min(self.burst, tokens + (now - since) * self.per_second)
-        wait = 0.0 if tokens >= 1 else (1 - tokens) / self.per_second
-        self._buckets[client] = (tokens - 1 if tokens >= 1 else tokens, now)
-        if len(self._buckets) > self.max_clients:
-            self._buckets.popitem(last=False)
-        return wait
+    """Put the fast path in front of ``app`` (its services must be attached)."""
+    app.asgi_app = FastRedirects(services(app), app.asgi_app)

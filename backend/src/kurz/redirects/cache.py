@@ -39,10 +39,10 @@ from dataclasses import astuple, dataclass
 import asyncpg
 from werkzeug.urls import iri_to_uri
 
-from .database import UNAVAILABLE_ERRORS, connection_settings
-from .link_rules import Rule, cached_rules
-from .models.domains import ServedDomain, select_served_domains
-from .models.links import RedirectTarget, select_redirect
+from ..database import UNAVAILABLE_ERRORS, connection_settings
+from ..models.domains import ServedDomain, select_served_domains
+from ..models.links import RedirectTarget, select_redirect
+from .rules import Rule, cached_rules
 
 log = logging.getLogger(__name__)
 
@@ -86,7 +86,7 @@ class CachedLink:
 
 
 class LinkCache:
-    """One per process, in ``app.extensions["kurz.links_cache"]``."""
+    """One per process, in ``services(app).link_cache``."""
 
     def __init__(
         self, max_entries: int = 100_000, ttl: float = 300.0, negative_ttl: float = 5.0
