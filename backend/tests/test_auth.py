@@ -2,7 +2,7 @@
 
 import pytest
 
-from .conftest import BASE_URL
+from .support import BASE_URL
 
 
 async def org_name(account, org_id: str) -> str:

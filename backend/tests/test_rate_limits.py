@@ -7,7 +7,7 @@ from quart_rate_limiter import QUART_RATE_LIMITER_EXEMPT_ATTRIBUTE
 
 from kurz.ratelimits import LOGIN_FAILURES, LOGIN_FAILURES_PER_EMAIL
 
-from .conftest import PASSWORD
+from .support import PASSWORD
 
 
 def test_every_route_has_a_limit_or_an_explicit_exemption(app) -> None:

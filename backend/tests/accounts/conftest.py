@@ -1,12 +1,9 @@
 """Fixtures for the account tests: a real SMTP server (aiosmtpd, in a thread) whose mailbox
 tests read, and an app that sends its mail there with email verification on."""
 
-import re
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import timedelta
-from email import message_from_bytes, policy
-from email.message import EmailMessage
 
 import pytest
 from aiosmtpd.controller import Controller
@@ -14,30 +11,7 @@ from aiosmtpd.controller import Controller
 from kurz.config import Settings
 from kurz.jobs import utc_now
 
-from ..conftest import PASSWORD, Account, free_port
-
-LINK = re.compile(r"https?://\S*?token=([A-Za-z0-9_-]+)")
-
-
-@dataclass
-class Mailbox:
-    """What the SMTP server accepted, in order."""
-
-    messages: list[EmailMessage] = field(default_factory=list)
-
-    async def handle_DATA(self, server, session, envelope) -> str:  # noqa: N802 (aiosmtpd's)
-        self.messages.append(message_from_bytes(envelope.content, policy=policy.default))
-        return "250 OK"
-
-    def to(self, address: str) -> list[EmailMessage]:
-        return [message for message in self.messages if message["To"] == address]
-
-    def text(self, message: EmailMessage) -> str:
-        return message.get_body(("plain",)).get_content()
-
-    def token(self, address: str) -> str:
-        """The token of the link in the latest mail to ``address``."""
-        return LINK.search(self.text(self.to(address)[-1])).group(1)
+from ..support import PASSWORD, Account, Mailbox, free_port
 
 
 class SMTPServer:

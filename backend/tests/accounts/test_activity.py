@@ -4,7 +4,7 @@ from dataclasses import replace
 
 import pytest
 
-from ..conftest import PASSWORD
+from ..support import PASSWORD
 
 ACTIVITY = "/api/v1/users/me/activity"
 

@@ -5,7 +5,7 @@ from dataclasses import replace
 
 import pytest
 
-from ..conftest import PASSWORD
+from ..support import PASSWORD
 
 NEW_PASSWORD = "a different passphrase 9"
 

@@ -7,7 +7,7 @@ from html import unescape
 
 import pyotp
 
-from ..conftest import PASSWORD
+from ..support import PASSWORD
 
 CONFIRM = "/api/v1/email-verification/confirm"
 

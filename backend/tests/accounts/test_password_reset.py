@@ -5,7 +5,7 @@ from datetime import timedelta
 
 import pyotp
 
-from ..conftest import PASSWORD
+from ..support import PASSWORD
 
 NEW_PASSWORD = "another long passphrase 42"
 

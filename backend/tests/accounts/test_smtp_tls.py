@@ -16,8 +16,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from ..conftest import free_port
-from .conftest import Mailbox
+from ..support import Mailbox, free_port
 
 USER, PASSWORD = "kurz", "p@ss:w/rd"  # characters that must be escaped in the URL
 URL_CREDENTIALS = "kurz:p%40ss%3Aw%2Frd"

@@ -17,7 +17,7 @@ from joserfc.jwk import OctKey, RSAKey
 
 from kurz.oidc import Provider, SSOError
 
-from ..conftest import PASSWORD, free_port
+from ..support import PASSWORD, free_port
 
 SECOND_FACTOR = "/api/v1/sso/second-factor"
 

@@ -5,7 +5,7 @@ from dataclasses import replace
 import pyotp
 import pytest
 
-from ..conftest import PASSWORD
+from ..support import PASSWORD
 
 RENEW = "/api/v1/users/me/totp/recovery-codes"
 START = 1_900_000_000.0  # a Unix time; each test moves on from here

@@ -1,6 +1,6 @@
 import pytest
 
-from ..conftest import PASSWORD
+from ..support import PASSWORD
 
 COOKIE = "kurz_session"
 

@@ -2,7 +2,7 @@ from unittest.mock import ANY
 
 import pytest
 
-from ..conftest import PASSWORD
+from ..support import PASSWORD
 from .test_sessions import login
 
 NEW_PASSWORD = "plum tractor moonlight 42"

@@ -6,7 +6,7 @@ import asyncio
 import pytest
 
 from tests.blueprints.test_links import links_path
-from tests.conftest import BASE_URL
+from tests.support import BASE_URL
 
 CSV = {"Content-Type": "text/csv"}
 

@@ -11,7 +11,7 @@ from typing import TypeVar
 import asyncpg
 import httpx
 
-from ..conftest import PASSWORD
+from ..support import PASSWORD
 
 T = TypeVar("T")
 # Clicks from browsers count; this one is not a known bot.

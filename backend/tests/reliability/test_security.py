@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
-from ..conftest import PASSWORD
+from ..support import PASSWORD
 from .helpers import BROWSER, PROBLEM, assert_problem, client, create_link, create_org, register
 
 HTML = {"Accept": "text/html", "User-Agent": BROWSER}
