@@ -24,6 +24,7 @@ import httpx
 BACKEND_DIR = Path(__file__).resolve().parents[1]
 PASSWORD = "correct horse battery staple"
 BASE_URL = "http://kurz.test"
+PROBLEM = "application/problem+json"
 
 
 def with_database(url: str, name: str) -> str:
@@ -45,6 +46,27 @@ def run_admin(postgres_url: str, *statements: str) -> None:
     """Run admin statements from sync code, even while a test's event loop is running."""
     with ThreadPoolExecutor(1) as pool:
         pool.submit(asyncio.run, _execute(postgres_url, *statements)).result()
+
+
+async def assert_problem(
+    response, status: int, code: str | None = None, *, field: str | None = None, detail: str = ""
+) -> dict:
+    """Check that ``response`` (a Quart test client's or httpx's) is a problem+json answer with
+    this status and, if given, this code, a validation error on exactly ``field`` and ``detail``
+    within its detail; return its body. Sync tests run it with ``asyncio.run``."""
+    if isinstance(response, httpx.Response):
+        text, body = response.text, response.json()
+    else:
+        text, body = await response.get_data(as_text=True), await response.get_json()
+    assert response.status_code == status, (response.status_code, text)
+    assert response.headers["Content-Type"].startswith(PROBLEM), (response.headers, text)
+    assert body["status"] == status and body["code"], body
+    if code is not None:
+        assert body["code"] == code, body
+    if field is not None:
+        assert [error["field"] for error in body["errors"]] == [field], body
+    assert detail in body["detail"], body
+    return body
 
 
 @dataclass

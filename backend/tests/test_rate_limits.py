@@ -7,7 +7,7 @@ from quart_rate_limiter import QUART_RATE_LIMITER_EXEMPT_ATTRIBUTE
 
 from kurz.ratelimits import LOGIN_FAILURES, LOGIN_FAILURES_PER_EMAIL
 
-from .support import PASSWORD
+from .support import PASSWORD, assert_problem
 
 
 def test_every_route_has_a_limit_or_an_explicit_exemption(app) -> None:
@@ -60,9 +60,8 @@ async def login(app, email: str, password: str, address: int = 0):
     )
 
 
-def assert_rate_limited(response) -> None:
-    assert response.status_code == 429
-    assert response.content_type == "application/problem+json"
+async def assert_rate_limited(response, code: str | None = None) -> None:
+    await assert_problem(response, 429, code)
     assert int(response.headers["Retry-After"]) > 0
 
 
@@ -77,8 +76,7 @@ async def test_failed_logins_lock_out_the_address_they_come_from(limited) -> Non
             assert response.status_code == 401
         # Even the right password is refused from there now: otherwise guessing would go on.
         response = await login(app, "victim@example.com", PASSWORD, 1)
-        assert_rate_limited(response)
-        assert (await response.get_json())["code"] == "TOO_MANY_LOGIN_ATTEMPTS"
+        await assert_rate_limited(response, "TOO_MANY_LOGIN_ATTEMPTS")
         assert 800 < int(response.headers["Retry-After"]) <= 900
         # Other emails are not affected.
         assert (await login(app, "someone@example.com", PASSWORD, 1)).status_code == 401
@@ -96,8 +94,7 @@ async def test_failed_logins_from_many_addresses_lock_the_email_much_later(limit
             response = await login(app, "victim@example.com", "a guess", attempt // 5)
             assert response.status_code == 401, attempt
         response = await login(app, "victim@example.com", PASSWORD, 999)
-        assert_rate_limited(response)
-        assert (await response.get_json())["code"] == "TOO_MANY_LOGIN_ATTEMPTS"
+        await assert_rate_limited(response, "TOO_MANY_LOGIN_ATTEMPTS")
 
 
 async def test_a_successful_login_forgets_earlier_failures(limited) -> None:
@@ -119,7 +116,7 @@ async def test_logins_per_address_are_limited(limited) -> None:
             for n in range(21)
         ]
         assert statuses[:20] == [401] * 20
-        assert_rate_limited(await login(app, "last@example.com", PASSWORD, address=7))
+        await assert_rate_limited(await login(app, "last@example.com", PASSWORD, address=7))
         assert (await login(app, "last@example.com", PASSWORD, address=8)).status_code == 401
 
 
@@ -137,7 +134,7 @@ async def test_registrations_per_email_are_limited(limited) -> None:
             json={"email": "SPAM@example.com", "password": PASSWORD},
             **from_address(5),
         )
-        assert_rate_limited(response)
+        await assert_rate_limited(response)
 
 
 async def test_forwarded_for_headers_do_not_dodge_the_address_limit(limited) -> None:
@@ -148,7 +145,7 @@ async def test_forwarded_for_headers_do_not_dodge_the_address_limit(limited) -> 
                 json={"email": f"u{n}@example.com", "password": PASSWORD},
                 headers={"X-Forwarded-For": f"192.0.2.{n}"},
             )
-        assert_rate_limited(response)
+        await assert_rate_limited(response)
 
 
 async def test_limits_off_means_off(app, signup) -> None:
@@ -182,7 +179,7 @@ async def test_link_creation_is_limited_per_org_and_outsiders_cannot_use_it_up(l
             response := await busy.post(path, json=link, **from_address(created % 5 + 10))
         ).status_code == 201:
             created += 1
-        assert_rate_limited(response)
+        await assert_rate_limited(response)
         assert 300 <= created < 400
         other_path = f"/api/v1/orgs/{other_org}/links"
         assert (await other.post(other_path, json=link, **from_address(2))).status_code == 201
@@ -214,8 +211,7 @@ async def test_slug_taken_answers_count_as_unknown_slug_probes(limited) -> None:
         assert statuses == [429] * 5
         assert (await client.get("/unknown-more")).status_code == 429
         refused = await client.post(url, json=body)
-        assert refused.content_type == "application/problem+json"
-        assert (await refused.get_json())["code"] == "RATE_LIMITED"
+        await assert_problem(refused, 429, "RATE_LIMITED")
         assert int(refused.headers["Retry-After"]) >= 1
         other = await client.post(url, json=body, scope_base={"client": ("192.0.2.7", 4000)})
         assert other.status_code == 409

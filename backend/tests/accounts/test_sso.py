@@ -17,7 +17,7 @@ from joserfc.jwk import OctKey, RSAKey
 
 from kurz.oidc import Provider, SSOError
 
-from ..support import PASSWORD, free_port
+from ..support import PASSWORD, assert_problem, free_port
 
 SECOND_FACTOR = "/api/v1/sso/second-factor"
 
@@ -123,8 +123,7 @@ async def test_an_unverified_email_is_refused(app, provider, client, signup) -> 
     existing = await signup("bob@corp.example")
     await set_claims(provider, "sub-bob", email="bob@corp.example", email_verified=False)
     response = await sign_in(client, provider, "sub-bob")
-    assert response.status_code == 400
-    assert (await response.get_json())["code"] == "SSO_EMAIL_UNVERIFIED"
+    await assert_problem(response, 400, "SSO_EMAIL_UNVERIFIED")
     assert (await client.get("/api/v1/session")).status_code == 401
     assert (await existing.client.get("/api/v1/session")).status_code == 200
 
@@ -144,8 +143,7 @@ async def test_an_api_client_gets_status_codes(provider, client) -> None:
     back = await authorize(response.headers["Location"], "sub-ivy")
     callback = urlsplit(back.headers["Location"])
     response = await client.get(f"{callback.path}?{callback.query}", headers={"Accept": "*/*"})
-    assert response.status_code == 400
-    assert response.content_type == "application/problem+json"
+    await assert_problem(response, 400)
 
 
 async def test_a_tampered_state_is_refused(provider, client) -> None:
@@ -156,8 +154,7 @@ async def test_a_tampered_state_is_refused(provider, client) -> None:
         return f"code={values['code'][0]}&state=forged{values['state'][0]}"
 
     response = await sign_in(client, provider, "sub-dan", tamper=other_state)
-    assert response.status_code == 400
-    assert (await response.get_json())["code"] == "SSO_STATE_MISMATCH"
+    await assert_problem(response, 400, "SSO_STATE_MISMATCH")
     assert (await client.get("/api/v1/session")).status_code == 401
 
 
@@ -167,8 +164,7 @@ async def test_a_callback_from_another_browser_is_refused(app, provider, client)
 
     async def in_the_victims_browser(query: str) -> str:
         response = await victim.get(f"/api/v1/sso/callback?{query}")
-        assert response.status_code == 400
-        assert (await response.get_json())["code"] == "SSO_STATE_MISMATCH"
+        await assert_problem(response, 400, "SSO_STATE_MISMATCH")
         assert (await victim.get("/api/v1/session")).status_code == 401
         return query
 
@@ -184,8 +180,7 @@ async def test_a_tampered_nonce_is_refused(app, provider, client) -> None:
         return query
 
     response = await sign_in(client, provider, "sub-fay", tamper=other_nonce)
-    assert response.status_code == 400
-    assert (await response.get_json())["code"] == "SSO_INVALID_TOKEN"
+    await assert_problem(response, 400, "SSO_INVALID_TOKEN")
     assert (await client.get("/api/v1/session")).status_code == 401
 
 
@@ -251,12 +246,11 @@ async def test_an_account_with_two_factor_still_needs_its_code(
     elsewhere = app.test_client()
     now["t"] += 30
     response = await elsewhere.post(SECOND_FACTOR, json={"totp": totp.at(now["t"])})
-    assert (await response.get_json())["code"] == "SSO_STATE_MISMATCH"
+    await assert_problem(response, 400, "SSO_STATE_MISMATCH")
 
     for body in ({}, {"totp": "000000"}, {"recovery_code": "00000-00000"}):
         response = await client.post(SECOND_FACTOR, json=body)
-        assert response.status_code == 401
-        assert (await response.get_json())["code"] == "TOTP_REQUIRED"
+        await assert_problem(response, 401, "TOTP_REQUIRED")
     assert (await client.get("/api/v1/session")).status_code == 401
     response = await client.post(SECOND_FACTOR, json={"totp": totp.at(now["t"])})
     assert response.status_code == 200
@@ -264,7 +258,7 @@ async def test_an_account_with_two_factor_still_needs_its_code(
     assert session["id"] == account.id
     # Finished: the step cannot be taken twice, and the code works once.
     response = await client.post(SECOND_FACTOR, json={"recovery_code": recovery})
-    assert (await response.get_json())["code"] == "SSO_STATE_MISMATCH"
+    await assert_problem(response, 400, "SSO_STATE_MISMATCH")
 
     browser = app.test_client()
     response = await sign_in(browser, provider, "sub-kim")

@@ -2,7 +2,8 @@
 
 import pytest
 
-from tests.blueprints.test_links import links_path, problem
+from tests.blueprints.test_links import links_path
+from tests.support import assert_problem
 
 
 def tags_path(org_id: str, name: str = "") -> str:
@@ -39,7 +40,7 @@ async def test_bad_tags_are_refused(make_org, tags):
     response = await owner.client.post(
         links_path(org_id), json={"url": "https://example.com/", "tags": tags}
     )
-    await problem(response, 400, "VALIDATION_ERROR")
+    await assert_problem(response, 400, "VALIDATION_ERROR")
     assert (await (await owner.client.get(tags_path(org_id))).get_json())["items"] == []
 
 
@@ -57,7 +58,7 @@ async def test_filters_any_and_all(make_org, make_link):
     assert await slugs(owner, org_id, "?tag=green") == []
     assert await slugs(owner, org_id, "?tag=red&q=only") == ["red-only"]
     response = await owner.client.get(links_path(org_id) + "?tag=red&tags_mode=some")
-    await problem(response, 400, "VALIDATION_ERROR")
+    await assert_problem(response, 400, "VALIDATION_ERROR")
 
 
 async def test_tags_belong_to_their_org(make_org, make_link):
@@ -78,9 +79,9 @@ async def test_rename_recolour_and_conflict(make_org, make_link, add_member):
     await make_link(org_id, owner, slug="two", tags=["old", "other"])
     member = await add_member(org_id, owner)
     response = await member.client.patch(tags_path(org_id, "old"), json={"name": "new"})
-    await problem(response, 403, "FORBIDDEN")
+    await assert_problem(response, 403, "FORBIDDEN")
     response = await owner.client.patch(tags_path(org_id, "OLD"), json={"name": "OTHER"})
-    await problem(response, 409, "TAG_TAKEN")
+    await assert_problem(response, 409, "TAG_TAKEN")
     response = await owner.client.patch(
         tags_path(org_id, "old"), json={"name": "New", "color": "#AABBCC"}
     )
@@ -93,9 +94,9 @@ async def test_rename_recolour_and_conflict(make_org, make_link, add_member):
     response = await owner.client.patch(tags_path(org_id, "new"), json={"name": "NEW"})
     assert (await response.get_json())["name"] == "NEW"  # a change of case is no conflict
     response = await owner.client.patch(tags_path(org_id, "NEW"), json={"color": "red"})
-    await problem(response, 400, "VALIDATION_ERROR")
+    await assert_problem(response, 400, "VALIDATION_ERROR")
     response = await owner.client.patch(tags_path(org_id, "missing"), json={"color": "#000000"})
-    await problem(response, 404, "TAG_NOT_FOUND")
+    await assert_problem(response, 404, "TAG_NOT_FOUND")
 
 
 async def test_delete_takes_the_tag_off_every_link(make_org, make_link):
