@@ -14,14 +14,13 @@ def test_every_route_has_a_limit_or_an_explicit_exemption(app) -> None:
     """Inspects what quart-rate-limiter itself applies, so routes added later are covered."""
     limiter = app.extensions["kurz.rate_limiter"]
     assert app.config["QUART_RATE_LIMITER_ENABLED"] is False  # the test settings turn it off
-    assert limiter._default_rate_limits, "the app-wide default is what covers new routes"
+    assert limiter.default_limits, "the app-wide default is what covers new routes"
     rules = list(app.url_map.iter_rules())
     assert any(rule.rule == "/api/v1/session" for rule in rules)
     for rule in rules:
         view = app.view_functions[rule.endpoint]
-        blueprint = app.blueprints.get(rule.endpoint.rpartition(".")[0])
         exempt = getattr(view, QUART_RATE_LIMITER_EXEMPT_ATTRIBUTE, False)
-        assert exempt or limiter._get_limits_for_view_function(view, blueprint), rule.rule
+        assert exempt or limiter.route_limits(app, rule.endpoint), rule.rule
 
 
 @pytest.mark.parametrize(
@@ -31,8 +30,7 @@ def test_every_route_has_a_limit_or_an_explicit_exemption(app) -> None:
 def test_login_and_registration_have_tighter_limits(app, endpoint, count) -> None:
     """The default plus per-address (minute, hour) and, for registration, per-email limits."""
     limiter = app.extensions["kurz.rate_limiter"]
-    view = app.view_functions[endpoint]
-    limits = limiter._get_limits_for_view_function(view, app.blueprints[endpoint.split(".")[0]])
+    limits = limiter.route_limits(app, endpoint)
     assert len(limits) == count
     assert min(limit.count / limit.period.total_seconds() for limit in limits) < 1 / 6
 

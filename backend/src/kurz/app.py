@@ -6,7 +6,7 @@ from datetime import timedelta
 from quart import Quart, Request, Response, request
 from quart.globals import request_ctx
 from quart_auth import QuartAuth
-from quart_rate_limiter import RateLimit, RateLimiter
+from quart_rate_limiter import RateLimit
 from quart_schema import QuartSchema
 
 from . import fast_redirects
@@ -42,7 +42,7 @@ from .jobs import JobWorker
 from .mail import mail_job
 from .migrations import migrate
 from .passwords import HashingGate
-from .ratelimits import client_address
+from .ratelimits import KurzRateLimiter, client_address
 from .schemas import KurzOpenAPIProvider
 from .security import security_headers
 from .uploads import LARGE_BODIES
@@ -132,7 +132,7 @@ def create_app(settings: Settings | None = None) -> Kurz:
         openapi_provider_class=KurzOpenAPIProvider,
     )
     # A default for every route; sensitive routes set tighter ones, and a test checks coverage.
-    app.extensions["kurz.rate_limiter"] = RateLimiter(
+    app.extensions["kurz.rate_limiter"] = KurzRateLimiter(
         app, key_function=client_address, default_limits=[RateLimit(600, timedelta(minutes=1))]
     )
     app.extensions["kurz.hashing"] = HashingGate()
