@@ -4,6 +4,7 @@ Test modules import from here, never from a conftest: pytest loads those itself.
 """
 
 import asyncio
+import json
 import os
 import re
 import signal
@@ -20,6 +21,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import httpx
+import pyotp
 
 BACKEND_DIR = Path(__file__).resolve().parents[1]
 PASSWORD = "correct horse battery staple"
@@ -55,11 +57,12 @@ async def assert_problem(
     this status and, if given, this code, a validation error on exactly ``field`` and ``detail``
     within its detail; return its body. Sync tests run it with ``asyncio.run``."""
     if isinstance(response, httpx.Response):
-        text, body = response.text, response.json()
+        text = response.text
     else:
-        text, body = await response.get_data(as_text=True), await response.get_json()
+        text = await response.get_data(as_text=True)
     assert response.status_code == status, (response.status_code, text)
     assert response.headers["Content-Type"].startswith(PROBLEM), (response.headers, text)
+    body = json.loads(text)
     assert body["status"] == status and body["code"], body
     if code is not None:
         assert body["code"] == code, body
@@ -67,6 +70,17 @@ async def assert_problem(
         assert [error["field"] for error in body["errors"]] == [field], body
     assert detail in body["detail"], body
     return body
+
+
+async def enable_two_factor(client, at: float | None = None) -> tuple[pyotp.TOTP, list[str]]:
+    """Turn on two-factor login for the logged-in (Quart test) client's account; return its
+    code generator and recovery codes. ``at`` dates the confirming code for a test's clock."""
+    secret = (await (await client.post("/api/v1/users/me/totp")).get_json())["secret"]
+    totp = pyotp.TOTP(secret)
+    code = totp.now() if at is None else totp.at(at)
+    response = await client.post("/api/v1/users/me/totp/confirm", json={"code": code})
+    assert response.status_code == 200, await response.get_data(as_text=True)
+    return totp, (await response.get_json())["recovery_codes"]
 
 
 @dataclass

@@ -3,9 +3,7 @@ session of the user ends."""
 
 from datetime import timedelta
 
-import pyotp
-
-from ..support import PASSWORD, assert_problem
+from ..support import PASSWORD, assert_problem, enable_two_factor
 
 NEW_PASSWORD = "another long passphrase 42"
 
@@ -126,10 +124,7 @@ async def test_reset_requests_are_rate_limited_per_address(app_factory, settings
 
 async def test_a_reset_does_not_skip_two_factor(client, signup, smtp, send) -> None:
     account = await signup()
-    secret = (await (await account.client.post("/api/v1/users/me/totp")).get_json())["secret"]
-    code = pyotp.TOTP(secret).now()
-    response = await account.client.post("/api/v1/users/me/totp/confirm", json={"code": code})
-    assert response.status_code == 200
+    await enable_two_factor(account.client)
     await client.post("/api/v1/password-reset", json={"email": account.email})
     await send()
     response = await client.post(

@@ -10,14 +10,13 @@ from dataclasses import replace
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
-import pyotp
 import pytest
 from joserfc import jwt
 from joserfc.jwk import OctKey, RSAKey
 
 from kurz.oidc import Provider, SSOError
 
-from ..support import PASSWORD, assert_problem, free_port
+from ..support import PASSWORD, assert_problem, enable_two_factor, free_port
 
 SECOND_FACTOR = "/api/v1/sso/second-factor"
 
@@ -69,9 +68,9 @@ async def authorize(url: str, subject: str) -> httpx.Response:
         return await http.post(url, data={"sub": subject})
 
 
-async def sign_in(client, provider: str, subject: str, tamper=None):
+async def sign_in(client, provider: str, subject: str, tamper=None, headers=None):
     """The browser's trip: Kurz -> provider's login form (submitted as ``subject``) -> Kurz's
-    callback; returns the callback's answer."""
+    callback (with ``headers``); returns the callback's answer."""
     response = await client.get("/api/v1/sso/login")
     assert response.status_code == 302
     location = response.headers["Location"]
@@ -85,7 +84,7 @@ async def sign_in(client, provider: str, subject: str, tamper=None):
     query = callback.query
     if tamper:
         query = await tamper(query)
-    return await client.get(f"{callback.path}?{query}")
+    return await client.get(f"{callback.path}?{query}", headers=headers)
 
 
 async def test_first_login_creates_the_account_and_the_second_finds_it(
@@ -139,10 +138,7 @@ async def test_a_verified_email_links_the_existing_account(provider, client, sig
 
 async def test_an_api_client_gets_status_codes(provider, client) -> None:
     await set_claims(provider, "sub-ivy", email="ivy@corp.example", email_verified=False)
-    response = await client.get("/api/v1/sso/login")
-    back = await authorize(response.headers["Location"], "sub-ivy")
-    callback = urlsplit(back.headers["Location"])
-    response = await client.get(f"{callback.path}?{callback.query}", headers={"Accept": "*/*"})
+    response = await sign_in(client, provider, "sub-ivy", headers={"Accept": "*/*"})
     await assert_problem(response, 400)
 
 
@@ -202,13 +198,8 @@ async def test_orgs_with_the_email_domain_are_joined(provider, client, make_org)
 
 async def test_a_browser_is_sent_back_to_the_login_screen_on_failure(provider, client) -> None:
     await set_claims(provider, "sub-hal", email="hal@corp.example", email_verified=False)
-    response = await client.get("/api/v1/sso/login")
-    back = await authorize(response.headers["Location"], "sub-hal")
-    callback = urlsplit(back.headers["Location"])
-    response = await client.get(
-        f"{callback.path}?{callback.query}",
-        headers={"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"},
-    )
+    browser = {"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"}
+    response = await sign_in(client, provider, "sub-hal", headers=browser)
     assert response.status_code == 303
     assert response.headers["Location"] == "/#/login?sso_error=SSO_EMAIL_UNVERIFIED"
 
@@ -229,13 +220,7 @@ async def test_an_account_with_two_factor_still_needs_its_code(
     now = {"t": 1_900_000_000.0}
     monkeypatch.setattr("kurz.totp.clock", lambda: now["t"])
     account = await signup("kim@corp.example")
-    secret = (await (await account.client.post("/api/v1/users/me/totp")).get_json())["secret"]
-    totp = pyotp.TOTP(secret)
-    response = await account.client.post(
-        "/api/v1/users/me/totp/confirm", json={"code": totp.at(now["t"])}
-    )
-    assert response.status_code == 200
-    recovery = (await response.get_json())["recovery_codes"][0]
+    totp, (recovery, *_) = await enable_two_factor(account.client, at=now["t"])
     await set_claims(provider, "sub-kim", email="kim@corp.example", email_verified=True)
 
     response = await sign_in(client, provider, "sub-kim")
@@ -275,17 +260,10 @@ async def test_an_account_with_two_factor_still_needs_its_code(
 
 async def test_a_browser_is_handed_to_the_second_step(provider, client, signup) -> None:
     account = await signup("lee@corp.example")
-    secret = (await (await account.client.post("/api/v1/users/me/totp")).get_json())["secret"]
-    response = await account.client.post(
-        "/api/v1/users/me/totp/confirm", json={"code": pyotp.TOTP(secret).now()}
-    )
-    assert response.status_code == 200
+    await enable_two_factor(account.client)
     await set_claims(provider, "sub-lee", email="lee@corp.example", email_verified=True)
-    response = await client.get("/api/v1/sso/login")
-    back = await authorize(response.headers["Location"], "sub-lee")
-    callback = urlsplit(back.headers["Location"])
-    response = await client.get(
-        f"{callback.path}?{callback.query}", headers={"Accept": "text/html,*/*;q=0.8"}
+    response = await sign_in(
+        client, provider, "sub-lee", headers={"Accept": "text/html,*/*;q=0.8"}
     )
     assert response.status_code == 200
     assert 'content="0;url=/#/login?sso_step=totp"' in await response.get_data(as_text=True)

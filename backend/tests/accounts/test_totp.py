@@ -5,7 +5,7 @@ from dataclasses import replace
 import pyotp
 import pytest
 
-from ..support import PASSWORD, assert_problem
+from ..support import PASSWORD, assert_problem, enable_two_factor
 
 RENEW = "/api/v1/users/me/totp/recovery-codes"
 START = 1_900_000_000.0  # a Unix time; each test moves on from here
@@ -200,16 +200,13 @@ async def test_wrong_codes_count_as_failed_logins(app_factory, settings, clock) 
         body = {"email": "guessed@example.com", "password": PASSWORD}
         assert (await client.post("/api/v1/users", json=body)).status_code == 201
         assert (await client.post("/api/v1/session", json=body)).status_code == 200
-        secret = (await (await client.post("/api/v1/users/me/totp")).get_json())["secret"]
-        code = pyotp.TOTP(secret).at(clock["t"])
-        confirmed = await client.post("/api/v1/users/me/totp/confirm", json={"code": code})
-        assert confirmed.status_code == 200
+        totp, _ = await enable_two_factor(client, at=clock["t"])
         answers = [
             (await client.post("/api/v1/session", json={**body, "totp": "000000"})).status_code
             for _ in range(11)
         ]
         clock["t"] += 30
-        right = pyotp.TOTP(secret).at(clock["t"])
+        right = totp.at(clock["t"])
         locked = await client.post("/api/v1/session", json={**body, "totp": right})
     assert answers[:10] == [401] * 10 and answers[10] == 429
     assert locked.status_code == 429  # even the right code waits out the window
