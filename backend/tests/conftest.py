@@ -7,22 +7,13 @@ its own copy of it, so no test sees another's data.
 
 import asyncio
 import os
-import signal
-import socket
-import subprocess
-import sys
 import tempfile
-import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
-import asyncpg
 import bcrypt
-import httpx
 import pytest
 from databases import Database
 
@@ -31,15 +22,15 @@ from kurz.config import Settings
 from kurz.migrations import migrate_url
 from kurz.services import services
 
-BACKEND_DIR = Path(__file__).resolve().parents[1]
-PASSWORD = "correct horse battery staple"
-BASE_URL = "http://kurz.test"
-
-
-def with_database(url: str, name: str) -> str:
-    """The same server URL, naming another database."""
-    parts = urlsplit(url)
-    return urlunsplit(parts._replace(path=f"/{name}"))
+from .support import (
+    BASE_URL,
+    PASSWORD,
+    Account,
+    LiveServer,
+    run_admin,
+    start_live_server,
+    with_database,
+)
 
 
 class EmbeddedPostgres:
@@ -78,29 +69,14 @@ def postgres_url() -> Iterator[str]:
         server.cleanup()
 
 
-async def _execute(postgres_url: str, *statements: str) -> None:
-    connection = await asyncpg.connect(postgres_url)
-    try:
-        for statement in statements:
-            await connection.execute(statement)
-    finally:
-        await connection.close()
-
-
-def _admin(postgres_url: str, *statements: str) -> None:
-    """Run admin statements from sync code, even while a test's event loop is running."""
-    with ThreadPoolExecutor(1) as pool:
-        pool.submit(asyncio.run, _execute(postgres_url, *statements)).result()
-
-
 @pytest.fixture(scope="session")
 def template_database(postgres_url: str) -> Iterator[str]:
     """A migrated database that each test's database is copied from."""
     name = f"kurz_template_{uuid.uuid4().hex[:12]}"
-    _admin(postgres_url, f'CREATE DATABASE "{name}"')
+    run_admin(postgres_url, f'CREATE DATABASE "{name}"')
     asyncio.run(migrate_url(with_database(postgres_url, name)))
     yield name
-    _admin(postgres_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    run_admin(postgres_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.fixture
@@ -111,13 +87,13 @@ def fresh_database(postgres_url: str) -> Iterator[Callable[..., str]]:
     def make(template: str | None = None) -> str:
         name = f"kurz_test_{uuid.uuid4().hex[:12]}"
         clause = f' TEMPLATE "{template}"' if template else ""
-        _admin(postgres_url, f'CREATE DATABASE "{name}"{clause}')
+        run_admin(postgres_url, f'CREATE DATABASE "{name}"{clause}')
         made.append(name)
         return with_database(postgres_url, name)
 
     yield make
     for name in made:
-        _admin(postgres_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        run_admin(postgres_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.fixture
@@ -197,14 +173,6 @@ def checked_hashes(monkeypatch) -> list[bytes]:
 
     monkeypatch.setattr("kurz.passwords.bcrypt.checkpw", spy)
     return checked
-
-
-@dataclass
-class Account:
-    id: str
-    email: str
-    password: str
-    client: object  # a logged-in Quart test client
 
 
 @pytest.fixture
@@ -290,74 +258,6 @@ def make_link(client) -> Callable:
 # --- real server processes -----------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-@dataclass
-class LiveServer:
-    base_url: str
-    process: subprocess.Popen
-    log_path: Path
-
-    def log(self) -> str:
-        return self.log_path.read_text()
-
-    def stop(self, sig: int = signal.SIGTERM, timeout: float = 30) -> int:
-        """Stop the server as an orchestrator would; return its exit code."""
-        if self.process.poll() is None:
-            self.process.send_signal(sig)
-        return self.process.wait(timeout)
-
-
-def wait_until_healthy(base_url: str, process: subprocess.Popen, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"server exited with {process.returncode}")
-        try:
-            if httpx.get(f"{base_url}/readyz", timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    raise RuntimeError("server did not become ready")
-
-
-def start_live_server(database_url: str, log_dir: Path, **env: str) -> LiveServer:
-    """A real ``python -m kurz`` process (uvicorn) with the given environment, once ready."""
-    port = free_port()
-    base_url = f"http://127.0.0.1:{port}"
-    environment = {
-        **os.environ,
-        "DATABASE_URL": database_url,
-        "KURZ_PORT": str(port),
-        "KURZ_BASE_URL": base_url,
-        "KURZ_RATE_LIMITS": "off",
-        "KURZ_DB_POOL_MIN": "1",
-        "KURZ_DATA_DIR": str(log_dir / "data"),
-        **env,
-    }
-    log_path = log_dir / f"server-{port}.log"
-    with log_path.open("w") as log_file:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "kurz"],
-            env=environment,
-            stdout=log_file,
-            stderr=subprocess.STDOUT,
-            cwd=BACKEND_DIR,
-        )
-    server = LiveServer(base_url=base_url, process=process, log_path=log_path)
-    try:
-        wait_until_healthy(base_url, process)
-    except RuntimeError as error:
-        server.stop(signal.SIGKILL)
-        raise RuntimeError(f"{error}:\n{server.log()}") from None
-    return server
-
-
 @pytest.fixture
 def live_server_factory(tmp_path: Path) -> Iterator[Callable[..., LiveServer]]:
     """Starts real servers (see ``start_live_server``), stopped after the test."""
@@ -387,13 +287,13 @@ def shared_live_server(
     """One real server on a database of its own, shared by a whole run (the browser tests):
     its tests must not depend on each other's data, e.g. each registers its own users."""
     name = f"kurz_shared_{uuid.uuid4().hex[:12]}"
-    _admin(postgres_url, f'CREATE DATABASE "{name}" TEMPLATE "{template_database}"')
+    run_admin(postgres_url, f'CREATE DATABASE "{name}" TEMPLATE "{template_database}"')
     server = start_live_server(
         with_database(postgres_url, name), tmp_path_factory.mktemp("shared-server")
     )
     yield server
     server.stop()
-    _admin(postgres_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    run_admin(postgres_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.fixture

@@ -2,7 +2,7 @@ import os
 import subprocess
 import sys
 
-from .conftest import BACKEND_DIR
+from .support import BACKEND_DIR
 
 
 def run_server(**env: str) -> subprocess.CompletedProcess:

@@ -2,7 +2,7 @@
 
 import pytest
 
-from .conftest import BASE_URL
+from .support import BASE_URL, assert_problem
 
 
 async def org_name(account, org_id: str) -> str:
@@ -27,9 +27,7 @@ async def test_cookie_requests_that_are_not_same_origin_json_are_refused(
 ) -> None:
     org_id, owner = await make_org()
     response = await owner.client.patch(f"/api/v1/orgs/{org_id}", **request_kwargs)
-    assert response.status_code == 403
-    assert response.content_type == "application/problem+json"
-    assert (await response.get_json())["code"] == "CSRF_REJECTED"
+    await assert_problem(response, 403, "CSRF_REJECTED")
     assert await org_name(owner, org_id) == "Acme"
 
 
@@ -78,12 +76,10 @@ async def test_unknown_tokens_are_401_and_malformed_org_ids_404(app, make_org) -
     response = await client.get(
         f"/api/v1/orgs/{org_id}", headers={"Authorization": "Bearer kurz_nonsense"}
     )
-    assert response.status_code == 401
-    assert (await response.get_json())["code"] == "INVALID_TOKEN"
+    await assert_problem(response, 401, "INVALID_TOKEN")
     assert (await client.get(f"/api/v1/orgs/{org_id}")).status_code == 401
     response = await owner.client.get("/api/v1/orgs/not-a-uuid/members")
-    assert response.status_code == 404
-    assert (await response.get_json())["code"] == "ORG_NOT_FOUND"
+    await assert_problem(response, 404, "ORG_NOT_FOUND")
 
 
 async def test_outsiders_get_404_before_their_body_is_even_read(make_org, signup) -> None:
@@ -92,8 +88,7 @@ async def test_outsiders_get_404_before_their_body_is_even_read(make_org, signup
     response = await outsider.client.post(
         f"/api/v1/orgs/{org_id}/members", json={"nonsense": True}
     )
-    assert response.status_code == 404
-    assert (await response.get_json())["code"] == "ORG_NOT_FOUND"
+    await assert_problem(response, 404, "ORG_NOT_FOUND")
 
 
 async def test_strangers_get_401_before_their_body_is_even_read(client) -> None:
@@ -105,16 +100,14 @@ async def test_strangers_get_401_before_their_body_is_even_read(client) -> None:
 
 async def test_a_method_not_allowed_names_the_allowed_ones(client) -> None:
     response = await client.put("/api/v1/orgs", json={})
-    assert response.status_code == 405
-    assert response.content_type == "application/problem+json"
+    await assert_problem(response, 405)
     assert set(response.headers["Allow"].replace(" ", "").split(",")) >= {"GET", "POST"}
 
 
 async def test_doubled_slashes_are_no_route_rather_than_a_redirect(client) -> None:
     for path in ("/api//v1/orgs", "/api/v1//orgs"):
         response = await client.post(path, json={"name": "Acme"})
-        assert response.status_code == 404, path
-        assert response.content_type == "application/problem+json", path
+        await assert_problem(response, 404)
 
 
 async def test_options_names_the_allowed_methods_without_a_body(client) -> None:

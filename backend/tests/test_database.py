@@ -1,6 +1,6 @@
 import httpx
 
-from .conftest import PASSWORD
+from .support import PASSWORD
 
 
 def test_without_database_url_an_embedded_server_is_started_reused_and_stopped(

@@ -14,8 +14,8 @@ from kurz.config import ConfigError, Settings
 from kurz.database import SCHEMA_LOCKS, connection_settings, links_channel, quote_identifier
 from kurz.migrations import LOCK_KEY, MigrationError, latest_version, migrate_url
 
-from .conftest import BACKEND_DIR, _admin
 from .reliability.helpers import create_link, create_org, register, visit, wait_for
+from .support import BACKEND_DIR, run_admin
 
 PROD = "Kurz Prod"
 
@@ -118,15 +118,15 @@ async def test_a_role_that_may_not_create_the_schema_gets_a_clear_error(
 ) -> None:
     url = fresh_database()
     role = f"kurz_limited_{uuid.uuid4().hex[:8]}"
-    _admin(postgres_url, f'CREATE ROLE "{role}" LOGIN')
+    run_admin(postgres_url, f'CREATE ROLE "{role}" LOGIN')
     try:
         parts = urlsplit(url)
         as_role = urlunsplit(parts._replace(netloc=f"{role}@{parts.netloc.rpartition('@')[2]}"))
         with pytest.raises(MigrationError, match="does not exist and this role may not create"):
             await migrate_url(as_role, "tenant")
     finally:
-        _admin(url, f'DROP OWNED BY "{role}"')
-        _admin(postgres_url, f'DROP ROLE "{role}"')
+        run_admin(url, f'DROP OWNED BY "{role}"')
+        run_admin(postgres_url, f'DROP ROLE "{role}"')
 
 
 def test_migrate_command_honours_the_schema_and_refuses_a_hostile_one(fresh_database) -> None:
@@ -243,7 +243,7 @@ def test_two_installations_share_a_database_without_seeing_each_other(
 
     # Dropping one installation's schema leaves the other whole.
     alpha.stop()
-    _admin(url, 'DROP SCHEMA "alpha" CASCADE')
+    run_admin(url, 'DROP SCHEMA "alpha" CASCADE')
     org_k = orgs[PROD]
     created = create_link(users[PROD].http, org_k, slug="after-drop")
     assert visit(users[PROD].http, created["slug"]).status_code == 302
@@ -269,7 +269,7 @@ def test_two_installations_share_a_database_without_seeing_each_other(
 
 async def test_migrations_find_an_extension_installed_in_another_schema(fresh_database) -> None:
     url = fresh_database()
-    _admin(url, "CREATE SCHEMA extensions", "CREATE EXTENSION pg_trgm SCHEMA extensions")
+    run_admin(url, "CREATE SCHEMA extensions", "CREATE EXTENSION pg_trgm SCHEMA extensions")
     await migrate_url(url, PROD)
     connection = await connect(url, PROD)
     try:

@@ -21,7 +21,7 @@ from kurz.models.clicks import roll_up_clicks, select_link_stats
 from kurz.models.links import select_link
 
 from .analytics.support import insert_link
-from .conftest import BACKEND_DIR
+from .support import BACKEND_DIR
 
 # Each file records that it ran, so a test can count how often each one was applied.
 RECORDING_MIGRATION = """

@@ -6,7 +6,7 @@ import pytest
 from kurz.errors import APIError
 from kurz.passwords import check_new_password, hash_password, verify_password
 
-from .conftest import BACKEND_DIR, PASSWORD
+from .support import BACKEND_DIR, PASSWORD
 
 
 @pytest.mark.parametrize(

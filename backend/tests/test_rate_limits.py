@@ -8,21 +8,20 @@ from quart_rate_limiter import QUART_RATE_LIMITER_EXEMPT_ATTRIBUTE
 from kurz.ratelimits import LOGIN_FAILURES, LOGIN_FAILURES_PER_EMAIL
 from kurz.services import services
 
-from .conftest import PASSWORD
+from .support import PASSWORD, assert_problem
 
 
 def test_every_route_has_a_limit_or_an_explicit_exemption(app) -> None:
     """Inspects what quart-rate-limiter itself applies, so routes added later are covered."""
     limiter = services(app).rate_limiter
     assert app.config["QUART_RATE_LIMITER_ENABLED"] is False  # the test settings turn it off
-    assert limiter._default_rate_limits, "the app-wide default is what covers new routes"
+    assert limiter.default_limits, "the app-wide default is what covers new routes"
     rules = list(app.url_map.iter_rules())
     assert any(rule.rule == "/api/v1/session" for rule in rules)
     for rule in rules:
         view = app.view_functions[rule.endpoint]
-        blueprint = app.blueprints.get(rule.endpoint.rpartition(".")[0])
         exempt = getattr(view, QUART_RATE_LIMITER_EXEMPT_ATTRIBUTE, False)
-        assert exempt or limiter._get_limits_for_view_function(view, blueprint), rule.rule
+        assert exempt or limiter.route_limits(app, rule.endpoint), rule.rule
 
 
 @pytest.mark.parametrize(
@@ -32,8 +31,7 @@ def test_every_route_has_a_limit_or_an_explicit_exemption(app) -> None:
 def test_login_and_registration_have_tighter_limits(app, endpoint, count) -> None:
     """The default plus per-address (minute, hour) and, for registration, per-email limits."""
     limiter = services(app).rate_limiter
-    view = app.view_functions[endpoint]
-    limits = limiter._get_limits_for_view_function(view, app.blueprints[endpoint.split(".")[0]])
+    limits = limiter.route_limits(app, endpoint)
     assert len(limits) == count
     assert min(limit.count / limit.period.total_seconds() for limit in limits) < 1 / 6
 
@@ -61,9 +59,8 @@ async def login(app, email: str, password: str, address: int = 0):
     )
 
 
-def assert_rate_limited(response) -> None:
-    assert response.status_code == 429
-    assert response.content_type == "application/problem+json"
+async def assert_rate_limited(response, code: str | None = None) -> None:
+    await assert_problem(response, 429, code)
     assert int(response.headers["Retry-After"]) > 0
 
 
@@ -78,8 +75,7 @@ async def test_failed_logins_lock_out_the_address_they_come_from(limited) -> Non
             assert response.status_code == 401
         # Even the right password is refused from there now: otherwise guessing would go on.
         response = await login(app, "victim@example.com", PASSWORD, 1)
-        assert_rate_limited(response)
-        assert (await response.get_json())["code"] == "TOO_MANY_LOGIN_ATTEMPTS"
+        await assert_rate_limited(response, "TOO_MANY_LOGIN_ATTEMPTS")
         assert 800 < int(response.headers["Retry-After"]) <= 900
         # Other emails are not affected.
         assert (await login(app, "someone@example.com", PASSWORD, 1)).status_code == 401
@@ -97,8 +93,7 @@ async def test_failed_logins_from_many_addresses_lock_the_email_much_later(limit
             response = await login(app, "victim@example.com", "a guess", attempt // 5)
             assert response.status_code == 401, attempt
         response = await login(app, "victim@example.com", PASSWORD, 999)
-        assert_rate_limited(response)
-        assert (await response.get_json())["code"] == "TOO_MANY_LOGIN_ATTEMPTS"
+        await assert_rate_limited(response, "TOO_MANY_LOGIN_ATTEMPTS")
 
 
 async def test_a_successful_login_forgets_earlier_failures(limited) -> None:
@@ -120,7 +115,7 @@ async def test_logins_per_address_are_limited(limited) -> None:
             for n in range(21)
         ]
         assert statuses[:20] == [401] * 20
-        assert_rate_limited(await login(app, "last@example.com", PASSWORD, address=7))
+        await assert_rate_limited(await login(app, "last@example.com", PASSWORD, address=7))
         assert (await login(app, "last@example.com", PASSWORD, address=8)).status_code == 401
 
 
@@ -138,7 +133,7 @@ async def test_registrations_per_email_are_limited(limited) -> None:
             json={"email": "SPAM@example.com", "password": PASSWORD},
             **from_address(5),
         )
-        assert_rate_limited(response)
+        await assert_rate_limited(response)
 
 
 async def test_forwarded_for_headers_do_not_dodge_the_address_limit(limited) -> None:
@@ -149,7 +144,7 @@ async def test_forwarded_for_headers_do_not_dodge_the_address_limit(limited) -> 
                 json={"email": f"u{n}@example.com", "password": PASSWORD},
                 headers={"X-Forwarded-For": f"192.0.2.{n}"},
             )
-        assert_rate_limited(response)
+        await assert_rate_limited(response)
 
 
 async def test_limits_off_means_off(app, signup) -> None:
@@ -183,7 +178,7 @@ async def test_link_creation_is_limited_per_org_and_outsiders_cannot_use_it_up(l
             response := await busy.post(path, json=link, **from_address(created % 5 + 10))
         ).status_code == 201:
             created += 1
-        assert_rate_limited(response)
+        await assert_rate_limited(response)
         assert 300 <= created < 400
         other_path = f"/api/v1/orgs/{other_org}/links"
         assert (await other.post(other_path, json=link, **from_address(2))).status_code == 201
@@ -215,8 +210,7 @@ async def test_slug_taken_answers_count_as_unknown_slug_probes(limited) -> None:
         assert statuses == [429] * 5
         assert (await client.get("/unknown-more")).status_code == 429
         refused = await client.post(url, json=body)
-        assert refused.content_type == "application/problem+json"
-        assert (await refused.get_json())["code"] == "RATE_LIMITED"
+        await assert_problem(refused, 429, "RATE_LIMITED")
         assert int(refused.headers["Retry-After"]) >= 1
         other = await client.post(url, json=body, scope_base={"client": ("192.0.2.7", 4000)})
         assert other.status_code == 409

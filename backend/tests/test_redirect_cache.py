@@ -146,7 +146,7 @@ def test_the_limiter_forgets_the_least_recent_clients_beyond_its_bound() -> None
     limiter = UnknownSlugLimiter(burst=1, max_clients=100)
     for n in range(1000):
         limiter.take(f"10.0.{n // 256}.{n % 256}")
-    assert len(limiter._buckets) == 100
+    assert limiter.clients == 100
 
 
 def test_asyncpg_dsn_drops_the_driver_suffix() -> None:

@@ -5,7 +5,7 @@ from datetime import timedelta
 from quart import Quart, Request, Response, request
 from quart.globals import request_ctx
 from quart_auth import QuartAuth
-from quart_rate_limiter import RateLimit, RateLimiter
+from quart_rate_limiter import RateLimit
 from quart_schema import QuartSchema
 
 from .accounts import password_reset_job
@@ -38,7 +38,7 @@ from .imports import import_kind
 from .jobs import JobWorker
 from .mail import mail_job
 from .passwords import HashingGate
-from .ratelimits import client_address
+from .ratelimits import KurzRateLimiter, client_address
 from .redirects import fast_path
 from .redirects.cache import LinkCache
 from .redirects.unknown_slugs import UnknownSlugLimiter
@@ -131,7 +131,7 @@ def create_app(settings: Settings | None = None) -> Kurz:
         openapi_provider_class=KurzOpenAPIProvider,
     )
     # A default for every route; sensitive routes set tighter ones, and a test checks coverage.
-    rate_limiter = RateLimiter(
+    rate_limiter = KurzRateLimiter(
         app, key_function=client_address, default_limits=[RateLimit(600, timedelta(minutes=1))]
     )
     register_error_handlers(app)

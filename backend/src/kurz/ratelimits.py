@@ -12,8 +12,8 @@ more, so that a few wrong guesses from anywhere cannot lock its owner out.
 import math
 from datetime import UTC, datetime, timedelta
 
-from quart import current_app, request
-from quart_rate_limiter import RateLimit
+from quart import Quart, current_app, request
+from quart_rate_limiter import RateLimit, RateLimiter
 
 from .auth import hash_secret, require_org_role
 from .errors import APIError
@@ -55,6 +55,22 @@ async def caller_org() -> str:
     except APIError:
         return "address:" + await client_address()
     return "org:" + caller.org_id
+
+
+class KurzRateLimiter(RateLimiter):
+    """quart-rate-limiter's limiter, telling which limits it applies (so a test can check that
+    every route has one)."""
+
+    @property
+    def default_limits(self) -> list[RateLimit]:
+        """The app-wide limits, which every route that is not exempt spends."""
+        return self._default_rate_limits
+
+    def route_limits(self, app: Quart, endpoint: str) -> list[RateLimit]:
+        """Every limit a request to ``endpoint`` spends: the route's own, its blueprint's and
+        the app-wide ones; none if the route is exempt."""
+        blueprint = app.blueprints.get(endpoint.rpartition(".")[0])
+        return self._get_limits_for_view_function(app.view_functions[endpoint], blueprint)
 
 
 # Per org, across all its members and tokens (on top of the per-address default): a runaway

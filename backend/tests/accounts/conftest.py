@@ -1,12 +1,9 @@
 """Fixtures for the account tests: a real SMTP server (aiosmtpd, in a thread) whose mailbox
 tests read, and an app that sends its mail there with email verification on."""
 
-import re
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import timedelta
-from email import message_from_bytes, policy
-from email.message import EmailMessage
 
 import pytest
 from aiosmtpd.controller import Controller
@@ -15,41 +12,7 @@ from kurz.config import Settings
 from kurz.jobs import utc_now
 from kurz.services import services
 
-from ..conftest import PASSWORD, Account, free_port
-
-LINK = re.compile(r"https?://\S*?token=([A-Za-z0-9_-]+)")
-
-
-@dataclass
-class Mailbox:
-    """What the SMTP server accepted, in order."""
-
-    messages: list[EmailMessage] = field(default_factory=list)
-    # What the server answers to each recipient and to each message; tests set refusals.
-    recipient_reply: str = "250 OK"
-    data_reply: str = "250 OK"
-
-    async def handle_RCPT(  # noqa: N802 (aiosmtpd's)
-        self, server, session, envelope, address, rcpt_options
-    ) -> str:
-        if self.recipient_reply.startswith("250"):
-            envelope.rcpt_tos.append(address)
-        return self.recipient_reply
-
-    async def handle_DATA(self, server, session, envelope) -> str:  # noqa: N802 (aiosmtpd's)
-        if self.data_reply.startswith("250"):
-            self.messages.append(message_from_bytes(envelope.content, policy=policy.default))
-        return self.data_reply
-
-    def to(self, address: str) -> list[EmailMessage]:
-        return [message for message in self.messages if message["To"] == address]
-
-    def text(self, message: EmailMessage) -> str:
-        return message.get_body(("plain",)).get_content()
-
-    def token(self, address: str) -> str:
-        """The token of the link in the latest mail to ``address``."""
-        return LINK.search(self.text(self.to(address)[-1])).group(1)
+from ..support import PASSWORD, Account, Mailbox, free_port
 
 
 class SMTPServer:

@@ -4,7 +4,7 @@ from dataclasses import replace
 
 import pytest
 
-from ..conftest import PASSWORD
+from ..support import PASSWORD, assert_problem
 
 ACTIVITY = "/api/v1/users/me/activity"
 
@@ -59,5 +59,4 @@ async def test_only_the_account_itself_sees_its_activity(
     response = await client.get(ACTIVITY, headers=await make_token(org_id, account))
     assert response.status_code in (401, 403)  # API tokens act in their org only
     response = await account.client.get(ACTIVITY, query_string={"cursor": "²"})
-    assert response.status_code == 400
-    assert (await response.get_json())["code"] == "INVALID_CURSOR"
+    await assert_problem(response, 400, "INVALID_CURSOR")

@@ -7,7 +7,7 @@ import pytest
 
 from kurz.services import services
 
-from ..conftest import PASSWORD
+from ..support import PASSWORD, assert_problem
 
 NEW_PASSWORD = "a different passphrase 9"
 
@@ -25,8 +25,7 @@ async def test_the_only_owner_cannot_delete_the_account(make_org) -> None:
     response = await owner.client.delete("/api/v1/users/me", json={"password": "wrong"})
     assert response.status_code == 400
     response = await owner.client.delete("/api/v1/users/me", json={"password": PASSWORD})
-    assert response.status_code == 409
-    assert (await response.get_json())["code"] == "LAST_OWNER"
+    await assert_problem(response, 409, "LAST_OWNER")
     assert (await owner.client.get(f"/api/v1/orgs/{org_id}")).status_code == 200
 
 

@@ -5,11 +5,9 @@ import asyncio
 from datetime import timedelta
 from html import unescape
 
-import pyotp
-
 from kurz.services import services
 
-from ..conftest import PASSWORD
+from ..support import PASSWORD, assert_problem, enable_two_factor
 
 CONFIRM = "/api/v1/email-verification/confirm"
 
@@ -32,8 +30,7 @@ async def test_registering_mails_a_link_that_verifies_the_address(signup, smtp, 
     assert session["email_verified"] is True
     # Used once.
     response = await account.client.post(CONFIRM, json={"token": token})
-    assert response.status_code == 400
-    assert (await response.get_json())["code"] == "INVALID_TOKEN"
+    await assert_problem(response, 400, "INVALID_TOKEN")
 
 
 async def test_a_new_verification_mail_voids_the_old_link(signup, smtp, send) -> None:
@@ -254,11 +251,7 @@ async def test_password_change_is_told_by_mail_and_audited(
 
 async def test_turning_two_factor_off_is_told_by_mail(verified_signup, smtp, send) -> None:
     account = await verified_signup()
-    secret = (await (await account.client.post("/api/v1/users/me/totp")).get_json())["secret"]
-    response = await account.client.post(
-        "/api/v1/users/me/totp/confirm", json={"code": pyotp.TOTP(secret).now()}
-    )
-    assert response.status_code == 200
+    await enable_two_factor(account.client)
     await send()
     mails = len(smtp.mailbox.to(account.email))
     response = await account.client.delete("/api/v1/users/me/totp", json={"password": "wrong"})
@@ -307,11 +300,7 @@ async def test_an_invitation_to_an_org_with_a_non_ascii_name(
 
 async def test_a_recovery_code_used_is_told_by_mail(client, verified_signup, smtp, send) -> None:
     account = await verified_signup()
-    secret = (await (await account.client.post("/api/v1/users/me/totp")).get_json())["secret"]
-    response = await account.client.post(
-        "/api/v1/users/me/totp/confirm", json={"code": pyotp.TOTP(secret).now()}
-    )
-    codes = (await response.get_json())["recovery_codes"]
+    _, codes = await enable_two_factor(account.client)
     await send()
     mails = len(smtp.mailbox.to(account.email))
     body = {"email": account.email, "password": PASSWORD}

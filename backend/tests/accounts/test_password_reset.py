@@ -3,11 +3,9 @@ session of the user ends."""
 
 from datetime import timedelta
 
-import pyotp
-
 from kurz.services import services
 
-from ..conftest import PASSWORD
+from ..support import PASSWORD, assert_problem, enable_two_factor
 
 NEW_PASSWORD = "another long passphrase 42"
 
@@ -46,8 +44,7 @@ async def test_reset_through_the_mailed_link(client, signup, smtp, send) -> None
     response = await client.post(
         "/api/v1/password-reset/confirm", json={"token": token, "new_password": NEW_PASSWORD + "!"}
     )
-    assert response.status_code == 400
-    assert (await response.get_json())["code"] == "INVALID_TOKEN"
+    await assert_problem(response, 400, "INVALID_TOKEN")
     # The user is told, and the account's activity has both steps.
     await send()
     assert smtp.mailbox.to(account.email)[-1]["Subject"] == "Your Kurz password was changed"
@@ -129,10 +126,7 @@ async def test_reset_requests_are_rate_limited_per_address(app_factory, settings
 
 async def test_a_reset_does_not_skip_two_factor(client, signup, smtp, send) -> None:
     account = await signup()
-    secret = (await (await account.client.post("/api/v1/users/me/totp")).get_json())["secret"]
-    code = pyotp.TOTP(secret).now()
-    response = await account.client.post("/api/v1/users/me/totp/confirm", json={"code": code})
-    assert response.status_code == 200
+    await enable_two_factor(account.client)
     await client.post("/api/v1/password-reset", json={"email": account.email})
     await send()
     response = await client.post(
@@ -142,6 +136,5 @@ async def test_a_reset_does_not_skip_two_factor(client, signup, smtp, send) -> N
     assert response.status_code == 204
     body = {"email": account.email, "password": NEW_PASSWORD}
     response = await client.post("/api/v1/session", json=body)
-    assert response.status_code == 401
-    assert (await response.get_json())["code"] == "TOTP_REQUIRED"
+    await assert_problem(response, 401, "TOTP_REQUIRED")
     assert (await client.get("/api/v1/session")).status_code == 401

@@ -18,8 +18,7 @@ from cryptography.x509.oid import NameOID
 
 from kurz.services import services
 
-from ..conftest import free_port
-from .conftest import Mailbox
+from ..support import Mailbox, free_port
 
 USER, PASSWORD = "kurz", "p@ss:w/rd"  # characters that must be escaped in the URL
 URL_CREDENTIALS = "kurz:p%40ss%3Aw%2Frd"

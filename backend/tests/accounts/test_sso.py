@@ -18,7 +18,7 @@ from joserfc.jwk import OctKey, RSAKey
 from kurz.oidc import Provider, SSOError
 from kurz.services import services
 
-from ..conftest import PASSWORD, free_port
+from ..support import PASSWORD, assert_problem, enable_two_factor, free_port
 
 SECOND_FACTOR = "/api/v1/sso/second-factor"
 
@@ -71,9 +71,9 @@ async def authorize(url: str, subject: str) -> httpx.Response:
         return await http.post(url, data={"sub": subject})
 
 
-async def sign_in(client, provider: str, subject: str, tamper=None):
+async def sign_in(client, provider: str, subject: str, tamper=None, headers=None):
     """The browser's trip: Kurz -> provider's login form (submitted as ``subject``) -> Kurz's
-    callback; returns the callback's answer."""
+    callback (with ``headers``); returns the callback's answer."""
     response = await client.get("/api/v1/sso/login")
     assert response.status_code == 302
     location = response.headers["Location"]
@@ -87,7 +87,7 @@ async def sign_in(client, provider: str, subject: str, tamper=None):
     query = callback.query
     if tamper:
         query = await tamper(query)
-    return await client.get(f"{callback.path}?{query}")
+    return await client.get(f"{callback.path}?{query}", headers=headers)
 
 
 async def test_first_login_creates_the_account_and_the_second_finds_it(
@@ -125,8 +125,7 @@ async def test_an_unverified_email_is_refused(app, provider, client, signup) -> 
     existing = await signup("bob@corp.example")
     await set_claims(provider, "sub-bob", email="bob@corp.example", email_verified=False)
     response = await sign_in(client, provider, "sub-bob")
-    assert response.status_code == 400
-    assert (await response.get_json())["code"] == "SSO_EMAIL_UNVERIFIED"
+    await assert_problem(response, 400, "SSO_EMAIL_UNVERIFIED")
     assert (await client.get("/api/v1/session")).status_code == 401
     assert (await existing.client.get("/api/v1/session")).status_code == 200
 
@@ -142,12 +141,8 @@ async def test_a_verified_email_links_the_existing_account(provider, client, sig
 
 async def test_an_api_client_gets_status_codes(provider, client) -> None:
     await set_claims(provider, "sub-ivy", email="ivy@corp.example", email_verified=False)
-    response = await client.get("/api/v1/sso/login")
-    back = await authorize(response.headers["Location"], "sub-ivy")
-    callback = urlsplit(back.headers["Location"])
-    response = await client.get(f"{callback.path}?{callback.query}", headers={"Accept": "*/*"})
-    assert response.status_code == 400
-    assert response.content_type == "application/problem+json"
+    response = await sign_in(client, provider, "sub-ivy", headers={"Accept": "*/*"})
+    await assert_problem(response, 400)
 
 
 async def test_a_tampered_state_is_refused(provider, client) -> None:
@@ -158,8 +153,7 @@ async def test_a_tampered_state_is_refused(provider, client) -> None:
         return f"code={values['code'][0]}&state=forged{values['state'][0]}"
 
     response = await sign_in(client, provider, "sub-dan", tamper=other_state)
-    assert response.status_code == 400
-    assert (await response.get_json())["code"] == "SSO_STATE_MISMATCH"
+    await assert_problem(response, 400, "SSO_STATE_MISMATCH")
     assert (await client.get("/api/v1/session")).status_code == 401
 
 
@@ -169,8 +163,7 @@ async def test_a_callback_from_another_browser_is_refused(app, provider, client)
 
     async def in_the_victims_browser(query: str) -> str:
         response = await victim.get(f"/api/v1/sso/callback?{query}")
-        assert response.status_code == 400
-        assert (await response.get_json())["code"] == "SSO_STATE_MISMATCH"
+        await assert_problem(response, 400, "SSO_STATE_MISMATCH")
         assert (await victim.get("/api/v1/session")).status_code == 401
         return query
 
@@ -186,8 +179,7 @@ async def test_a_tampered_nonce_is_refused(app, provider, client) -> None:
         return query
 
     response = await sign_in(client, provider, "sub-fay", tamper=other_nonce)
-    assert response.status_code == 400
-    assert (await response.get_json())["code"] == "SSO_INVALID_TOKEN"
+    await assert_problem(response, 400, "SSO_INVALID_TOKEN")
     assert (await client.get("/api/v1/session")).status_code == 401
 
 
@@ -218,13 +210,8 @@ async def test_orgs_with_the_email_domain_are_joined(provider, client, make_org)
 
 async def test_a_browser_is_sent_back_to_the_login_screen_on_failure(provider, client) -> None:
     await set_claims(provider, "sub-hal", email="hal@corp.example", email_verified=False)
-    response = await client.get("/api/v1/sso/login")
-    back = await authorize(response.headers["Location"], "sub-hal")
-    callback = urlsplit(back.headers["Location"])
-    response = await client.get(
-        f"{callback.path}?{callback.query}",
-        headers={"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"},
-    )
+    browser = {"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"}
+    response = await sign_in(client, provider, "sub-hal", headers=browser)
     assert response.status_code == 303
     assert response.headers["Location"] == "/#/login?sso_error=SSO_EMAIL_UNVERIFIED"
 
@@ -245,13 +232,7 @@ async def test_an_account_with_two_factor_still_needs_its_code(
     now = {"t": 1_900_000_000.0}
     monkeypatch.setattr("kurz.totp.clock", lambda: now["t"])
     account = await signup("kim@corp.example")
-    secret = (await (await account.client.post("/api/v1/users/me/totp")).get_json())["secret"]
-    totp = pyotp.TOTP(secret)
-    response = await account.client.post(
-        "/api/v1/users/me/totp/confirm", json={"code": totp.at(now["t"])}
-    )
-    assert response.status_code == 200
-    recovery = (await response.get_json())["recovery_codes"][0]
+    totp, (recovery, *_) = await enable_two_factor(account.client, at=now["t"])
     await set_claims(provider, "sub-kim", email="kim@corp.example", email_verified=True)
 
     response = await sign_in(client, provider, "sub-kim")
@@ -262,12 +243,11 @@ async def test_an_account_with_two_factor_still_needs_its_code(
     elsewhere = app.test_client()
     now["t"] += 30
     response = await elsewhere.post(SECOND_FACTOR, json={"totp": totp.at(now["t"])})
-    assert (await response.get_json())["code"] == "SSO_STATE_MISMATCH"
+    await assert_problem(response, 400, "SSO_STATE_MISMATCH")
 
     for body in ({}, {"totp": "000000"}, {"recovery_code": "00000-00000"}):
         response = await client.post(SECOND_FACTOR, json=body)
-        assert response.status_code == 401
-        assert (await response.get_json())["code"] == "TOTP_REQUIRED"
+        await assert_problem(response, 401, "TOTP_REQUIRED")
     assert (await client.get("/api/v1/session")).status_code == 401
     response = await client.post(SECOND_FACTOR, json={"totp": totp.at(now["t"])})
     assert response.status_code == 200
@@ -275,7 +255,7 @@ async def test_an_account_with_two_factor_still_needs_its_code(
     assert session["id"] == account.id
     # Finished: the step cannot be taken twice, and the code works once.
     response = await client.post(SECOND_FACTOR, json={"recovery_code": recovery})
-    assert (await response.get_json())["code"] == "SSO_STATE_MISMATCH"
+    await assert_problem(response, 400, "SSO_STATE_MISMATCH")
 
     browser = app.test_client()
     response = await sign_in(browser, provider, "sub-kim")
@@ -292,17 +272,10 @@ async def test_an_account_with_two_factor_still_needs_its_code(
 
 async def test_a_browser_is_handed_to_the_second_step(provider, client, signup) -> None:
     account = await signup("lee@corp.example")
-    secret = (await (await account.client.post("/api/v1/users/me/totp")).get_json())["secret"]
-    response = await account.client.post(
-        "/api/v1/users/me/totp/confirm", json={"code": pyotp.TOTP(secret).now()}
-    )
-    assert response.status_code == 200
+    await enable_two_factor(account.client)
     await set_claims(provider, "sub-lee", email="lee@corp.example", email_verified=True)
-    response = await client.get("/api/v1/sso/login")
-    back = await authorize(response.headers["Location"], "sub-lee")
-    callback = urlsplit(back.headers["Location"])
-    response = await client.get(
-        f"{callback.path}?{callback.query}", headers={"Accept": "text/html,*/*;q=0.8"}
+    response = await sign_in(
+        client, provider, "sub-lee", headers={"Accept": "text/html,*/*;q=0.8"}
     )
     assert response.status_code == 200
     assert 'content="0;url=/#/login?sso_step=totp"' in await response.get_data(as_text=True)

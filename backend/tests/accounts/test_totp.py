@@ -7,7 +7,7 @@ import pytest
 
 from kurz.services import services
 
-from ..conftest import PASSWORD
+from ..support import PASSWORD, assert_problem, enable_two_factor
 
 RENEW = "/api/v1/users/me/totp/recovery-codes"
 START = 1_900_000_000.0  # a Unix time; each test moves on from here
@@ -61,8 +61,7 @@ async def test_set_up_is_inactive_until_confirmed(client, signup, clock) -> None
 
     wrong = pyotp.TOTP(secret).at(clock["t"] + 300)
     response = await account.client.post("/api/v1/users/me/totp/confirm", json={"code": wrong})
-    assert response.status_code == 400
-    assert (await response.get_json())["code"] == "INVALID_CODE"
+    await assert_problem(response, 400, "INVALID_CODE")
     session = await (await account.client.get("/api/v1/session")).get_json()
     assert session["totp_enabled"] is False
 
@@ -74,11 +73,10 @@ async def test_login_needs_a_fresh_code_each_time(client, signup, clock) -> None
     totp = pyotp.TOTP(secret)
 
     response = await login(client, account)
-    assert response.status_code == 401
-    assert (await response.get_json())["code"] == "TOTP_REQUIRED"
+    await assert_problem(response, 401, "TOTP_REQUIRED")
     # The code that confirmed the set-up was used already.
     response = await login(client, account, totp=totp.at(clock["t"]))
-    assert (await response.get_json())["code"] == "TOTP_REQUIRED"
+    await assert_problem(response, 401, "TOTP_REQUIRED")
 
     clock["t"] += 30
     response = await login(client, account, totp=totp.at(clock["t"]))
@@ -100,7 +98,7 @@ async def test_login_needs_a_fresh_code_each_time(client, signup, clock) -> None
         "/api/v1/session",
         json={"email": account.email, "password": "wrong!", "totp": totp.at(clock["t"])},
     )
-    assert (await response.get_json())["code"] == "INVALID_CREDENTIALS"
+    await assert_problem(response, 401, "INVALID_CREDENTIALS")
 
 
 async def test_recovery_codes_work_once_each(client, signup, clock) -> None:
@@ -120,8 +118,7 @@ async def test_recovery_codes_can_be_renewed(client, signup, clock) -> None:
     status = await (await account.client.get("/api/v1/users/me/totp")).get_json()
     assert status == {"enabled": False, "recovery_codes_left": 0}
     response = await account.client.post(RENEW, json={"password": PASSWORD})
-    assert response.status_code == 409
-    assert (await response.get_json())["code"] == "TOTP_NOT_ENABLED"
+    await assert_problem(response, 409, "TOTP_NOT_ENABLED")
 
     _, old_codes = await enable_totp(account, clock)
     assert (await login(client, account, recovery_code=old_codes[0])).status_code == 200
@@ -129,8 +126,7 @@ async def test_recovery_codes_can_be_renewed(client, signup, clock) -> None:
     assert status == {"enabled": True, "recovery_codes_left": 9}
 
     response = await account.client.post(RENEW, json={"password": "wrong"})
-    assert response.status_code == 400
-    assert (await response.get_json())["code"] == "WRONG_PASSWORD"
+    await assert_problem(response, 400, "WRONG_PASSWORD")
     response = await account.client.post(RENEW, json={"password": PASSWORD})
     assert response.status_code == 200
     new_codes = (await response.get_json())["recovery_codes"]
@@ -184,8 +180,7 @@ async def test_an_org_can_require_two_factor(make_org, add_member, make_token, c
     assert body["require_2fa"] is True and body["sso_domains"] == ["example.com"]
 
     response = await member.client.get(f"/api/v1/orgs/{org_id}/links")
-    assert response.status_code == 403
-    assert (await response.get_json())["code"] == "TWO_FACTOR_REQUIRED"
+    await assert_problem(response, 403, "TWO_FACTOR_REQUIRED")
     # Leaving stays possible, and so does setting two-factor up.
     response = await leaver.client.delete(f"/api/v1/orgs/{org_id}/members/{leaver.id}")
     assert response.status_code == 204
@@ -214,16 +209,13 @@ async def test_wrong_codes_count_as_failed_logins(app_factory, settings, clock) 
         body = {"email": "guessed@example.com", "password": PASSWORD}
         assert (await client.post("/api/v1/users", json=body)).status_code == 201
         assert (await client.post("/api/v1/session", json=body)).status_code == 200
-        secret = (await (await client.post("/api/v1/users/me/totp")).get_json())["secret"]
-        code = pyotp.TOTP(secret).at(clock["t"])
-        confirmed = await client.post("/api/v1/users/me/totp/confirm", json={"code": code})
-        assert confirmed.status_code == 200
+        totp, _ = await enable_two_factor(client, at=clock["t"])
         answers = [
             (await client.post("/api/v1/session", json={**body, "totp": "000000"})).status_code
             for _ in range(11)
         ]
         clock["t"] += 30
-        right = pyotp.TOTP(secret).at(clock["t"])
+        right = totp.at(clock["t"])
         locked = await client.post("/api/v1/session", json={**body, "totp": right})
     assert answers[:10] == [401] * 10 and answers[10] == 429
     assert locked.status_code == 429  # even the right code waits out the window

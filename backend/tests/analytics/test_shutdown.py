@@ -8,7 +8,7 @@ import pytest
 from databases import Database
 
 from kurz.models.clicks import LINK_CLICKS, roll_up_clicks
-from tests.conftest import PASSWORD
+from tests.support import PASSWORD
 
 from .support import CHROME
 

@@ -5,6 +5,7 @@ import asyncpg
 import pytest
 
 from kurz.services import services
+from tests.support import assert_problem
 
 
 async def audit(account, org_id: str, **query) -> dict:
@@ -95,8 +96,7 @@ async def test_ids_and_cursors_tell_nothing_of_other_orgs(make_org) -> None:
     response = await owner.client.get(
         f"/api/v1/orgs/{second}/audit", query_string={"cursor": cursor}
     )
-    assert response.status_code == 400
-    assert (await response.get_json())["code"] == "INVALID_CURSOR"
+    await assert_problem(response, 400, "INVALID_CURSOR")
     tampered = cursor[:-2] + ("A" if cursor[-2] != "A" else "B") + cursor[-1]
     response = await owner.client.get(
         f"/api/v1/orgs/{first}/audit", query_string={"cursor": tampered}
@@ -128,8 +128,7 @@ async def test_an_empty_cursor_is_the_first_page(make_org) -> None:
 async def test_bad_queries_are_400(make_org, query) -> None:
     org_id, owner = await make_org()
     response = await owner.client.get(f"/api/v1/orgs/{org_id}/audit", query_string=query)
-    assert response.status_code == 400
-    assert response.content_type == "application/problem+json"
+    await assert_problem(response, 400)
 
 
 async def test_only_admins_read_the_log(app, make_org, add_member, make_token) -> None:

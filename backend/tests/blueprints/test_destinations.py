@@ -4,7 +4,9 @@ import socket
 
 import pytest
 
-from .test_links import links_path, problem
+from tests.support import assert_problem
+
+from .test_links import links_path
 
 # The test app listens (by its settings) on 127.0.0.1:5000 and is known as http://kurz.test.
 LOOPS = [
@@ -22,10 +24,10 @@ async def test_other_names_of_the_service_are_refused(make_org, make_link, url) 
     org_id, owner = await make_org()
     await make_link(org_id, owner, slug="existing")
     response = await owner.client.post(links_path(org_id), json={"url": url})
-    body = await problem(response, 400, "INVALID_URL")
+    body = await assert_problem(response, 400, "INVALID_URL")
     assert body["errors"][0]["field"] == "url"
     response = await owner.client.patch(links_path(org_id, "existing"), json={"url": url})
-    await problem(response, 400, "INVALID_URL")
+    await assert_problem(response, 400, "INVALID_URL")
     link = await (await owner.client.get(links_path(org_id, "existing"))).get_json()
     assert link["url"] == "https://example.com/"
 
@@ -38,7 +40,7 @@ async def test_a_host_name_resolving_to_loopback_is_refused(make_org) -> None:
         pytest.skip(f"{name} does not resolve to loopback here")
     org_id, owner = await make_org()
     response = await owner.client.post(links_path(org_id), json={"url": f"http://{name}:5000/"})
-    await problem(response, 400, "INVALID_URL")
+    await assert_problem(response, 400, "INVALID_URL")
 
 
 @pytest.mark.parametrize(
@@ -88,10 +90,10 @@ async def test_private_destinations_are_refused_when_not_allowed(public_only, ur
     assert (await client.post("/api/v1/session", json=credentials)).status_code == 200
     org_id = (await (await client.post("/api/v1/orgs", json={"name": "P"})).get_json())["id"]
     response = await client.post(links_path(org_id), json={"url": url})
-    await problem(response, 400, "INVALID_URL")
+    await assert_problem(response, 400, "INVALID_URL")
     for public in ("https://8.8.8.8/", "https://no-such-host.invalid/"):
         response = await client.post(links_path(org_id), json={"url": public})
         assert response.status_code == 201, public
     slug = (await response.get_json())["slug"]
     response = await client.patch(links_path(org_id, slug), json={"url": url})
-    await problem(response, 400, "INVALID_URL")
+    await assert_problem(response, 400, "INVALID_URL")

@@ -3,6 +3,7 @@ import re
 
 from kurz.blueprints.frontend import UI, render_page
 from kurz.security import CONTENT_SECURITY_POLICY
+from tests.support import assert_problem
 
 
 async def test_index_serves_the_ui_with_versioned_assets(client) -> None:
@@ -28,8 +29,7 @@ async def test_unversioned_or_stale_assets_must_be_revalidated(client) -> None:
 async def test_assets_cannot_escape_their_folder(client) -> None:
     for path in ("/assets/../index.html", "/assets/v-1/../../backend/pyproject.toml"):
         response = await client.get(path)
-        assert response.status_code == 404
-        assert response.content_type == "application/problem+json"
+        await assert_problem(response, 404)
     assert (await client.get("/assets/nope.js")).status_code == 404
     for path in ("/assets/a%00b", "/assets/" + "a" * 5000, "/docs/assets/a%00b"):
         assert (await client.get(path)).status_code == 404

@@ -13,6 +13,7 @@ from kurz.models.links import SEARCH_TEXT
 from kurz.redirects.cache import asyncpg_dsn
 from kurz.services import services
 from kurz.slugs import RESERVED
+from tests.support import assert_problem
 
 LINK_FIELDS = {
     "slug",
@@ -42,14 +43,6 @@ def links_path(org_id: str, slug: str = "") -> str:
 
 def future(**delta) -> str:
     return (datetime.now(UTC) + timedelta(**(delta or {"days": 1}))).isoformat()
-
-
-async def problem(response, status: int, code: str) -> dict:
-    assert response.status_code == status, await response.get_data(as_text=True)
-    assert response.content_type == "application/problem+json"
-    body = await response.get_json()
-    assert body["code"] == code, body
-    return body
 
 
 # --- create ---------------------------------------------------------------------------------
@@ -92,7 +85,7 @@ async def test_redirect_status_defaults_to_302_and_accepts_only_the_four(make_or
         response = await owner.client.post(
             links_path(org_id), json={"url": "https://a.example", "redirect_status": status}
         )
-        await problem(response, 400, "VALIDATION_ERROR")
+        await assert_problem(response, 400, "VALIDATION_ERROR")
 
 
 async def test_a_token_created_link_names_the_tokens_creator(
@@ -132,7 +125,7 @@ async def test_custom_slugs_breaking_the_rules_are_invalid_slug(make_org, slug: 
     response = await owner.client.post(
         links_path(org_id), json={"url": "https://example.com/", "slug": slug}
     )
-    body = await problem(response, 400, "INVALID_SLUG")
+    body = await assert_problem(response, 400, "INVALID_SLUG")
     assert body["errors"][0]["field"] == "slug"
 
 
@@ -150,7 +143,7 @@ async def test_reserved_words_and_every_top_level_route_are_invalid_slugs(app, m
         response = await owner.client.post(
             links_path(org_id), json={"url": "https://example.com/", "slug": slug}
         )
-        await problem(response, 400, "INVALID_SLUG")
+        await assert_problem(response, 400, "INVALID_SLUG")
 
 
 async def test_a_route_added_later_is_reserved_without_editing_a_list(settings, app_factory):
@@ -174,7 +167,7 @@ async def test_a_route_added_later_is_reserved_without_editing_a_list(settings, 
         response = await client.post(
             links_path(org_id), json={"url": "https://example.com/", "slug": "pricing"}
         )
-        await problem(response, 400, "INVALID_SLUG")
+        await assert_problem(response, 400, "INVALID_SLUG")
         assert await (await client.get("/pricing")).get_data(as_text=True) == "cheap"
 
 
@@ -188,7 +181,7 @@ async def test_slugs_are_unique_across_orgs_and_case_sensitive(make_org, signup)
     taken = await bob.client.post(
         links_path(org_b), json={"url": "https://b.example/", "slug": "promo"}
     )
-    await problem(taken, 409, "SLUG_TAKEN")
+    await assert_problem(taken, 409, "SLUG_TAKEN")
     other_case = await bob.client.post(
         links_path(org_b), json={"url": "https://b.example/", "slug": "Promo"}
     )
@@ -226,7 +219,7 @@ async def test_slugs_are_unique_across_orgs_and_case_sensitive(make_org, signup)
 async def test_urls_breaking_the_rules_are_invalid_url(make_org, url: str) -> None:
     org_id, owner = await make_org()
     response = await owner.client.post(links_path(org_id), json={"url": url})
-    body = await problem(response, 400, "INVALID_URL")
+    body = await assert_problem(response, 400, "INVALID_URL")
     assert body["errors"][0]["field"] == "url"
 
 
@@ -272,7 +265,7 @@ async def test_expires_at_must_be_a_future_time_with_an_offset(make_org) -> None
         response = await owner.client.post(
             links_path(org_id), json={"url": "https://a.example/", "expires_at": bad}
         )
-        body = await problem(response, 400, "VALIDATION_ERROR")
+        body = await assert_problem(response, 400, "VALIDATION_ERROR")
         assert body["errors"] == [{"field": "expires_at", "message": message}], bad
 
 
@@ -291,8 +284,7 @@ async def test_expires_at_must_be_a_future_time_with_an_offset(make_org) -> None
 async def test_malformed_bodies_are_400_problems(make_org, body) -> None:
     org_id, owner = await make_org()
     response = await owner.client.post(links_path(org_id), json=body)
-    assert response.status_code == 400
-    assert response.content_type == "application/problem+json"
+    await assert_problem(response, 400)
 
 
 async def test_fifty_concurrent_random_creates_all_succeed_with_distinct_slugs(
@@ -347,7 +339,7 @@ async def test_exhausted_random_slugs_are_a_503_not_a_500(make_org, make_link, m
     await make_link(org_id, owner, slug="Always1")
     monkeypatch.setattr("kurz.blueprints.links.random_slug", lambda: "Always1")
     response = await owner.client.post(links_path(org_id), json={"url": "https://a.example/"})
-    await problem(response, 503, "SLUG_SPACE_EXHAUSTED")
+    await assert_problem(response, 503, "SLUG_SPACE_EXHAUSTED")
     assert response.headers["Retry-After"]
 
 
@@ -358,10 +350,10 @@ async def test_outsiders_get_404_and_strangers_401(make_org, signup, client) -> 
     org_id, owner = await make_org()
     outsider = await signup()
     response = await outsider.client.post(links_path(org_id), json={"url": "https://a.example"})
-    await problem(response, 404, "ORG_NOT_FOUND")
-    await problem(await outsider.client.get(links_path(org_id)), 404, "ORG_NOT_FOUND")
-    await problem(await client.get(links_path(org_id)), 401, "NOT_AUTHENTICATED")
-    await problem(await owner.client.get(links_path("not-a-uuid")), 404, "ORG_NOT_FOUND")
+    await assert_problem(response, 404, "ORG_NOT_FOUND")
+    await assert_problem(await outsider.client.get(links_path(org_id)), 404, "ORG_NOT_FOUND")
+    await assert_problem(await client.get(links_path(org_id)), 401, "NOT_AUTHENTICATED")
+    await assert_problem(await owner.client.get(links_path("not-a-uuid")), 404, "ORG_NOT_FOUND")
 
 
 async def test_links_of_another_org_are_not_found(make_org, make_link, signup) -> None:
@@ -371,9 +363,9 @@ async def test_links_of_another_org_are_not_found(make_org, make_link, signup) -
     for method in ("get", "patch", "delete"):
         kwargs = {"json": {"title": "x"}} if method == "patch" else {}
         response = await getattr(bob.client, method)(links_path(org_b, link["slug"]), **kwargs)
-        await problem(response, 404, "LINK_NOT_FOUND")
+        await assert_problem(response, 404, "LINK_NOT_FOUND")
     qr = await bob.client.get(links_path(org_b, link["slug"]) + "/qr")
-    await problem(qr, 404, "LINK_NOT_FOUND")
+    await assert_problem(qr, 404, "LINK_NOT_FOUND")
 
 
 async def test_members_change_only_their_own_links_admins_any(
@@ -389,8 +381,10 @@ async def test_members_change_only_their_own_links_admins_any(
     response = await member.client.patch(links_path(org_id, mine["slug"]), json={"title": "m"})
     assert response.status_code == 200
     response = await member.client.patch(links_path(org_id, theirs["slug"]), json={"title": "m"})
-    await problem(response, 403, "FORBIDDEN")
-    await problem(await member.client.delete(links_path(org_id, theirs["slug"])), 403, "FORBIDDEN")
+    await assert_problem(response, 403, "FORBIDDEN")
+    await assert_problem(
+        await member.client.delete(links_path(org_id, theirs["slug"])), 403, "FORBIDDEN"
+    )
     # Members may still read every link of the org.
     assert (await member.client.get(links_path(org_id, theirs["slug"]))).status_code == 200
 
@@ -412,7 +406,7 @@ async def test_member_tokens_change_their_own_links_only(
     response = await client.patch(
         links_path(org_id, by_owner["slug"]), json={"title": "t"}, headers=token
     )
-    await problem(response, 403, "FORBIDDEN")
+    await assert_problem(response, 403, "FORBIDDEN")
     admin_token = await make_token(org_id, owner, "admin")
     response = await client.delete(links_path(org_id, by_owner["slug"]), headers=admin_token)
     assert response.status_code == 204
@@ -464,7 +458,7 @@ async def test_patch_validates_like_create(make_org, make_link, body, code) -> N
     org_id, owner = await make_org()
     link = await make_link(org_id, owner)
     response = await owner.client.patch(links_path(org_id, link["slug"]), json=body)
-    await problem(response, 400, code)
+    await assert_problem(response, 400, code)
 
 
 @pytest.mark.parametrize(
@@ -479,7 +473,7 @@ async def test_any_problem_with_url_or_slug_has_its_own_code(make_org, body, cod
     """API.md: anything but a valid url is INVALID_URL (wrong types and absence too)."""
     org_id, owner = await make_org()
     response = await owner.client.post(links_path(org_id), json=body)
-    await problem(response, 400, code)
+    await assert_problem(response, 400, code)
 
 
 async def test_every_change_of_a_link_is_audited(make_org, make_link, db) -> None:
@@ -536,8 +530,10 @@ async def test_delete_is_gone_for_the_api_and_the_redirect_at_once(
     assert (await client.get(f"/{link['slug']}")).status_code == 302  # now cached
     assert (await owner.client.delete(links_path(org_id, link["slug"]))).status_code == 204
     assert (await client.get(f"/{link['slug']}")).status_code == 404
-    await problem(await owner.client.get(links_path(org_id, link["slug"])), 404, "LINK_NOT_FOUND")
-    await problem(
+    await assert_problem(
+        await owner.client.get(links_path(org_id, link["slug"])), 404, "LINK_NOT_FOUND"
+    )
+    await assert_problem(
         await owner.client.delete(links_path(org_id, link["slug"])), 404, "LINK_NOT_FOUND"
     )
 
@@ -611,14 +607,14 @@ async def test_list_limit_and_cursor_are_validated(make_org) -> None:
     org_id, owner = await make_org()
     for limit in ("0", "101", "-1", "ten"):
         response = await owner.client.get(links_path(org_id), query_string={"limit": limit})
-        await problem(response, 400, "VALIDATION_ERROR")
+        await assert_problem(response, 400, "VALIDATION_ERROR")
     out_of_range = [  # times that are past year 9999, or before year 1, in UTC
         base64.urlsafe_b64encode(raw.encode()).decode()
         for raw in ("9999-12-31T23:59:59-23:59|1", "0001-01-01T00:00:00+23:59|1")
     ]
     for cursor in ("garbage", "!!!", "bm90fGE", "MjAyNi0wMS0wMXww", *out_of_range):
         response = await owner.client.get(links_path(org_id), query_string={"cursor": cursor})
-        await problem(response, 400, "INVALID_CURSOR")
+        await assert_problem(response, 400, "INVALID_CURSOR")
     response = await owner.client.get(links_path(org_id), query_string={"limit": "100"})
     assert response.status_code == 200
 
@@ -708,7 +704,7 @@ async def test_lone_surrogates_are_400_and_write_nothing(app, make_org) -> None:
         response = await owner.client.post(
             links_path(org_id), data=body, headers={"Content-Type": "application/json"}
         )
-        await problem(response, 400, code)
+        await assert_problem(response, 400, code)
     assert await services(app).db.fetch_val("SELECT count(*) FROM links") == 0
 
 
@@ -730,7 +726,7 @@ async def test_a_link_created_as_its_org_is_deleted_is_404(make_org, database_ur
                 await asyncio.sleep(0.02)
     finally:
         await other.close()
-    await problem(await create, 404, "ORG_NOT_FOUND")
+    await assert_problem(await create, 404, "ORG_NOT_FOUND")
 
 
 async def test_cursors_are_sealed_to_their_orgs_list(make_org, make_link) -> None:
@@ -744,9 +740,9 @@ async def test_cursors_are_sealed_to_their_orgs_list(make_org, make_link) -> Non
     raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
     assert not raw.isascii()  # ciphertext: neither the time nor the instance-wide id shows
     response = await owner.client.get(links_path(second), query_string={"cursor": cursor})
-    await problem(response, 400, "INVALID_CURSOR")
+    await assert_problem(response, 400, "INVALID_CURSOR")
     tampered = cursor[:-2] + ("A" if cursor[-2] != "A" else "B") + cursor[-1]
     response = await owner.client.get(links_path(first), query_string={"cursor": tampered})
-    await problem(response, 400, "INVALID_CURSOR")
+    await assert_problem(response, 400, "INVALID_CURSOR")
     response = await owner.client.get(links_path(first), query_string={"cursor": cursor})
     assert len((await response.get_json())["items"]) == 2

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from tests.analytics.support import CHROME
+from tests.support import assert_problem
 
 
 def links_path(org_id: str, tail: str = "") -> str:
@@ -37,14 +38,6 @@ async def visit(client, slug: str, times: int) -> None:
     for _ in range(times):
         response = await client.get(f"/{slug}", headers={"User-Agent": CHROME})
         assert response.status_code == 302
-
-
-async def problem(response, status: int, code: str) -> dict:
-    assert response.status_code == status, await response.get_data(as_text=True)
-    assert response.content_type == "application/problem+json"
-    body = await response.get_json()
-    assert body["code"] == code, body
-    return body
 
 
 # --- sort and keyset paging ------------------------------------------------------------------
@@ -113,7 +106,7 @@ async def test_a_cursor_of_another_sort_is_refused(make_org, make_link) -> None:
     response = await owner.client.get(
         links_path(org_id), query_string={"cursor": page["next_cursor"], "sort": "newest"}
     )
-    await problem(response, 400, "INVALID_CURSOR")
+    await assert_problem(response, 400, "INVALID_CURSOR")
 
 
 @pytest.mark.parametrize(
@@ -129,8 +122,7 @@ async def test_a_cursor_of_another_sort_is_refused(make_org, make_link) -> None:
 async def test_unknown_sorts_and_filters_are_a_400(query, make_org) -> None:
     org_id, owner = await make_org()
     response = await owner.client.get(links_path(org_id), query_string=query)
-    assert response.status_code == 400
-    assert response.content_type == "application/problem+json"
+    await assert_problem(response, 400)
 
 
 # --- filters ----------------------------------------------------------------------------------
@@ -294,7 +286,7 @@ async def test_a_member_may_bulk_change_only_their_own_links(
     both = {"slugs": [own["slug"], owners["slug"]]}
     for action, body in (("/bulk-update", {**both, "disabled": True}), ("/bulk-delete", both)):
         response = await member.client.post(links_path(org_id, action), json=body)
-        error = await problem(response, 403, "FORBIDDEN")
+        error = await assert_problem(response, 403, "FORBIDDEN")
         assert "1 of the selected links" in error["detail"]
     # Nothing changed, not even the member's own link.
     assert (await client.get(f"/{own['slug']}")).status_code == 302
@@ -302,7 +294,7 @@ async def test_a_member_may_bulk_change_only_their_own_links(
     response = await member.client.post(
         links_path(org_id, "/bulk-delete"), json={"filter": {"status": "active"}}
     )
-    await problem(response, 403, "FORBIDDEN")
+    await assert_problem(response, 403, "FORBIDDEN")
     assert (await listing(owner, org_id))["total"] == 2
     # An admin may change anyone's.
     response = await admin.client.post(links_path(org_id, "/bulk-delete"), json=both)
@@ -317,7 +309,7 @@ async def test_bulk_actions_never_reach_another_org(make_org, make_link, client)
     response = await owner.client.post(
         links_path(org_id, "/bulk-update"), json={"slugs": [victim["slug"]], "disabled": True}
     )
-    await problem(response, 404, "LINK_NOT_FOUND")
+    await assert_problem(response, 404, "LINK_NOT_FOUND")
     response = await owner.client.post(links_path(org_id, "/bulk-delete"), json={"filter": {}})
     assert (await response.get_json())["count"] == 1
     assert (await client.get(f"/{victim['slug']}")).status_code == 302
@@ -326,7 +318,7 @@ async def test_bulk_actions_never_reach_another_org(make_org, make_link, client)
     response = await owner.client.post(
         links_path(other_org, "/bulk-delete"), json={"slugs": [victim["slug"]]}
     )
-    await problem(response, 404, "ORG_NOT_FOUND")
+    await assert_problem(response, 404, "ORG_NOT_FOUND")
 
 
 @pytest.mark.parametrize(
@@ -349,8 +341,7 @@ async def test_bad_bulk_bodies_are_a_400_and_change_nothing(
     org_id, owner = await make_org()
     link = await make_link(org_id, owner, slug="abc")
     response = await owner.client.post(links_path(org_id, "/bulk-update"), json=body)
-    assert response.status_code == 400, await response.get_data(as_text=True)
-    assert response.content_type == "application/problem+json"
+    await assert_problem(response, 400)
     assert (await client.get(f"/{link['slug']}")).status_code == 302
 
 
@@ -360,7 +351,7 @@ async def test_a_missing_slug_fails_the_whole_bulk_action(make_org, make_link, c
     response = await owner.client.post(
         links_path(org_id, "/bulk-delete"), json={"slugs": [link["slug"], "nope-nope"]}
     )
-    body = await problem(response, 404, "LINK_NOT_FOUND")
+    body = await assert_problem(response, 404, "LINK_NOT_FOUND")
     assert "nope-nope" in body["detail"]
     assert (await client.get(f"/{link['slug']}")).status_code == 302
 
@@ -413,7 +404,7 @@ async def test_audit_filters_by_actor_action_and_link(make_org, add_member, make
         "url": {"from": "https://example.com/", "to": "https://example.org/"}
     }
     response = await owner.client.get(f"/api/v1/orgs/{org_id}/audit?actor=x")
-    await problem(response, 400, "VALIDATION_ERROR")
+    await assert_problem(response, 400, "VALIDATION_ERROR")
 
 
 async def test_audit_export_is_csv_of_every_matching_entry(
@@ -435,4 +426,4 @@ async def test_audit_export_is_csv_of_every_matching_entry(
     text = await everything.get_data(as_text=True)
     assert "member.add" in text and "org.create" in text
     response = await member.client.get(f"/api/v1/orgs/{org_id}/audit/export.csv")
-    await problem(response, 403, "FORBIDDEN")
+    await assert_problem(response, 403, "FORBIDDEN")

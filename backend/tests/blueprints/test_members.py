@@ -5,6 +5,7 @@ import asyncpg
 import pytest
 
 from kurz.redirects.cache import asyncpg_dsn
+from tests.support import assert_problem
 
 
 async def members_of(account, org_id: str) -> dict:
@@ -74,8 +75,7 @@ async def test_adding_a_member_twice_is_a_conflict(team) -> None:
     response = await owner.client.post(
         f"/api/v1/orgs/{org_id}/members", json={"email": member.email, "role": "admin"}
     )
-    assert response.status_code == 409
-    assert (await response.get_json())["code"] == "ALREADY_MEMBER"
+    await assert_problem(response, 409, "ALREADY_MEMBER")
     assert (await roles(owner, org_id))[member.id] == "member"
 
 
@@ -145,8 +145,7 @@ async def test_the_last_owner_can_never_go(team) -> None:
         await owner.client.patch(f"{base}/{owner.id}", json={"role": "admin"}),
         await owner.client.delete(f"{base}/{owner.id}"),
     ):
-        assert response.status_code == 409
-        assert (await response.get_json())["code"] == "LAST_OWNER"
+        await assert_problem(response, 409, "LAST_OWNER")
     assert (await roles(owner, org_id))[owner.id] == "owner"
     # With a second owner, either may step down.
     assert (
@@ -193,8 +192,7 @@ async def test_unknown_members_are_404(team, signup) -> None:
             await owner.client.patch(url, json={"role": "member"}),
             await owner.client.delete(url),
         ):
-            assert response.status_code == 404
-            assert (await response.get_json())["code"] == "MEMBER_NOT_FOUND"
+            await assert_problem(response, 404, "MEMBER_NOT_FOUND")
 
 
 async def test_admin_tokens_add_members_but_grant_nothing_more(app, team, make_token, signup):
@@ -229,8 +227,7 @@ async def test_bad_member_bodies_are_400_and_write_nothing(team, body) -> None:
     org_id, owner, _, member = team
     before = await members_of(owner, org_id)
     response = await owner.client.post(f"/api/v1/orgs/{org_id}/members", json=body)
-    assert response.status_code == 400
-    assert response.content_type == "application/problem+json"
+    await assert_problem(response, 400)
     response = await owner.client.patch(
         f"/api/v1/orgs/{org_id}/members/{member.id}", json={"role": body.get("role", 1)}
     )

@@ -1,6 +1,7 @@
 import asyncio
 
 from kurz.migrations import latest_version
+from tests.support import assert_problem
 
 
 async def test_healthz_answers_while_the_process_runs(client) -> None:
@@ -25,9 +26,7 @@ async def test_readyz_is_503_while_the_database_is_down_and_recovers(
 
         await asyncio.to_thread(own_postgres.stop)
         response = await client.get("/readyz")
-        assert response.status_code == 503
-        assert response.content_type == "application/problem+json"
-        assert (await response.get_json())["code"] == "DATABASE_UNAVAILABLE"
+        await assert_problem(response, 503, "DATABASE_UNAVAILABLE")
         assert response.headers["Retry-After"] == "5"
         assert (await client.get("/healthz")).status_code == 200
 

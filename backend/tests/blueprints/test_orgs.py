@@ -3,6 +3,7 @@ import re
 import pytest
 
 from kurz.services import services
+from tests.support import assert_problem
 
 ISO_UTC = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
 
@@ -92,8 +93,7 @@ async def test_bad_org_bodies_are_400_name_the_field_and_write_nothing(
 ) -> None:
     account = await signup()
     response = await account.client.post("/api/v1/orgs", json=body)
-    assert response.status_code == 400
-    assert response.content_type == "application/problem+json"
+    await assert_problem(response, 400)
     assert (await response.get_json())["errors"] == [{"field": field, "message": message}]
     assert await services(app).db.fetch_val("SELECT count(*) FROM orgs") == 0
 
@@ -112,8 +112,7 @@ async def test_a_body_that_is_not_utf8_is_400_and_writes_nothing(app, signup) ->
     response = await account.client.post(
         "/api/v1/orgs", data=b'{"name": "\xd9\x01"}', headers={"Content-Type": "application/json"}
     )
-    assert response.status_code == 400
-    assert (await response.get_json())["code"] == "MALFORMED_REQUEST"
+    await assert_problem(response, 400, "MALFORMED_REQUEST")
     assert await services(app).db.fetch_val("SELECT count(*) FROM orgs") == 0
 
 
@@ -123,6 +122,5 @@ async def test_json_nested_too_deep_is_400(app, signup) -> None:
     response = await account.client.post(
         "/api/v1/orgs", data=body, headers={"Content-Type": "application/json"}
     )
-    assert response.status_code == 400
-    assert (await response.get_json())["code"] == "MALFORMED_REQUEST"
+    await assert_problem(response, 400, "MALFORMED_REQUEST")
     assert await services(app).db.fetch_val("SELECT count(*) FROM orgs") == 0

@@ -7,6 +7,7 @@ import pytest
 
 from kurz.security import SECURITY_HEADERS
 from kurz.services import services
+from tests.support import assert_problem
 
 BROWSER_ACCEPT = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
 
@@ -151,9 +152,8 @@ async def test_query_strings_on_the_short_url_are_ignored(make_org, make_link, c
 async def test_unknown_slugs_are_404_problems_or_pages(client, clicks) -> None:
     for path in ("/nosuchlink", "/ab", "/dot.ted", "/" + "x" * 65):
         response = await client.get(path)
-        assert response.status_code == 404
-        assert response.content_type == "application/problem+json"
-        assert (await response.get_json())["code"] in {"LINK_NOT_FOUND", "NOT_FOUND"}
+        problem = await assert_problem(response, 404)
+        assert problem["code"] in {"LINK_NOT_FOUND", "NOT_FOUND"}
     response = await client.get("/nosuchlink")
     assert response.headers["Cache-Control"] == "no-store"
     page = await client.get("/nosuchlink", headers={"Accept": BROWSER_ACCEPT})
@@ -173,10 +173,9 @@ async def test_browsers_get_the_page_for_any_unknown_path_but_the_api_never(clie
         assert page.content_type == "text/html; charset=utf-8"
         assert 'class="error-page"' in await page.get_data(as_text=True)
         response = await client.get(path)
-        assert (response.status_code, response.content_type) == (404, "application/problem+json")
+        await assert_problem(response, 404)
     response = await client.get("/api/v1/nope", headers={"Accept": BROWSER_ACCEPT})
-    assert (response.status_code, response.content_type) == (404, "application/problem+json")
-    assert (await response.get_json())["code"] == "NOT_FOUND"
+    await assert_problem(response, 404, "NOT_FOUND")
 
 
 async def test_slugs_are_case_sensitive(make_org, make_link, client) -> None:
@@ -195,8 +194,7 @@ async def test_disabled_links_are_410_until_enabled(make_org, make_link, client,
     assert (await client.get(f"/{link['slug']}")).status_code == 302  # cached
     await owner.client.patch(path, json={"disabled": True})
     response = await client.get(f"/{link['slug']}")
-    assert response.status_code == 410
-    assert (await response.get_json())["code"] == "LINK_GONE"
+    await assert_problem(response, 410, "LINK_GONE")
     assert response.headers["Cache-Control"] == "no-store"
     page = await client.get(f"/{link['slug']}", headers={"Accept": BROWSER_ACCEPT})
     assert page.status_code == 410 and "text/html" in page.content_type
@@ -270,8 +268,7 @@ async def test_unknown_slugs_are_rate_limited_per_client_but_links_never(
         assert statuses[:60] == [404] * 60
         assert set(statuses[60:]) == {429}
         limited = await client.get("/unknown-more")
-        assert limited.content_type == "application/problem+json"
-        assert (await limited.get_json())["code"] == "RATE_LIMITED"
+        await assert_problem(limited, 429, "RATE_LIMITED")
         assert 1 <= int(limited.headers["Retry-After"]) <= 60
         # Existing links are never throttled, even for this client...
         for _ in range(200):
@@ -379,8 +376,7 @@ async def test_a_database_outage_is_a_503_and_cached_links_keep_redirecting(
         await asyncio.to_thread(own_postgres.stop)
         started = time.monotonic()
         response = await client.get("/unknown1")
-        assert response.status_code == 503
-        assert (await response.get_json())["code"] == "DATABASE_UNAVAILABLE"
+        await assert_problem(response, 503, "DATABASE_UNAVAILABLE")
         assert time.monotonic() - started < 5
         assert (await client.get("/steady1")).status_code == 302  # served from memory
 

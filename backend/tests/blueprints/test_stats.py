@@ -3,6 +3,7 @@ import datetime
 import pytest
 
 from tests.analytics.support import CHROME, IPHONE, SLACKBOT
+from tests.support import assert_problem
 
 
 async def create_link(owner, org_id: str) -> str:
@@ -103,18 +104,14 @@ async def test_days_out_of_range_is_a_400(make_org, days: str) -> None:
     org_id, owner = await make_org()
     slug = await create_link(owner, org_id)
     response = await owner.client.get(f"/api/v1/orgs/{org_id}/links/{slug}/stats?days={days}")
-    assert response.status_code == 400
-    assert response.content_type == "application/problem+json"
-    body = await response.get_json()
-    assert body["code"] == "VALIDATION_ERROR"
+    body = await assert_problem(response, 400, "VALIDATION_ERROR")
     assert body["errors"][0]["field"] == "days"
 
 
 async def test_unknown_slug_is_link_not_found(make_org) -> None:
     org_id, owner = await make_org()
     response = await owner.client.get(f"/api/v1/orgs/{org_id}/links/no-such-link/stats")
-    assert response.status_code == 404
-    assert (await response.get_json())["code"] == "LINK_NOT_FOUND"
+    await assert_problem(response, 404, "LINK_NOT_FOUND")
 
 
 async def test_stats_are_isolated_between_orgs(client, make_org, recorder) -> None:
@@ -126,11 +123,9 @@ async def test_stats_are_isolated_between_orgs(client, make_org, recorder) -> No
 
     # Bob may not look into Alice's org, nor reach her link through his own org.
     response = await bob.client.get(f"/api/v1/orgs/{org_a}/links/{slug}/stats")
-    assert response.status_code == 404
-    assert (await response.get_json())["code"] == "ORG_NOT_FOUND"
+    await assert_problem(response, 404, "ORG_NOT_FOUND")
     response = await bob.client.get(f"/api/v1/orgs/{org_b}/links/{slug}/stats")
-    assert response.status_code == 404
-    assert (await response.get_json())["code"] == "LINK_NOT_FOUND"
+    await assert_problem(response, 404, "LINK_NOT_FOUND")
     response = await client.get(f"/api/v1/orgs/{org_a}/links/{slug}/stats")
     assert response.status_code == 401
     assert (await stats(alice, org_a, slug))["total_clicks"] == 1

@@ -3,6 +3,7 @@ import hashlib
 import pytest
 
 from kurz.services import services
+from tests.support import assert_problem
 
 
 async def test_the_secret_is_shown_once_and_stored_only_as_a_hash(app, make_org) -> None:
@@ -54,8 +55,7 @@ async def test_revoking_takes_effect_on_the_next_request(app, make_org, make_tok
     (item,) = (await (await owner.client.get(f"{url}/tokens")).get_json())["items"]
     assert (await owner.client.delete(f"{url}/tokens/{item['id']}")).status_code == 204
     response = await client.get(url, headers=token)
-    assert response.status_code == 401
-    assert (await response.get_json())["code"] == "INVALID_TOKEN"
+    await assert_problem(response, 401, "INVALID_TOKEN")
     assert (await owner.client.delete(f"{url}/tokens/{item['id']}")).status_code == 404
     assert (await owner.client.delete(f"{url}/tokens/nonsense")).status_code == 404
 
@@ -86,8 +86,7 @@ async def test_members_cannot_manage_tokens(make_org, add_member, make_token) ->
 async def test_bad_token_bodies_are_400_and_write_nothing(make_org, body) -> None:
     org_id, owner = await make_org()
     response = await owner.client.post(f"/api/v1/orgs/{org_id}/tokens", json=body)
-    assert response.status_code == 400
-    assert response.content_type == "application/problem+json"
+    await assert_problem(response, 400)
     listing = await (await owner.client.get(f"/api/v1/orgs/{org_id}/tokens")).get_json()
     assert listing["items"] == []
 
@@ -130,8 +129,7 @@ async def test_a_token_stops_working_when_its_creator_leaves(
         ("GET", "/links", None),
     ]:
         response = await client.open(url + path, method=method, json=body, headers=token)
-        assert response.status_code == 401, (path, await response.get_data(as_text=True))
-        assert (await response.get_json())["code"] == "INVALID_TOKEN"
+        await assert_problem(response, 401, "INVALID_TOKEN")
     members = await (await owner.client.get(f"{url}/members")).get_json()
     assert admin.id not in [member["user_id"] for member in members["items"]]
 

@@ -6,7 +6,7 @@ import asyncio
 import pytest
 
 from tests.blueprints.test_links import links_path
-from tests.conftest import BASE_URL
+from tests.support import BASE_URL, assert_problem
 
 CSV = {"Content-Type": "text/csv"}
 
@@ -142,17 +142,14 @@ async def test_rows_of_other_shorteners_and_conflicts(make_org, make_link):
 async def test_files_refused_as_a_whole(make_org, body, message):
     org_id, owner = await make_org()
     response = await start(owner, org_id, body)
-    assert response.status_code == 400
-    problem = await response.get_json()
-    assert problem["code"] == "INVALID_CSV" and message in problem["detail"]
+    await assert_problem(response, 400, "INVALID_CSV", detail=message)
 
 
 async def test_over_ten_megabytes_is_invalid(make_org):
     org_id, owner = await make_org()
     body = "url,title\n" + ("https://example.com/," + "t" * 1000 + "\n") * 10_500
     response = await start(owner, org_id, body)
-    assert response.status_code == 400
-    assert (await response.get_json())["code"] == "INVALID_CSV"
+    await assert_problem(response, 400, "INVALID_CSV")
 
 
 async def test_cookie_imports_need_the_own_origin(make_org, make_token, client):
@@ -160,8 +157,7 @@ async def test_cookie_imports_need_the_own_origin(make_org, make_token, client):
     body = "url\nhttps://example.com/\n"
     for headers in ({"Origin": "https://evil.example"}, {"Origin": ""}):
         response = await start(owner, org_id, body, headers)
-        assert response.status_code == 403
-        assert (await response.get_json())["code"] == "CSRF_REJECTED"
+        await assert_problem(response, 403, "CSRF_REJECTED")
     response = await owner.client.post(
         links_path(org_id), data="url=x", headers={"Content-Type": "text/csv", "Origin": BASE_URL}
     )

@@ -2,7 +2,8 @@
 
 import pytest
 
-from tests.blueprints.test_links import links_path, problem
+from tests.blueprints.test_links import links_path
+from tests.support import assert_problem
 
 
 def tags_path(org_id: str, name: str = "") -> str:
@@ -39,7 +40,7 @@ async def test_bad_tags_are_refused(make_org, tags):
     response = await owner.client.post(
         links_path(org_id), json={"url": "https://example.com/", "tags": tags}
     )
-    await problem(response, 400, "VALIDATION_ERROR")
+    await assert_problem(response, 400, "VALIDATION_ERROR")
     assert (await (await owner.client.get(tags_path(org_id))).get_json())["items"] == []
 
 
@@ -57,7 +58,7 @@ async def test_filters_any_and_all(make_org, make_link):
     assert await slugs(owner, org_id, "?tag=green") == []
     assert await slugs(owner, org_id, "?tag=red&q=only") == ["red-only"]
     response = await owner.client.get(links_path(org_id) + "?tag=red&tags_mode=some")
-    await problem(response, 400, "VALIDATION_ERROR")
+    await assert_problem(response, 400, "VALIDATION_ERROR")
 
 
 async def test_tags_belong_to_their_org(make_org, make_link):
@@ -78,9 +79,9 @@ async def test_rename_recolour_and_conflict(make_org, make_link, add_member):
     await make_link(org_id, owner, slug="two", tags=["old", "other"])
     member = await add_member(org_id, owner)
     response = await member.client.patch(tags_path(org_id, "old"), json={"name": "new"})
-    await problem(response, 403, "FORBIDDEN")
+    await assert_problem(response, 403, "FORBIDDEN")
     response = await owner.client.patch(tags_path(org_id, "OLD"), json={"name": "OTHER"})
-    await problem(response, 409, "TAG_TAKEN")
+    await assert_problem(response, 409, "TAG_TAKEN")
     response = await owner.client.patch(
         tags_path(org_id, "old"), json={"name": "New", "color": "#AABBCC"}
     )
@@ -93,9 +94,9 @@ async def test_rename_recolour_and_conflict(make_org, make_link, add_member):
     response = await owner.client.patch(tags_path(org_id, "new"), json={"name": "NEW"})
     assert (await response.get_json())["name"] == "NEW"  # a change of case is no conflict
     response = await owner.client.patch(tags_path(org_id, "NEW"), json={"color": "red"})
-    await problem(response, 400, "VALIDATION_ERROR")
+    await assert_problem(response, 400, "VALIDATION_ERROR")
     response = await owner.client.patch(tags_path(org_id, "missing"), json={"color": "#000000"})
-    await problem(response, 404, "TAG_NOT_FOUND")
+    await assert_problem(response, 404, "TAG_NOT_FOUND")
 
 
 async def test_delete_takes_the_tag_off_every_link(make_org, make_link):
@@ -224,7 +225,7 @@ async def test_bulk_tags_keep_a_link_to_ten(make_org, make_link):
     response = await owner.client.post(
         links_path(org_id, "bulk-update"), json={"slugs": both, "add_tags": ["new"]}
     )
-    error = await problem(response, 400, "VALIDATION_ERROR")
+    error = await assert_problem(response, 400, "VALIDATION_ERROR")
     assert "full-link" in error["detail"] and error["errors"][0]["field"] == "add_tags"
     # Nothing changed, not even the link with room, and no tag was created.
     assert await tags_of(owner, org_id, "bare-link") == []
@@ -262,7 +263,7 @@ async def test_bad_bulk_tag_changes_are_a_400_and_change_nothing(change, make_or
     response = await owner.client.post(
         links_path(org_id, "bulk-update"), json={"slugs": ["steady"], **change}
     )
-    await problem(response, 400, "VALIDATION_ERROR")
+    await assert_problem(response, 400, "VALIDATION_ERROR")
     link = await (await owner.client.get(links_path(org_id, "steady"))).get_json()
     assert (link["tags"], link["disabled"]) == (["Red"], False)
     assert await tag_counts(owner, org_id) == {"Red": 1}
@@ -279,14 +280,17 @@ async def test_members_bulk_tag_only_their_own_links(make_org, add_member, make_
         response = await member.client.post(
             links_path(org_id, "bulk-update"), json={**both, **change}
         )
-        assert "1 of the selected links" in (await problem(response, 403, "FORBIDDEN"))["detail"]
+        assert (
+            "1 of the selected links"
+            in (await assert_problem(response, 403, "FORBIDDEN"))["detail"]
+        )
     assert await tags_of(owner, org_id, "members") == []
     assert await tag_counts(owner, org_id) == {}
     # A filter holding someone else's link is refused too; "my links" is not.
     response = await member.client.post(
         links_path(org_id, "bulk-update"), json={"filter": {}, "add_tags": ["mine"]}
     )
-    await problem(response, 403, "FORBIDDEN")
+    await assert_problem(response, 403, "FORBIDDEN")
     body = await bulk_update(
         member, org_id, {"filter": {"created_by": "me"}, "add_tags": ["mine"]}
     )
@@ -296,7 +300,7 @@ async def test_members_bulk_tag_only_their_own_links(make_org, add_member, make_
     response = await owner.client.post(
         links_path(org_id, "bulk-update"), json={**both, "add_tags": ["x"]}, headers=token
     )
-    await problem(response, 403, "FORBIDDEN")
+    await assert_problem(response, 403, "FORBIDDEN")
     body = await bulk_update(admin, org_id, {**both, "add_tags": ["Team"]})
     assert body["count"] == 2
     assert await tag_counts(owner, org_id) == {"mine": 1, "Team": 2}
@@ -311,7 +315,7 @@ async def test_bulk_tags_never_reach_another_org(make_org, make_link):
         links_path(org_id, "bulk-update"),
         json={"slugs": ["ours", "theirs"], "remove_tags": ["shared"]},
     )
-    await problem(response, 404, "LINK_NOT_FOUND")
+    await assert_problem(response, 404, "LINK_NOT_FOUND")
     body = await bulk_update(owner, org_id, {"filter": {}, "add_tags": ["new"]})
     assert body["slugs"] == ["ours"]
     body = await bulk_update(
@@ -324,5 +328,5 @@ async def test_bulk_tags_never_reach_another_org(make_org, make_link):
     response = await owner.client.post(
         links_path(other_org, "bulk-update"), json={"filter": {}, "add_tags": ["mine"]}
     )
-    await problem(response, 404, "ORG_NOT_FOUND")
+    await assert_problem(response, 404, "ORG_NOT_FOUND")
     assert await tags_of(stranger, other_org, "theirs") == ["shared"]

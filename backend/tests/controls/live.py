@@ -5,7 +5,7 @@ from dataclasses import dataclass
 
 import httpx
 
-from tests.conftest import PASSWORD
+from tests.support import PASSWORD
 
 
 @dataclass

@@ -5,19 +5,11 @@ import json
 import pytest
 
 from kurz.passwords import LINK_PASSWORD_COST
+from tests.support import assert_problem
 
 
 def links_path(org_id: str, slug: str = "") -> str:
     return f"/api/v1/orgs/{org_id}/links" + (f"/{slug}" if slug else "")
-
-
-async def problem(response, status: int, code: str, field: str | None = None) -> dict:
-    assert response.status_code == status, await response.get_data(as_text=True)
-    body = await response.get_json()
-    assert body["code"] == code, body
-    if field is not None:
-        assert [error["field"] for error in body["errors"]] == [field], body
-    return body
 
 
 RULES = [
@@ -121,7 +113,7 @@ async def test_bad_controls_are_refused_and_nothing_is_stored(
     response = await owner.client.post(
         links_path(org_id), json={"url": "https://example.com/", **fields}
     )
-    await problem(response, 400, code or "VALIDATION_ERROR", field)
+    await assert_problem(response, 400, code or "VALIDATION_ERROR", field=field)
     assert await db.fetch_val("SELECT count(*) FROM links") == 0
 
 
@@ -131,6 +123,6 @@ async def test_patch_with_a_bad_control_changes_nothing(make_org, make_link) -> 
     response = await owner.client.patch(
         links_path(org_id, "kept"), json={"max_clicks": 7, "password": "no"}
     )
-    await problem(response, 400, "PASSWORD_TOO_SHORT", "password")
+    await assert_problem(response, 400, "PASSWORD_TOO_SHORT", field="password")
     link = await (await owner.client.get(links_path(org_id, "kept"))).get_json()
     assert link["max_clicks"] == 5 and link["password_protected"] is False

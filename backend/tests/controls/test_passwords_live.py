@@ -1,11 +1,13 @@
 """Password-protected links through a real server: the form, the API answer, unlocking, the
 unlock cookie, and the limit on wrong passwords."""
 
+import asyncio
 import re
 
 import pytest
 
 from tests.controls.live import sign_up, visitor
+from tests.support import assert_problem
 
 BROWSER = {"Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"}
 SECRET = "open sesame"
@@ -32,9 +34,7 @@ def test_browsers_get_a_form_and_api_clients_a_401(live_server, owner) -> None:
         assert "https://example.com/secret" not in page.text
     with visitor(live_server.base_url) as api:
         for response in (api.get("/locked"), api.get("/locked", headers={"Accept": "*/*"})):
-            assert response.status_code == 401
-            assert response.headers["content-type"] == "application/problem+json"
-            assert response.json()["code"] == "LINK_PASSWORD_REQUIRED"
+            asyncio.run(assert_problem(response, 401, "LINK_PASSWORD_REQUIRED"))
             assert "location" not in response.headers
         assert api.head("/locked").status_code == 401
     assert owner.link("locked")["clicks"] == 0
@@ -58,8 +58,7 @@ def test_a_wrong_password_shows_the_form_again_and_the_right_one_redirects(
     # JSON clients may post the form too, and get problems.
     with visitor(live_server.base_url, Accept="application/json") as api:
         response = api.post("/locked", data={"password": "guess"})
-        assert response.status_code == 401
-        assert response.json()["code"] == "LINK_PASSWORD_REQUIRED"
+        asyncio.run(assert_problem(response, 401, "LINK_PASSWORD_REQUIRED"))
     assert SECRET not in live_server.log() and "guess" not in live_server.log()
 
 
@@ -114,8 +113,7 @@ def test_five_wrong_passwords_a_minute_then_429_per_address_and_link(live_server
         live_server.base_url, Accept="application/json", **{"X-Forwarded-For": "81.2.69.160"}
     ) as api:
         response = api.post("/locked", data={"password": SECRET})
-        assert response.status_code == 429
-        assert response.headers["content-type"] == "application/problem+json"
+        asyncio.run(assert_problem(response, 429))
         assert int(response.headers["retry-after"]) >= 1
 
 

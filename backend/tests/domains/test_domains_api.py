@@ -9,6 +9,7 @@ from kurz.config import ConfigError, Settings
 from kurz.domains import normalise_hostname, recheck_due_domains
 from kurz.errors import APIError
 from tests.bulk.test_imports import run as run_import
+from tests.support import assert_problem
 
 DOMAIN_FIELDS = {
     "hostname",
@@ -85,9 +86,7 @@ async def test_hostnames_are_idna_encoded(make_org) -> None:
 async def test_names_that_are_not_public_dns_names_are_refused(make_org, hostname) -> None:
     org_id, owner = await make_org()
     response = await owner.client.post(domains_path(org_id), json={"hostname": hostname})
-    assert response.status_code == 400
-    problem = await response.get_json()
-    assert problem["code"] == "INVALID_DOMAIN"
+    await assert_problem(response, 400, "INVALID_DOMAIN")
     assert (await (await owner.client.get(domains_path(org_id))).get_json())["items"] == []
 
 
@@ -114,15 +113,12 @@ async def test_verification_asks_dns_and_says_what_it_answered(make_org, dns_zon
     verify = domains_path(org_id, "go.acme.com") + "/verify"
 
     response = await owner.client.post(verify)  # no record at all
-    assert response.status_code == 409
-    problem = await response.get_json()
-    assert problem["code"] == "DOMAIN_NOT_VERIFIED"
+    problem = await assert_problem(response, 409, "DOMAIN_NOT_VERIFIED")
     assert "_kurz-challenge.go.acme.com" in problem["detail"]
     assert "NXDOMAIN" in problem["detail"]
 
     dns_zone.records["_kurz-challenge.go.acme.com"] = ["something-else"]
-    problem = await (await owner.client.post(verify)).get_json()
-    assert problem["code"] == "DOMAIN_NOT_VERIFIED"
+    problem = await assert_problem(await owner.client.post(verify), 409, "DOMAIN_NOT_VERIFIED")
     assert "'something-else'" in problem["detail"]
     listed = (await (await owner.client.get(domains_path(org_id))).get_json())["items"]
     assert listed[0]["verified"] is False
@@ -144,19 +140,17 @@ async def test_an_unverified_claim_never_blocks_another_org(make_org, add_domain
     assert domain["verified"] is True
     # Now taken: the first org can neither verify it nor can a third org add it.
     response = await first.client.post(domains_path(first_org, "go.shared.com") + "/verify")
-    assert (await response.get_json())["code"] == "DOMAIN_TAKEN"
+    await assert_problem(response, 409, "DOMAIN_TAKEN")
     third_org, third = await make_org()
     response = await third.client.post(domains_path(third_org), json={"hostname": "go.shared.com"})
-    assert response.status_code == 409
-    assert (await response.get_json())["code"] == "DOMAIN_TAKEN"
+    await assert_problem(response, 409, "DOMAIN_TAKEN")
 
 
 async def test_adding_a_domain_twice_is_taken(make_org, add_domain) -> None:
     org_id, owner = await make_org()
     await add_domain(org_id, owner, "go.acme.com")
     response = await owner.client.post(domains_path(org_id), json={"hostname": "GO.acme.com"})
-    assert response.status_code == 409
-    assert (await response.get_json())["code"] == "DOMAIN_TAKEN"
+    await assert_problem(response, 409, "DOMAIN_TAKEN")
 
 
 async def test_editing_and_deleting_a_domain(make_org, add_domain, make_link, dns_zone) -> None:
@@ -171,8 +165,7 @@ async def test_editing_and_deleting_a_domain(make_org, add_domain, make_link, dn
 
     link = await make_link(org_id, owner, slug="launch", domain="go.acme.com")
     response = await owner.client.delete(path)
-    assert response.status_code == 409
-    assert (await response.get_json())["code"] == "DOMAIN_IN_USE"
+    await assert_problem(response, 409, "DOMAIN_IN_USE")
     response = await owner.client.delete(
         f"/api/v1/orgs/{org_id}/links/{link['slug']}?domain=go.acme.com"
     )
@@ -201,8 +194,7 @@ async def test_links_on_a_branded_domain(make_org, add_domain, make_link, dns_zo
     for domain in ("pending.acme.com", "other.example.com"):
         body = {"url": "https://x.example/", "domain": domain}
         response = await owner.client.post(links, json=body)
-        assert response.status_code == 400
-        assert (await response.get_json())["code"] == "INVALID_DOMAIN"
+        await assert_problem(response, 400, "INVALID_DOMAIN")
 
     got = await (await owner.client.get(f"{links}/launch?domain=go.acme.com")).get_json()
     assert got["url"] == "https://branded.example/"

@@ -13,10 +13,8 @@ import pytest
 from aiosmtpd.controller import Controller
 from playwright.sync_api import Page, expect
 
-from ..accounts.conftest import Mailbox
-from ..conftest import free_port
-from .conftest import DESKTOP
-from .ui import PASSWORD, add_member, call, create_org, open_app, sign_up, unique_email
+from ..support import Mailbox, free_port
+from .ui import DESKTOP, PASSWORD, add_member, call, create_org, open_app, sign_up, unique_email
 
 NEW_PASSWORD = "a brand new passphrase 7"
 

@@ -8,8 +8,8 @@ import httpx
 import pytest
 from playwright.sync_api import expect
 
-from tests.conftest import _admin, start_live_server, with_database
 from tests.domains.dns_server import Zone, running_zone
+from tests.support import run_admin, start_live_server, with_database
 
 from .ui import call, create_link, create_org, open_app, sign_up
 
@@ -24,7 +24,7 @@ def zone() -> Iterator[Zone]:
 def base_url(postgres_url, template_database, tmp_path_factory, zone) -> Iterator[str]:
     """A server of this module's own, verifying domains through ``zone``."""
     name = f"kurz_domains_ui_{uuid.uuid4().hex[:12]}"
-    _admin(postgres_url, f'CREATE DATABASE "{name}" TEMPLATE "{template_database}"')
+    run_admin(postgres_url, f'CREATE DATABASE "{name}" TEMPLATE "{template_database}"')
     server = start_live_server(
         with_database(postgres_url, name),
         tmp_path_factory.mktemp("domains-ui"),
@@ -33,7 +33,7 @@ def base_url(postgres_url, template_database, tmp_path_factory, zone) -> Iterato
     yield server.base_url
     server.stop()
     assert "Traceback" not in server.log(), server.log()[-5000:]
-    _admin(postgres_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    run_admin(postgres_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def test_domains_page(page, context, watch, zone) -> None:

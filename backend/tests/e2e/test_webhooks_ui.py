@@ -8,8 +8,8 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from playwright.sync_api import expect
 
-from tests.conftest import _admin, start_live_server, with_database
 from tests.reliability.helpers import query_value
+from tests.support import run_admin, start_live_server, with_database
 from tests.webhook_receiver import Receiver, ReceiverServer
 
 from .ui import call, create_org, open_app, sign_up
@@ -18,9 +18,9 @@ from .ui import call, create_org, open_app, sign_up
 @pytest.fixture(scope="module")
 def webhook_database(postgres_url, template_database) -> Iterator[str]:
     name = f"kurz_webhooks_ui_{uuid.uuid4().hex[:12]}"
-    _admin(postgres_url, f'CREATE DATABASE "{name}" TEMPLATE "{template_database}"')
+    run_admin(postgres_url, f'CREATE DATABASE "{name}" TEMPLATE "{template_database}"')
     yield with_database(postgres_url, name)
-    _admin(postgres_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    run_admin(postgres_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.fixture(scope="module")

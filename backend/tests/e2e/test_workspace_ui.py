@@ -7,9 +7,8 @@ import pytest
 from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Page, expect
 
-from .conftest import Watch
 from .test_links_ui import CHROME, click, wait_for_clicks
-from .ui import add_member, call, create_link, create_org, open_app, sign_up, unique_email
+from .ui import Watch, add_member, call, create_link, create_org, open_app, sign_up, unique_email
 
 PHONE = {"width": 390, "height": 844}
 DESKTOP = {"width": 1280, "height": 800}

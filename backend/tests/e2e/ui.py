@@ -4,10 +4,55 @@ import time
 import uuid
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
-from playwright.sync_api import BrowserContext, Locator, Page, expect
+from playwright.sync_api import BrowserContext, ConsoleMessage, Locator, Page, Response, expect
 
-PASSWORD = "correct horse battery staple"
+from ..support import PASSWORD
+
+DESKTOP = {"width": 1280, "height": 900}
+# Chromium logs every error answer as a console error; the response watch judges those.
+HTTP_ERROR_LOG = "Failed to load resource: the server responded with a status of "
+# Reports CSP violations to the test directly, not only through the console.
+CSP_LISTENER = """
+document.addEventListener('securitypolicyviolation', (e) =>
+  window.kurzCspViolation(`${e.violatedDirective} blocked ${e.blockedURI || 'inline'}`));
+"""
+
+
+class Watch:
+    """Problems seen in any page of a test; ``expect(status)`` allows answers with that status."""
+
+    def __init__(self) -> None:
+        self.problems: list[str] = []
+        # Opening the app logged out asks for the session first: that 401 is the normal case.
+        self.allowed: set[tuple[int, str]] = {(401, "GET /api/v1/session")}
+
+    def expect(self, status: int, method: str = "*", path: str = "*") -> None:
+        self.allowed.add((status, f"{method} {path}"))
+
+    def _allowed(self, status: int, method: str, path: str) -> bool:
+        keys = {f"{method} {path}", f"{method} *", f"* {path}", "* *"}
+        return any((status, key) in self.allowed for key in keys)
+
+    def on_console(self, message: ConsoleMessage) -> None:
+        if message.type == "error" and not message.text.startswith(HTTP_ERROR_LOG):
+            self.problems.append(f"console error: {message.text} ({message.location})")
+
+    def on_response(self, response: Response) -> None:
+        path = urlsplit(response.url).path
+        method = response.request.method
+        if response.status >= 400 and not self._allowed(response.status, method, path):
+            self.problems.append(f"{method} {path} answered {response.status}")
+
+    def watch(self, context: BrowserContext) -> None:
+        context.expose_function(
+            "kurzCspViolation", lambda text: self.problems.append(f"CSP: {text}")
+        )
+        context.add_init_script(CSP_LISTENER)
+        context.on("console", self.on_console)
+        context.on("weberror", lambda error: self.problems.append(f"page error: {error.error}"))
+        context.on("response", self.on_response)
 
 
 def unique_email(prefix: str = "user") -> str:

@@ -11,7 +11,7 @@ from typing import TypeVar
 import asyncpg
 import httpx
 
-from ..conftest import PASSWORD
+from ..support import PASSWORD
 
 T = TypeVar("T")
 # Clicks from browsers count; this one is not a known bot.
@@ -19,7 +19,6 @@ BROWSER = (
     "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
     "Chrome/126.0.0.0 Safari/537.36"
 )
-PROBLEM = "application/problem+json"
 
 
 @dataclass
@@ -73,15 +72,6 @@ def create_token(user: User, org_id: str, role: str = "admin") -> str:
 def visit(http: httpx.Client, slug: str) -> httpx.Response:
     """GET /<slug> as a browser would (the click counts), without following the redirect."""
     return http.get(f"/{slug}", headers={"User-Agent": BROWSER}, follow_redirects=False)
-
-
-def assert_problem(response: httpx.Response, status: int, code: str | None = None) -> None:
-    assert response.status_code == status, (response.status_code, response.text)
-    assert response.headers["content-type"].startswith(PROBLEM), response.headers
-    body = response.json()
-    assert body["status"] == status and body["code"], body
-    if code is not None:
-        assert body["code"] == code, body
 
 
 def wait_for(check: Callable[[], T], timeout: float, interval: float = 0.1) -> T:

@@ -20,7 +20,9 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from .helpers import PROBLEM, create_link, create_org, register
+from tests.support import PROBLEM
+
+from .helpers import create_link, create_org, register
 
 EXAMPLES = 12  # per operation and mode: bounded, so the run stays around half a minute
 CHECKS = [

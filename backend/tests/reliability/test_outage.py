@@ -1,5 +1,6 @@
 """Postgres stops under light load, then starts again: fast 503s, recovery, no click lost."""
 
+import asyncio
 import threading
 import time
 from collections import Counter
@@ -8,9 +9,9 @@ from dataclasses import dataclass, field
 import httpx
 import pytest
 
+from tests.support import PROBLEM, assert_problem
+
 from .helpers import (
-    PROBLEM,
-    assert_problem,
     client,
     create_link,
     create_org,
@@ -98,7 +99,7 @@ def test_database_outage_answers_503_quickly_and_recovers_without_losing_clicks(
             lambda: http.get("/readyz"),
         ):
             response, seconds = timed(call)
-            assert_problem(response, 503)
+            asyncio.run(assert_problem(response, 503))
             assert seconds < QUICK, seconds
         assert http.get("/healthz").status_code == 200
         # Long enough for the click flusher to fail and keep its batch at least twice.

@@ -1,5 +1,6 @@
 """Security on a live server: headers on every kind of answer, limits, secrets kept secret."""
 
+import asyncio
 import contextlib
 import json
 import re
@@ -12,8 +13,8 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
-from ..conftest import PASSWORD
-from .helpers import BROWSER, PROBLEM, assert_problem, client, create_link, create_org, register
+from ..support import PASSWORD, PROBLEM, assert_problem
+from .helpers import BROWSER, client, create_link, create_org, register
 
 HTML = {"Accept": "text/html", "User-Agent": BROWSER}
 
@@ -131,14 +132,16 @@ def test_limits_on_bodies_urls_headers_and_pages(live_server_factory, database_u
     big = {"url": "https://example.com/", "title": "x" * 5000}
 
     # A body over the limit: 413 problem+json, whether its length is announced or not.
-    assert_problem(owner.http.post(links, json=big), 413)
+    asyncio.run(assert_problem(owner.http.post(links, json=big), 413))
     chunked = owner.http.post(
         links,
         content=iter([json.dumps(big).encode()]),
         headers={"Content-Type": "application/json"},
     )
-    assert_problem(chunked, 413)
-    assert_problem(owner.http.post("/api/v1/users", json={**big, "password": "x"}), 413)
+    asyncio.run(assert_problem(chunked, 413))
+    asyncio.run(
+        assert_problem(owner.http.post("/api/v1/users", json={**big, "password": "x"}), 413)
+    )
 
     # Overlong request line and headers, and requests that are not HTTP: refused with
     # problem+json, and the server keeps serving.
@@ -169,7 +172,7 @@ def test_limits_on_bodies_urls_headers_and_pages(live_server_factory, database_u
     for path in (links, f"/api/v1/orgs/{org_id}/audit"):
         assert owner.http.get(path, params={"limit": 100}).status_code == 200
         for limit in (101, 0, -1, "many"):
-            assert_problem(owner.http.get(path, params={"limit": limit}), 400)
+            asyncio.run(assert_problem(owner.http.get(path, params={"limit": limit}), 400))
 
 
 def test_secrets_stay_out_of_logs_and_answers(live_server) -> None:

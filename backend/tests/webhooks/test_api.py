@@ -5,6 +5,7 @@ from dataclasses import replace
 import pytest
 
 from kurz.services import services
+from tests.support import assert_problem
 
 WEBHOOK_FIELDS = {"id", "url", "events", "description", "enabled", "created_at", "disabled_reason"}
 DELIVERY_FIELDS = {
@@ -62,7 +63,7 @@ async def test_an_admin_manages_endpoints_and_sees_the_secret_once(make_org, rec
     assert response.status_code == 204
     assert (await (await owner.client.get(hooks(org_id))).get_json())["items"] == []
     response = await owner.client.delete(hooks(org_id, f"/{created['id']}"))
-    assert (await response.get_json())["code"] == "WEBHOOK_NOT_FOUND"
+    await assert_problem(response, 404, "WEBHOOK_NOT_FOUND")
 
 
 async def test_members_and_strangers_are_refused(make_org, add_member, receiver) -> None:
@@ -85,8 +86,7 @@ async def test_members_and_strangers_are_refused(make_org, add_member, receiver)
     ]:
         kwargs = {"json": {"enabled": False}} if method == "patch" else {}
         response = await getattr(stranger.client, method)(hooks(other_org, path), **kwargs)
-        assert response.status_code == 404, (method, path)
-        assert (await response.get_json())["code"] == "WEBHOOK_NOT_FOUND"
+        await assert_problem(response, 404, "WEBHOOK_NOT_FOUND")
 
 
 @pytest.mark.parametrize(
@@ -108,10 +108,8 @@ async def test_members_and_strangers_are_refused(make_org, add_member, receiver)
 async def test_invalid_bodies_are_refused(make_org, db, body, field, code) -> None:
     org_id, owner = await make_org()
     response = await owner.client.post(hooks(org_id), json=body)
-    assert response.status_code == 400
-    problem = await response.get_json()
+    problem = await assert_problem(response, 400, code or "VALIDATION_ERROR")
     assert problem["errors"][0]["field"] == field
-    assert problem["code"] == (code or "VALIDATION_ERROR")
     assert await db.fetch_val("SELECT count(*) FROM webhooks") == 0
 
 
@@ -142,8 +140,7 @@ async def test_non_public_addresses_are_refused(app, make_org, db, url) -> None:
     response = await owner.client.post(
         hooks(org_id), json={"url": url, "events": ["link.created"]}
     )
-    assert response.status_code == 400
-    assert (await response.get_json())["code"] == "INVALID_URL"
+    await assert_problem(response, 400, "INVALID_URL")
     assert await db.fetch_val("SELECT count(*) FROM webhooks") == 0
 
 
@@ -154,7 +151,7 @@ async def test_a_changed_url_is_checked_too(app, make_org, make_webhook) -> None
     response = await owner.client.patch(
         hooks(org_id, f"/{webhook['id']}"), json={"url": "http://10.0.0.1/"}
     )
-    assert (await response.get_json())["code"] == "INVALID_URL"
+    await assert_problem(response, 400, "INVALID_URL")
 
 
 async def test_production_accepts_https_only(app, make_org) -> None:
@@ -163,7 +160,7 @@ async def test_production_accepts_https_only(app, make_org) -> None:
     response = await owner.client.post(
         hooks(org_id), json={"url": "http://93.184.215.14/", "events": ["link.created"]}
     )
-    assert (await response.get_json())["code"] == "INVALID_URL"
+    await assert_problem(response, 400, "INVALID_URL")
 
 
 async def test_the_secret_is_stored_encrypted(make_org, make_webhook, db) -> None:
@@ -195,6 +192,6 @@ async def test_deliveries_are_paged_newest_first(make_org, make_webhook, deliver
     assert {item["status"] for item in items} == {"delivered"}
     assert {(item["attempts"], item["response_status"]) for item in items} == {(1, 200)}
     response = await owner.client.get(f"{path}?cursor=nonsense")
-    assert (await response.get_json())["code"] == "INVALID_CURSOR"
+    await assert_problem(response, 400, "INVALID_CURSOR")
     response = await owner.client.post(f"{path}/123456789/retry")
-    assert (await response.get_json())["code"] == "DELIVERY_NOT_FOUND"
+    await assert_problem(response, 404, "DELIVERY_NOT_FOUND")

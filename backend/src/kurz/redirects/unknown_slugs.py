@@ -20,6 +20,11 @@ class UnknownSlugLimiter:
         self.max_clients = max_clients
         self._buckets: OrderedDict[str, tuple[float, float]] = OrderedDict()  # tokens, when
 
+    @property
+    def clients(self) -> int:
+        """How many client addresses it keeps a bucket for (at most ``max_clients``)."""
+        return len(self._buckets)
+
     def take(self, client: str) -> float:
         """Spend a token: 0 when there was one, else the seconds until there is one."""
         now = time.monotonic()
