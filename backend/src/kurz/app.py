@@ -1,6 +1,8 @@
 """``create_app()``: configuration, extensions, blueprints and the app's services."""
 
 from datetime import timedelta
+from types import TracebackType
+from typing import Any
 
 from quart import Quart, Request, Response, request
 from quart.globals import request_ctx
@@ -76,7 +78,7 @@ class KurzRequest(Request):
     body is held to ``KURZ_MAX_BODY_BYTES``. Decided before routing, from the method and path,
     since Quart sizes the body's buffer when the request arrives."""
 
-    def __init__(self, method: str, scheme: str, path: str, *args, **kwargs) -> None:
+    def __init__(self, method: str, scheme: str, path: str, *args: Any, **kwargs: Any) -> None:
         if method == "POST":
             for pattern, limit in LARGE_BODIES:
                 if pattern.fullmatch(path):
@@ -87,14 +89,19 @@ class KurzRequest(Request):
 class Kurz(Quart):
     request_class = KurzRequest
 
-    def log_exception(self, exception_info) -> None:
+    def log_exception(
+        self,
+        exception_info: tuple[type, BaseException, TracebackType] | tuple[None, None, None],
+    ) -> None:
         # A refused start-up is explained by its message, which the server prints on one line.
         if not isinstance(exception_info[1], StartupError):
             super().log_exception(exception_info)
 
     async def make_default_options_response(self) -> Response:
         # An OPTIONS answer says what its Allow header says, and nothing else.
-        methods = request_ctx.url_adapter.allowed_methods()
+        adapter = request_ctx.url_adapter
+        assert adapter is not None  # set for every request that reaches the app
+        methods = adapter.allowed_methods()
         return self.response_class(status=204, headers={"Allow": ", ".join(methods)})
 
 

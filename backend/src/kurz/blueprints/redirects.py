@@ -172,6 +172,7 @@ async def _click_granted(link: CachedLink, user_agent: str) -> bool:
     """A human visit takes one of the link's clicks; bots and HEAD only look whether any is
     left."""
     pool = current_services().link_cache.pool
+    assert pool is not None  # open while the app serves
     if request.method == "HEAD" or classify(user_agent[:MAX_USER_AGENT]).bot:
         return await select_clicks_left(pool, link.id)
     return await take_click(pool, link.id)

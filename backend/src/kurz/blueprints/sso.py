@@ -258,6 +258,7 @@ async def _finish(provider: Provider) -> tuple[User, bool]:
 
 async def _sign_in(db: Database, subject: str, email: str, name: object) -> tuple[User, bool]:
     issuer = get_settings().oidc_issuer
+    assert issuer is not None  # the SSO routes answer only when SSO is configured
     created = False
     async with db.transaction():
         await lock_email(db, email)

@@ -28,7 +28,7 @@ from ..models.webhooks import (
 )
 from ..schemas import Answer, Input, Query, Timestamp, no_content, problems
 from ..services import current_services, get_db, get_settings
-from ..webhooks import ROTATION_OVERLAP, check_url, new_secret, payload
+from ..webhooks import ROTATION_OVERLAP, WebhookSender, check_url, new_secret, payload
 
 blueprint = Blueprint("webhooks", __name__)
 
@@ -277,7 +277,7 @@ async def retry_delivery(org_id: str, webhook_id: str, delivery_id: str) -> tupl
     return Accepted(), 202
 
 
-def _sender():
+def _sender() -> WebhookSender:
     return current_services().webhooks
 
 
