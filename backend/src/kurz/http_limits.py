@@ -48,14 +48,19 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
     parsed = 0  # bytes of URL and headers parsed in this head
     received = 0  # bytes received while this head was still incomplete: what the parser holds
     over_capacity = False  # opened while the worker held its maximum of connections
-    head_timer = None  # closes a connection that is idle or slow to send a request head
+    opened_at = 0.0  # loop time of the connection
+    head_started_at: float | None = None  # loop time of the latest request head's first byte
+    # One timer per connection checks both deadlines; it is re-armed when it fires, never per
+    # request, since creating and cancelling a timer per request costs the event loop dearly.
+    head_timer = None
 
     # A stream transport, as uvicorn's own override narrows asyncio's BaseTransport.
     def connection_made(self, transport: Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
         settings = _settings()
         self.over_capacity = len(self.connections) > settings.max_connections
-        self.head_timer = self.loop.call_later(settings.idle_timeout, self.idle_timeout)
+        self.opened_at = self.loop.time()
+        self.check_deadlines()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.stop_head_timer()
@@ -65,6 +70,30 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         if self.head_timer is not None:
             self.head_timer.cancel()
             self.head_timer = None
+
+    def check_deadlines(self) -> None:
+        """Cut off a connection that sent no request in time, or a request head not complete
+        in time; else check again at the next moment one of them could be due."""
+        self.head_timer = None
+        if self.transport.is_closing():
+            return
+        settings = _settings()
+        now = self.loop.time()
+        if self.head_started_at is None:  # no request yet: the idle wait of a new connection
+            left = self.opened_at + settings.idle_timeout - now
+            if left <= 0:
+                self.idle_timeout()
+                return
+        elif self.reading_head:
+            left = self.head_started_at + settings.request_head_timeout - now
+            if left <= 0:
+                self.head_timeout()
+                return
+        else:  # between heads: the next one cannot be late before this
+            left = settings.request_head_timeout
+        self.head_timer = self.loop.call_later(
+            min(left, settings.request_head_timeout), self.check_deadlines
+        )
 
     def idle_timeout(self) -> None:
         if not self.transport.is_closing():
@@ -85,8 +114,7 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         super().on_message_begin()
         self.reading_head, self.parsed, self.received = True, 0, 0
         # From the head's first byte (this also ends the idle wait of a new connection).
-        self.stop_head_timer()
-        self.head_timer = self.loop.call_later(_settings().request_head_timeout, self.head_timeout)
+        self.head_started_at = self.loop.time()
         # The connection's peer, which uvicorn's proxy headers replace in "client": whether a
         # proxy's country header is trusted depends on it (analytics.geo).
         # ASGI scopes may carry extra keys; hypercorn's HTTPScope TypedDict lists none.
@@ -102,7 +130,6 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
 
     def on_headers_complete(self) -> None:
         self.reading_head = False
-        self.stop_head_timer()
         if self.over_capacity:
             self.logger.warning(
                 "Refused a request: over %d connections.", _settings().max_connections

@@ -50,7 +50,9 @@ CLEAR_ALL = "*"  # never a slug
 DOMAINS_CHANGED = "#domains"  # never a slug either
 
 
-@dataclass(slots=True, frozen=True)
+# Not frozen: a frozen dataclass sets each field through object.__setattr__, several times the
+# cost of plain slots, and every cache hit builds one.
+@dataclass(slots=True)
 class CachedLink:
     id: int
     status: int
