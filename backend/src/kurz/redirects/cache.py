@@ -35,6 +35,7 @@ import logging
 import time
 from collections import OrderedDict
 from dataclasses import astuple, dataclass
+from typing import Any
 
 import asyncpg
 from werkzeug.urls import iri_to_uri
@@ -46,6 +47,8 @@ from .rules import Rule, cached_rules
 
 log = logging.getLogger(__name__)
 
+# What ends a LISTEN connection: the database gone, or a query of it refused.
+LISTEN_ERRORS: tuple[type[BaseException], ...] = (*UNAVAILABLE_ERRORS, asyncpg.PostgresError)
 CLEAR_ALL = "*"  # never a slug
 DOMAINS_CHANGED = "#domains"  # never a slug either
 
@@ -98,8 +101,8 @@ class LinkCache:
         self.negative_ttl = negative_ttl
         # slug -> (fresh until on the monotonic clock, *the link's fields), or (fresh until,)
         # for "no such slug"
-        self._entries: OrderedDict[str, tuple] = OrderedDict()
-        self._loading: dict[str, asyncio.Future] = {}
+        self._entries: OrderedDict[str, tuple[Any, ...]] = OrderedDict()
+        self._loading: dict[str, asyncio.Future[CachedLink | None]] = {}
         # Bumped by every eviction: a lookup that raced with one must not store what it read.
         self._generation = 0
         self.pool: asyncpg.Pool | None = None  # None until open(): lookups are not possible
@@ -148,6 +151,7 @@ class LinkCache:
 
     async def _load(self, key: str, slug: str, domain_id: int | None) -> CachedLink | None:
         generation = self._generation
+        assert self.pool is not None, "open() the cache first"
         target = await select_redirect(self.pool, slug, domain_id)
         link = None if target is None else CachedLink.of(target)
         if generation == self._generation:
@@ -169,11 +173,12 @@ class LinkCache:
         """Read the verified hostnames afresh (after a change, and when the listener connects)."""
         self._domains_read += 1
         started = self._domains_read
+        assert self.pool is not None, "open() the cache first"
         domains = await select_served_domains(self.pool)
         if started > self._domains_stored:
             self.domains, self._domains_stored = domains, started
 
-    def _loaded(self, slug: str, done: asyncio.Future) -> None:
+    def _loaded(self, slug: str, done: asyncio.Future[CachedLink | None]) -> None:
         if self._loading.get(slug) is done:
             del self._loading[slug]
         if not done.cancelled():
@@ -212,7 +217,7 @@ class LinkListener:
         self.max_retry_delay = max_retry_delay
         self.health_interval = health_interval
         self.connected = asyncio.Event()
-        self._task: asyncio.Task | None = None
+        self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="kurz-link-listener")
@@ -224,7 +229,8 @@ class LinkListener:
                 await self._task
             self._task = None
 
-    def _notified(self, _connection, _pid: int, _channel: str, key: str) -> None:
+    def _notified(self, _connection: object, _pid: int, _channel: str, payload: object) -> None:
+        key = str(payload)  # asyncpg passes NOTIFY payloads as text
         if key == CLEAR_ALL:
             self.cache.clear()
         elif key == DOMAINS_CHANGED:
@@ -237,7 +243,7 @@ class LinkListener:
         task.add_done_callback(self._domains_loaded)
 
     @staticmethod
-    def _domains_loaded(task: asyncio.Future) -> None:
+    def _domains_loaded(task: asyncio.Future[None]) -> None:
         if not task.cancelled() and task.exception() is not None:
             # The listener's next (re)connection loads them again.
             log.warning("link cache listener: reading domains failed: %s", task.exception())
@@ -248,7 +254,7 @@ class LinkListener:
             try:
                 await self._listen()
                 delay = 0.1  # it was connected: the next outage starts the backoff afresh
-            except (*UNAVAILABLE_ERRORS, asyncpg.PostgresError) as error:
+            except LISTEN_ERRORS as error:
                 log.warning("link cache listener: %s: %s", type(error).__name__, error)
             await asyncio.sleep(delay)
             delay = min(delay * 2, self.max_retry_delay)

@@ -17,6 +17,8 @@ It wraps ``app.asgi_app``, so uvicorn and ``app.test_client()`` both go through 
 """
 
 import time
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 from quart import Quart
 
@@ -35,18 +37,25 @@ _SECURITY = {
 UNLOCK_COOKIE_PREFIX = f"{UNLOCK_COOKIE}=".encode()
 _CACHE_CONTROL = {status: value.encode() for status, value in CACHE_CONTROL.items()}
 
+# ASGI as this layer sees it: plain dicts, read only for the keys it needs.
+Scope = dict[str, Any]
+Message = dict[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
 
 class FastRedirects:
     """ASGI middleware: ``app.asgi_app = FastRedirects(services(app), app.asgi_app)``."""
 
-    def __init__(self, services: Services, inner) -> None:
+    def __init__(self, services: Services, inner: ASGIApp) -> None:
         self.inner = inner
         # Resolved once here: a redirect pays no lookup for them.
         self.cache = services.link_cache
         self.clicks = services.clicks
         self.reserved = services.reserved_slugs
 
-    async def __call__(self, scope, receive, send) -> None:
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         # Most installations have no branded domain, and never look at the Host header.
         if self.cache.domains and scope["type"] == "http":
             domain = self.cache.served_domain(_host(scope))
@@ -60,13 +69,13 @@ class FastRedirects:
         ):
             await self.inner(scope, receive, send)
 
-    async def _branded(self, domain_id: int, scope, receive, send) -> None:
+    async def _branded(self, domain_id: int, scope: Scope, receive: Receive, send: Send) -> None:
         """A branded domain serves its redirects only (the ``redirects`` blueprint refuses the
         rest): no cookie but a protected link's unlock cookie is ever honoured or set there."""
         if scope["method"] in ("GET", "HEAD") and await self._answer(scope, send, domain_id):
             return
 
-        async def send_unlock_cookies_only(message) -> None:
+        async def send_unlock_cookies_only(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = [
                     (name, value)
@@ -86,7 +95,7 @@ class FastRedirects:
             headers.append((name, value))
         await self.inner({**scope, "headers": headers}, receive, send_unlock_cookies_only)
 
-    async def _answer(self, scope, send, domain_id: int | None = None) -> bool:
+    async def _answer(self, scope: Scope, send: Send, domain_id: int | None = None) -> bool:
         """Send the redirect and return True, or return False to let Quart answer."""
         slug = scope["path"][1:]
         if self.cache.pool is None or not is_routable_slug(slug, self.reserved):
@@ -139,14 +148,15 @@ class FastRedirects:
         return True
 
 
-def _host(scope) -> str:
+def _host(scope: Scope) -> str:
     for name, value in scope["headers"]:
         if name == b"host":
-            return value.decode("latin-1")
+            host: str = value.decode("latin-1")
+            return host
     return ""
 
 
-def _target(link: CachedLink, scope) -> str:
+def _target(link: CachedLink, scope: Scope) -> str:
     """Where the link's rules send this visit."""
     user_agent = ""
     for name, value in scope["headers"]:
@@ -159,4 +169,7 @@ def _target(link: CachedLink, scope) -> str:
 
 def install(app: Quart) -> None:
     """Put the fast path in front of ``app`` (its services must be attached)."""
-    app.asgi_app = FastRedirects(services(app), app.asgi_app)
+    # Quart's way of adding ASGI middleware; its ASGI types are stricter than this layer's.
+    app.asgi_app = FastRedirects(  # type: ignore[method-assign, assignment]
+        services(app), app.asgi_app  # type: ignore[arg-type]
+    )
