@@ -46,7 +46,7 @@ from .redirects.cache import LinkCache
 from .redirects.unknown_slugs import UnknownSlugLimiter
 from .schemas import KurzOpenAPIProvider
 from .security import security_headers
-from .services import Services, attach
+from .services import Services, attach, services
 from .slugs import reserved_words
 from .uploads import LARGE_BODIES
 from .webhooks import WebhookSender
@@ -170,6 +170,12 @@ def create_app(settings: Settings | None = None) -> Kurz:
     jobs.register(import_kind(app))
     jobs.register(mail_job(settings))
     jobs.register(password_reset_job(settings, jobs))
+
+    @app.before_serving
+    async def reserve_later_routes() -> None:
+        # A route added after create_app() (by an extension, or a test) is reserved too.
+        services(app).reserved_slugs = reserved_words(app)
+
     # The ASGI redirect fast path, in front of Quart.
     fast_path.install(app)
     return app

@@ -77,6 +77,7 @@ async def test_get_session_lists_the_users_orgs(make_org, signup) -> None:
         "name": "Grace",
         "email_verified": False,
         "totp_enabled": False,
+        "has_password": True,
         "orgs": [{"id": org_id, "name": "Navy", "role": "owner"}],
     }
 

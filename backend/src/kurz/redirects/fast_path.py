@@ -53,7 +53,7 @@ class FastRedirects:
         # Resolved once here: a redirect pays no lookup for them.
         self.cache = services.link_cache
         self.clicks = services.clicks
-        self.reserved = services.reserved_slugs
+        self.services = services  # its reserved slugs are set again when serving starts
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         # Most installations have no branded domain, and never look at the Host header.
@@ -98,7 +98,7 @@ class FastRedirects:
     async def _answer(self, scope: Scope, send: Send, domain_id: int | None = None) -> bool:
         """Send the redirect and return True, or return False to let Quart answer."""
         slug = scope["path"][1:]
-        if self.cache.pool is None or not is_routable_slug(slug, self.reserved):
+        if self.cache.pool is None or not is_routable_slug(slug, self.services.reserved_slugs):
             return False
         try:
             link = await self.cache.lookup(slug, domain_id)
