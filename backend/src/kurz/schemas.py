@@ -16,6 +16,8 @@ from quart_schema import document_response
 from quart_schema.openapi import OpenAPIProvider
 
 Role = Literal["owner", "admin", "member"]
+# An id as Kurz writes it: a UUID, lower or upper case, with its hyphens.
+ID_PATTERN = "[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}"
 T = TypeVar("T", bound=Callable)
 JSON = "application/json"
 
@@ -28,6 +30,35 @@ Timestamp = Annotated[
     datetime,
     PlainSerializer(_iso, return_type=str),
     WithJsonSchema({"type": "string", "format": "date-time"}),
+]
+
+
+# An absolute http(s) URL as the checks of ``slugs.check_url`` let through (they also resolve
+# the host, so a URL of this form can still be refused: when it leads back to this service).
+WebUrl = Annotated[
+    str,
+    WithJsonSchema(
+        {
+            "type": "string",
+            "format": "uri",
+            "maxLength": 2048,
+            "pattern": r"^[Hh][Tt][Tt][Pp][Ss]?://[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+            r"(\.[A-Za-z]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*(:[1-9][0-9]{0,3})?([/?#][!-~]*)?$",
+        }
+    ),
+]
+
+
+# A tag name as ``slugs.check_tag_names`` takes it: trimmed, 1 to 40 characters, no control
+# characters and no "|".
+TagName = Annotated[
+    str,
+    WithJsonSchema(
+        {
+            "type": "string",
+            "pattern": r"^\s*[^\s\x00-\x1f\x7f|]([^\x00-\x1f\x7f|]{0,38}[^\s\x00-\x1f\x7f|])?\s*$",
+        }
+    ),
 ]
 
 
@@ -81,12 +112,29 @@ def no_content(func: T) -> T:
 
 
 class KurzOpenAPIProvider(OpenAPIProvider):
-    """Documents answers with the media type they are really sent as.
+    """Documents request bodies as required (and in their own media types) and query parameters
+    as required when they are, and answers with the media type they are really sent as.
 
     ``Problem``: application/problem+json; ``NoContent``: no body; a model with a
     ``content_types`` class attribute: those (non-JSON) media types, e.g. images; a model of
     ``or_csv``: JSON, or text/csv.
     """
+
+    def build_request_body(self, model, source):
+        body, definitions = super().build_request_body(model, source)
+        body["required"] = True  # every route with a body model refuses a request without one
+        if media_types := getattr(model, "content_types", None):
+            text = {"schema": {"type": "string"}}
+            body["content"] = {media_type: text for media_type in media_types}
+        return body, definitions
+
+    def build_querystring_parameters(self, model):
+        parameters, definitions = super().build_querystring_parameters(model)
+        for parameter in parameters:
+            field = model.model_fields[parameter["name"]]
+            if field.is_required():
+                parameter["required"] = True
+        return parameters, definitions
 
     def build_response_object(self, model, headers_model):
         response, definitions = super().build_response_object(model, headers_model)

@@ -14,9 +14,8 @@ from quart_schema import document_response, validate_querystring, validate_respo
 from ..auth import require_org_role
 from ..cursors import open_id_cursor, seal_cursor
 from ..database import get_db
-from ..errors import validation_error
 from ..models.audit import AuditEntry, AuditFilter, select_audit_page
-from ..schemas import Query, Timestamp, problems
+from ..schemas import ID_PATTERN, Query, Timestamp, problems
 
 blueprint = Blueprint("audit", __name__)
 
@@ -38,7 +37,9 @@ CSV_COLUMNS = (
 
 class AuditFilters(Query):
     actor: str | None = Field(
-        None, max_length=64, description="A user's or an API token's id: what they did."
+        None,
+        pattern=f"^{ID_PATTERN}$",
+        description="A user's or an API token's id: what they did.",
     )
     action: str | None = Field(
         None,
@@ -97,12 +98,7 @@ def _item(entry: AuditEntry) -> AuditItem:
 
 
 def _filter(query: AuditFilters) -> AuditFilter:
-    actor = query.actor
-    if actor is not None:
-        try:
-            actor = str(UUID(actor))
-        except ValueError:
-            raise validation_error("actor", "Not a user's or a token's id.") from None
+    actor = query.actor and str(UUID(query.actor))
     return AuditFilter(actor=actor, action=query.action, link=query.link)
 
 

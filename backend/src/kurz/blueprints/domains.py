@@ -33,7 +33,7 @@ from ..models.domains import (
     verified_elsewhere,
 )
 from ..ratelimits import LINK_CREATION_LIMITS
-from ..schemas import Input, Query, Timestamp, no_content, problems
+from ..schemas import Input, Query, Timestamp, WebUrl, no_content, problems
 from ..slugs import check_url
 
 blueprint = Blueprint("domains", __name__)
@@ -43,9 +43,17 @@ DOMAIN = DOMAINS + "/<hostname>"
 
 
 class DomainCreate(Input):
-    hostname: str = Field(max_length=300, description="e.g. go.example.com; IDNA-encoded.")
-    root_url: str | None = Field(None, description="Where / on the domain redirects (302).")
-    not_found_url: str | None = Field(
+    hostname: str = Field(
+        max_length=253,
+        # Names in other scripts are taken too, once IDNA-encoded (xn--...).
+        json_schema_extra={
+            "pattern": r"^([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+"
+            r"[A-Za-z]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$"
+        },
+        description="e.g. go.example.com; IDNA-encoded.",
+    )
+    root_url: WebUrl | None = Field(None, description="Where / on the domain redirects (302).")
+    not_found_url: WebUrl | None = Field(
         None, description="Where unknown slugs on the domain redirect (302)."
     )
 
@@ -53,8 +61,8 @@ class DomainCreate(Input):
 class DomainUpdate(Input):
     """Only the fields sent change; null removes one."""
 
-    root_url: str | None = None
-    not_found_url: str | None = None
+    root_url: WebUrl | None = None
+    not_found_url: WebUrl | None = None
 
 
 class Verification(BaseModel):

@@ -12,6 +12,7 @@ from pydantic import (
     AwareDatetime,
     BaseModel,
     BeforeValidator,
+    ConfigDict,
     Field,
     RootModel,
     ValidationError,
@@ -58,7 +59,7 @@ from ..models.links import (
 from ..models.tags import ensure_tags, select_tag_ids
 from ..passwords import LINK_PASSWORD_COST, check_link_password, hash_password
 from ..ratelimits import LINK_CREATION_LIMITS, take_link_creations
-from ..schemas import Input, Query, Timestamp, no_content, problems
+from ..schemas import ID_PATTERN, Input, Query, TagName, Timestamp, WebUrl, no_content, problems
 from ..slugs import check_slug, check_tag_names, check_url, random_slug, reserved_words
 from ..uploads import BATCH_ITEMS
 from ..webhooks import emit
@@ -108,15 +109,15 @@ class Rule(Input):
         pattern=NO_NUL,
         description="The OS family as the stats show it: iOS, Android, Windows, Mac OS X, ...",
     )
-    url: str = Field(description="Where matching visits go; the same rules as a link's url.")
+    url: WebUrl = Field(description="Where matching visits go; the same rules as a link's url.")
 
 
 MAX_TAGS = 10
-TagNames = list[str] | None
+TagNames = list[TagName] | None
 
 
 class LinkCreate(Input):
-    url: str = Field(description="Absolute http(s) URL, at most 2048 characters.")
+    url: WebUrl = Field(description="Absolute http(s) URL, at most 2048 characters.")
     slug: str | None = Field(
         None, description="3-64 of A-Z a-z 0-9 - _, case-sensitive; random when absent."
     )
@@ -127,7 +128,7 @@ class LinkCreate(Input):
     max_clicks: int | None = Field(
         None, ge=1, le=MAX_CLICKS, description="Human redirects allowed; unlimited when absent."
     )
-    expired_url: str | None = Field(
+    expired_url: WebUrl | None = Field(
         None, description="Where the link sends visitors once expired, disabled or used up."
     )
     rules: list[Rule] = Field(
@@ -147,16 +148,16 @@ class LinkUpdate(Input):
     """Only the fields sent change; ``title`` and ``expires_at`` may be set to null."""
 
     # None as the default means "unchanged"; an explicit null is refused (not nullable).
-    url: str = None  # type: ignore[assignment]
+    url: WebUrl = None  # type: ignore[assignment]
     title: str | None = Field(None, max_length=200, pattern=NO_NUL)
     expires_at: FutureTime | None = None
     disabled: bool = None  # type: ignore[assignment]
     redirect_status: RedirectStatus = None  # type: ignore[assignment]
     password: str | None = Field(None, description=SECRET_DESCRIPTION + " null removes it.")
     max_clicks: int | None = Field(None, ge=1, le=MAX_CLICKS)
-    expired_url: str | None = None
+    expired_url: WebUrl | None = None
     rules: list[Rule] = Field(None, max_length=MAX_RULES)  # type: ignore[assignment]
-    tags: list[str] = Field(None, description="Replaces the link's tags.")  # type: ignore
+    tags: list[TagName] = Field(None, description="Replaces the link's tags.")  # type: ignore
 
 
 class Creator(BaseModel):
@@ -223,7 +224,9 @@ class LinkFilters(BaseModel):
         "limit_reached (used up its max_clicks).",
     )
     created_by: str | None = Field(
-        None, max_length=64, description="A user id, or `me`: links that user created."
+        None,
+        pattern=f"^(me|{ID_PATTERN})$",
+        description="A user id, or `me`: links that user created.",
     )
     created_after: CreatedTime | None = Field(
         None, description="Created at or after this time (ISO 8601; without offset: UTC)."
@@ -251,19 +254,23 @@ class BulkSelection(Input):
     """Exactly one of ``slugs`` (up to 1000 links, on ``domain``) or ``filter`` (every link the
     list with these filters shows)."""
 
-    slugs: list[Annotated[str, Field(max_length=64)]] | None = Field(
+    model_config = ConfigDict(
+        json_schema_extra={"oneOf": [{"required": ["slugs"]}, {"required": ["filter"]}]}
+    )
+
+    slugs: list[Annotated[str, Field(max_length=64)]] = Field(  # type: ignore[assignment]
         None, min_length=1, max_length=1000
     )
     domain: str | None = Field(
         None, max_length=253, description="The domain of slugs; the default domain when absent."
     )
-    filter: BulkFilter | None = None
+    filter: BulkFilter = None  # type: ignore[assignment]
 
 
 class BulkUpdate(BulkSelection):
-    """What to change in every selected link: at least one field."""
+    """What to change in every selected link."""
 
-    disabled: bool | None = Field(None, description="true disables the links, false enables them.")
+    disabled: bool = Field(description="true disables the links, false enables them.")
 
 
 class BulkResult(BaseModel):
@@ -443,8 +450,6 @@ async def bulk_update_links(org_id: str, data: BulkUpdate) -> BulkResult:
     that ``filter`` matches. A member may change only their own links: when any selected link
     is someone else's, nothing changes (403). Audited as one entry per changed link."""
     caller = await require_org_role(org_id)
-    if data.disabled is None:
-        raise validation_error("disabled", "Nothing to change: give disabled.")
     db = get_db()
     async with db.transaction():
         links = await _selected(caller, data)
@@ -762,10 +767,7 @@ async def _filter(caller: Caller, filters: LinkFilters) -> LinkFilter | None:
     if created_by == "me":
         created_by = caller.author_id
     elif created_by is not None:
-        try:
-            created_by = str(UUID(created_by))
-        except ValueError:
-            raise validation_error("created_by", "Not a user id, nor `me`.") from None
+        created_by = str(UUID(created_by))
     common = await list_filters(caller, filters.q, filters.tag, filters.tags_mode, filters.domain)
     if common is None:
         return None

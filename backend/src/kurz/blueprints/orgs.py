@@ -44,11 +44,13 @@ Domain = Annotated[
 
 
 class OrgChange(Input):
-    name: OrgName | None = None
-    require_2fa: bool | None = Field(
+    """Only the fields to change; null is no value for any of them."""
+
+    name: OrgName = None  # type: ignore[assignment]
+    require_2fa: bool = Field(
         None, description="Owner: members without two-factor get 403 on this org's routes."
     )
-    sso_domains: list[Domain] | None = Field(
+    sso_domains: list[Domain] = Field(  # type: ignore[assignment]
         None,
         max_length=50,
         description="Owner: who signs in by SSO with an email of these domains joins as member.",
@@ -58,8 +60,6 @@ class OrgChange(Input):
     def _something_to_change(self) -> "OrgChange":
         if not self.model_fields_set:
             raise ValueError("Send name, require_2fa or sso_domains.")
-        if any(getattr(self, field) is None for field in self.model_fields_set):
-            raise ValueError("Leave a field out rather than sending null.")
         return self
 
 

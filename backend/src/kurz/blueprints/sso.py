@@ -84,7 +84,7 @@ async def login_options() -> LoginOptions:
 
 @blueprint.get("/api/v1/sso/login")
 @rate_limit(limits=LOGIN_LIMITS)
-@problems(404, 429, 503)
+@problems(401, 404, 429, 503)
 async def sso_login() -> Response:
     """Sign in with the organisation's identity provider: redirects there (authorization code
     flow with PKCE, state and nonce); the provider sends the browser back to the callback."""
@@ -120,7 +120,7 @@ def _set_cookie(response: Response, name: str, value: str, lifetime: timedelta) 
 
 @blueprint.get("/api/v1/sso/callback")
 @rate_limit(limits=LOGIN_LIMITS)
-@problems(400, 404, 429, 503)
+@problems(400, 401, 404, 429, 503)
 async def sso_callback() -> Response:
     """Where the provider sends the browser back: logs in the user whose verified email the
     provider returns (creating the account on first login) and joins them as member to every

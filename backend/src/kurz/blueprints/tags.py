@@ -8,7 +8,7 @@ from ..auth import require_org_role
 from ..database import get_db
 from ..errors import APIError
 from ..models.tags import Tag, delete_tag, name_taken, select_tag, select_tags, update_tag
-from ..schemas import Input, no_content, problems
+from ..schemas import Input, TagName, no_content, problems
 from ..slugs import check_tag_names
 
 blueprint = Blueprint("tags", __name__)
@@ -28,7 +28,7 @@ class TagList(BaseModel):
 
 
 class TagUpdate(Input):
-    name: str = Field(None, description="The new name; every link follows.")  # type: ignore
+    name: TagName = Field(None, description="The new name; every link follows.")  # type: ignore
     color: str = Field(None, pattern=r"^#[0-9A-Fa-f]{6}$")  # type: ignore
 
 

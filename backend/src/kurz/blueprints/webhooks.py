@@ -27,7 +27,7 @@ from ..models.webhooks import (
     update_secret,
     update_webhook,
 )
-from ..schemas import Answer, Input, Query, Timestamp, no_content, problems
+from ..schemas import Answer, Input, Query, Timestamp, WebUrl, no_content, problems
 from ..webhooks import ROTATION_OVERLAP, check_url, new_secret, payload
 
 blueprint = Blueprint("webhooks", __name__)
@@ -49,7 +49,7 @@ Description = Annotated[
 
 
 class WebhookCreate(Input):
-    url: str = Field(description="https (http too in development), at most 2048 characters.")
+    url: WebUrl = Field(description="https (http too in development), at most 2048 characters.")
     events: Events
     description: Description | None = None
 
@@ -58,7 +58,7 @@ class WebhookUpdate(Input):
     """Only the fields sent change; enabling an endpoint clears its ``disabled_reason``."""
 
     # None as the default means "unchanged"; an explicit null is refused (not nullable).
-    url: str = None  # type: ignore[assignment]
+    url: WebUrl = None  # type: ignore[assignment]
     events: Events = None  # type: ignore[assignment]
     enabled: bool = None  # type: ignore[assignment]
     description: Description | None = None
