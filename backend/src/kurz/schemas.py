@@ -11,11 +11,14 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Annotated, ClassVar, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, PlainSerializer, WithJsonSchema, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, WithJsonSchema, model_validator
 from quart_schema import document_response
 from quart_schema.openapi import OpenAPIProvider
 
 Role = Literal["owner", "admin", "member"]
+# Text PostgreSQL can hold (it cannot hold NUL), for fields that take any other character.
+NO_NUL = r"^[^\x00]*$"
+Text = Annotated[str, Field(pattern=NO_NUL)]
 # An id as Kurz writes it: a UUID, lower or upper case, with its hyphens.
 ID_PATTERN = "[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}"
 T = TypeVar("T", bound=Callable)

@@ -15,7 +15,7 @@ from ..auth import require_org_role
 from ..cursors import open_id_cursor, seal_cursor
 from ..database import get_db
 from ..models.audit import AuditEntry, AuditFilter, select_audit_page
-from ..schemas import ID_PATTERN, Query, Timestamp, problems
+from ..schemas import ID_PATTERN, NO_NUL, Query, Timestamp, problems
 
 blueprint = Blueprint("audit", __name__)
 
@@ -44,9 +44,12 @@ class AuditFilters(Query):
     action: str | None = Field(
         None,
         max_length=64,
+        pattern=NO_NUL,
         description="An action (`link.update`), or a kind of action (`link`, `member`).",
     )
-    link: str | None = Field(None, max_length=64, description="A link's slug: its history.")
+    link: str | None = Field(
+        None, max_length=64, pattern=NO_NUL, description="A link's slug: its history."
+    )
 
 
 class AuditQuery(AuditFilters):

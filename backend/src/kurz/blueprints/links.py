@@ -59,7 +59,18 @@ from ..models.links import (
 from ..models.tags import ensure_tags, select_tag_ids
 from ..passwords import LINK_PASSWORD_COST, check_link_password, hash_password
 from ..ratelimits import LINK_CREATION_LIMITS, take_link_creations
-from ..schemas import ID_PATTERN, Input, Query, TagName, Timestamp, WebUrl, no_content, problems
+from ..schemas import (
+    ID_PATTERN,
+    NO_NUL,
+    Input,
+    Query,
+    TagName,
+    Text,
+    Timestamp,
+    WebUrl,
+    no_content,
+    problems,
+)
 from ..slugs import check_slug, check_tag_names, check_url, random_slug, reserved_words
 from ..uploads import BATCH_ITEMS
 from ..webhooks import emit
@@ -74,7 +85,6 @@ RANDOM_SLUG_ATTEMPTS = 8
 
 RedirectStatus = Literal[301, 302, 307, 308]
 # PostgreSQL text cannot hold NUL characters.
-NO_NUL = r"^[^\x00]*$"
 MAX_RULES = 20
 MAX_CLICKS = 10**9
 SECRET_DESCRIPTION = "Write-only: visitors must enter it; 4 to 72 bytes (UTF-8)."  # noqa: S105
@@ -209,14 +219,17 @@ class LinkFilters(BaseModel):
     q: str | None = Field(
         None, max_length=200, pattern=NO_NUL, description="Matches slug, url and title."
     )
-    tag: Annotated[list[str], BeforeValidator(one_or_many)] = Field(
+    tag: Annotated[list[Text], BeforeValidator(one_or_many)] = Field(
         [], description="Repeatable: links with these tags (any letter case)."
     )
     tags_mode: Literal["any", "all"] = Field(
         "any", description="any: links with at least one of the tags; all: with every one."
     )
     domain: str | None = Field(
-        None, max_length=253, description="Only links on this domain (its host name)."
+        None,
+        max_length=253,
+        pattern=NO_NUL,
+        description="Only links on this domain (its host name).",
     )
     status: Status | None = Field(
         None,
@@ -280,7 +293,9 @@ class BulkResult(BaseModel):
 
 class QrQuery(Query):
     format: Literal["svg", "png"] = "svg"
-    domain: str | None = Field(None, max_length=300, description="The link's branded domain.")
+    domain: str | None = Field(
+        None, max_length=300, pattern=NO_NUL, description="The link's branded domain."
+    )
 
 
 class QrCode(RootModel[str]):
