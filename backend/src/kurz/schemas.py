@@ -4,6 +4,8 @@
 - ``Answer``: base of answer bodies that are a model's dataclass field for field.
 - ``Query``: base of every query string: a parameter given empty (``?cursor=``) is not given.
 - ``Timestamp``: a datetime answered as ISO 8601 in UTC (``2026-11-23T10:15:00Z``).
+- ``WebUrl``, ``TagName``, ``Text``, ``ID_PATTERN``: fields documented with the formats and
+  patterns their checks enforce.
 - ``Problem`` and ``problems(...)``: the problem+json error body, documented per route.
 """
 
@@ -46,7 +48,7 @@ WebUrl = Annotated[
             "format": "uri",
             "maxLength": 2048,
             "pattern": r"^[Hh][Tt][Tt][Pp][Ss]?://[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
-            r"(\.[A-Za-z]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*(:[1-9][0-9]{0,3})?([/?#][!-~]*)?$",
+            r"(\.[A-Za-z]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*(:[1-9][0-9]{0,3})?([/?#][A-Za-z0-9._~:/?#@!$&'()*+,;=%-]*)?$",
         }
     ),
 ]

@@ -65,7 +65,6 @@ from ..schemas import (
     Input,
     Query,
     TagName,
-    Text,
     Timestamp,
     WebUrl,
     no_content,
@@ -145,7 +144,10 @@ class LinkCreate(Input):
         default_factory=list, max_length=MAX_RULES, description="Evaluated in order."
     )
     domain: str | None = Field(
-        None, max_length=300, description="A verified domain of the org; the default when absent."
+        None,
+        min_length=1,
+        max_length=300,
+        description="A verified domain of the org; the default when absent.",
     )
     tags: TagNames = Field(
         None,
@@ -219,7 +221,7 @@ class LinkFilters(BaseModel):
     q: str | None = Field(
         None, max_length=200, pattern=NO_NUL, description="Matches slug, url and title."
     )
-    tag: Annotated[list[Text], BeforeValidator(one_or_many)] = Field(
+    tag: Annotated[list[TagName], BeforeValidator(one_or_many)] = Field(
         [], description="Repeatable: links with these tags (any letter case)."
     )
     tags_mode: Literal["any", "all"] = Field(

@@ -3,7 +3,7 @@
 from typing import Annotated
 
 from databases import Database
-from pydantic import BaseModel, Field, StringConstraints, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 from quart import Blueprint
 from quart_schema import validate_request, validate_response
 
@@ -45,6 +45,8 @@ Domain = Annotated[
 
 class OrgChange(Input):
     """Only the fields to change; null is no value for any of them."""
+
+    model_config = ConfigDict(json_schema_extra={"minProperties": 1})
 
     name: OrgName = None  # type: ignore[assignment]
     require_2fa: bool = Field(

@@ -18,14 +18,17 @@ from ..auth import TOKEN_PREFIX, hash_secret, new_secret, require_org_role
 from ..database import get_db
 from ..errors import APIError
 from ..models.tokens import delete_token, insert_token, select_tokens
-from ..schemas import Answer, Input, Timestamp, no_content, problems
+from ..schemas import NO_NUL, Answer, Input, Timestamp, no_content, problems
 
 blueprint = Blueprint("tokens", __name__)
 TokenRole = Literal["member", "admin"]
 
 
 class TokenIn(Input):
-    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+    name: Annotated[
+        str,
+        StringConstraints(strip_whitespace=True, min_length=1, max_length=100, pattern=NO_NUL),
+    ]
     role: TokenRole
 
 
