@@ -94,8 +94,11 @@ class Kurz(Quart):
             super().log_exception(exception_info)
 
     async def make_default_options_response(self) -> Response:
-        # An OPTIONS answer says what its Allow header says, and nothing else.
-        methods = request_ctx.url_adapter.allowed_methods()
+        # An OPTIONS answer says what its Allow header says, and nothing else. The methods are
+        # those of the route that matched: /links/batch is not also /links/{slug}.
+        path = request_ctx.request.url_rule.rule
+        rules = [rule for rule in self.url_map.iter_rules() if rule.rule == path]
+        methods = sorted({method for rule in rules for method in rule.methods or ()})
         return self.response_class(status=204, headers={"Allow": ", ".join(methods)})
 
 

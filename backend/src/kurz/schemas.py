@@ -2,10 +2,10 @@
 
 - ``Input``: base of every request body: unknown fields and loosely typed values are refused.
 - ``Answer``: base of answer bodies that are a model's dataclass field for field.
-- ``Query``: base of every query string: a parameter given empty (``?cursor=``) is not given.
+- ``Query``: base of every query string: an empty value (``?days=``) is checked, not dropped.
 - ``Timestamp``: a datetime answered as ISO 8601 in UTC (``2026-11-23T10:15:00Z``).
-- ``WebUrl``, ``TagName``, ``Text``, ``ID_PATTERN``: fields documented with the formats and
-  patterns their checks enforce.
+- ``WebUrl``, ``TagName``, ``Cursor``, ``Text``, ``ID_PATTERN``: fields documented with the
+  formats and patterns their checks enforce.
 - ``Problem`` and ``problems(...)``: the problem+json error body, documented per route.
 """
 
@@ -13,7 +13,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Annotated, ClassVar, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, WithJsonSchema, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, WithJsonSchema
 from quart_schema import document_response
 from quart_schema.openapi import OpenAPIProvider
 
@@ -38,8 +38,11 @@ Timestamp = Annotated[
 ]
 
 
-# An absolute http(s) URL as the checks of ``slugs.check_url`` let through (they also resolve
-# the host, so a URL of this form can still be refused: when it leads back to this service).
+# An absolute http(s) URL as the checks of ``slugs.check_url`` and ``webhooks.check_url`` let
+# through (they also resolve the host, so a URL of this form can still be refused: when it leads
+# back to this service, or a webhook's host has no public address). A host has at most 253
+# characters: the second pattern.
+_URL_CHARACTER = r"(?:[A-Za-z0-9._~:/?@!$&'()*+,;=-]|%[0-9A-Fa-f]{2})"
 WebUrl = Annotated[
     str,
     WithJsonSchema(
@@ -48,9 +51,21 @@ WebUrl = Annotated[
             "format": "uri",
             "maxLength": 2048,
             "pattern": r"^[Hh][Tt][Tt][Pp][Ss]?://[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
-            r"(\.[A-Za-z]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*(:[1-9][0-9]{0,3})?([/?#][A-Za-z0-9._~:/?#@!$&'()*+,;=%-]*)?$",
+            r"(\.[A-Za-z]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*(:[1-9][0-9]{0,3})?"
+            rf"(/{_URL_CHARACTER}*)?(\?{_URL_CHARACTER}*)?(#{_URL_CHARACTER}*)?$",
+            "allOf": [{"pattern": r"^[Hh][Tt][Tt][Pp][Ss]?://[^/?#:]{1,253}([/?#:]|$)"}],
         }
     ),
+]
+
+
+# A page cursor as ``cursors.seal_cursor`` writes it: URL-safe base64, unpadded, of a nonce, the
+# sealed position and its tag (31 bytes at least). Only a cursor this service sent opens: any
+# other is refused with 400 INVALID_CURSOR, which is why the pattern is only documented.
+Cursor = Annotated[
+    str,
+    WithJsonSchema({"type": "string", "pattern": "^[A-Za-z0-9_-]{42,200}$"}),
+    Field(description="The next_cursor of the previous page; the first page when absent."),
 ]
 
 
@@ -81,14 +96,8 @@ class Answer(BaseModel):
 
 
 class Query(BaseModel):
-    """Query parameters. One given empty counts as not given, as forms and clients send them."""
-
-    @model_validator(mode="before")
-    @classmethod
-    def _empty_is_absent(cls, values):
-        if isinstance(values, dict):
-            return {name: value for name, value in values.items() if value != ""}
-        return values
+    """Query parameters. Each is checked as given, an empty one included: ``?days=`` is refused,
+    as the schema says, not read as absent."""
 
 
 class FieldProblem(BaseModel):
@@ -118,12 +127,26 @@ def no_content(func: T) -> T:
 
 class KurzOpenAPIProvider(OpenAPIProvider):
     """Documents request bodies as required (and in their own media types) and query parameters
-    as required when they are, and answers with the media type they are really sent as.
+    as required when they are, answers with the media type they are really sent as, and who may
+    call: ``public`` routes anyone, org routes an org's token or a session, the others a session.
 
     ``Problem``: application/problem+json; ``NoContent``: no body; a model with a
     ``content_types`` class attribute: those (non-JSON) media types, e.g. images; a model of
     ``or_csv``: JSON, or text/csv.
     """
+
+    def build_paths(self, rule):
+        paths, definitions = super().build_paths(rule)
+        if getattr(self._app.view_functions[rule.endpoint], "public", False):
+            security = []
+        elif rule.rule.startswith("/api/v1/orgs/<"):
+            security = [{"token": []}, {"session": []}]  # an org's token acts inside its org
+        else:
+            security = [{"session": []}]
+        for operations in paths.values():
+            for operation in operations.values():
+                operation["security"] = security
+        return paths, definitions
 
     def build_request_body(self, model, source):
         body, definitions = super().build_request_body(model, source)
@@ -153,6 +176,12 @@ class KurzOpenAPIProvider(OpenAPIProvider):
         elif getattr(model, "csv_too", False):
             response["content"]["text/csv"] = {"schema": {"type": "string"}}
         return response, definitions
+
+
+def public(func: T) -> T:
+    """Document a route that answers without a session or token (logging in, signing up)."""
+    func.public = True  # type: ignore[attr-defined]
+    return func
 
 
 def or_csv(model: type) -> type:

@@ -27,11 +27,13 @@ def test_schemathesis_finds_nothing_the_openapi_document_does_not_say(live_serve
     owner = register(base_url)
     org_id = create_org(owner)
     link = create_link(owner.http, org_id, slug="fuzzed-link")
+    deleted = create_link(owner.http, org_id, slug="deleted-link")
     environment = {
         **os.environ,
         "KURZ_FUZZ_TOKEN": create_token(owner, org_id, role="admin"),
         "KURZ_FUZZ_ORG_ID": org_id,
         "KURZ_FUZZ_SLUG": link["slug"],
+        "KURZ_FUZZ_DELETED_SLUG": deleted["slug"],
     }
     command = [
         str(SCHEMATHESIS),
@@ -46,5 +48,5 @@ def test_schemathesis_finds_nothing_the_openapi_document_does_not_say(live_serve
     run = subprocess.run(
         command, env=environment, capture_output=True, text=True, timeout=900, check=False
     )
-    assert run.returncode == 0, run.stdout[-20000:] + run.stderr[-2000:]
+    assert run.returncode == 0, run.stdout[-60000:] + run.stderr[-2000:]
     assert "Traceback" not in live_server.log()

@@ -56,7 +56,7 @@ from ..ratelimits import (
     forget_login_failures,
     record_login_failure,
 )
-from ..schemas import Input, NoContent, Timestamp, no_content, problems
+from ..schemas import Input, NoContent, Timestamp, no_content, problems, public
 from .audit import AuditQuery
 
 blueprint = Blueprint("accounts", __name__)
@@ -162,6 +162,7 @@ async def activity(query_args: AuditQuery) -> ActivityPage:
 
 
 @blueprint.post("/api/v1/email-verification/confirm")
+@public
 @no_content
 @rate_limit(limits=LOGIN_LIMITS)
 @validate_request(TokenIn)
@@ -203,6 +204,7 @@ async def resend_verification() -> tuple[str, int]:
 
 
 @blueprint.post("/api/v1/password-reset")
+@public
 @document_response(NoContent, 202)
 @rate_limit(limits=PASSWORD_RESET_LIMITS)
 @validate_request(ResetRequestIn)
@@ -217,6 +219,7 @@ async def request_password_reset(data: ResetRequestIn) -> tuple[str, int]:
 
 
 @blueprint.post("/api/v1/password-reset/confirm")
+@public
 @no_content
 @rate_limit(limits=LOGIN_LIMITS)
 @validate_request(ResetConfirmIn)

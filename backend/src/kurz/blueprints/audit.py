@@ -15,7 +15,7 @@ from ..auth import require_org_role
 from ..cursors import open_id_cursor, seal_cursor
 from ..database import get_db
 from ..models.audit import AuditEntry, AuditFilter, select_audit_page
-from ..schemas import ID_PATTERN, NO_NUL, Query, Timestamp, problems
+from ..schemas import ID_PATTERN, NO_NUL, Cursor, Query, Timestamp, problems
 
 blueprint = Blueprint("audit", __name__)
 
@@ -54,7 +54,7 @@ class AuditFilters(Query):
 
 class AuditQuery(AuditFilters):
     limit: int = Field(50, ge=1, le=100)
-    cursor: str | None = Field(None, max_length=200)
+    cursor: Cursor | None = None
 
 
 class Actor(BaseModel):

@@ -33,7 +33,7 @@ from ..models.domains import (
     verified_elsewhere,
 )
 from ..ratelimits import LINK_CREATION_LIMITS
-from ..schemas import Input, Query, Timestamp, WebUrl, no_content, problems
+from ..schemas import Input, Query, Timestamp, WebUrl, no_content, problems, public
 from ..slugs import check_url
 
 blueprint = Blueprint("domains", __name__)
@@ -91,7 +91,7 @@ class DomainList(BaseModel):
 
 
 class TlsQuery(Query):
-    domain: str = Field(max_length=300)
+    domain: str = Field(min_length=1, max_length=300)
 
 
 class TlsAllowed(BaseModel):
@@ -207,6 +207,7 @@ async def remove_domain(org_id: str, hostname: str) -> tuple[str, int]:
 
 
 @blueprint.get("/api/v1/tls-check")
+@public
 @validate_querystring(TlsQuery)
 @validate_response(TlsAllowed)
 @problems(400, 404, 503)

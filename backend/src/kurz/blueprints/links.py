@@ -62,6 +62,7 @@ from ..ratelimits import LINK_CREATION_LIMITS, take_link_creations
 from ..schemas import (
     ID_PATTERN,
     NO_NUL,
+    Cursor,
     Input,
     Query,
     TagName,
@@ -106,6 +107,15 @@ FutureTime = Annotated[AwareDatetime, Field(strict=False), BeforeValidator(_iso_
 
 class Rule(Input):
     """Sends the visits that match all its given conditions to ``url``; at least one condition."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "anyOf": [
+                {"required": [name], "properties": {name: {"type": "string"}}}
+                for name in ("country", "device", "os")
+            ]
+        }
+    )
 
     country: str | None = Field(
         None, pattern=r"^[A-Za-z]{2}$", description="ISO 3166-1 alpha-2 code, such as DE."
@@ -229,6 +239,7 @@ class LinkFilters(BaseModel):
     )
     domain: str | None = Field(
         None,
+        min_length=1,
         max_length=253,
         pattern=NO_NUL,
         description="Only links on this domain (its host name).",
@@ -253,7 +264,7 @@ class LinkFilters(BaseModel):
 
 class LinkQuery(LinkFilters, Query):
     limit: int = Field(50, ge=1, le=100)
-    cursor: str | None = None
+    cursor: Cursor | None = None
     sort: Sort = Field(
         "newest",
         description="newest (default) or oldest created first, clicks (most first), or "
@@ -273,11 +284,14 @@ class BulkSelection(Input):
         json_schema_extra={"oneOf": [{"required": ["slugs"]}, {"required": ["filter"]}]}
     )
 
-    slugs: list[Annotated[str, Field(max_length=64)]] = Field(  # type: ignore[assignment]
+    slugs: list[Annotated[str, Field(max_length=64, pattern=NO_NUL)]] = Field(  # type: ignore[assignment]
         None, min_length=1, max_length=1000
     )
     domain: str | None = Field(
-        None, max_length=253, description="The domain of slugs; the default domain when absent."
+        None,
+        max_length=253,
+        pattern=NO_NUL,
+        description="The domain of slugs; the default domain when absent.",
     )
     filter: BulkFilter = None  # type: ignore[assignment]
 
@@ -296,7 +310,11 @@ class BulkResult(BaseModel):
 class QrQuery(Query):
     format: Literal["svg", "png"] = "svg"
     domain: str | None = Field(
-        None, max_length=300, pattern=NO_NUL, description="The link's branded domain."
+        None,
+        min_length=1,
+        max_length=300,
+        pattern=NO_NUL,
+        description="The link's branded domain.",
     )
 
 

@@ -20,7 +20,7 @@ from ..ratelimits import (
     forget_login_failures,
     record_login_failure,
 )
-from ..schemas import Input, Role, no_content, problems
+from ..schemas import Input, Role, no_content, problems, public
 from .users import UserOut
 
 blueprint = Blueprint("sessions", __name__)
@@ -50,6 +50,7 @@ class SessionOut(UserOut):
 
 
 @blueprint.post("/api/v1/session")
+@public
 @rate_limit(limits=LOGIN_LIMITS)
 @validate_request(LoginIn)
 @validate_response(UserOut, 200)
@@ -108,6 +109,7 @@ async def session() -> SessionOut:
 
 
 @blueprint.delete("/api/v1/session")
+@public
 @no_content
 @problems(401, 403)
 async def logout() -> tuple[str, int]:

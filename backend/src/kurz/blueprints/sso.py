@@ -40,7 +40,7 @@ from ..ratelimits import (
     forget_login_failures,
     record_login_failure,
 )
-from ..schemas import Input, problems
+from ..schemas import Input, problems, public
 from .users import UserOut
 
 blueprint = Blueprint("sso", __name__)
@@ -73,6 +73,7 @@ def _provider() -> Provider:
 
 
 @blueprint.get("/api/v1/login-options")
+@public
 @validate_response(LoginOptions, 200)
 async def login_options() -> LoginOptions:
     """What the login screen offers: single sign-on, and whether emails must be verified."""
@@ -83,6 +84,7 @@ async def login_options() -> LoginOptions:
 
 
 @blueprint.get("/api/v1/sso/login")
+@public
 @rate_limit(limits=LOGIN_LIMITS)
 @problems(401, 404, 429, 503)
 async def sso_login() -> Response:
@@ -119,6 +121,7 @@ def _set_cookie(response: Response, name: str, value: str, lifetime: timedelta) 
 
 
 @blueprint.get("/api/v1/sso/callback")
+@public
 @rate_limit(limits=LOGIN_LIMITS)
 @problems(400, 401, 404, 429, 503)
 async def sso_callback() -> Response:
@@ -154,6 +157,7 @@ async def sso_callback() -> Response:
 
 
 @blueprint.post("/api/v1/sso/second-factor")
+@public
 @rate_limit(limits=LOGIN_LIMITS)
 @validate_request(SecondFactorIn)
 @validate_response(UserOut, 200)

@@ -14,7 +14,7 @@ from ..database import get_db
 from ..errors import APIError
 from ..models.clicks import LinkStats, select_link_stats, select_org_stats
 from ..models.links import LinkFilter, link_filters
-from ..schemas import NO_NUL, Query, Text, or_csv, problems
+from ..schemas import NO_NUL, Query, TagName, or_csv, problems
 from .links import default_domain, find_link, list_filters, one_or_many
 
 blueprint = Blueprint("stats", __name__)
@@ -25,7 +25,11 @@ STATS = TypeAdapter(LinkStats)
 class StatsQuery(Query):
     days: int = Field(default=30, ge=1, le=365, description="UTC days, today included")
     domain: str | None = Field(
-        None, max_length=300, pattern=NO_NUL, description="The link's branded domain."
+        None,
+        min_length=1,
+        max_length=300,
+        pattern=NO_NUL,
+        description="The link's branded domain.",
     )
     format: Literal["json", "csv"] = Field(
         "json", description="csv: one row per day (date, clicks)."
@@ -33,12 +37,16 @@ class StatsQuery(Query):
 
 
 class OrgStatsQuery(StatsQuery):
-    tag: Annotated[list[Text], BeforeValidator(one_or_many)] = Field(
+    tag: Annotated[list[TagName], BeforeValidator(one_or_many)] = Field(
         [], description="Repeatable: only links with these tags."
     )
     tags_mode: Literal["any", "all"] = "any"
     domain: str | None = Field(
-        None, max_length=253, pattern=NO_NUL, description="Only links on this domain."
+        None,
+        min_length=1,
+        max_length=253,
+        pattern=NO_NUL,
+        description="Only links on this domain.",
     )
 
 

@@ -27,7 +27,7 @@ from ..models.webhooks import (
     update_secret,
     update_webhook,
 )
-from ..schemas import Answer, Input, Query, Timestamp, WebUrl, no_content, problems
+from ..schemas import Answer, Cursor, Input, Query, Timestamp, WebUrl, no_content, problems
 from ..webhooks import ROTATION_OVERLAP, check_url, new_secret, payload
 
 blueprint = Blueprint("webhooks", __name__)
@@ -108,7 +108,7 @@ class DeliveryPage(BaseModel):
 
 class DeliveryQuery(Query):
     limit: int = Field(50, ge=1, le=100)
-    cursor: str | None = None
+    cursor: Cursor | None = None
 
 
 class Accepted(BaseModel):
