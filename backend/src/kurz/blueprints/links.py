@@ -98,7 +98,11 @@ def one_or_many(value: object) -> object:
 def _iso_string(value: object) -> object:
     if not isinstance(value, str):  # pydantic would read a number as a Unix time
         raise ValueError(TIMESTAMP_MESSAGE)
-    return value
+    try:
+        float(value)  # and a number written as text ("0.5") too
+    except ValueError:
+        return value
+    raise ValueError(TIMESTAMP_MESSAGE)
 
 
 # JSON has no date type: a timestamp arrives as an ISO 8601 string, with its offset.
@@ -273,7 +277,8 @@ class LinkQuery(LinkFilters, Query):
 
 
 class BulkFilter(LinkFilters, Input):
-    pass
+    # In JSON the tags are a list; only a query string repeats (or not) a parameter.
+    tag: list[TagName] = Field([], description="Links with these tags (any letter case).")
 
 
 class BulkSelection(Input):
@@ -479,7 +484,7 @@ async def list_links(org_id: str, query_args: LinkQuery) -> LinkPage:
 @blueprint.post(LINKS + "/bulk-update")
 @validate_request(BulkUpdate)
 @validate_response(BulkResult)
-@problems(400, 401, 403, 404, 503)
+@problems(400, 401, 403, 404, 413, 503)
 async def bulk_update_links(org_id: str, data: BulkUpdate) -> BulkResult:
     """Disable or enable many links at once, all or none: the given ``slugs``, or every link
     that ``filter`` matches. A member may change only their own links: when any selected link
@@ -502,7 +507,7 @@ async def bulk_update_links(org_id: str, data: BulkUpdate) -> BulkResult:
 @blueprint.post(LINKS + "/bulk-delete")
 @validate_request(BulkSelection)
 @validate_response(BulkResult)
-@problems(400, 401, 403, 404, 503)
+@problems(400, 401, 403, 404, 413, 503)
 async def bulk_delete_links(org_id: str, data: BulkSelection) -> BulkResult:
     """Delete many links at once, all or none: the given ``slugs``, or every link that
     ``filter`` matches. A member may delete only their own links: when any selected link is
