@@ -33,7 +33,7 @@ from ..models.domains import (
     verified_elsewhere,
 )
 from ..ratelimits import LINK_CREATION_LIMITS
-from ..schemas import Input, Query, Timestamp, WebUrl, no_content, problems, public
+from ..schemas import NO_NUL, Input, Query, Timestamp, WebUrl, no_content, problems, public
 from ..slugs import check_url
 
 blueprint = Blueprint("domains", __name__)
@@ -91,7 +91,7 @@ class DomainList(BaseModel):
 
 
 class TlsQuery(Query):
-    domain: str = Field(min_length=1, max_length=300)
+    domain: str = Field(min_length=1, max_length=300, pattern=NO_NUL)
 
 
 class TlsAllowed(BaseModel):
