@@ -98,10 +98,12 @@ class Kurz(Quart):
             super().log_exception(exception_info)
 
     async def make_default_options_response(self) -> Response:
-        # An OPTIONS answer says what its Allow header says, and nothing else.
-        adapter = request_ctx.url_adapter
-        assert adapter is not None  # set for every request that reaches the app
-        methods = adapter.allowed_methods()
+        # An OPTIONS answer says what its Allow header says, and nothing else. The methods are
+        # those of the route that matched: /links/batch is not also /links/{slug}.
+        matched = request_ctx.request.url_rule
+        assert matched is not None  # OPTIONS is answered here only for a route that matched
+        rules = [rule for rule in self.url_map.iter_rules() if rule.rule == matched.rule]
+        methods = sorted({method for rule in rules for method in rule.methods or ()})
         return self.response_class(status=204, headers={"Allow": ", ".join(methods)})
 
 

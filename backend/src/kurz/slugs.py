@@ -14,6 +14,9 @@ ALPHABET = string.ascii_letters + string.digits  # base62
 RANDOM_LENGTH = 7  # 62**7 = 3.5e12: collisions stay rare long past a billion links
 SLUG_PATTERN = re.compile(r"[A-Za-z0-9_-]{3,64}")
 MAX_URL_LENGTH = 2048
+# A "%" that starts no escape such as %2F, or a second "#": not a URI (RFC 3986).
+NOT_URI = re.compile(r"%(?![0-9A-Fa-f]{2})|#.*#")
+NOT_URI_MESSAGE = "A URL has no % outside an escape such as %2F, and at most one #."
 
 # Named by the contract; every other top-level path the app serves is added from its URL map.
 RESERVED = frozenset(
@@ -148,6 +151,8 @@ def check_url(url: str, base_url: str) -> str:
         raise _invalid_url("A URL contains no spaces or control characters.")
     if not url.isascii() and any("\ud800" <= char <= "\udfff" for char in url):
         raise _invalid_url("The URL is not valid Unicode (a lone surrogate).")
+    if NOT_URI.search(url):
+        raise _invalid_url(NOT_URI_MESSAGE)
     try:
         parts = urlsplit(url)
     except ValueError:  # e.g. an unbalanced [ in the host

@@ -47,6 +47,7 @@ from .models.webhooks import (
 )
 from .schemas import _iso
 from .sealing import UnreadableSecret, seal, unseal
+from .slugs import NOT_URI, NOT_URI_MESSAGE
 
 log = logging.getLogger(__name__)
 # httpx logs every request at INFO: one line per delivery; the deliveries list has them.
@@ -146,6 +147,8 @@ async def check_url(url: str, settings: Settings) -> str:
         raise invalid(f"Use an absolute {' or '.join(schemes)} URL.")
     if len(url) > 2048:
         raise invalid("The URL may have at most 2048 characters.")
+    if NOT_URI.search(url):
+        raise invalid(NOT_URI_MESSAGE)
     if parts.username is not None or parts.password is not None:
         raise invalid("The URL may not carry a user name or password.")
     try:

@@ -105,12 +105,14 @@ async def test_ids_and_cursors_tell_nothing_of_other_orgs(make_org) -> None:
     assert (await audit(owner, first, limit=2, cursor=cursor))["items"]
 
 
-async def test_an_empty_cursor_is_the_first_page(make_org) -> None:
+async def test_an_empty_limit_or_cursor_is_refused(make_org) -> None:
     org_id, owner = await make_org()
-    await owner.client.patch(f"/api/v1/orgs/{org_id}", json={"name": "Renamed"})
-    response = await owner.client.get(f"/api/v1/orgs/{org_id}/audit?limit=&cursor=")
-    assert response.status_code == 200
-    assert (await response.get_json())["items"][0]["action"] == "org.rename"
+    response = await owner.client.get(f"/api/v1/orgs/{org_id}/audit?limit=")
+    assert response.status_code == 400
+    assert (await response.get_json())["code"] == "VALIDATION_ERROR"
+    response = await owner.client.get(f"/api/v1/orgs/{org_id}/audit?cursor=")
+    assert response.status_code == 400
+    assert (await response.get_json())["code"] == "INVALID_CURSOR"
 
 
 @pytest.mark.parametrize(

@@ -619,10 +619,14 @@ async def test_list_limit_and_cursor_are_validated(make_org) -> None:
     assert response.status_code == 200
 
 
-async def test_empty_query_parameters_count_as_not_given(make_org, make_link) -> None:
+async def test_an_empty_query_value_is_checked_like_any_other(make_org, make_link) -> None:
     org_id, owner = await make_org()
     await make_link(org_id, owner)
-    response = await owner.client.get(links_path(org_id) + "?limit=&cursor=&q=")
+    response = await owner.client.get(links_path(org_id) + "?limit=")
+    await assert_problem(response, 400, "VALIDATION_ERROR")
+    response = await owner.client.get(links_path(org_id) + "?cursor=")
+    await assert_problem(response, 400, "INVALID_CURSOR")
+    response = await owner.client.get(links_path(org_id) + "?q=")  # any text, even none
     assert response.status_code == 200
     assert len((await response.get_json())["items"]) == 1
 
@@ -632,8 +636,8 @@ async def test_q_searches_slug_url_and_title_case_insensitively(make_org, make_l
     await make_link(org_id, owner, url="https://shop.example/Summer-Sale", slug="ss1")
     await make_link(org_id, owner, url="https://a.example/", slug="WinterPromo")
     await make_link(org_id, owner, url="https://b.example/", title="Quarterly REPORT", slug="rr9")
-    await make_link(org_id, owner, url="https://c.example/100%_real", slug="pct")
-    await make_link(org_id, owner, url="https://c.example/100x-real", slug="nopct")
+    await make_link(org_id, owner, url="https://c.example/", title="100%_real", slug="pct")
+    await make_link(org_id, owner, url="https://c.example/", title="100x-real", slug="nopct")
 
     async def search(q: str) -> list[str]:
         response = await owner.client.get(links_path(org_id), query_string={"q": q})

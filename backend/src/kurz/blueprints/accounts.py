@@ -57,7 +57,7 @@ from ..ratelimits import (
     forget_login_failures,
     record_login_failure,
 )
-from ..schemas import Input, NoContent, Timestamp, no_content, problems
+from ..schemas import Input, NoContent, Timestamp, no_content, problems, public
 from ..services import get_db, get_settings
 from .audit import AuditQuery
 
@@ -187,6 +187,7 @@ async def activity(query_args: AuditQuery) -> ActivityPage:
 
 
 @blueprint.post("/api/v1/email-verification/confirm")
+@public
 @no_content
 @rate_limit(limits=LOGIN_LIMITS)
 @validate_request(TokenIn)
@@ -228,6 +229,7 @@ async def resend_verification() -> tuple[str, int]:
 
 
 @blueprint.post("/api/v1/password-reset")
+@public
 @document_response(NoContent, 202)
 @rate_limit(limits=PASSWORD_RESET_LIMITS)
 @validate_request(ResetRequestIn)
@@ -242,6 +244,7 @@ async def request_password_reset(data: ResetRequestIn) -> tuple[str, int]:
 
 
 @blueprint.post("/api/v1/password-reset/confirm")
+@public
 @no_content
 @rate_limit(limits=LOGIN_LIMITS)
 @validate_request(ResetConfirmIn)

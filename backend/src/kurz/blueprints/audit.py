@@ -13,9 +13,8 @@ from quart_schema import document_response, validate_querystring, validate_respo
 
 from ..auth import require_org_role
 from ..cursors import open_id_cursor, seal_cursor
-from ..errors import validation_error
 from ..models.audit import AuditEntry, AuditFilter, select_audit_page
-from ..schemas import Query, Timestamp, problems
+from ..schemas import ID_PATTERN, NO_NUL, Cursor, Query, Timestamp, problems
 from ..services import get_db
 
 blueprint = Blueprint("audit", __name__)
@@ -38,19 +37,24 @@ CSV_COLUMNS = (
 
 class AuditFilters(Query):
     actor: str | None = Field(
-        None, max_length=64, description="A user's or an API token's id: what they did."
+        None,
+        pattern=f"^{ID_PATTERN}$",
+        description="A user's or an API token's id: what they did.",
     )
     action: str | None = Field(
         None,
         max_length=64,
+        pattern=NO_NUL,
         description="An action (`link.update`), or a kind of action (`link`, `member`).",
     )
-    link: str | None = Field(None, max_length=64, description="A link's slug: its history.")
+    link: str | None = Field(
+        None, max_length=64, pattern=NO_NUL, description="A link's slug: its history."
+    )
 
 
 class AuditQuery(AuditFilters):
     limit: int = Field(50, ge=1, le=100)
-    cursor: str | None = Field(None, max_length=200)
+    cursor: Cursor | None = None
 
 
 class Actor(BaseModel):
@@ -99,12 +103,7 @@ def _item(entry: AuditEntry) -> AuditItem:
 
 
 def _filter(query: AuditFilters) -> AuditFilter:
-    actor = query.actor
-    if actor is not None:
-        try:
-            actor = str(UUID(actor))
-        except ValueError:
-            raise validation_error("actor", "Not a user's or a token's id.") from None
+    actor = query.actor and str(UUID(query.actor))
     return AuditFilter(actor=actor, action=query.action, link=query.link)
 
 

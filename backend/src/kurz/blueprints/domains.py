@@ -32,7 +32,7 @@ from ..models.domains import (
     verified_elsewhere,
 )
 from ..ratelimits import LINK_CREATION_LIMITS
-from ..schemas import Input, Query, Timestamp, no_content, problems
+from ..schemas import NO_NUL, Input, Query, Timestamp, WebUrl, no_content, problems, public
 from ..services import current_services, get_db, get_settings
 from ..slugs import check_url
 
@@ -43,9 +43,17 @@ DOMAIN = DOMAINS + "/<hostname>"
 
 
 class DomainCreate(Input):
-    hostname: str = Field(max_length=300, description="e.g. go.example.com; IDNA-encoded.")
-    root_url: str | None = Field(None, description="Where / on the domain redirects (302).")
-    not_found_url: str | None = Field(
+    hostname: str = Field(
+        max_length=253,
+        # Names in other scripts are taken too, once IDNA-encoded (xn--...).
+        json_schema_extra={
+            "pattern": r"^([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+"
+            r"[A-Za-z]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$"
+        },
+        description="e.g. go.example.com; IDNA-encoded.",
+    )
+    root_url: WebUrl | None = Field(None, description="Where / on the domain redirects (302).")
+    not_found_url: WebUrl | None = Field(
         None, description="Where unknown slugs on the domain redirect (302)."
     )
 
@@ -53,8 +61,8 @@ class DomainCreate(Input):
 class DomainUpdate(Input):
     """Only the fields sent change; null removes one."""
 
-    root_url: str | None = None
-    not_found_url: str | None = None
+    root_url: WebUrl | None = None
+    not_found_url: WebUrl | None = None
 
 
 class Verification(BaseModel):
@@ -83,7 +91,7 @@ class DomainList(BaseModel):
 
 
 class TlsQuery(Query):
-    domain: str = Field(max_length=300)
+    domain: str = Field(min_length=1, max_length=300, pattern=NO_NUL)
 
 
 class TlsAllowed(BaseModel):
@@ -197,6 +205,7 @@ async def remove_domain(org_id: str, hostname: str) -> tuple[str, int]:
 
 
 @blueprint.get("/api/v1/tls-check")
+@public
 @validate_querystring(TlsQuery)
 @validate_response(TlsAllowed)
 @problems(400, 404, 503)

@@ -15,6 +15,7 @@ from pydantic import (
     AwareDatetime,
     BaseModel,
     BeforeValidator,
+    ConfigDict,
     Field,
     RootModel,
     ValidationError,
@@ -61,7 +62,18 @@ from ..models.links import (
 from ..models.tags import ensure_tags, select_tag_ids
 from ..passwords import LINK_PASSWORD_COST, check_link_password, hash_password
 from ..ratelimits import LINK_CREATION_LIMITS, take_link_creations
-from ..schemas import Input, Query, Timestamp, no_content, problems
+from ..schemas import (
+    ID_PATTERN,
+    NO_NUL,
+    Cursor,
+    Input,
+    Query,
+    TagName,
+    Timestamp,
+    WebUrl,
+    no_content,
+    problems,
+)
 from ..services import current_services, get_db, get_settings
 from ..slugs import check_slug, check_tag_names, check_url, random_slug
 from ..uploads import BATCH_ITEMS
@@ -77,7 +89,6 @@ RANDOM_SLUG_ATTEMPTS = 8
 
 RedirectStatus = Literal[301, 302, 307, 308]
 # PostgreSQL text cannot hold NUL characters.
-NO_NUL = r"^[^\x00]*$"
 MAX_RULES = 20
 MAX_CLICKS = 10**9
 SECRET_DESCRIPTION = "Write-only: visitors must enter it; 4 to 72 bytes (UTF-8)."  # noqa: S105
@@ -91,7 +102,11 @@ def one_or_many(value: object) -> object:
 def _iso_string(value: object) -> object:
     if not isinstance(value, str):  # pydantic would read a number as a Unix time
         raise ValueError(TIMESTAMP_MESSAGE)
-    return value
+    try:
+        float(value)  # and a number written as text ("0.5") too
+    except ValueError:
+        return value
+    raise ValueError(TIMESTAMP_MESSAGE)
 
 
 # JSON has no date type: a timestamp arrives as an ISO 8601 string, with its offset.
@@ -100,6 +115,15 @@ FutureTime = Annotated[AwareDatetime, Field(strict=False), BeforeValidator(_iso_
 
 class Rule(Input):
     """Sends the visits that match all its given conditions to ``url``; at least one condition."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "anyOf": [
+                {"required": [name], "properties": {name: {"type": "string"}}}
+                for name in ("country", "device", "os")
+            ]
+        }
+    )
 
     country: str | None = Field(
         None, pattern=r"^[A-Za-z]{2}$", description="ISO 3166-1 alpha-2 code, such as DE."
@@ -112,15 +136,15 @@ class Rule(Input):
         pattern=NO_NUL,
         description="The OS family as the stats show it: iOS, Android, Windows, Mac OS X, ...",
     )
-    url: str = Field(description="Where matching visits go; the same rules as a link's url.")
+    url: WebUrl = Field(description="Where matching visits go; the same rules as a link's url.")
 
 
 MAX_TAGS = 10
-TagNames = list[str] | None
+TagNames = list[TagName] | None
 
 
 class LinkCreate(Input):
-    url: str = Field(description="Absolute http(s) URL, at most 2048 characters.")
+    url: WebUrl = Field(description="Absolute http(s) URL, at most 2048 characters.")
     slug: str | None = Field(
         None, description="3-64 of A-Z a-z 0-9 - _, case-sensitive; random when absent."
     )
@@ -131,14 +155,17 @@ class LinkCreate(Input):
     max_clicks: int | None = Field(
         None, ge=1, le=MAX_CLICKS, description="Human redirects allowed; unlimited when absent."
     )
-    expired_url: str | None = Field(
+    expired_url: WebUrl | None = Field(
         None, description="Where the link sends visitors once expired, disabled or used up."
     )
     rules: list[Rule] = Field(
         default_factory=list, max_length=MAX_RULES, description="Evaluated in order."
     )
     domain: str | None = Field(
-        None, max_length=300, description="A verified domain of the org; the default when absent."
+        None,
+        min_length=1,
+        max_length=300,
+        description="A verified domain of the org; the default when absent.",
     )
     tags: TagNames = Field(
         None,
@@ -151,16 +178,16 @@ class LinkUpdate(Input):
     """Only the fields sent change; ``title`` and ``expires_at`` may be set to null."""
 
     # None as the default means "unchanged"; an explicit null is refused (not nullable).
-    url: str = None  # type: ignore[assignment]
+    url: WebUrl = None  # type: ignore[assignment]
     title: str | None = Field(None, max_length=200, pattern=NO_NUL)
     expires_at: FutureTime | None = None
     disabled: bool = None  # type: ignore[assignment]
     redirect_status: RedirectStatus = None  # type: ignore[assignment]
     password: str | None = Field(None, description=SECRET_DESCRIPTION + " null removes it.")
     max_clicks: int | None = Field(None, ge=1, le=MAX_CLICKS)
-    expired_url: str | None = None
+    expired_url: WebUrl | None = None
     rules: list[Rule] = Field(None, max_length=MAX_RULES)  # type: ignore[arg-type]
-    tags: list[str] = Field(None, description="Replaces the link's tags.")  # type: ignore[arg-type]
+    tags: list[TagName] = Field(None, description="Replaces the link's tags.")  # type: ignore[arg-type]
 
 
 class Creator(BaseModel):
@@ -210,14 +237,18 @@ class LinkFilters(BaseModel):
     q: str | None = Field(
         None, max_length=200, pattern=NO_NUL, description="Matches slug, url and title."
     )
-    tag: Annotated[list[str], BeforeValidator(one_or_many)] = Field(
+    tag: Annotated[list[TagName], BeforeValidator(one_or_many)] = Field(
         [], description="Repeatable: links with these tags (any letter case)."
     )
     tags_mode: Literal["any", "all"] = Field(
         "any", description="any: links with at least one of the tags; all: with every one."
     )
     domain: str | None = Field(
-        None, max_length=253, description="Only links on this domain (its host name)."
+        None,
+        min_length=1,
+        max_length=253,
+        pattern=NO_NUL,
+        description="Only links on this domain (its host name).",
     )
     status: Status | None = Field(
         None,
@@ -225,7 +256,9 @@ class LinkFilters(BaseModel):
         "limit_reached (used up its max_clicks).",
     )
     created_by: str | None = Field(
-        None, max_length=64, description="A user id, or `me`: links that user created."
+        None,
+        pattern=f"^(me|{ID_PATTERN})$",
+        description="A user id, or `me`: links that user created.",
     )
     created_after: CreatedTime | None = Field(
         None, description="Created at or after this time (ISO 8601; without offset: UTC)."
@@ -237,7 +270,7 @@ class LinkFilters(BaseModel):
 
 class LinkQuery(LinkFilters, Query):
     limit: int = Field(50, ge=1, le=100)
-    cursor: str | None = None
+    cursor: Cursor | None = None
     sort: Sort = Field(
         "newest",
         description="newest (default) or oldest created first, clicks (most first), or "
@@ -246,33 +279,51 @@ class LinkQuery(LinkFilters, Query):
 
 
 class BulkFilter(LinkFilters, Input):
-    pass
+    # In JSON the tags are a list; only a query string repeats (or not) a parameter.
+    tag: list[TagName] = Field([], description="Links with these tags (any letter case).")
 
 
 class BulkSelection(Input):
     """Exactly one of ``slugs`` (up to 1000 links, on ``domain``) or ``filter`` (every link the
     list with these filters shows)."""
 
-    slugs: list[Annotated[str, Field(max_length=64)]] | None = Field(
-        None, min_length=1, max_length=1000
+    model_config = ConfigDict(
+        json_schema_extra={"oneOf": [{"required": ["slugs"]}, {"required": ["filter"]}]}
+    )
+
+    slugs: list[Annotated[str, Field(max_length=64, pattern=NO_NUL)]] = Field(
+        None, min_length=1, max_length=1000  # type: ignore[arg-type]
     )
     domain: str | None = Field(
-        None, max_length=253, description="The domain of slugs; the default domain when absent."
+        None,
+        max_length=253,
+        pattern=NO_NUL,
+        description="The domain of slugs; the default domain when absent.",
     )
-    filter: BulkFilter | None = None
+    filter: BulkFilter = None  # type: ignore[assignment]
 
 
 class BulkUpdate(BulkSelection):
-    """What to change in every selected link: at least one field."""
+    """What to change in every selected link: at least one of ``disabled``, ``add_tags`` and
+    ``remove_tags``."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "oneOf": [{"required": ["slugs"]}, {"required": ["filter"]}],
+            "anyOf": [{"required": [name]} for name in ("disabled", "add_tags", "remove_tags")],
+        }
+    )
 
     disabled: bool | None = Field(None, description="true disables the links, false enables them.")
     add_tags: list[str] = Field(
         default_factory=list,
+        min_length=1,
         description="Tag names (any letter case) to put on every link; new ones are created. "
         "A link keeps at most 10 tags.",
     )
     remove_tags: list[str] = Field(
         default_factory=list,
+        min_length=1,
         description="Tag names (any letter case) to take off every link that has them.",
     )
 
@@ -284,7 +335,13 @@ class BulkResult(BaseModel):
 
 class QrQuery(Query):
     format: Literal["svg", "png"] = "svg"
-    domain: str | None = Field(None, max_length=300, description="The link's branded domain.")
+    domain: str | None = Field(
+        None,
+        min_length=1,
+        max_length=300,
+        pattern=NO_NUL,
+        description="The link's branded domain.",
+    )
 
 
 class QrCode(RootModel[str]):
@@ -455,7 +512,7 @@ async def list_links(org_id: str, query_args: LinkQuery) -> LinkPage:
 @blueprint.post(LINKS + "/bulk-update")
 @validate_request(BulkUpdate)
 @validate_response(BulkResult)
-@problems(400, 401, 403, 404, 503)
+@problems(400, 401, 403, 404, 413, 503)
 async def bulk_update_links(org_id: str, data: BulkUpdate) -> BulkResult:
     """Disable or enable many links at once, and add or take off tags, all or none: the given
     ``slugs``, or every link that ``filter`` matches. A member may change only their own
@@ -522,7 +579,7 @@ def _check_tag_room(links: list[Link], add: list[str], remove: list[str]) -> Non
 @blueprint.post(LINKS + "/bulk-delete")
 @validate_request(BulkSelection)
 @validate_response(BulkResult)
-@problems(400, 401, 403, 404, 503)
+@problems(400, 401, 403, 404, 413, 503)
 async def bulk_delete_links(org_id: str, data: BulkSelection) -> BulkResult:
     """Delete many links at once, all or none: the given ``slugs``, or every link that
     ``filter`` matches. A member may delete only their own links: when any selected link is
@@ -824,10 +881,7 @@ async def _filter(caller: Caller, filters: LinkFilters) -> LinkFilter | None:
     if created_by == "me":
         created_by = caller.author_id
     elif created_by is not None:
-        try:
-            created_by = str(UUID(created_by))
-        except ValueError:
-            raise validation_error("created_by", "Not a user id, nor `me`.") from None
+        created_by = str(UUID(created_by))
     common = await list_filters(caller, filters.q, filters.tag, filters.tags_mode, filters.domain)
     if common is None:
         return None

@@ -3,7 +3,7 @@
 from typing import Annotated
 
 from databases import Database
-from pydantic import BaseModel, Field, StringConstraints, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 from quart import Blueprint
 from quart_schema import validate_request, validate_response
 
@@ -44,12 +44,16 @@ Domain = Annotated[
 
 
 class OrgChange(Input):
-    name: OrgName | None = None
-    require_2fa: bool | None = Field(
+    """Only the fields to change; null is no value for any of them."""
+
+    model_config = ConfigDict(json_schema_extra={"minProperties": 1})
+
+    name: OrgName = None  # type: ignore[assignment]
+    require_2fa: bool = Field(  # type: ignore[assignment]
         None, description="Owner: members without two-factor get 403 on this org's routes."
     )
-    sso_domains: list[Domain] | None = Field(
-        None,
+    sso_domains: list[Domain] = Field(
+        None,  # type: ignore[arg-type]
         max_length=50,
         description="Owner: who signs in by SSO with an email of these domains joins as member.",
     )
@@ -58,8 +62,6 @@ class OrgChange(Input):
     def _something_to_change(self) -> "OrgChange":
         if not self.model_fields_set:
             raise ValueError("Send name, require_2fa or sso_domains.")
-        if any(getattr(self, field) is None for field in self.model_fields_set):
-            raise ValueError("Leave a field out rather than sending null.")
         return self
 
 

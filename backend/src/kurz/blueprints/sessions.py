@@ -19,7 +19,7 @@ from ..ratelimits import (
     forget_login_failures,
     record_login_failure,
 )
-from ..schemas import Input, Role, no_content, problems
+from ..schemas import Input, Role, no_content, problems, public
 from ..services import get_db
 from .users import UserOut
 
@@ -53,6 +53,7 @@ class SessionOut(UserOut):
 
 
 @blueprint.post("/api/v1/session")
+@public
 @rate_limit(limits=LOGIN_LIMITS)
 @validate_request(LoginIn)
 @validate_response(UserOut, 200)
@@ -112,6 +113,7 @@ async def session() -> SessionOut:
 
 
 @blueprint.delete("/api/v1/session")
+@public
 @no_content
 @problems(401, 403)
 async def logout() -> tuple[str, int]:

@@ -47,7 +47,7 @@ from ..ratelimits import (
     forget_login_failures,
     record_login_failure,
 )
-from ..schemas import Input, problems
+from ..schemas import Input, problems, public
 from ..services import current_services, get_db, get_settings
 from .users import UserOut
 
@@ -84,6 +84,7 @@ def _provider() -> Provider:
 
 
 @blueprint.get("/api/v1/login-options")
+@public
 @validate_response(LoginOptions, 200)
 async def login_options() -> LoginOptions:
     """What the login screen offers: single sign-on, and whether emails must be verified."""
@@ -94,8 +95,9 @@ async def login_options() -> LoginOptions:
 
 
 @blueprint.get("/api/v1/sso/login")
+@public
 @rate_limit(limits=LOGIN_LIMITS)
-@problems(404, 429, 503)
+@problems(401, 404, 429, 503)
 async def sso_login() -> ResponseTypes:
     """Sign in with the organisation's identity provider: redirects there (authorization code
     flow with PKCE, state and nonce); the provider sends the browser back to the callback."""
@@ -130,8 +132,9 @@ def _set_cookie(response: ResponseTypes, name: str, value: str, lifetime: timede
 
 
 @blueprint.get("/api/v1/sso/callback")
+@public
 @rate_limit(limits=LOGIN_LIMITS)
-@problems(400, 404, 429, 503)
+@problems(400, 401, 404, 429, 503)
 async def sso_callback() -> ResponseTypes:
     """Where the provider sends the browser back: logs in the user whose verified email the
     provider returns (creating the account on first login) and joins them as member to every
@@ -165,6 +168,7 @@ async def sso_callback() -> ResponseTypes:
 
 
 @blueprint.post("/api/v1/sso/second-factor")
+@public
 @rate_limit(limits=LOGIN_LIMITS)
 @validate_request(SecondFactorIn)
 @validate_response(UserOut, 200)

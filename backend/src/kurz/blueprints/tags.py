@@ -7,7 +7,7 @@ from quart_schema import validate_request, validate_response
 from ..auth import require_org_role
 from ..errors import APIError
 from ..models.tags import Tag, delete_tag, name_taken, select_tag, select_tags, update_tag
-from ..schemas import Input, no_content, problems
+from ..schemas import Input, TagName, no_content, problems
 from ..services import get_db
 from ..slugs import check_tag_names
 
@@ -29,7 +29,7 @@ class TagList(BaseModel):
 
 class TagUpdate(Input):
     # None as the default means "unchanged"; an explicit null is refused (not nullable).
-    name: str = Field(None, description="The new name; every link follows.")  # type: ignore[assignment]
+    name: TagName = Field(None, description="The new name; every link follows.")  # type: ignore[assignment]
     color: str = Field(None, pattern=r"^#[0-9A-Fa-f]{6}$")  # type: ignore[assignment]
 
 

@@ -23,7 +23,7 @@ from ..ratelimits import (
     check_login_failures,
     record_login_failure,
 )
-from ..schemas import Input, no_content, problems
+from ..schemas import Input, no_content, problems, public
 from ..services import get_db, get_settings
 
 blueprint = Blueprint("users", __name__)
@@ -47,6 +47,7 @@ class PasswordChangeIn(Input):
 
 
 @blueprint.post("/api/v1/users")
+@public
 @rate_limit(limits=REGISTRATION_LIMITS)
 @validate_request(RegisterIn)
 @validate_response(UserOut, 201)

@@ -26,7 +26,7 @@ from ..models.webhooks import (
     update_secret,
     update_webhook,
 )
-from ..schemas import Answer, Input, Query, Timestamp, no_content, problems
+from ..schemas import Answer, Cursor, Input, Query, Timestamp, WebUrl, no_content, problems
 from ..services import current_services, get_db, get_settings
 from ..webhooks import ROTATION_OVERLAP, WebhookSender, check_url, new_secret, payload
 
@@ -51,7 +51,7 @@ Description = Annotated[
 
 
 class WebhookCreate(Input):
-    url: str = Field(description="https (http too in development), at most 2048 characters.")
+    url: WebUrl = Field(description="https (http too in development), at most 2048 characters.")
     events: Events
     description: Description | None = None
 
@@ -60,7 +60,7 @@ class WebhookUpdate(Input):
     """Only the fields sent change; enabling an endpoint clears its ``disabled_reason``."""
 
     # None as the default means "unchanged"; an explicit null is refused (not nullable).
-    url: str = None  # type: ignore[assignment]
+    url: WebUrl = None  # type: ignore[assignment]
     events: Events = None  # type: ignore[assignment]
     enabled: bool = None  # type: ignore[assignment]
     description: Description | None = None
@@ -110,7 +110,7 @@ class DeliveryPage(BaseModel):
 
 class DeliveryQuery(Query):
     limit: int = Field(50, ge=1, le=100)
-    cursor: str | None = None
+    cursor: Cursor | None = None
 
 
 class Accepted(BaseModel):
