@@ -25,6 +25,8 @@ from .models.tokens import Role as Role  # the roles' schema
 # Text PostgreSQL can hold (it cannot hold NUL), for fields that take any other character.
 NO_NUL = r"^[^\x00]*$"
 Text = Annotated[str, Field(pattern=NO_NUL)]
+# The same with something besides white space, for names trimmed before they are checked.
+NOT_BLANK = r"^[^\x00]*[^\x00\s][^\x00]*$"
 # An id as Kurz writes it: a UUID, lower or upper case, with its hyphens.
 ID_PATTERN = "[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}"
 T = TypeVar("T", bound=Callable[..., Any])
@@ -80,7 +82,7 @@ TagName = Annotated[
     WithJsonSchema(
         {
             "type": "string",
-            "pattern": r"^\s*[^\s\x00-\x1f\x7f|]([^\x00-\x1f\x7f|]{0,38}[^\s\x00-\x1f\x7f|])?\s*$",
+            "pattern": r"^\s*[^\s\x00-\x1f\x7f-\x9f|]([^\x00-\x1f\x7f-\x9f|]{0,38}[^\s\x00-\x1f\x7f-\x9f|])?\s*$",
         }
     ),
 ]

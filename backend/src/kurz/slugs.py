@@ -179,8 +179,8 @@ def check_url(url: str, base_url: str) -> str:
 
 
 TAG_NAME_LENGTH = 40
-# Control characters, and "|": the separator of tag names in CSV files.
-_BAD_TAG_CHARACTERS = re.compile(r"[\x00-\x1f\x7f|]")
+# Control characters (C0 and C1), and "|": the separator of tag names in CSV files.
+_BAD_TAG_CHARACTERS = re.compile(r"[\x00-\x1f\x7f-\x9f|]")
 
 
 def check_tag_names(names: list[str], field: str, limit: int | None) -> list[str]:

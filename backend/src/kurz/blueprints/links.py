@@ -315,13 +315,13 @@ class BulkUpdate(BulkSelection):
     )
 
     disabled: bool | None = Field(None, description="true disables the links, false enables them.")
-    add_tags: list[str] = Field(
+    add_tags: list[TagName] = Field(
         default_factory=list,
         min_length=1,
         description="Tag names (any letter case) to put on every link; new ones are created. "
         "A link keeps at most 10 tags.",
     )
-    remove_tags: list[str] = Field(
+    remove_tags: list[TagName] = Field(
         default_factory=list,
         min_length=1,
         description="Tag names (any letter case) to take off every link that has them.",

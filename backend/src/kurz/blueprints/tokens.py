@@ -17,7 +17,7 @@ from ..audit import record_audit
 from ..auth import TOKEN_PREFIX, hash_secret, new_secret, require_org_role
 from ..errors import APIError
 from ..models.tokens import delete_token, insert_token, select_tokens
-from ..schemas import NO_NUL, Answer, Input, Timestamp, no_content, problems
+from ..schemas import NOT_BLANK, Answer, Input, Timestamp, no_content, problems
 from ..services import get_db
 
 blueprint = Blueprint("tokens", __name__)
@@ -27,7 +27,7 @@ TokenRole = Literal["member", "admin"]
 class TokenIn(Input):
     name: Annotated[
         str,
-        StringConstraints(strip_whitespace=True, min_length=1, max_length=100, pattern=NO_NUL),
+        StringConstraints(strip_whitespace=True, min_length=1, max_length=100, pattern=NOT_BLANK),
     ]
     role: TokenRole
 
