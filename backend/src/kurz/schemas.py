@@ -82,7 +82,10 @@ TagName = Annotated[
     WithJsonSchema(
         {
             "type": "string",
-            "pattern": r"^\s*[^\s\x00-\x1f\x7f-\x9f|]([^\x00-\x1f\x7f-\x9f|]{0,38}[^\s\x00-\x1f\x7f-\x9f|])?\s*$",
+            "pattern": (
+                r"^\s*[^\s\x00-\x1f\x7f-\x9f|]"
+                r"([^\x00-\x1f\x7f-\x9f|]{0,38}[^\s\x00-\x1f\x7f-\x9f|])?\s*$"
+            ),
         }
     ),
 ]
