@@ -20,9 +20,8 @@ STATEMENTS = [
            failed_at TIMESTAMPTZ,
            created_at TIMESTAMPTZ NOT NULL DEFAULT now()
        )""",
-    # The workers' claim, one kind at a time: its due jobs, oldest first, never the failed ones
-    # (a backlog of one kind must not be walked through to claim another).
-    "CREATE INDEX jobs_due_idx ON jobs (kind, run_at, id) WHERE failed_at IS NULL",
+    # The workers' claim: due jobs, oldest first, never the failed ones.
+    "CREATE INDEX jobs_due_idx ON jobs (run_at, id) WHERE failed_at IS NULL",
 ]
 
 
