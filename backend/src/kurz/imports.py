@@ -36,6 +36,7 @@ from urllib.parse import urlsplit
 from databases import Database
 from quart import Quart
 
+from .blueprints.links import link_out
 from .domains import stored_hostname
 from .errors import APIError
 from .jobs import Job, JobKind
@@ -52,6 +53,7 @@ from .models.tags import ensure_tags
 from .services import services
 from .slugs import check_slug, check_tag_names, check_url, random_slug
 from .uploads import IMPORT_ROWS
+from .webhooks import emit
 
 KIND = "csv-import"
 CHUNK = 200
@@ -109,7 +111,8 @@ def import_kind(app: Quart) -> JobKind:
     """The job kind, with what it needs of the app (there is no request in a job)."""
 
     async def handler(db: Database, job: Job) -> None:
-        await run_import(app, db, job.payload["import_id"])
+        async with app.app_context():  # for the events' short URLs
+            await run_import(app, db, job.payload["import_id"])
 
     # A short lease: a server killed mid-import is resumed by another within seconds.
     return JobKind(KIND, handler, lease_seconds=15.0, concurrency=2)
@@ -255,7 +258,8 @@ class RowApplier:
         if link is None:
             raise APIError(409, "SLUG_TAKEN", f"The slug {slug!r} is already taken.")
         if values["disabled"]:
-            await update_link(db, self.org_id, link.slug, {"disabled": True}, domain_id)
+            link = await update_link(db, self.org_id, link.slug, {"disabled": True}, domain_id)
+        await emit(db, self.org_id, "link.created", link_out(link))
         self.created.append((link.slug, domain_id))
         return "created"
 

@@ -8,6 +8,7 @@ import pytest
 import kurz.webhooks
 from kurz.services import services
 from tests.analytics.support import CHROME, SLACKBOT
+from tests.support import BASE_URL
 
 ALL_EVENTS = [
     "link.created",
@@ -78,6 +79,31 @@ async def test_every_event_type_arrives_signed_as_the_api_shows_it(
     assert len({r.id for r in receiver.delivered()}) == len(ALL_EVENTS)
 
 
+async def test_a_click_event_names_the_links_domain_and_the_visitors_country(
+    client, app, db, make_org, make_link, make_webhook, receiver, recorder, deliver
+) -> None:
+    org_id, owner = await make_org()
+    await db.execute(
+        """INSERT INTO domains (org_id, hostname, verification_value, verified_at)
+           VALUES (:org_id, 'go.acme.example', 'checked', now())""",
+        {"org_id": org_id},
+    )
+    await services(app).link_cache.load_domains()
+    await make_link(org_id, owner, slug="branded", domain="go.acme.example")
+    await make_webhook(org_id, owner, ["link.clicked"])
+    # From 127.0.0.1, a trusted proxy by default: its country header counts.
+    headers = {"Host": "go.acme.example", "User-Agent": CHROME, "CF-IPCountry": "ch"}
+    response = await client.get(
+        "/branded", headers=headers, scope_base={"client": ("127.0.0.1", 40000)}
+    )
+    assert response.status_code == 302
+    await recorder.flush()
+    await deliver()
+    [clicked] = [r.event["data"] for r in receiver.delivered()]
+    assert clicked["link"] == {"slug": "branded", "domain": "go.acme.example"}
+    assert clicked["country"] == "CH"
+
+
 async def test_a_bulk_update_sends_link_updated_for_each_changed_link(
     make_org, make_link, make_webhook, receiver, deliver
 ) -> None:
@@ -112,6 +138,67 @@ async def test_a_bulk_delete_sends_link_deleted_for_each_link(
     events = [r.event for r in receiver.delivered()]
     assert {event["type"] for event in events} == {"link.deleted"}
     assert sorted(event["data"]["slug"] for event in events) == ["gone-1", "gone-2"]
+
+
+async def test_renaming_or_deleting_a_tag_sends_link_updated_for_each_link_with_it(
+    make_org, make_link, make_webhook, receiver, deliver
+) -> None:
+    org_id, owner = await make_org()
+    await make_link(org_id, owner, slug="promo-1", tags=["Promo", "Q3"])
+    await make_link(org_id, owner, slug="promo-2", tags=["Promo"])
+    await make_link(org_id, owner, slug="plain", tags=["Q3"])
+    await make_webhook(org_id, owner, ["link.updated"])
+    tags = f"/api/v1/orgs/{org_id}/tags"
+
+    response = await owner.client.patch(f"{tags}/promo", json={"color": "#112233"})
+    assert response.status_code == 200
+    await deliver()
+    assert receiver.delivered() == []  # a colour is not part of a link
+
+    response = await owner.client.patch(f"{tags}/promo", json={"name": "Launch"})
+    assert response.status_code == 200
+    await deliver()
+    renamed = {r.event["data"]["slug"]: r.event["data"]["tags"] for r in receiver.delivered()}
+    assert renamed == {"promo-1": ["Launch", "Q3"], "promo-2": ["Launch"]}
+
+    assert (await owner.client.delete(f"{tags}/q3")).status_code == 204
+    await deliver()
+    events = [r.event for r in receiver.delivered()][2:]
+    assert {event["type"] for event in events} == {"link.updated"}
+    assert {event["data"]["slug"]: event["data"]["tags"] for event in events} == {
+        "promo-1": ["Launch"],
+        "plain": [],
+    }
+
+
+async def test_a_csv_import_sends_link_created_for_each_created_link(
+    make_org, make_link, make_webhook, receiver, deliver
+) -> None:
+    org_id, owner = await make_org()
+    await make_link(org_id, owner, slug="existing", url="https://example.com/existing")
+    await make_webhook(org_id, owner, ["link.created"])
+    rows = [
+        "url,slug,tags,disabled",
+        "https://example.com/existing,existing,,",  # already there: skipped
+        "https://example.com/one,imported-one,Imported,",
+        "https://example.com/two,imported-two,,true",
+        "not a url,imported-bad,,",  # failed
+    ]
+    response = await owner.client.post(
+        f"/api/v1/orgs/{org_id}/imports",
+        data="\n".join(rows).encode(),
+        headers={"Content-Type": "text/csv", "Origin": BASE_URL},
+    )
+    assert response.status_code == 202
+    await deliver()  # runs the import job, then the deliveries it queued
+    links = f"/api/v1/orgs/{org_id}/links"
+    events = {r.event["data"]["slug"]: r.event for r in receiver.delivered()}
+    assert set(events) == {"imported-one", "imported-two"}
+    for slug, event in events.items():
+        assert event["type"] == "link.created"
+        assert event["data"] == await (await owner.client.get(f"{links}/{slug}")).get_json()
+    assert events["imported-one"]["data"]["tags"] == ["Imported"]
+    assert events["imported-two"]["data"]["disabled"] is True
 
 
 async def test_an_invitation_accepted_by_registering_adds_a_member(

@@ -364,7 +364,7 @@ async def create_link(org_id: str, data: LinkCreate) -> tuple[LinkOut, int]:
     """
     caller = await require_org_role(org_id)
     link = await create_one(caller, data)
-    return _out(link), 201
+    return link_out(link), 201
 
 
 async def create_one(caller: Caller, data: LinkCreate) -> Link:
@@ -388,7 +388,7 @@ async def create_one(caller: Caller, data: LinkCreate) -> Link:
     async with db.transaction():
         values["tag_ids"] = await ensure_tags(db, caller.org_id, names)
         link = await _insert(db, slug, reserved, values)
-        await emit(db, caller.org_id, "link.created", _out(link))
+        await emit(db, caller.org_id, "link.created", link_out(link))
         await record_audit(caller, "link.create", link.slug, {"url": link.url})
     _forget(link)  # a cached "no such slug" must not outlive the link's creation
     return link
@@ -460,7 +460,7 @@ async def create_links(org_id: str, data: BatchCreate) -> BatchAnswer:
             problem = problem_document(error)
             answers.append(BatchItem(index=index, status=error.status, error=problem))
         else:
-            answers.append(BatchItem(index=index, status=201, link=_out(link)))
+            answers.append(BatchItem(index=index, status=201, link=link_out(link)))
     return BatchAnswer(items=answers)
 
 
@@ -503,7 +503,7 @@ async def list_links(org_id: str, query_args: LinkQuery) -> LinkPage:
         last_link, last_key = rows[-1]
         next_cursor = _encode_cursor(caller.org_id, query_args.sort, last_key, last_link.id)
     return LinkPage(
-        items=[_out(link) for link, _ in rows],
+        items=[link_out(link) for link, _ in rows],
         next_cursor=next_cursor,
         total=total,
     )
@@ -543,7 +543,7 @@ async def bulk_update_links(org_id: str, data: BulkUpdate) -> BulkResult:
             add_tag_ids=await ensure_tags(db, caller.org_id, add) if links else [],
             remove_tag_ids=await select_tag_ids(db, caller.org_id, remove) if remove else [],
         )
-        await emit(db, caller.org_id, "link.updated", *(_out(link) for link in changed))
+        await emit(db, caller.org_id, "link.updated", *(link_out(link) for link in changed))
         before = {link.id: link for link in links}
         toggled = [link for link in changed if link.disabled != before[link.id].disabled]
         action = "link.disable" if data.disabled else "link.enable"
@@ -590,7 +590,7 @@ async def bulk_delete_links(org_id: str, data: BulkSelection) -> BulkResult:
     async with db.transaction():
         links = await _selected(caller, data)
         await delete_links(db, caller.org_id, [link.id for link in links])
-        await emit(db, caller.org_id, "link.deleted", *(_out(link) for link in links))
+        await emit(db, caller.org_id, "link.deleted", *(link_out(link) for link in links))
         await record_audits(
             caller, "link.delete", [(link.slug, {"url": link.url}) for link in links]
         )
@@ -724,7 +724,7 @@ async def get_link(org_id: str, slug: str) -> LinkOut:
     """One link of the org."""
     caller = await require_org_role(org_id)
     await current_services().clicks.settle()
-    return _out(await _existing(caller, slug))
+    return link_out(await _existing(caller, slug))
 
 
 @blueprint.patch(LINK)
@@ -751,9 +751,9 @@ async def edit_link(org_id: str, slug: str, data: LinkUpdate) -> LinkOut:
         if names is not None:
             changes["tag_ids"] = await ensure_tags(db, caller.org_id, names)
         if not changes:
-            return _out(link)
+            return link_out(link)
         updated = await update_link(db, caller.org_id, slug, changes, link.domain_id)
-        await emit(db, caller.org_id, "link.updated", _out(updated))
+        await emit(db, caller.org_id, "link.updated", link_out(updated))
         if changes.get("disabled", link.disabled) != link.disabled:
             action = "link.disable" if updated.disabled else "link.enable"
             await record_audit(caller, action, slug, {"url": updated.url})
@@ -761,7 +761,7 @@ async def edit_link(org_id: str, slug: str, data: LinkUpdate) -> LinkOut:
         if edits:
             await record_audit(caller, "link.update", slug, {"url": updated.url, **edits})
     _forget(link)
-    return _out(updated)
+    return link_out(updated)
 
 
 @blueprint.delete(LINK)
@@ -775,7 +775,7 @@ async def remove_link(org_id: str, slug: str) -> tuple[str, int]:
         link = await _existing(caller, slug, lock=True)
         _check_may_change(caller, link)
         await delete_link(db, caller.org_id, slug, link.domain_id)
-        await emit(db, caller.org_id, "link.deleted", _out(link))
+        await emit(db, caller.org_id, "link.deleted", link_out(link))
         await record_audit(caller, "link.delete", slug, {"url": link.url})
     _forget(link)
     return "", 204
@@ -1003,7 +1003,7 @@ def _short_url(link: Link) -> str:
     return f"{get_settings().base_url}/{link.slug}"
 
 
-def _out(link: Link) -> LinkOut:
+def link_out(link: Link) -> LinkOut:
     return LinkOut(
         slug=link.slug,
         url=link.url,

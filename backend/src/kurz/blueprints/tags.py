@@ -1,15 +1,19 @@
 """An org's tags: list with counts, rename or recolour, delete."""
 
+from databases import Database
 from pydantic import BaseModel, Field
 from quart import Blueprint
 from quart_schema import validate_request, validate_response
 
 from ..auth import require_org_role
 from ..errors import APIError
+from ..models.links import Link, LinkFilter, select_links, update_links
 from ..models.tags import Tag, delete_tag, name_taken, select_tag, select_tags, update_tag
 from ..schemas import Input, TagName, no_content, problems
 from ..services import get_db
 from ..slugs import check_tag_names
+from ..webhooks import emit
+from .links import link_out
 
 blueprint = Blueprint("tags", __name__)
 
@@ -47,8 +51,9 @@ async def list_tags(org_id: str) -> TagList:
 @validate_response(TagOut)
 @problems(400, 401, 403, 404, 409, 503)
 async def edit_tag(org_id: str, name: str, data: TagUpdate) -> TagOut:
-    """Rename or recolour a tag (admins). A rename shows on every link that carries the tag;
-    409 TAG_TAKEN when another tag of the org has the new name in any letter case."""
+    """Rename or recolour a tag (admins). A rename shows on every link that carries the tag
+    (each gets a ``link.updated`` event); 409 TAG_TAKEN when another tag of the org has the new
+    name in any letter case."""
     caller = await require_org_role(org_id, "admin")
     new_name = None if data.name is None else check_tag_names([data.name], "name", 1)[0]
     db = get_db()
@@ -64,6 +69,9 @@ async def edit_tag(org_id: str, name: str, data: TagUpdate) -> TagOut:
             tag.color if data.color is None else data.color.lower(),
         )
         updated = await _existing(caller.org_id, new_name or tag.name)
+        if updated.name != tag.name:
+            links = await _links_with(db, caller.org_id, tag)
+            await emit(db, caller.org_id, "link.updated", *(link_out(link) for link in links))
     return _out(updated)
 
 
@@ -71,13 +79,21 @@ async def edit_tag(org_id: str, name: str, data: TagUpdate) -> TagOut:
 @no_content
 @problems(401, 403, 404, 503)
 async def remove_tag(org_id: str, name: str) -> tuple[str, int]:
-    """Delete a tag (admins): it is taken off every link of the org."""
+    """Delete a tag (admins): it is taken off every link of the org (each gets a
+    ``link.updated`` event)."""
     caller = await require_org_role(org_id, "admin")
     db = get_db()
     async with db.transaction():
         tag = await _existing(caller.org_id, name, lock=True)
+        ids = [link.id for link in await _links_with(db, caller.org_id, tag)]
+        changed = await update_links(db, caller.org_id, ids, remove_tag_ids=[tag.id])
+        await emit(db, caller.org_id, "link.updated", *(link_out(link) for link in changed))
         await delete_tag(db, caller.org_id, tag.id)
     return "", 204
+
+
+async def _links_with(db: Database, org_id: str, tag: Tag) -> list[Link]:
+    return await select_links(db, org_id, LinkFilter(tag_ids=[tag.id]))
 
 
 async def _existing(org_id: str, name: str, *, lock: bool = False) -> Tag:

@@ -114,11 +114,7 @@ async def update_tag(db: Database, org_id: str, tag_id: int, name: str, color: s
 
 
 async def delete_tag(db: Database, org_id: str, tag_id: int) -> None:
-    """Take the tag off every link of the org, then delete it (in the caller's transaction)."""
-    values = {"org_id": org_id, "id": tag_id}
+    """Delete a tag that no link carries any more."""
     await db.execute(
-        """UPDATE links SET tag_ids = array_remove(tag_ids, CAST(:id AS BIGINT))
-            WHERE org_id = :org_id AND tag_ids @> ARRAY[CAST(:id AS BIGINT)]""",
-        values,
+        "DELETE FROM tags WHERE org_id = :org_id AND id = :id", {"org_id": org_id, "id": tag_id}
     )
-    await db.execute("DELETE FROM tags WHERE org_id = :org_id AND id = :id", values)

@@ -227,9 +227,10 @@ async def insert_event(
 INSERT_CLICK_EVENTS = f"""WITH targets AS (
         SELECT id, org_id FROM webhooks WHERE enabled AND 'link.clicked' = ANY (events)
     ), clicked AS (
-        SELECT links.org_id, links.slug, clicks.at, clicks.browser, clicks.os, clicks.device,
-               clicks.referrer
+        SELECT links.org_id, links.slug, domains.hostname AS domain, clicks.at, clicks.country,
+               clicks.browser, clicks.os, clicks.device, clicks.referrer
           FROM clicks JOIN links ON links.id = clicks.link_id
+               LEFT JOIN domains ON domains.id = links.domain_id
          WHERE clicks.batch = $1 AND NOT clicks.bot
            AND links.org_id IN (SELECT org_id FROM targets)
     ), event AS (
@@ -238,9 +239,9 @@ INSERT_CLICK_EVENTS = f"""WITH targets AS (
                    'type', 'link.clicked',
                    'timestamp', to_char(now() AT TIME ZONE 'UTC', {ISO}),
                    'data', json_build_object(
-                       'link', json_build_object('slug', slug, 'domain', NULL),
+                       'link', json_build_object('slug', slug, 'domain', domain),
                        'at', to_char(at AT TIME ZONE 'UTC', {ISO}),
-                       'country', NULL, 'device', device, 'browser', browser, 'os', os,
+                       'country', country, 'device', device, 'browser', browser, 'os', os,
                        'referrer', referrer))
           FROM clicked
         RETURNING id, org_id
