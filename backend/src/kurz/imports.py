@@ -29,6 +29,7 @@ creates nothing new.
 import csv
 import io
 from collections.abc import Iterator
+from contextlib import nullcontext
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
@@ -43,12 +44,13 @@ from .jobs import Job, JobKind
 from .models.domains import select_verified_domain_id
 from .models.imports import (
     finish_import,
-    org_has_url,
     select_import,
     select_import_body,
+    select_slug_urls,
+    select_url_domains,
     update_import_progress,
 )
-from .models.links import insert_link, select_link, update_link
+from .models.links import Link, insert_link, update_link
 from .models.tags import ensure_tags
 from .services import services
 from .slugs import check_slug, check_tag_names, check_url, random_slug
@@ -128,7 +130,9 @@ async def run_import(app: Quart, db: Database, import_id: str) -> None:
     except InvalidCsv:  # checked when queued; only a corrupted row gets here
         await finish_import(db, import_id, "failed")
         return
-    applier = RowApplier(app, db, state.org_id, state.created_by, state.created_by_token, columns)
+    applier = ChunkApplier(
+        app, db, state.org_id, state.created_by, state.created_by_token, columns
+    )
     while True:
         async with db.transaction():
             state = await select_import(db, None, import_id, lock=True)
@@ -140,8 +144,7 @@ async def run_import(app: Quart, db: Database, import_id: str) -> None:
                 break
             counts = {"created": 0, "skipped": 0, "failed": 0}
             errors = []
-            for number, row in enumerate(chunk, first):
-                outcome, error = await applier.apply(row)
+            for number, (outcome, error) in enumerate(await applier.apply(chunk), first):
                 counts[outcome] += 1
                 if error is not None:
                     errors.append({"row": number, "code": error.code, "message": error.detail})
@@ -152,8 +155,12 @@ async def run_import(app: Quart, db: Database, import_id: str) -> None:
     await finish_import(db, import_id, "done")
 
 
-class RowApplier:
-    """Creates the link of one row, or says why not."""
+class ChunkApplier:
+    """Creates the links of a chunk's rows, or says why not, in the chunk's transaction.
+
+    What the org already has is read once per chunk, and tags once per name, so that a row
+    that creates a link costs one statement.
+    """
 
     def __init__(
         self,
@@ -175,20 +182,42 @@ class RowApplier:
         self.domain_ids: dict[str, int | None] = {}  # verified domains of the org, by hostname
         self.reserved = services(app).reserved_slugs
         self.created: list[tuple[str, int | None]] = []  # (slug, domain_id)
+        # The chunk's view of the org: URLs by (domain_id, slug), (domain_id, URL) pairs, tag
+        # ids by lower-case name.
+        self.slug_urls: dict[tuple[int | None, str], str] = {}
+        self.urls: set[tuple[int | None, str]] = set()
+        self.tag_ids: dict[str, int] = {}
 
     def _cell(self, row: list[str], field: str) -> str:
         index = self.columns.get(field)
         return row[index].strip() if index is not None and index < len(row) else ""
 
-    async def apply(self, row: list[str]) -> tuple[str, APIError | None]:
-        """("created" | "skipped" | "failed", the error of a failed row)."""
-        try:
-            values = self._values(row)
-            values["domain_id"] = await self._domain_id(self._cell(row, "domain"))
-            async with self.db.transaction():  # a savepoint: a failed row leaves the chunk whole
-                return await self._create(values), None
-        except APIError as error:
-            return "failed", error
+    async def apply(self, rows: list[list[str]]) -> list[tuple[str, APIError | None]]:
+        """("created" | "skipped" | "failed", the error of a failed row) for each row."""
+        checked: list[dict[str, Any] | APIError] = []
+        for row in rows:
+            try:
+                values = self._values(row)
+                values["domain_id"] = await self._domain_id(self._cell(row, "domain"))
+                checked.append(values)
+            except APIError as error:
+                checked.append(error)
+        await self._read_org([item for item in checked if isinstance(item, dict)])
+        outcomes: list[tuple[str, APIError | None]] = []
+        created = []
+        for item in checked:
+            try:
+                if isinstance(item, APIError):
+                    raise item
+                if self._exists(item):
+                    outcomes.append(("skipped", None))
+                    continue
+                created.append(await self._create(item))
+                outcomes.append(("created", None))
+            except APIError as error:
+                outcomes.append(("failed", error))
+        await emit(self.db, self.org_id, "link.created", *(link_out(link) for link in created))
+        return outcomes
 
     def _values(self, row: list[str]) -> dict[str, Any]:
         cell = self._cell
@@ -227,41 +256,66 @@ class RowApplier:
             raise APIError(400, "INVALID_DOMAIN", message)
         return self.domain_ids[hostname]
 
-    async def _create(self, values: dict[str, Any]) -> str:
-        db, slug, domain_id = self.db, values["slug"], values["domain_id"]
-        if slug is not None:
-            existing = await select_link(db, self.org_id, slug, domain_id=domain_id)
-            if existing is not None:
-                if existing.url == values["url"]:
-                    return "skipped"
-                raise APIError(409, "SLUG_TAKEN", f"The slug {slug!r} is already taken.")
-        elif await org_has_url(db, self.org_id, values["url"], domain_id):
-            return "skipped"
-        link = None
-        tag_ids = await ensure_tags(db, self.org_id, values["tags"])
-        for candidate in [slug] if slug is not None else _random_slugs(self.reserved):
-            link = await insert_link(
-                db,
-                org_id=self.org_id,
-                slug=candidate,
-                url=values["url"],
-                title=values["title"],
-                created_by=self.created_by,
-                created_by_token=self.token,
-                expires_at=values["expires_at"],
-                redirect_status=values["redirect_status"],
-                domain_id=domain_id,
-                tag_ids=tag_ids,
-            )
-            if link is not None:
-                break
-        if link is None:
+    async def _read_org(self, rows: list[dict[str, Any]]) -> None:
+        """What the org has of the rows' slugs and URLs, and no tag (tags may go between
+        chunks)."""
+        slugs: dict[int | None, list[str]] = {}
+        for values in rows:
+            if values["slug"] is not None:
+                slugs.setdefault(values["domain_id"], []).append(values["slug"])
+        self.slug_urls = {
+            (domain_id, slug): url
+            for domain_id, names in slugs.items()
+            for slug, url in (await select_slug_urls(self.db, self.org_id, domain_id, names))
+        }
+        unnamed = [values["url"] for values in rows if values["slug"] is None]
+        self.urls = await select_url_domains(self.db, self.org_id, unnamed) if unnamed else set()
+        self.tag_ids = {}
+
+    def _exists(self, values: dict[str, Any]) -> bool:
+        """Whether the org has the row's link already (skip it); 409 SLUG_TAKEN when the org
+        has its slug for another URL."""
+        slug, domain_id, url = values["slug"], values["domain_id"], values["url"]
+        if slug is None:
+            return (domain_id, url) in self.urls
+        existing = self.slug_urls.get((domain_id, slug))
+        if existing is not None and existing != url:
             raise APIError(409, "SLUG_TAKEN", f"The slug {slug!r} is already taken.")
+        return existing is not None
+
+    async def _create(self, values: dict[str, Any]) -> Link:
+        db, slug, domain_id, names = self.db, values["slug"], values["domain_id"], values["tags"]
+        new_names = [name for name in names if name.lower() not in self.tag_ids]
+        # A savepoint when the row makes tags: those of a refused row go with it.
+        async with db.transaction() if new_names else nullcontext():
+            made = dict(zip(new_names, await ensure_tags(db, self.org_id, new_names), strict=True))
+            tag_ids = [made.get(name) or self.tag_ids[name.lower()] for name in names]
+            link = None
+            for candidate in [slug] if slug is not None else _random_slugs(self.reserved):
+                link = await insert_link(
+                    db,
+                    org_id=self.org_id,
+                    slug=candidate,
+                    url=values["url"],
+                    title=values["title"],
+                    created_by=self.created_by,
+                    created_by_token=self.token,
+                    expires_at=values["expires_at"],
+                    redirect_status=values["redirect_status"],
+                    domain_id=domain_id,
+                    tag_ids=tag_ids,
+                )
+                if link is not None:
+                    break
+            if link is None:  # another org's slug on the domain
+                raise APIError(409, "SLUG_TAKEN", f"The slug {slug!r} is already taken.")
+        self.tag_ids.update((name.lower(), tag_id) for name, tag_id in made.items())
         if values["disabled"]:
             link = await update_link(db, self.org_id, link.slug, {"disabled": True}, domain_id)
-        await emit(db, self.org_id, "link.created", link_out(link))
+        self.slug_urls[(domain_id, link.slug)] = link.url
+        self.urls.add((domain_id, link.url))
         self.created.append((link.slug, domain_id))
-        return "created"
+        return link
 
     def forget_created(self) -> None:
         """Once committed: a cached "no such slug" must not outlive the links' creation."""

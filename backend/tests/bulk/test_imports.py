@@ -88,6 +88,26 @@ async def test_big_import_with_bad_rows_then_again(make_org):
     assert {tag["name"]: tag["links"] for tag in tags["items"]}["bulk"] == 10_000 - len(bad)
 
 
+async def test_rows_repeated_in_a_file_and_tags_of_refused_rows(make_org, make_link):
+    org_id, owner = await make_org()
+    other_org, other = await make_org()
+    await make_link(other_org, other, slug="theirs")
+    rows = (
+        "url,slug,tags\n"
+        "https://example.com/a,twice,First\n"
+        "https://example.com/a,twice,First\n"  # the row above: skipped
+        "https://example.com/b,,\n"
+        "https://example.com/b,,\n"  # the URL of the row above, no slug: skipped
+        "https://example.com/c,theirs,Orphan|First\n"  # another org's slug: refused
+    )
+    result = await run(owner, org_id, rows)
+    assert (result["created"], result["skipped"], result["failed"]) == (2, 2, 1), result
+    assert [(error["row"], error["code"]) for error in result["errors"]] == [(5, "SLUG_TAKEN")]
+    tags = await (await owner.client.get(f"/api/v1/orgs/{org_id}/tags")).get_json()
+    # The refused row's new tag was not kept.
+    assert [(tag["name"], tag["links"]) for tag in tags["items"]] == [("First", 1)]
+
+
 async def test_rows_of_other_shorteners_and_conflicts(make_org, make_link):
     org_id, owner = await make_org()
     other_org, other = await make_org()

@@ -121,12 +121,31 @@ async def finish_import(db: Database, import_id: str, status: str) -> None:
     )
 
 
-async def org_has_url(db: Database, org_id: str, url: str, domain_id: int | None) -> bool:
-    """Whether the org has a link to ``url`` on the domain (None: the default one)."""
-    found = await db.fetch_val(
-        """SELECT EXISTS (SELECT 1 FROM links WHERE org_id = :org_id AND md5(url) = md5(:url)
-                                               AND url = :url
-                                               AND domain_id IS NOT DISTINCT FROM :domain_id)""",
-        {"org_id": org_id, "url": url, "domain_id": domain_id},
+async def select_slug_urls(
+    db: Database, org_id: str, domain_id: int | None, slugs: list[str]
+) -> list[tuple[str, str]]:
+    """(slug, URL) of the org's links with these slugs on the domain (None: the default one)."""
+    values: dict[str, Any] = {"org_id": org_id, "slugs": slugs}
+    on_domain = "domain_id IS NULL"
+    if domain_id is not None:
+        on_domain, values["domain_id"] = "domain_id = :domain_id", domain_id
+    rows = await db.fetch_all(
+        f"""SELECT slug, url FROM links
+             WHERE org_id = :org_id AND {on_domain} AND slug = ANY(:slugs)""",  # noqa: S608
+        values,
     )
-    return bool(found)
+    return [(row["slug"], row["url"]) for row in rows]
+
+
+async def select_url_domains(
+    db: Database, org_id: str, urls: list[str]
+) -> set[tuple[int | None, str]]:
+    """(domain_id, URL) of the org's links to any of these URLs."""
+    rows = await db.fetch_all(
+        """SELECT domain_id, url FROM links
+            WHERE org_id = :org_id AND url = ANY(:urls)
+              AND md5(url) = ANY(ARRAY(SELECT md5(url)
+                                         FROM unnest(CAST(:urls AS TEXT[])) AS url))""",
+        {"org_id": org_id, "urls": urls},
+    )
+    return {(row["domain_id"], row["url"]) for row in rows}
