@@ -41,8 +41,6 @@ def test_schemathesis_finds_nothing_the_openapi_document_does_not_say(live_serve
         "run",
         f"{base_url}/openapi.json",
         "--checks=all",
-        # Not yet zero: see tests/reliability/schemathesis.toml.
-        "--exclude-checks=negative_data_rejection,positive_data_acceptance",
         "--max-examples=40",
         f"--seed={SEED}",
         "--no-color",
