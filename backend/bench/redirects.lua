@@ -1,10 +1,13 @@
 -- wrk script: GET a random existing slug per request, count answers that are not redirects.
 -- The benchmark seeds slugs PREFIX000001 .. PREFIXnnnnnn (zero-padded to 6 digits).
 -- BENCH_FIRST=n instead asks for the slugs in order from number n: the warm-up that puts every
--- link in Kurz's cache, as a service in use for a while would have them.
+-- link in Kurz's cache, as a service in use for a while would have them. Each of the
+-- BENCH_THREADS wrk threads takes every BENCH_THREADS-th slug, so that they share the sequence
+-- rather than each asking for all of it.
 local count = tonumber(os.getenv("BENCH_SLUGS") or "100000")
 local prefix = os.getenv("BENCH_PREFIX") or "/b"
 local first = tonumber(os.getenv("BENCH_FIRST") or "")
+local stride = tonumber(os.getenv("BENCH_THREADS") or "1")
 local requested = 0
 local threads = {}
 
@@ -13,7 +16,7 @@ non_redirects = 0
 
 function setup(thread)
    table.insert(threads, thread)
-   thread:set("seed", #threads)
+   thread:set("seed", #threads)  -- also the thread's place in the sequence, from 1
 end
 
 function init(args)
@@ -23,7 +26,7 @@ end
 function request()
    local number
    if first then
-      number = (first + requested) % count + 1
+      number = (first + seed - 1 + requested * stride) % count + 1
       requested = requested + 1
    else
       number = math.random(count)

@@ -1,8 +1,10 @@
-"""The webhook run of ``pdm run bench``: every redirect's click goes to a receiver on loopback.
+"""The webhook run of ``pdm run bench``: the clicks of some orgs' links go to a receiver on
+loopback.
 
-Each org of the redirect population gets one endpoint subscribed to ``link.clicked`` (written
-with SQL, as the seed is: production accepts only https URLs through the API), all pointing at
-one receiver, a threaded HTTP server in the benchmark's process that answers 204 and counts.
+The first ``--webhook-orgs`` orgs of the redirect population get one endpoint each subscribed
+to ``link.clicked`` (written with SQL, as the seed is: production accepts only https URLs
+through the API), all pointing at one receiver, a threaded HTTP server in the benchmark's
+process that answers 204 and counts.
 """
 
 import asyncio
@@ -11,7 +13,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import asyncpg
 
-from kurz.webhooks import new_secret, seal
+from kurz.sealing import seal
+from kurz.webhooks import SEALING_PURPOSE, new_secret
 
 
 class Receiver:
@@ -49,22 +52,25 @@ async def _run(database_url: str, statement: str, *arguments) -> object:
         await connection.close()
 
 
-def subscribe(database_url: str, secret_key: str, url: str, prefix: str) -> int:
-    """One endpoint for link.clicked in each org owning links of the redirect population
-    (``prefix`` and six digits); how many."""
+def subscribe(database_url: str, secret_key: str, url: str, prefix: str, orgs: int) -> int:
+    """One endpoint for link.clicked in each of the first ``orgs`` orgs owning links of the
+    redirect population (``prefix`` and six digits); how many."""
     return asyncio.run(
         _run(
             database_url,
             """WITH made AS (
                    INSERT INTO webhooks (org_id, url, events, description, secret)
-                   SELECT DISTINCT org_id, $1, ARRAY['link.clicked'], 'bench', $2
-                     FROM links WHERE slug ~ ('^' || $3 || '[0-9]{6}$')
+                   SELECT org_id, $1, ARRAY['link.clicked'], 'bench', $2
+                     FROM (SELECT DISTINCT org_id FROM links
+                            WHERE slug ~ ('^' || $3 || '[0-9]{6}$')
+                            ORDER BY org_id LIMIT $4) AS population
                    RETURNING 1
                )
                SELECT count(*) FROM made""",
             url,
-            seal(secret_key, new_secret()),
+            seal(secret_key, SEALING_PURPOSE, new_secret()),
             prefix,
+            orgs,
         )
     )
 

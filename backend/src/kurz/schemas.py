@@ -75,6 +75,10 @@ Cursor = Annotated[
 ]
 
 
+# A domain as a client names one (any letter case, Unicode or IDNA); a name that is no
+# verified domain of the org is refused, or matches nothing, where it is looked up.
+DomainName = Annotated[str, Field(min_length=1, max_length=300, pattern=NO_NUL)]
+
 # A tag name as ``slugs.check_tag_names`` takes it: trimmed, 1 to 40 characters, no control
 # characters and no "|".
 TagName = Annotated[

@@ -66,6 +66,7 @@ from ..schemas import (
     ID_PATTERN,
     NO_NUL,
     Cursor,
+    DomainName,
     Input,
     Query,
     TagName,
@@ -161,11 +162,8 @@ class LinkCreate(Input):
     rules: list[Rule] = Field(
         default_factory=list, max_length=MAX_RULES, description="Evaluated in order."
     )
-    domain: str | None = Field(
-        None,
-        min_length=1,
-        max_length=300,
-        description="A verified domain of the org; the default when absent.",
+    domain: DomainName | None = Field(
+        None, description="A verified domain of the org; the default when absent."
     )
     tags: TagNames = Field(
         None,
@@ -243,12 +241,8 @@ class LinkFilters(BaseModel):
     tags_mode: Literal["any", "all"] = Field(
         "any", description="any: links with at least one of the tags; all: with every one."
     )
-    domain: str | None = Field(
-        None,
-        min_length=1,
-        max_length=253,
-        pattern=NO_NUL,
-        description="Only links on this domain (its host name).",
+    domain: DomainName | None = Field(
+        None, description="Only links on this domain (its host name)."
     )
     status: Status | None = Field(
         None,
@@ -294,11 +288,8 @@ class BulkSelection(Input):
     slugs: list[Annotated[str, Field(max_length=64, pattern=NO_NUL)]] = Field(
         None, min_length=1, max_length=1000  # type: ignore[arg-type]
     )
-    domain: str | None = Field(
-        None,
-        max_length=253,
-        pattern=NO_NUL,
-        description="The domain of slugs; the default domain when absent.",
+    domain: DomainName | None = Field(
+        None, description="The domain of slugs; the default domain when absent."
     )
     filter: BulkFilter = None  # type: ignore[assignment]
 
@@ -335,13 +326,7 @@ class BulkResult(BaseModel):
 
 class QrQuery(Query):
     format: Literal["svg", "png"] = "svg"
-    domain: str | None = Field(
-        None,
-        min_length=1,
-        max_length=300,
-        pattern=NO_NUL,
-        description="The link's branded domain.",
-    )
+    domain: DomainName | None = Field(None, description="The link's branded domain.")
 
 
 class QrCode(RootModel[str]):

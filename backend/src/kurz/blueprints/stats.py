@@ -13,7 +13,7 @@ from ..auth import require_org_role
 from ..errors import APIError
 from ..models.clicks import LinkStats, select_link_stats, select_org_stats
 from ..models.links import LinkFilter, link_filters
-from ..schemas import NO_NUL, Query, TagName, or_csv, problems
+from ..schemas import DomainName, Query, TagName, or_csv, problems
 from ..services import current_services, get_db
 from .links import find_link, list_filters, one_or_many
 
@@ -24,13 +24,7 @@ STATS = TypeAdapter(LinkStats)
 
 class StatsQuery(Query):
     days: int = Field(default=30, ge=1, le=365, description="UTC days, today included")
-    domain: str | None = Field(
-        None,
-        min_length=1,
-        max_length=300,
-        pattern=NO_NUL,
-        description="The link's branded domain.",
-    )
+    domain: DomainName | None = Field(None, description="The link's branded domain.")
     format: Literal["json", "csv"] = Field(
         "json", description="csv: one row per day (date, clicks)."
     )
@@ -41,13 +35,7 @@ class OrgStatsQuery(StatsQuery):
         [], description="Repeatable: only links with these tags."
     )
     tags_mode: Literal["any", "all"] = "any"
-    domain: str | None = Field(
-        None,
-        min_length=1,
-        max_length=253,
-        pattern=NO_NUL,
-        description="Only links on this domain.",
-    )
+    domain: DomainName | None = Field(None, description="Only links on this domain.")
 
 
 class TopLink(BaseModel):

@@ -58,7 +58,7 @@ class FastRedirects:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         # Most installations have no branded domain, and never look at the Host header.
         if self.cache.domains and scope["type"] == "http":
-            domain = self.cache.served_domain(_host(scope))
+            domain = self.cache.served_domain(request_host(scope))
             if domain is not None:
                 await self._branded(domain.id, scope, receive, send)
                 return
@@ -148,7 +148,8 @@ class FastRedirects:
         return True
 
 
-def _host(scope: Scope) -> str:
+def request_host(scope: Scope) -> str:
+    """The request's Host header, as sent ("" without one)."""
     for name, value in scope["headers"]:
         if name == b"host":
             host: str = value.decode("latin-1")
