@@ -44,6 +44,19 @@ async def test_bad_tags_are_refused(make_org, tags):
     assert (await (await owner.client.get(tags_path(org_id))).get_json())["items"] == []
 
 
+async def test_a_bad_tag_filter_is_refused_even_with_an_unknown_domain(make_org, make_link):
+    org_id, owner = await make_org()
+    await make_link(org_id, owner, slug="kept")
+    response = await owner.client.get(links_path(org_id) + "?domain=nowhere.example&tag=a%7Cb")
+    await assert_problem(response, 400, "VALIDATION_ERROR", field="tag")
+    response = await owner.client.post(
+        links_path(org_id) + "/bulk-delete",
+        json={"filter": {"domain": "nowhere.example", "tag": ["a\nb"]}},
+    )
+    await assert_problem(response, 400, "VALIDATION_ERROR")
+    assert await slugs(owner, org_id, "") == ["kept"]
+
+
 async def test_filters_any_and_all(make_org, make_link):
     org_id, owner = await make_org()
     await make_link(org_id, owner, slug="both", tags=["red", "blue"])

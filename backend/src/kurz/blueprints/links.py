@@ -589,6 +589,7 @@ async def list_filters(
 ) -> dict[str, Any] | None:
     """The search, tag and domain filters as ``LinkFilter`` takes them; None when no link can
     match (an unknown tag, or a domain that is neither this service's nor one of the org's)."""
+    names = check_tag_names(tags, "tag", None)  # bad names are refused whatever else is given
     filters: dict[str, Any] = {"search": q}
     if domain is not None:
         filters["on_domain"] = True
@@ -597,9 +598,8 @@ async def list_filters(
             if found is None:
                 return None
             filters["domain_id"] = found.id
-    if not tags:
+    if not names:
         return filters
-    names = check_tag_names(tags, "tag", None)
     tag_ids = await select_tag_ids(get_db(), caller.org_id, names)
     all_tags = tags_mode == "all"
     if not tag_ids or (all_tags and len(tag_ids) < len(names)):
