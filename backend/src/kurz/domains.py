@@ -28,6 +28,7 @@ import dns.resolver
 import idna
 from databases import Database
 
+from .background import cancel_and_wait
 from .config import Settings, split_nameserver
 from .errors import APIError, validation_error
 from .models.domains import claim_due_domain, record_check
@@ -165,11 +166,8 @@ class DomainChecker:
         self._task = asyncio.create_task(self._run(db), name="kurz-domain-checker")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await cancel_and_wait(self._task)
+        self._task = None
 
     async def _run(self, db: Database) -> None:
         while True:

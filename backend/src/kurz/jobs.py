@@ -25,6 +25,7 @@ from typing import Any
 from databases import Database
 from databases.core import Connection
 
+from .background import cancel_and_wait
 from .database import UNAVAILABLE_ERRORS
 
 log = logging.getLogger(__name__)
@@ -141,9 +142,7 @@ class JobWorker:
         if self._task is not None:
             # The flag ends the loop even if a library it awaits swallowed the cancellation.
             self._stopping = True
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await cancel_and_wait(self._task)
             self._task = None
         running = [task for tasks in self._running.values() for task in tasks]
         if running:

@@ -15,7 +15,6 @@
 
 import asyncio
 import base64
-import contextlib
 import ipaddress
 import json
 import logging
@@ -34,6 +33,7 @@ from databases.core import Connection
 from pydantic import BaseModel
 from standardwebhooks.webhooks import Webhook as Signer
 
+from .background import cancel_and_wait
 from .config import Settings
 from .errors import APIError, validation_error
 from .jobs import Job, JobKind, JobWorker, RetryLater
@@ -222,10 +222,7 @@ class WebhookSender:
         self._retention = asyncio.create_task(self._purge_periodically(), name="kurz-webhooks")
 
     async def stop(self) -> None:
-        if self._retention is not None:
-            self._retention.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._retention
+        await cancel_and_wait(self._retention)
         for client in self._clients.values():
             await client.aclose()
         self._clients.clear()

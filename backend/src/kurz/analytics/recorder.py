@@ -47,6 +47,7 @@ from typing import Any, TypeVar
 
 from databases import Database
 
+from ..background import cancel_and_wait
 from ..config import Settings
 from ..database import is_unavailable
 from ..models.clicks import (
@@ -112,11 +113,8 @@ class Chore:
 
     async def cancel(self) -> None:
         """Both chores are transactions or idempotent: the next start redoes what is cut off."""
-        if self.task is not None:
-            self.task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self.task
-            self.task = None
+        await cancel_and_wait(self.task)
+        self.task = None
 
 
 class ClickColumns:

@@ -40,6 +40,7 @@ from typing import Any
 import asyncpg
 from werkzeug.urls import iri_to_uri
 
+from ..background import cancel_and_wait
 from ..database import UNAVAILABLE_ERRORS, connection_settings
 from ..models.domains import ServedDomain, select_served_domains
 from ..models.links import RedirectTarget, select_redirect
@@ -223,11 +224,8 @@ class LinkListener:
         self._task = asyncio.create_task(self._run(), name="kurz-link-listener")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await cancel_and_wait(self._task)
+        self._task = None
 
     def _notified(self, _connection: object, _pid: int, _channel: str, payload: object) -> None:
         key = str(payload)  # asyncpg passes NOTIFY payloads as text
