@@ -91,24 +91,27 @@ async def test_failures_are_retried_after_their_delays_then_fail_for_good(db, cl
     assert "receiver down" in failed["last_error"]
 
 
-async def test_retry_later_sets_its_own_delay_and_may_not_count(db, clock):
+async def test_retry_later_sets_its_own_delay(db, clock):
     attempts = []
 
     async def handler(db, job):
         attempts.append(job.attempts)
         if len(attempts) < 3:
-            raise RetryLater(30, "waiting", count_attempt=False)
+            raise RetryLater(30, "waiting")
 
-    worker = make_worker(clock, JobKind("waiting", handler, retry_delays=()))
+    worker = make_worker(clock, JobKind("waiting", handler, retry_delays=(5, 5)))
     await worker.start(db)
     try:
         await enqueue(db, "waiting", {})
-        for _ in range(3):
+        assert await worker.run_due() == 1
+        for _ in range(2):
+            clock.travel(29)
+            assert await worker.run_due() == 0  # its own delay, not the kind's 5 s
+            clock.travel(1)
             assert await worker.run_due() == 1
-            clock.travel(30)
     finally:
         await worker.stop()
-    assert attempts == [1, 1, 1]
+    assert attempts == [1, 2, 3]
     assert await db.fetch_val("SELECT count(*) FROM jobs") == 0
 
 
@@ -142,6 +145,41 @@ async def test_a_dead_workers_job_is_taken_up_after_its_lease(db, clock):
         await second.stop()
     assert runs == ["first", "second"]
     assert await db.fetch_val("SELECT count(*) FROM jobs") == 0
+
+
+async def test_a_lane_runs_at_most_per_lane_jobs_and_a_full_one_is_passed_over(db, clock):
+    release = asyncio.Event()
+    running: dict[str | None, int] = {}
+    most: dict[str | None, int] = {}
+
+    async def handler(db, job):
+        running[job.lane] = running.get(job.lane, 0) + 1
+        most[job.lane] = max(most.get(job.lane, 0), running[job.lane])
+        await release.wait()
+        running[job.lane] -= 1
+
+    # 40 jobs of lane "a" queued first: more than a claim of 3 looks at (3 x SCAN_FACTOR).
+    await db.execute("""INSERT INTO jobs (kind, payload, lane, run_at)
+           SELECT 'laned', jsonb_build_object('n', n), 'a',
+                  now() - interval '1 hour' + n * interval '1 second'
+             FROM generate_series(1, 40) AS n""")
+    await db.execute("INSERT INTO jobs (kind, payload, lane) VALUES ('laned', '{}', 'b')")
+    worker = make_worker(clock, JobKind("laned", handler, concurrency=3, per_lane=2))
+    await worker.start(db)
+    try:
+        first = await worker._claim_all()
+        assert len(first) == 2  # lane "a" is full
+        second = await worker._claim_all()
+        assert len(second) == 1  # lane "b", past the 38 waiting jobs of "a"
+        await asyncio.sleep(0.01)
+        assert running == {"a": 2, "b": 1}
+        assert await worker._claim_all() == []  # no room at all
+        release.set()
+        while await db.fetch_val("SELECT count(*) FROM jobs"):
+            await worker.run_due()
+    finally:
+        await worker.stop()
+    assert most == {"a": 2, "b": 1}
 
 
 async def test_two_workers_never_run_one_job_twice(db, clock):

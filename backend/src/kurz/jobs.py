@@ -6,6 +6,8 @@ transaction that causes it. Every instance runs a worker: it claims due jobs wit
 ``FOR UPDATE SKIP LOCKED`` under a lease that it renews while the handler runs, so a job runs on
 one instance at a time and is taken up again by any instance once the lease of a worker that
 died has run out. Handlers must therefore tolerate running again after a crash (at least once).
+A job may name a lane (a webhook endpoint, say): an instance runs at most ``per_lane`` jobs of
+one lane at once, and claims past a full lane's jobs rather than holding them.
 
 A handler that returns has finished its job (the row is deleted). One that raises is retried
 after the kind's next delay; ``RetryLater`` chooses the delay itself, and ``GiveUp`` says that
@@ -15,8 +17,10 @@ last error.
 
 import asyncio
 import contextlib
+import functools
 import json
 import logging
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -43,16 +47,15 @@ class Job:
     kind: str
     payload: dict[str, Any]
     attempts: int  # including the one now running
+    lane: str | None = None
 
 
 class RetryLater(Exception):  # noqa: N818 (a signal, not an error)
-    """Raised by a handler: run this job again after ``delay`` seconds (not counted as failed
-    when ``count_attempt`` is false, e.g. for a job that is only waiting for its turn)."""
+    """Raised by a handler: run this job again after ``delay`` seconds."""
 
-    def __init__(self, delay: float, reason: str = "", count_attempt: bool = True) -> None:
+    def __init__(self, delay: float, reason: str = "") -> None:
         super().__init__(reason or f"retry in {delay:g}s")
         self.delay = delay
-        self.count_attempt = count_attempt
 
 
 class GiveUp(Exception):  # noqa: N818 (a signal, not an error)
@@ -71,8 +74,9 @@ class JobKind:
     retry_delays: tuple[float, ...] = (5, 60, 300, 1800, 7200)
     # How long a claim holds; renewed every third of it while the handler runs.
     lease_seconds: float = 60.0
-    # Jobs of this kind running at once on one instance.
+    # Jobs of this kind running at once on one instance, and of one lane among them.
     concurrency: int = 10
+    per_lane: int | None = None
 
 
 async def enqueue(
@@ -100,13 +104,34 @@ async def select_failed_jobs(db: Database | Connection, kind: str) -> list[dict[
     return [{**dict(row._mapping), "payload": json.loads(row["payload"])} for row in rows]
 
 
-CLAIM = """UPDATE jobs SET attempts = attempts + 1, leased_until = :leased_until
-            WHERE id IN (SELECT id FROM jobs
-                          WHERE failed_at IS NULL AND kind = :kind AND run_at <= :now
-                            AND (leased_until IS NULL OR leased_until < :now)
-                          ORDER BY run_at, id LIMIT :limit
-                          FOR UPDATE SKIP LOCKED)
-        RETURNING id, kind, payload, attempts"""
+# Due jobs, oldest first, at most :limit of them and at most the room left in each lane
+# (:lanes and :lane_room list this instance's lanes in use; any other lane has :per_lane).
+# Full lanes are passed over in the scan; the others share the :scan oldest due jobs.
+CLAIM = """WITH room AS (
+            SELECT * FROM unnest(CAST(:lanes AS TEXT[]), CAST(:lane_room AS INTEGER[]))
+                       AS room (lane, free)
+        ), candidates AS (
+            SELECT id, lane, run_at FROM jobs
+             WHERE failed_at IS NULL AND kind = :kind AND run_at <= :now
+               AND (leased_until IS NULL OR leased_until < :now)
+               AND (lane IS NULL OR lane NOT IN (SELECT lane FROM room WHERE free <= 0))
+             ORDER BY run_at, id LIMIT :scan
+               FOR UPDATE SKIP LOCKED
+        ), chosen AS (
+            SELECT id FROM (
+                SELECT id, lane, run_at,
+                       row_number() OVER (PARTITION BY lane ORDER BY run_at, id) AS place
+                  FROM candidates) AS ranked
+              LEFT JOIN room USING (lane)
+             WHERE ranked.lane IS NULL OR place <= coalesce(room.free, :per_lane)
+             ORDER BY run_at, id LIMIT :limit
+        )
+        UPDATE jobs SET attempts = attempts + 1, leased_until = :leased_until
+         WHERE id IN (SELECT id FROM chosen)
+        RETURNING id, kind, payload, attempts, lane"""
+# How many due jobs a claim looks at for each one it may take: room for lanes other than the
+# oldest jobs'.
+SCAN_FACTOR = 10
 
 
 @dataclass
@@ -121,11 +146,15 @@ class JobWorker:
     _task: asyncio.Task[None] | None = None
     _stopping: bool = False
     _running: dict[str, set[asyncio.Task[None]]] = field(default_factory=dict[str, Any])
+    _lanes: dict[str, Counter[str]] = field(default_factory=dict[str, Any])
+    # Kinds whose last claim may have left due jobs behind (no room, or a full lane).
+    _saturated: set[str] = field(default_factory=set[str])
     _wake: asyncio.Event = field(default_factory=asyncio.Event)
 
     def register(self, kind: JobKind) -> None:
         self.kinds[kind.name] = kind
         self._running[kind.name] = set()
+        self._lanes[kind.name] = Counter()
 
     def wake(self) -> None:
         """Look for due jobs now rather than at the next poll (after a commit that queued one)."""
@@ -187,6 +216,9 @@ class JobWorker:
             if room <= 0:
                 continue
             now = self.clock()
+            per_lane = kind.per_lane or kind.concurrency
+            in_use = self._lanes[kind.name]
+            lanes = list(in_use)
             rows = await self._db.fetch_all(
                 CLAIM,
                 {
@@ -194,15 +226,35 @@ class JobWorker:
                     "now": now,
                     "leased_until": now + timedelta(seconds=kind.lease_seconds),
                     "limit": room,
+                    "scan": room * SCAN_FACTOR,
+                    "per_lane": per_lane,
+                    "lanes": lanes,
+                    "lane_room": [per_lane - in_use[lane] for lane in lanes],
                 },
             )
             for row in rows:
-                job = Job(row["id"], row["kind"], json.loads(row["payload"]), row["attempts"])
+                job = Job(**{**dict(row._mapping), "payload": json.loads(row["payload"])})
                 task = asyncio.create_task(self._execute(kind, job), name=f"kurz-job-{job.id}")
                 running.add(task)
                 task.add_done_callback(running.discard)
+                if job.lane is not None:
+                    in_use[job.lane] += 1
+                task.add_done_callback(functools.partial(self._finished, kind, job))
                 started.append(task)
+            if len(rows) == room or any(count >= per_lane for count in in_use.values()):
+                self._saturated.add(kind.name)
+            else:
+                self._saturated.discard(kind.name)
         return started
+
+    def _finished(self, kind: JobKind, job: Job, task: asyncio.Task[None]) -> None:
+        if job.lane is not None:
+            in_use = self._lanes[kind.name]
+            in_use[job.lane] -= 1
+            if not in_use[job.lane]:
+                del in_use[job.lane]
+        if kind.name in self._saturated:
+            self.wake()  # a slot is free: claim what was left waiting for one now
 
     async def _execute(self, kind: JobKind, job: Job) -> None:
         assert self._db is not None
@@ -240,10 +292,7 @@ class JobWorker:
         assert self._db is not None
         message = f"{type(error).__name__}: {error}"[:1000]
         retry = error if isinstance(error, RetryLater) else None
-        if retry is not None and not retry.count_attempt:
-            attempts, delay = job.attempts - 1, retry.delay
-        elif job.attempts <= len(kind.retry_delays) and not isinstance(error, GiveUp):
-            attempts = job.attempts
+        if job.attempts <= len(kind.retry_delays) and not isinstance(error, GiveUp):
             delay = retry.delay if retry is not None else kind.retry_delays[job.attempts - 1]
         else:
             log.warning("job %s (%s) failed for good: %s", job.id, kind.name, message)
@@ -256,13 +305,11 @@ class JobWorker:
         if retry is None:
             log.info("job %s (%s) failed, retrying in %gs: %s", job.id, kind.name, delay, message)
         await self._db.execute(
-            """UPDATE jobs SET run_at = :run_at, leased_until = NULL, last_error = :error,
-                               attempts = :new_attempts
+            """UPDATE jobs SET run_at = :run_at, leased_until = NULL, last_error = :error
                 WHERE id = :id AND attempts = :attempts""",
             {
                 "id": job.id,
                 "attempts": job.attempts,
-                "new_attempts": attempts,
                 "run_at": self.clock() + timedelta(seconds=delay),
                 "error": message,
             },

@@ -21,7 +21,6 @@ import logging
 import secrets
 import socket
 import time
-from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -197,7 +196,6 @@ class WebhookSender:
         self.secret_key = settings.secret_key
         self.allow_private = settings.webhooks_allow_private
         self.worker = worker
-        self._in_flight: dict[str, int] = defaultdict(int)
         self._clients: dict[str, httpx.AsyncClient] = {}
         self._db: Database | None = None
         self._retention: asyncio.Task[None] | None = None
@@ -208,6 +206,7 @@ class WebhookSender:
                 retry_delays=RETRY_DELAYS,
                 lease_seconds=3 * TOTAL_TIMEOUT / 2,
                 concurrency=PER_INSTANCE,
+                per_lane=PER_ENDPOINT,  # each delivery's lane is its endpoint
             )
         )
 
@@ -252,16 +251,8 @@ class WebhookSender:
         if not outgoing.enabled and outgoing.type != "ping":
             await self._record(db, outgoing, job, Attempt("The endpoint is disabled."), 0, True)
             return
-        if self._in_flight[outgoing.webhook_id] >= PER_ENDPOINT:
-            raise RetryLater(1, "endpoint busy", count_attempt=False)
-        self._in_flight[outgoing.webhook_id] += 1
         started = time.monotonic()
-        try:
-            attempt = await self._send(outgoing)
-        finally:
-            self._in_flight[outgoing.webhook_id] -= 1
-            if not self._in_flight[outgoing.webhook_id]:
-                del self._in_flight[outgoing.webhook_id]
+        attempt = await self._send(outgoing)
         duration_ms = round((time.monotonic() - started) * 1000)
         final = job.payload.get("once", False) or job.attempts > len(RETRY_DELAYS)
         await self._record(db, outgoing, job, attempt, duration_ms, final)

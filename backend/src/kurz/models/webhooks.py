@@ -28,8 +28,10 @@ _QUEUE = f"""planned AS (
                targets.id AS webhook_id, event.id AS event_id
           FROM targets JOIN event ON event.org_id = targets.org_id
     ), queued AS (
-        INSERT INTO jobs (kind, payload)
-        SELECT '{DELIVERY_JOB}', jsonb_build_object('delivery_id', delivery_id) FROM planned
+        INSERT INTO jobs (kind, payload, lane)
+        SELECT '{DELIVERY_JOB}', jsonb_build_object('delivery_id', delivery_id),
+               CAST(webhook_id AS TEXT)
+          FROM planned
         RETURNING id, CAST(payload->>'delivery_id' AS BIGINT) AS delivery_id
     )
     INSERT INTO webhook_deliveries (id, webhook_id, event_id, job_id)
@@ -291,10 +293,11 @@ async def requeue_delivery(
         await db.execute("DELETE FROM jobs WHERE id = :job_id", {"job_id": job_id})
     row = await db.fetch_one(
         f"""WITH queued AS (
-                INSERT INTO jobs (kind, payload)
+                INSERT INTO jobs (kind, payload, lane)
                 VALUES ('{DELIVERY_JOB}',
                         jsonb_build_object('delivery_id', CAST(:delivery_id AS BIGINT),
-                                           'once', true))
+                                           'once', true),
+                        CAST(CAST(:webhook_id AS UUID) AS TEXT))
                 RETURNING id
             ), d AS (
                 UPDATE webhook_deliveries AS d
