@@ -188,6 +188,55 @@ async def test_a_links_clicks_read_the_same_through_9(empty_db, tmp_path) -> Non
     )
 
 
+async def test_org_rollups_start_as_the_sums_of_the_links_rollups(empty_db, tmp_path) -> None:
+    """db/24.py fills an org's roll-ups from its links' (their agents' '' values skipped in
+    the monthly values), gives each counter its org, and lists today's links as recent."""
+    await migrate_up_to(empty_db, tmp_path, 23)
+    org_id = str(await empty_db.fetch_val("INSERT INTO orgs (name) VALUES ('Acme') RETURNING id"))
+    links = [await insert_link(empty_db, org_id, slug) for slug in ("one", "two")]
+    await empty_db.execute(
+        """INSERT INTO click_days (link_id, day, clicks, visitors)
+           SELECT link_id, CAST(now() AT TIME ZONE 'UTC' AS DATE) - ago, 2, 1
+             FROM unnest(CAST(:links AS BIGINT[])) AS link_id, (VALUES (0), (40)) AS v (ago)""",
+        {"links": links},
+    )
+    for table, columns, values in (
+        ("click_day_referrers", "referrer", "'t.co'"),
+        ("click_day_agents", "browser, os, device", "'Chrome', '', 'desktop'"),
+        ("click_day_countries", "country", "'DE'"),
+    ):
+        await empty_db.execute(f"""INSERT INTO {table} (link_id, day, {columns}, clicks)
+                SELECT link_id, day, {values}, clicks FROM click_days""")  # noqa: S608
+    await empty_db.execute(
+        "INSERT INTO link_clicks (link_id, clicks) VALUES (:id, 2)", {"id": links[0]}
+    )
+
+    await migrate(empty_db)
+    days = await empty_db.fetch_all(
+        "SELECT org_id, clicks, visitors FROM org_click_days ORDER BY day"
+    )
+    assert [(str(row["org_id"]), row["clicks"], row["visitors"]) for row in days] == [
+        (org_id, 4, 2),
+        (org_id, 4, 2),
+    ]
+    values = await empty_db.fetch_all(
+        """SELECT dimension, value, sum(clicks) AS clicks FROM org_click_month_values
+            GROUP BY dimension, value ORDER BY dimension"""
+    )
+    assert [(row["dimension"], row["value"], row["clicks"]) for row in values] == [
+        ("browser", "Chrome", 8),
+        ("country", "DE", 8),
+        ("device", "desktop", 8),
+        ("referrer", "t.co", 8),
+    ]
+    assert str(await empty_db.fetch_val("SELECT org_id FROM link_clicks")) == org_id
+    recent = await empty_db.fetch_all("SELECT link_id, clicks FROM org_recent_links")
+    assert sorted((row["link_id"], row["clicks"]) for row in recent) == [
+        (links[0], 2),
+        (links[1], 2),
+    ]
+
+
 async def migrate_up_to(db: Database, tmp_path: Path, last: int) -> None:
     """Apply the real migrations 0..last only, as a database of an earlier release."""
     directory = tmp_path / "db"

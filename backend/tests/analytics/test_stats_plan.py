@@ -51,7 +51,7 @@ OTHER_LINKS = """WITH made AS (
         SELECT :org_id, 'other-' || i, 'https://example.com/' FROM generate_series(1, :count) AS i
         RETURNING id
     )
-    INSERT INTO link_clicks (link_id, clicks) SELECT id, 1 FROM made"""
+    INSERT INTO link_clicks (link_id, org_id, clicks) SELECT id, :org_id, 1 FROM made"""
 
 
 @pytest.fixture

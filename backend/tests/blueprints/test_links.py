@@ -664,8 +664,8 @@ async def test_items_carry_their_click_counts(make_org, make_link, db) -> None:
     org_id, owner = await make_org()
     link = await make_link(org_id, owner)
     await db.execute(
-        """INSERT INTO link_clicks (link_id, clicks)
-           SELECT id, 42 FROM links WHERE slug = :slug""",
+        """INSERT INTO link_clicks (link_id, org_id, clicks)
+           SELECT id, org_id, 42 FROM links WHERE slug = :slug""",
         {"slug": link["slug"]},
     )
     body = await (await owner.client.get(links_path(org_id))).get_json()

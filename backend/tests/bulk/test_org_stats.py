@@ -74,3 +74,23 @@ async def test_stats_as_csv(client, make_org, make_link, recorder):
             f"{today - datetime.timedelta(days=1)},0",
             f"{today},1",
         ]
+
+
+async def test_a_deleted_links_clicks_leave_the_org_stats(client, make_org, make_link, recorder):
+    org_id, owner = await make_org()
+    await make_link(org_id, owner, slug="kept")
+    await make_link(org_id, owner, slug="gone")
+    await visit(client, "kept", ip="8.8.8.8")
+    for _ in range(2):
+        await visit(client, "gone", IPHONE, ip="193.0.6.139")
+    await recorder.flush()
+    await recorder.roll_up()
+    assert (await org_stats(owner, org_id))["total_clicks"] == 3
+
+    response = await owner.client.delete(f"/api/v1/orgs/{org_id}/links/gone")
+    assert response.status_code == 204
+    body = await org_stats(owner, org_id)
+    assert body["total_clicks"] == 1 and body["unique_visitors"] == 1
+    assert body["browsers"] == [{"value": "Chrome", "clicks": 1}]
+    assert body["countries"] == [{"value": "US", "clicks": 1}]
+    assert [link["slug"] for link in body["top_links"]] == ["kept"]

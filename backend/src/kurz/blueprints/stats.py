@@ -104,7 +104,9 @@ async def org_stats(org_id: str, query_args: OrgStatsQuery) -> Response | dict[s
     conditions, values = link_filters(caller.org_id, LinkFilter(**(filters or {})))
     if filters is None:
         conditions.append("FALSE")
-    stats, top = await select_org_stats(get_db(), conditions, values, query_args.days)
+    stats, top = await select_org_stats(
+        get_db(), conditions, values, query_args.days, whole_org=filters == {}
+    )
     if query_args.format == "csv":
         return _csv(stats, "stats.csv")
     return {**STATS.dump_python(stats, mode="json"), "top_links": [asdict(link) for link in top]}

@@ -175,6 +175,10 @@ CLICK_VALUES = f"""CROSS JOIN LATERAL (VALUES ('referrer', referrer), {AGENT_DIM
                                           ('country', country))
                        AS v (dimension, value)"""
 AGENT_VALUES = f"CROSS JOIN LATERAL (VALUES {AGENT_DIMENSIONS}) AS v (dimension, value)"
+# Those of a click for the monthly values: unknown countries count as '', as in the days.
+MONTH_VALUES = f"""CROSS JOIN LATERAL (VALUES ('referrer', referrer), {AGENT_DIMENSIONS},
+                                          ('country', coalesce(country, '')))
+                       AS v (dimension, value)"""
 # A roll-up gives way to people: waiting this long for a row lock (a link or org being
 # deleted), it fails and is retried later. Otherwise the two could deadlock, each holding
 # links the other needs, and PostgreSQL (deadlock_timeout, 1 s) might fail the person's
@@ -185,19 +189,22 @@ GIVE_WAY = "SELECT set_config('lock_timeout', '500ms', true)"
 ROLL_UP_BATCHES = 200
 ROLL_UP_TIMEOUT = 300.0
 # Clicks of links deleted before their batch was written are left out (see db/7.py). Link
-# counters take the clicks of days before the counters' day ($3) only (see db/9.py).
+# counters take the clicks of days before the counters' day ($3) only (see db/9.py); the links
+# clicked on later days are listed per org in org_recent_links. Each per-link roll-up has its
+# per-org sum (db/24.py).
 # Visitors new to a link's day are those whose row the insert did not find already there.
 # (Their counts are added up with a UNION, not joined: the planner cannot know how many rows a
 # roll-up reads, and a join it takes for a few rows is ruinous for thousands.)
 ROLL_UP = f"""WITH rolled AS (
-        SELECT link_id, {CLICK_DAY} AS day, bot, referrer, browser, os, device, visitor,
-               country
-          FROM clicks WHERE batch > $1 AND batch <= $2 AND link_id IN (SELECT id FROM links)
+        SELECT clicks.link_id, links.org_id, {CLICK_DAY} AS day, bot, referrer, browser, os,
+               device, visitor, country
+          FROM clicks JOIN links ON links.id = clicks.link_id
+         WHERE batch > $1 AND batch <= $2
     ), new_visitors AS (
-        INSERT INTO click_day_visitors (link_id, day, visitor)
-        SELECT DISTINCT link_id, day, visitor FROM rolled WHERE NOT bot
+        INSERT INTO click_day_visitors (link_id, day, visitor, org_id)
+        SELECT DISTINCT link_id, day, visitor, org_id FROM rolled WHERE NOT bot
         ON CONFLICT DO NOTHING
-        RETURNING link_id, day
+        RETURNING link_id, day, org_id
     ), days AS (
         INSERT INTO click_days (link_id, day, clicks, bot_clicks, visitors)
         SELECT link_id, day, sum(clicks), sum(bot_clicks), sum(visitors) FROM (
@@ -232,18 +239,114 @@ ROLL_UP = f"""WITH rolled AS (
         ON CONFLICT (link_id, day, country) DO UPDATE
            SET clicks = click_day_countries.clicks + EXCLUDED.clicks
     ), counters AS (
-        INSERT INTO link_clicks (link_id, clicks)
-        SELECT link_id, count(*) FROM rolled WHERE NOT bot AND day < $3 GROUP BY link_id
+        INSERT INTO link_clicks (link_id, org_id, clicks)
+        SELECT link_id, org_id, count(*) FROM rolled WHERE NOT bot AND day < $3
+         GROUP BY link_id, org_id
         ON CONFLICT (link_id) DO UPDATE SET clicks = link_clicks.clicks + EXCLUDED.clicks
+    ), recent AS (
+        INSERT INTO org_recent_links (org_id, day, link_id, clicks)
+        SELECT org_id, day, link_id, count(*) FROM rolled WHERE NOT bot AND day >= $3
+         GROUP BY org_id, day, link_id
+        ON CONFLICT (org_id, day, link_id) DO UPDATE
+           SET clicks = org_recent_links.clicks + EXCLUDED.clicks
+    ), org_days AS (
+        INSERT INTO org_click_days (org_id, day, clicks, visitors)
+        SELECT org_id, day, sum(clicks), sum(visitors) FROM (
+            SELECT org_id, day, count(*) AS clicks, 0 AS visitors
+              FROM rolled WHERE NOT bot GROUP BY org_id, day
+            UNION ALL
+            SELECT org_id, day, 0, count(*) FROM new_visitors GROUP BY org_id, day
+        ) AS counts
+        GROUP BY org_id, day
+        ON CONFLICT (org_id, day) DO UPDATE
+           SET clicks = org_click_days.clicks + EXCLUDED.clicks,
+               visitors = org_click_days.visitors + EXCLUDED.visitors
+    ), org_referrers AS (
+        INSERT INTO org_click_day_referrers (org_id, day, referrer, clicks)
+        SELECT org_id, day, referrer, count(*) FROM rolled
+         WHERE NOT bot AND referrer IS NOT NULL
+         GROUP BY org_id, day, referrer
+        ON CONFLICT (org_id, day, referrer) DO UPDATE
+           SET clicks = org_click_day_referrers.clicks + EXCLUDED.clicks
+    ), org_agents AS (
+        INSERT INTO org_click_day_agents (org_id, day, browser, os, device, clicks)
+        SELECT org_id, day, browser, os, device, count(*) FROM rolled WHERE NOT bot
+         GROUP BY org_id, day, browser, os, device
+        ON CONFLICT (org_id, day, browser, os, device) DO UPDATE
+           SET clicks = org_click_day_agents.clicks + EXCLUDED.clicks
+    ), org_months AS (
+        INSERT INTO org_click_month_values (org_id, month, dimension, value, clicks)
+        SELECT org_id, CAST(date_trunc('month', day) AS DATE), v.dimension, v.value, count(*)
+          FROM rolled {MONTH_VALUES}
+         WHERE NOT bot AND v.value IS NOT NULL
+         GROUP BY org_id, CAST(date_trunc('month', day) AS DATE), v.dimension, v.value
+        ON CONFLICT (org_id, month, dimension, value) DO UPDATE
+           SET clicks = org_click_month_values.clicks + EXCLUDED.clicks
+    ), org_countries AS (
+        INSERT INTO org_click_day_countries (org_id, day, country, clicks)
+        SELECT org_id, day, coalesce(country, ''), count(*) FROM rolled WHERE NOT bot
+         GROUP BY org_id, day, coalesce(country, '')
+        ON CONFLICT (org_id, day, country) DO UPDATE
+           SET clicks = org_click_day_countries.clicks + EXCLUDED.clicks
     )
     SELECT count(*) FROM rolled"""  # noqa: S608
-# Moves the counters' day from $1 to $2 (today): the days in between go to the link counters.
+# The org-wide roll-ups without the days of the links a statement deletes: CTEs over a CTE
+# `gone (id, org_id)` of the deleted links, whose per-link roll-ups the statement still sees
+# (its snapshot predates the cascade). Rows brought to 0 stay; stats skip them.
+UNCOUNT_GONE_LINKS = f"""gone_days AS (
+        UPDATE org_click_days AS o
+           SET clicks = o.clicks - d.clicks, visitors = o.visitors - d.visitors
+          FROM (SELECT gone.org_id, day, sum(clicks) AS clicks, sum(visitors) AS visitors
+                  FROM click_days JOIN gone ON gone.id = click_days.link_id
+                 GROUP BY gone.org_id, day) AS d
+         WHERE o.org_id = d.org_id AND o.day = d.day
+    ), gone_referrers AS (
+        UPDATE org_click_day_referrers AS o SET clicks = o.clicks - d.clicks
+          FROM (SELECT gone.org_id, day, referrer, sum(clicks) AS clicks
+                  FROM click_day_referrers JOIN gone ON gone.id = click_day_referrers.link_id
+                 GROUP BY gone.org_id, day, referrer) AS d
+         WHERE o.org_id = d.org_id AND o.day = d.day AND o.referrer = d.referrer
+    ), gone_agents AS (
+        UPDATE org_click_day_agents AS o SET clicks = o.clicks - d.clicks
+          FROM (SELECT gone.org_id, day, browser, os, device, sum(clicks) AS clicks
+                  FROM click_day_agents JOIN gone ON gone.id = click_day_agents.link_id
+                 GROUP BY gone.org_id, day, browser, os, device) AS d
+         WHERE o.org_id = d.org_id AND o.day = d.day AND o.browser = d.browser
+           AND o.os = d.os AND o.device = d.device
+    ), gone_countries AS (
+        UPDATE org_click_day_countries AS o SET clicks = o.clicks - d.clicks
+          FROM (SELECT gone.org_id, day, country, sum(clicks) AS clicks
+                  FROM click_day_countries JOIN gone ON gone.id = click_day_countries.link_id
+                 GROUP BY gone.org_id, day, country) AS d
+         WHERE o.org_id = d.org_id AND o.day = d.day AND o.country = d.country
+    ), gone_months AS (
+        UPDATE org_click_month_values AS o SET clicks = o.clicks - d.clicks
+          FROM (SELECT gone.org_id, CAST(date_trunc('month', day) AS DATE) AS month,
+                       valued.dimension, valued.value, sum(clicks) AS clicks
+                  FROM (SELECT link_id, day, 'referrer' AS dimension, referrer AS value, clicks
+                          FROM click_day_referrers
+                        UNION ALL
+                        SELECT link_id, day, v.dimension, v.value, clicks
+                          FROM click_day_agents {AGENT_VALUES} WHERE v.value <> ''
+                        UNION ALL
+                        SELECT link_id, day, 'country', country, clicks
+                          FROM click_day_countries) AS valued
+                  JOIN gone ON gone.id = valued.link_id
+                 GROUP BY gone.org_id, month, valued.dimension, valued.value) AS d
+         WHERE o.org_id = d.org_id AND o.month = d.month AND o.dimension = d.dimension
+           AND o.value = d.value
+    )"""  # noqa: S608
+# Moves the counters' day from $1 to $2 (today): the days in between go to the link counters,
+# and their links are no longer recent.
 FOLD_COUNTERS = """WITH folded AS (
-        INSERT INTO link_clicks (link_id, clicks)
-        SELECT link_id, sum(clicks) FROM click_days
-         WHERE day >= $1 AND day < $2 AND clicks > 0
-         GROUP BY link_id
+        INSERT INTO link_clicks (link_id, org_id, clicks)
+        SELECT link_id, links.org_id, sum(click_days.clicks)
+          FROM click_days JOIN links ON links.id = click_days.link_id
+         WHERE day >= $1 AND day < $2 AND click_days.clicks > 0
+         GROUP BY link_id, links.org_id
         ON CONFLICT (link_id) DO UPDATE SET clicks = link_clicks.clicks + EXCLUDED.clicks
+    ), no_longer_recent AS (
+        DELETE FROM org_recent_links WHERE day < $2
     )
     UPDATE click_rollup SET counters_before = $2"""
 
@@ -403,21 +506,23 @@ SERIES = """WITH latest_days AS (
            coalesce(d.visitors, 0) + coalesce(l.visitors, 0) AS visitors
       FROM generate_series(0, :days - 1) AS i
       LEFT JOIN (SELECT day, CAST(sum(clicks) AS BIGINT) AS clicks,
-                        CAST(sum(visitors) AS BIGINT) AS visitors FROM click_days
-                  WHERE {links} AND day >= CAST(:first AS DATE) GROUP BY day) d
+                        CAST(sum(visitors) AS BIGINT) AS visitors FROM {rollups}click_days
+                  WHERE {rolled} AND day >= CAST(:first AS DATE) GROUP BY day) d
              ON d.day = CAST(:first AS DATE) + i
       LEFT JOIN latest_days l ON l.day = CAST(:first AS DATE) + i
      ORDER BY day"""
+# {days} picks the daily rows of the window that {months} does not count.
 TOP_VALUES = """WITH counted AS (
-        SELECT 'referrer' AS dimension, referrer AS value, clicks FROM click_day_referrers
-         WHERE {links} AND day >= CAST(:first AS DATE)
+        SELECT 'referrer' AS dimension, referrer AS value, clicks
+          FROM {rollups}click_day_referrers
+         WHERE {rolled} AND {days}
         UNION ALL
-        SELECT v.dimension, v.value, clicks FROM click_day_agents {agent_values}
-         WHERE {links} AND day >= CAST(:first AS DATE) AND v.value <> ''
+        SELECT v.dimension, v.value, clicks FROM {rollups}click_day_agents {agent_values}
+         WHERE {rolled} AND {days} AND v.value <> ''
         UNION ALL
-        SELECT 'country', country, clicks FROM click_day_countries
-         WHERE {links} AND day >= CAST(:first AS DATE)
-        UNION ALL
+        SELECT 'country', country, clicks FROM {rollups}click_day_countries
+         WHERE {rolled} AND {days}
+        UNION ALL{months}
         SELECT v.dimension, v.value, 1 FROM ({latest}) AS latest {click_values}
          WHERE v.value IS NOT NULL
     )
@@ -427,37 +532,108 @@ TOP_VALUES = """WITH counted AS (
                    AS rank
           FROM counted
          GROUP BY dimension, value
+        HAVING sum(clicks) > 0
     ) ranked
     WHERE rank <= :top
     ORDER BY dimension, rank"""
-# The links with the most clicks in the window.
-TOP_LINKS = """SELECT links.slug, links.title, domains.hostname AS domain,
-           CAST(sum(counted.clicks) AS BIGINT) AS clicks
-      FROM (SELECT link_id, clicks FROM click_days
-             WHERE {links} AND day >= CAST(:first AS DATE) AND clicks > 0
-            UNION ALL
-            SELECT link_id, 1 FROM ({latest}) AS latest) AS counted
-      JOIN links ON links.id = counted.link_id
+# The links with the most clicks in the window (ties: the oldest link first): summed per link
+# ({counted} gives link_id, clicks), then the ten joined to their links.
+TOP_LINKS = """SELECT links.id, links.slug, links.title, domains.hostname AS domain, best.clicks
+      FROM (SELECT link_id, CAST(sum(clicks) AS BIGINT) AS clicks FROM ({counted}) AS counted
+             GROUP BY link_id ORDER BY clicks DESC, link_id LIMIT :top) AS best
+      JOIN links ON links.id = best.link_id
       LEFT JOIN domains ON domains.id = links.domain_id
-     GROUP BY links.id, domains.hostname
-     ORDER BY clicks DESC, links.slug
-     LIMIT :top"""
+     ORDER BY best.clicks DESC, links.id"""
+# The clicks of the window of the links that {links} selects.
+LINKS_CLICKED = """SELECT link_id, clicks FROM click_days
+     WHERE {links} AND day >= CAST(:first AS DATE) AND clicks > 0
+    UNION ALL
+    SELECT link_id, 1 FROM ({latest}) AS latest"""
+# The window's days and months for TOP_VALUES: per link, every day; per org, the whole months
+# of the window from the monthly values (:months_from up to :months_to, this month) and the
+# other days from the daily roll-ups.
+WINDOW_DAYS = "day >= CAST(:first AS DATE)"
+ORG_WINDOW_DAYS = f"""{WINDOW_DAYS} AND (day < CAST(:months_from AS DATE)
+                                         OR day >= CAST(:months_to AS DATE))"""
+ORG_WINDOW_MONTHS = """
+        SELECT dimension, value, clicks FROM org_click_month_values
+         WHERE org_id = :org_id AND month >= CAST(:months_from AS DATE)
+           AND month < CAST(:months_to AS DATE)
+        UNION ALL"""
+# An org's links by rolled-up clicks before the counters' day, the most first (see
+# _org_top_links).
+WALK_COUNTERS = """SELECT link_id, clicks FROM link_clicks WHERE org_id = :org_id
+     ORDER BY clicks DESC, link_id LIMIT :walk"""
+# The same for an org's top candidates: the links walked (:walked), the recent ones (clicked
+# since the counters' day) that could still come before the tenth of those walked (at most
+# their counter plus their recent clicks), and those with clicks not rolled up yet. Each
+# candidate's days are read through its index.
+CANDIDATES_CLICKED = """WITH latest AS ({latest}), walked AS (
+        SELECT unnest(CAST(:walked AS BIGINT[])) AS link_id
+    ), walked_clicks AS (
+        SELECT walked.link_id, window_days.clicks FROM walked
+         CROSS JOIN LATERAL (SELECT sum(clicks) AS clicks FROM click_days
+                              WHERE click_days.link_id = walked.link_id
+                                AND day >= CAST(:first AS DATE)) AS window_days
+    ), tenth AS (
+        SELECT clicks, link_id FROM walked_clicks WHERE clicks > 0
+         ORDER BY clicks DESC, link_id OFFSET :top - 1 LIMIT 1
+    ), recent AS (
+        SELECT recent.link_id,
+               sum(recent.clicks) + coalesce(min(counter.clicks), 0) AS most
+          FROM org_recent_links AS recent
+          LEFT JOIN link_clicks AS counter ON counter.link_id = recent.link_id
+         WHERE recent.org_id = :org_id
+         GROUP BY recent.link_id
+    ), others AS (
+        SELECT link_id FROM recent
+         WHERE NOT EXISTS (SELECT FROM tenth
+                            WHERE (tenth.clicks, -tenth.link_id) > (recent.most, -recent.link_id))
+        UNION
+        SELECT link_id FROM latest
+        EXCEPT
+        SELECT link_id FROM walked
+    )
+    SELECT link_id, clicks FROM walked_clicks WHERE clicks > 0
+    UNION ALL
+    SELECT others.link_id, window_days.clicks FROM others
+     CROSS JOIN LATERAL (SELECT sum(clicks) AS clicks FROM click_days
+                          WHERE click_days.link_id = others.link_id
+                            AND day >= CAST(:first AS DATE)) AS window_days
+     WHERE window_days.clicks > 0
+    UNION ALL
+    SELECT link_id, 1 FROM latest"""
 
 
-def stats_sql(links: str) -> tuple[str, str, str]:
+def stats_sql(links: str, org_rollups: bool = False) -> tuple[str, str, str]:
     """The series, top values and top links statements over the links that the condition
-    ``links`` (on a ``link_id`` column) selects."""
+    ``links`` (on a ``link_id`` column) selects, reading their per-link roll-ups; or with
+    ``org_rollups`` (``links`` being ORG_LINKS) the org's roll-ups."""
     latest = LATEST.format(links=links, click_day=CLICK_DAY)
+    rollups, rolled = ("org_", "org_id = :org_id") if org_rollups else ("", links)
     return (
-        SERIES.format(links=links, latest=latest),
+        SERIES.format(rollups=rollups, rolled=rolled, latest=latest),
         TOP_VALUES.format(
-            links=links, latest=latest, agent_values=AGENT_VALUES, click_values=CLICK_VALUES
+            rollups=rollups,
+            rolled=rolled,
+            days=ORG_WINDOW_DAYS if org_rollups else WINDOW_DAYS,
+            months=ORG_WINDOW_MONTHS if org_rollups else "",
+            latest=latest,
+            agent_values=AGENT_VALUES,
+            click_values=CLICK_VALUES,
         ),
-        TOP_LINKS.format(links=links, latest=latest),
+        TOP_LINKS.format(counted=LINKS_CLICKED.format(links=links, latest=latest)),
     )
 
 
 SERIES_SQL, TOP_VALUES_SQL, _ = stats_sql("link_id = :link_id")
+# Every link of the org :org_id, and its top links among candidates (see _org_top_links).
+ORG_LINKS = "link_id IN (SELECT links.id FROM links WHERE links.org_id = :org_id)"
+ORG_TOP_LINKS = TOP_LINKS.format(
+    counted=CANDIDATES_CLICKED.format(latest=LATEST.format(links=ORG_LINKS, click_day=CLICK_DAY))
+)
+# Counters walked before the top links of an org are summed the plain way (every link's days).
+WALKS = (10 * TOP, 100 * TOP)
 
 
 async def select_link_stats(db: Database, link_id: int, days: int) -> LinkStats:
@@ -475,30 +651,52 @@ class TopLink:
 
 
 async def select_org_stats(
-    db: Database, conditions: list[str], values: dict[str, Any], days: int
+    db: Database, conditions: list[str], values: dict[str, Any], days: int, *, whole_org: bool
 ) -> tuple[LinkStats, list[TopLink]]:
     """Stats of the links that ``conditions`` on ``links`` select (an org's, see
-    ``links.link_filters``), and the top links among them."""
+    ``links.link_filters``), and the top links among them. ``whole_org``: they select every
+    link of the org ``values["org_id"]``, so the org-wide roll-ups serve."""
     links = (
-        f"link_id IN (SELECT links.id FROM links WHERE {' AND '.join(conditions)})"  # noqa: S608
+        ORG_LINKS
+        if whole_org
+        else f"link_id IN (SELECT links.id FROM links WHERE {' AND '.join(conditions)})"  # noqa: S608
     )
-    stats, top_links = await _select_stats(db, links, values, days, top_links=True)
-    return stats, top_links
+    return await _select_stats(db, links, values, days, top_links=True, org_rollups=whole_org)
+
+
+def _month_start(day: datetime.date) -> datetime.date:
+    return day.replace(day=1)
 
 
 async def _select_stats(
-    db: Database, links: str, values: dict[str, Any], days: int, top_links: bool = False
+    db: Database,
+    links: str,
+    values: dict[str, Any],
+    days: int,
+    *,
+    top_links: bool = False,
+    org_rollups: bool = False,
 ) -> tuple[LinkStats, list[TopLink]]:
-    series_sql, top_values_sql, top_links_sql = stats_sql(links)
-    first = datetime.datetime.now(datetime.UTC).date() - datetime.timedelta(days=days - 1)
+    series_sql, top_values_sql, top_links_sql = stats_sql(links, org_rollups)
+    today = datetime.datetime.now(datetime.UTC).date()
+    first = today - datetime.timedelta(days=days - 1)
     # One snapshot for the mark and every read: a roll-up committing in between would
     # otherwise count its clicks twice (in the rollups and past the old mark).
     async with db.transaction(isolation="repeatable_read", readonly=True):
         after = await db.fetch_val(f"SELECT {ROLLED_UP_TO}")  # noqa: S608
         values = {**values, "first": first, "after": after}
         series = await db.fetch_all(series_sql, {**values, "days": days})
-        top_values = await db.fetch_all(top_values_sql, {**values, "top": TOP})
-        best = await db.fetch_all(top_links_sql, {**values, "top": TOP}) if top_links else []
+        values["top"] = TOP
+        if org_rollups:
+            # The window's whole months: from the first month start in it to this month's.
+            next_month = _month_start(first + datetime.timedelta(days=31))
+            months_from = first if first.day == 1 else next_month
+            months = {"months_from": months_from, "months_to": _month_start(today)}
+            top_values = await db.fetch_all(top_values_sql, {**values, **months})
+            best = await _org_top_links(db, top_links_sql, values)
+        else:
+            top_values = await db.fetch_all(top_values_sql, values)
+            best = await db.fetch_all(top_links_sql, values) if top_links else []
     tops = top_lists(top_values)
     stats = LinkStats(
         total_clicks=sum(row["clicks"] for row in series),
@@ -512,6 +710,28 @@ async def _select_stats(
     )
     top = [TopLink(row["slug"], row["title"], row["domain"], row["clicks"]) for row in best]
     return stats, top
+
+
+async def _org_top_links(
+    db: Database, every_link_sql: str, values: dict[str, Any]
+) -> list[Record]:
+    """An org's top links in the window without summing every link's days: no link has more
+    clicks in a window than its counter (its clicks before the counters' day) unless it was
+    clicked since, so the top among the links with the highest counters and the recent ones
+    is the top of all once its last entry comes before the last counter walked (in the order
+    clicks, then id). Otherwise more are walked, and past WALKS every link's days are summed
+    (``every_link_sql``): a short window of an org whose busiest links are past their peak."""
+    for walk in WALKS:
+        walked = await db.fetch_all(WALK_COUNTERS, {"org_id": values["org_id"], "walk": walk})
+        best = await db.fetch_all(
+            ORG_TOP_LINKS, {**values, "walked": [row["link_id"] for row in walked]}
+        )
+        if len(walked) < walk:
+            return best
+        bound, last = walked[-1]["clicks"], walked[-1]["link_id"]
+        if len(best) == TOP and (best[-1]["clicks"], -best[-1]["id"]) > (bound, -last):
+            return best
+    return await db.fetch_all(every_link_sql, values)
 
 
 def top_lists(rows: Sequence[Record]) -> dict[str, list[Any]]:

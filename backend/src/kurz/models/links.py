@@ -11,7 +11,7 @@ from databases import Database
 from databases.interfaces import Record
 
 from ..database import fetch_row
-from .clicks import LINK_CLICKS
+from .clicks import LINK_CLICKS, UNCOUNT_GONE_LINKS
 
 # The f-strings below only splice in these constant column lists and fixed clauses; every value
 # is a bound parameter (hence the S608 waivers).
@@ -412,14 +412,21 @@ async def update_links(
 
 async def delete_links(db: Database, org_id: str, ids: list[int]) -> None:
     await db.execute(
-        "DELETE FROM links WHERE org_id = :org_id AND id = ANY(:ids)",
+        f"""WITH gone AS (
+                DELETE FROM links WHERE org_id = :org_id AND id = ANY(:ids) RETURNING id, org_id
+            ), {UNCOUNT_GONE_LINKS}
+            SELECT count(*) FROM gone""",  # noqa: S608
         {"org_id": org_id, "ids": ids},
     )
 
 
 async def delete_link(db: Database, org_id: str, slug: str, domain_id: int | None = None) -> bool:
     deleted = await db.fetch_val(
-        f"DELETE FROM links WHERE org_id = :org_id AND {_named(domain_id)} RETURNING id",  # noqa: S608
+        f"""WITH gone AS (
+                DELETE FROM links WHERE org_id = :org_id AND {_named(domain_id)}
+                RETURNING id, org_id
+            ), {UNCOUNT_GONE_LINKS}
+            SELECT id FROM gone""",  # noqa: S608
         {"org_id": org_id, **_name(slug, domain_id)},
     )
     return deleted is not None
