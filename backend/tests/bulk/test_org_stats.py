@@ -94,3 +94,21 @@ async def test_a_deleted_links_clicks_leave_the_org_stats(client, make_org, make
     assert body["browsers"] == [{"value": "Chrome", "clicks": 1}]
     assert body["countries"] == [{"value": "US", "clicks": 1}]
     assert [link["slug"] for link in body["top_links"]] == ["kept"]
+
+
+async def test_unfiltered_org_stats_read_the_orgs_own_roll_ups(
+    client, make_org, make_link, recorder, db
+):
+    org_id, owner = await make_org()
+    await make_link(org_id, owner, slug="counted", tags=["red"])
+    await visit(client, "counted")
+    await recorder.flush()
+    await recorder.roll_up()
+    # Marks the org's roll-up alone: only a read of it sees the mark.
+    await db.execute(
+        "UPDATE org_click_days SET clicks = clicks + 100 WHERE org_id = :org_id",
+        {"org_id": org_id},
+    )
+    assert (await org_stats(owner, org_id))["total_clicks"] == 101
+    assert (await org_stats(owner, org_id, "?tag=red"))["total_clicks"] == 1
+    assert (await org_stats(owner, org_id, "?domain=kurz.test"))["total_clicks"] == 1

@@ -104,8 +104,9 @@ async def org_stats(org_id: str, query_args: OrgStatsQuery) -> Response | dict[s
     conditions, values = link_filters(caller.org_id, LinkFilter(**(filters or {})))
     if filters is None:
         conditions.append("FALSE")
+    whole_org = filters is not None and not query_args.tag and query_args.domain is None
     stats, top = await select_org_stats(
-        get_db(), conditions, values, query_args.days, whole_org=filters == {}
+        get_db(), conditions, values, query_args.days, whole_org=whole_org
     )
     if query_args.format == "csv":
         return _csv(stats, "stats.csv")
