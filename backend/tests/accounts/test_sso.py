@@ -358,3 +358,47 @@ async def test_an_account_without_password_turns_two_factor_off_with_a_code(
     activity = await (await client.get("/api/v1/users/me/activity")).get_json()
     actions = [item["action"] for item in activity["items"]]
     assert actions[:4] == ["totp.disable", "totp.enable", "totp.disable", "totp.enable"]
+
+
+async def test_an_account_without_password_confirms_with_a_code_or_a_fresh_sign_in(
+    provider, client, monkeypatch, db
+) -> None:
+    """Renewing recovery codes and deleting the account, without a password to give: a code
+    of two-factor when it is on, else a sign-in of the last 10 minutes."""
+    now = {"t": 1_900_000_000.0}
+    monkeypatch.setattr("kurz.totp.clock", lambda: now["t"])
+    await set_claims(provider, "sub-ines", email="ines@corp.example", email_verified=True)
+    assert (await sign_in(client, provider, "sub-ines")).status_code == 303
+    await db.execute("UPDATE sessions SET created_at = now() - interval '11 minutes'")
+    response = await client.delete("/api/v1/users/me", json={})
+    assert response.status_code == 403
+    assert (await response.get_json())["code"] == "REAUTHENTICATION_REQUIRED"
+    assert (await client.get("/api/v1/session")).status_code == 200
+    assert (await sign_in(client, provider, "sub-ines")).status_code == 303
+    assert (await client.delete("/api/v1/users/me", json={})).status_code == 204
+    assert (await client.get("/api/v1/session")).status_code == 401
+
+    await set_claims(provider, "sub-omar", email="omar@corp.example", email_verified=True)
+    assert (await sign_in(client, provider, "sub-omar")).status_code == 303
+    secret = (await (await client.post("/api/v1/users/me/totp")).get_json())["secret"]
+    totp = pyotp.TOTP(secret)
+    response = await client.post("/api/v1/users/me/totp/confirm", json={"code": totp.at(now["t"])})
+    old_codes = (await response.get_json())["recovery_codes"]
+    now["t"] += 30
+    renew = "/api/v1/users/me/totp/recovery-codes"
+    for body in ({}, {"password": PASSWORD}, {"totp": "000000"}):
+        response = await client.post(renew, json=body)
+        assert response.status_code == 400
+        assert (await response.get_json())["code"] == "INVALID_CODE"
+    response = await client.post(renew, json={"totp": totp.at(now["t"])})
+    assert response.status_code == 200
+    new_codes = (await response.get_json())["recovery_codes"]
+    assert len(new_codes) == 10 and not set(new_codes) & set(old_codes)
+
+    # Deleting needs a code too now: a fresh sign-in alone does not do.
+    assert (await client.delete("/api/v1/users/me", json={})).status_code == 400
+    response = await client.delete("/api/v1/users/me", json={"recovery_code": old_codes[0]})
+    assert response.status_code == 400
+    response = await client.delete("/api/v1/users/me", json={"recovery_code": new_codes[0]})
+    assert response.status_code == 204
+    assert (await client.get("/api/v1/session")).status_code == 401

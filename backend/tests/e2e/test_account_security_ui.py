@@ -247,6 +247,12 @@ def test_sign_in_with_sso_through_the_providers_login_page(
         field.fill(confirmed["recovery_codes"][0])
         form.get_by_role("button", name="Turn off two-factor").click()
         expect(page.get_by_test_id("totp-start")).to_be_visible()
+
+        # Without either, the sign-in of a moment ago confirms deleting the account.
+        form = page.get_by_test_id("account-delete-form")
+        expect(form.locator("input")).to_have_count(0)
+        form.get_by_role("button", name="Delete my account").click()
+        expect(page.get_by_role("heading", name="Log in to Kurz")).to_be_visible()
     finally:
         context.close()
     assert not watch.problems, "\n".join(watch.problems)

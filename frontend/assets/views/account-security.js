@@ -108,6 +108,7 @@ function setUpTwoFactor(box, refresh) {
 }
 
 function renewRecoveryCodes() {
+  const ssoOnly = !session.user.has_password;
   const left = h('p', { 'data-testid': 'recovery-codes-left' });
   loader(
     () => api.get('/users/me/totp'),
@@ -121,11 +122,11 @@ function renewRecoveryCodes() {
     left,
     form({
       id: 'recovery-codes-form',
-      fields: [{ name: 'password', label: 'Your password', type: 'password', required: true, autocomplete: 'current-password' }],
+      fields: [ssoOnly ? codeField : passwordField],
       submitLabel: 'Make new recovery codes',
-      errorFields: { WRONG_PASSWORD: 'password' },
-      onSubmit: async ({ password }, el) => {
-        const { recovery_codes } = await api.post('/users/me/totp/recovery-codes', { password });
+      errorFields: { WRONG_PASSWORD: 'password', INVALID_CODE: 'totp' },
+      onSubmit: async ({ password, totp }, el) => {
+        const { recovery_codes } = await api.post('/users/me/totp/recovery-codes', ssoOnly ? secondFactor(totp) : { password });
         el.replaceWith(h('p', {}, 'Your old recovery codes no longer work.'), recoveryCodes(recovery_codes));
         left.textContent = `Unused recovery codes left: ${recovery_codes.length}.`;
         notify('New recovery codes made.');
@@ -133,6 +134,8 @@ function renewRecoveryCodes() {
     }),
   );
 }
+
+const passwordField = { name: 'password', label: 'Your password', type: 'password', required: true, autocomplete: 'current-password' };
 
 // An account made by single sign-on has no password: it proves itself with a code from the app
 // or a recovery code, typed into one field (six digits are an app code).
@@ -154,7 +157,7 @@ export function twoFactorSection({ refresh }) {
       renewRecoveryCodes(),
       form({
         id: 'totp-disable-form',
-        fields: [ssoOnly ? codeField : { name: 'password', label: 'Your password', type: 'password', required: true, autocomplete: 'current-password' }],
+        fields: [ssoOnly ? codeField : passwordField],
         submitLabel: 'Turn off two-factor',
         danger: true,
         errorFields: { WRONG_PASSWORD: 'password', INVALID_CODE: 'totp' },
@@ -172,20 +175,25 @@ export function twoFactorSection({ refresh }) {
   return h('div', { class: 'card' }, h('h2', {}, 'Two-factor sign-in'), box);
 }
 
+// Without a password or two-factor (single sign-on only), a sign-in of the last 10 minutes
+// confirms it (the server answers REAUTHENTICATION_REQUIRED otherwise).
 export function deleteAccountSection({ navigate }) {
+  const { has_password: hasPassword, totp_enabled: withCode } = session.user;
+  const field = hasPassword ? passwordField : withCode ? codeField : null;
   return h(
     'div',
     { class: 'card card-danger' },
     h('h2', {}, 'Delete account'),
     h('p', {}, 'Your links stay with their organizations, shown as made by a deleted user. If you are the only owner of an organization, make someone else an owner first.'),
+    field ? null : h('p', {}, 'You sign in with single sign-on: if that was more than 10 minutes ago, log out and sign in again first.'),
     form({
       id: 'account-delete-form',
-      fields: [{ name: 'password', label: 'Your password', type: 'password', required: true, autocomplete: 'current-password' }],
+      fields: field ? [field] : [],
       submitLabel: 'Delete my account',
       danger: true,
-      errorFields: { WRONG_PASSWORD: 'password', LAST_OWNER: ['password', 'You are the only owner of an organization. Make someone else an owner first.'] },
-      onSubmit: async ({ password }) => {
-        await api.delete('/users/me', { password });
+      errorFields: { WRONG_PASSWORD: 'password', INVALID_CODE: 'totp', LAST_OWNER: [field?.name, 'You are the only owner of an organization. Make someone else an owner first.'] },
+      onSubmit: async ({ password, totp }) => {
+        await api.delete('/users/me', hasPassword ? { password } : withCode ? secondFactor(totp) : {});
         clearSession();
         navigate('/login');
         notify('Your account is deleted.');

@@ -2,6 +2,7 @@
 account. Each change is recorded in the account log (and in the audit log of the user's orgs).
 """
 
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, ClassVar
 
 from pydantic import BaseModel, EmailStr, Field, RootModel, StringConstraints
@@ -25,7 +26,14 @@ from ..accounts import (
     wake_jobs,
 )
 from ..audit import record_audit
-from ..auth import Caller, end_session, hash_secret, require_user, user_required
+from ..auth import (
+    Caller,
+    current_session_hash,
+    end_session,
+    hash_secret,
+    require_user,
+    user_required,
+)
 from ..cursors import open_id_cursor, seal_cursor
 from ..errors import APIError, validation_error
 from ..jobs import enqueue
@@ -47,7 +55,7 @@ from ..models.accounts import (
     use_user_token,
 )
 from ..models.orgs import lock_org, select_memberships
-from ..models.users import User, select_password_hash, update_password
+from ..models.users import User, select_password_hash, select_session_started, update_password
 from ..passwords import check_new_password, hash_password, verify_password
 from ..ratelimits import (
     LOGIN_LIMITS,
@@ -64,6 +72,9 @@ from .audit import AuditQuery
 blueprint = Blueprint("accounts", __name__)
 
 Token = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+# How recent a sign-in confirms a sensitive change of an account without password or
+# two-factor (single sign-on only): the provider has just checked who it is.
+REAUTHENTICATE_WITHIN = timedelta(minutes=10)
 
 
 class TokenIn(Input):
@@ -79,14 +90,14 @@ class ResetConfirmIn(Input):
     new_password: str = Field(max_length=1024)
 
 
-class PasswordIn(Input):
-    password: str = Field(max_length=1024)
+class ConfirmIn(Input):
+    """Who asks for a sensitive change proves it is the account's owner (see ``_confirm``)."""
 
-
-class DisableTotpIn(Input):
     password: str | None = Field(None, max_length=1024, description="Of an account with one.")
     totp: str | None = Field(
-        None, max_length=16, description="Without a password (single sign-on): a code."
+        None,
+        max_length=16,
+        description="Without a password (single sign-on), with two-factor on: a code.",
     )
     recovery_code: str | None = Field(
         None, max_length=64, description="Without a password: an unused recovery code instead."
@@ -156,6 +167,27 @@ async def _check_second_factor(user: User, code: str | None, recovery_code: str 
         else:
             message = "Enter a code from your authenticator app, or a recovery code."
         raise validation_error("totp", message, "INVALID_CODE")
+
+
+async def _confirm(user: User, data: ConfirmIn) -> None:
+    """The owner of the account confirms a sensitive change: with the ``password`` (400
+    ``WRONG_PASSWORD``). An account made by single sign-on has none: it gives a code of its
+    two-factor app as ``totp``, or an unused ``recovery_code`` (400 ``INVALID_CODE``); without
+    two-factor, its session must have signed in within ``REAUTHENTICATE_WITHIN`` (403
+    ``REAUTHENTICATION_REQUIRED``: sign in again with single sign-on, then retry)."""
+    if user.has_password:
+        await _check_password(user, data.password or "")
+    elif user.totp_enabled:
+        await _check_second_factor(user, data.totp, data.recovery_code)
+    else:
+        started = await select_session_started(get_db(), current_session_hash() or "")
+        if started is None or started < datetime.now(UTC) - REAUTHENTICATE_WITHIN:
+            minutes = int(REAUTHENTICATE_WITHIN.total_seconds() // 60)
+            raise APIError(
+                403,
+                "REAUTHENTICATION_REQUIRED",
+                f"Sign in again with single sign-on, then do this within {minutes} minutes.",
+            )
 
 
 # --- the account's activity ------------------------------------------------------------------
@@ -361,16 +393,17 @@ async def confirm_totp(data: CodeIn) -> RecoveryCodesOut:
 @blueprint.post("/api/v1/users/me/totp/recovery-codes")
 @rate_limit(limits=LOGIN_LIMITS)
 @user_required
-@validate_request(PasswordIn)
+@validate_request(ConfirmIn)
 @validate_response(RecoveryCodesOut, 200)
 @problems(400, 401, 403, 409, 429)
-async def renew_recovery_codes(data: PasswordIn) -> RecoveryCodesOut:
-    """New recovery codes (needs the password), shown this once; the old ones stop working.
+async def renew_recovery_codes(data: ConfirmIn) -> RecoveryCodesOut:
+    """New recovery codes, shown this once; the old ones stop working. Confirmed with the
+    ``password``, or without one (single sign-on) with a ``totp`` code or a ``recovery_code``.
     409 ``TOTP_NOT_ENABLED`` while two-factor is off."""
     user = await require_user()
     if not user.totp_enabled:
         raise APIError(409, "TOTP_NOT_ENABLED", "Two-factor sign-in is off.")
-    await _check_password(user, data.password)
+    await _confirm(user, data)
     codes = totp.new_recovery_codes()
     db = get_db()
     async with db.transaction():
@@ -383,9 +416,9 @@ async def renew_recovery_codes(data: PasswordIn) -> RecoveryCodesOut:
 @no_content
 @rate_limit(limits=LOGIN_LIMITS)
 @user_required
-@validate_request(DisableTotpIn)
+@validate_request(ConfirmIn)
 @problems(400, 401, 403, 429)
-async def disable_totp(data: DisableTotpIn) -> tuple[str, int]:
+async def disable_totp(data: ConfirmIn) -> tuple[str, int]:
     """Turn two-factor off; the user is told by mail.
 
     An account with a password gives the ``password`` (400 ``WRONG_PASSWORD``). One made by
@@ -393,10 +426,7 @@ async def disable_totp(data: DisableTotpIn) -> tuple[str, int]:
     from its app as ``totp``, or an unused ``recovery_code`` instead (400 ``INVALID_CODE``).
     """
     user = await require_user()
-    if user.has_password:
-        await _check_password(user, data.password or "")
-    else:
-        await _check_second_factor(user, data.totp, data.recovery_code)
+    await _confirm(user, data)
     db = get_db()
     async with db.transaction():
         await delete_totp(db, user.id)
@@ -420,17 +450,20 @@ async def disable_totp(data: DisableTotpIn) -> tuple[str, int]:
 @no_content
 @rate_limit(limits=LOGIN_LIMITS)
 @user_required
-@validate_request(PasswordIn)
+@validate_request(ConfirmIn)
 @problems(400, 401, 403, 409, 429)
-async def remove_account(data: PasswordIn) -> tuple[str, int]:
-    """Delete the account (needs the password); its sessions end at once.
+async def remove_account(data: ConfirmIn) -> tuple[str, int]:
+    """Delete the account; its sessions end at once. Confirmed with the ``password``; an
+    account made by single sign-on gives a ``totp`` code or a ``recovery_code`` when it has
+    two-factor on, and otherwise must have signed in within the last 10 minutes (403
+    ``REAUTHENTICATION_REQUIRED``).
 
     409 ``LAST_OWNER`` while it is the only owner of an org (hand ownership over, or delete
     the org, first). Links it made stay with their orgs, their creator shown as a deleted
     user; audit entries keep its id, with nothing personal; API tokens it made stop working.
     """
     user = await require_user()
-    await _check_password(user, data.password)
+    await _confirm(user, data)
     db = get_db()
     async with db.transaction():
         for org in sorted(await select_memberships(db, user.id), key=lambda org: org.id):

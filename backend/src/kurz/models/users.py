@@ -45,6 +45,16 @@ async def select_user_by_session(db: Database, session_hash: str) -> User | None
     return None if row is None else _user(row)
 
 
+async def select_session_started(db: Database, session_hash: str) -> datetime | None:
+    """When the live session signed in; None if it is not one."""
+    started: datetime | None = await db.fetch_val(
+        """SELECT created_at FROM sessions
+            WHERE id_hash = :session_hash AND expires_at > now()""",
+        {"session_hash": session_hash},
+    )
+    return started
+
+
 async def insert_session(
     db: Database, user_id: str, session_hash: str, expires_at: datetime
 ) -> None:
