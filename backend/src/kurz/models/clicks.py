@@ -179,6 +179,41 @@ AGENT_VALUES = f"CROSS JOIN LATERAL (VALUES {AGENT_DIMENSIONS}) AS v (dimension,
 MONTH_VALUES = f"""CROSS JOIN LATERAL (VALUES ('referrer', referrer), {AGENT_DIMENSIONS},
                                           ('country', coalesce(country, '')))
                        AS v (dimension, value)"""
+# The top-list roll-ups, each kept per link (`click_day_...`, by link_id) and per org
+# (`org_click_day_...`, by org_id): the table's name after that prefix, its value columns, what
+# a rolled click gives for them, and which clicks count.
+TOP_LIST_ROLLUPS = (
+    ("click_day_referrers", ("referrer",), "referrer", "NOT bot AND referrer IS NOT NULL"),
+    ("click_day_agents", ("browser", "os", "device"), "browser, os, device", "NOT bot"),
+    ("click_day_countries", ("country",), "coalesce(country, '')", "NOT bot"),
+)
+
+
+def add_to_top_lists(owner: str, prefix: str) -> str:
+    """CTEs of the roll-up adding its clicks to the top-list roll-ups of each link (``owner``
+    link_id, no ``prefix``) or org (org_id, prefix ``org_``)."""
+    return ", ".join(f"""add_{prefix}{table} AS (
+        INSERT INTO {prefix}{table} ({owner}, day, {", ".join(columns)}, clicks)
+        SELECT {owner}, day, {values}, count(*) FROM rolled WHERE {counted}
+         GROUP BY {owner}, day, {values}
+        ON CONFLICT ({owner}, day, {", ".join(columns)}) DO UPDATE
+           SET clicks = {prefix}{table}.clicks + EXCLUDED.clicks
+    )""" for table, columns, values, counted in TOP_LIST_ROLLUPS)  # noqa: S608
+
+
+def take_from_org_top_lists() -> str:
+    """CTEs taking the per-link top-list rows of the deleted links (CTE ``gone``) off their
+    org's rows (see UNCOUNT_GONE_LINKS)."""
+    return ", ".join(f"""take_{table} AS (
+        UPDATE org_{table} AS o SET clicks = o.clicks - d.clicks
+          FROM (SELECT gone.org_id, day, {", ".join(columns)}, sum(clicks) AS clicks
+                  FROM {table} JOIN gone ON gone.id = {table}.link_id
+                 GROUP BY gone.org_id, day, {", ".join(columns)}) AS d
+         WHERE o.org_id = d.org_id AND o.day = d.day
+           AND {" AND ".join(f"o.{column} = d.{column}" for column in columns)}
+    )""" for table, columns, _, _ in TOP_LIST_ROLLUPS)  # noqa: S608
+
+
 # A roll-up gives way to people: waiting this long for a row lock (a link or org being
 # deleted), it fails and is retried later. Otherwise the two could deadlock, each holding
 # links the other needs, and PostgreSQL (deadlock_timeout, 1 s) might fail the person's
@@ -219,26 +254,7 @@ ROLL_UP = f"""WITH rolled AS (
            SET clicks = click_days.clicks + EXCLUDED.clicks,
                bot_clicks = click_days.bot_clicks + EXCLUDED.bot_clicks,
                visitors = click_days.visitors + EXCLUDED.visitors
-    ), referrers AS (
-        INSERT INTO click_day_referrers (link_id, day, referrer, clicks)
-        SELECT link_id, day, referrer, count(*) FROM rolled
-         WHERE NOT bot AND referrer IS NOT NULL
-         GROUP BY link_id, day, referrer
-        ON CONFLICT (link_id, day, referrer) DO UPDATE
-           SET clicks = click_day_referrers.clicks + EXCLUDED.clicks
-    ), agents AS (
-        INSERT INTO click_day_agents (link_id, day, browser, os, device, clicks)
-        SELECT link_id, day, browser, os, device, count(*) FROM rolled WHERE NOT bot
-         GROUP BY link_id, day, browser, os, device
-        ON CONFLICT (link_id, day, browser, os, device) DO UPDATE
-           SET clicks = click_day_agents.clicks + EXCLUDED.clicks
-    ), countries AS (
-        INSERT INTO click_day_countries (link_id, day, country, clicks)
-        SELECT link_id, day, coalesce(country, ''), count(*) FROM rolled WHERE NOT bot
-         GROUP BY link_id, day, coalesce(country, '')
-        ON CONFLICT (link_id, day, country) DO UPDATE
-           SET clicks = click_day_countries.clicks + EXCLUDED.clicks
-    ), counters AS (
+    ), {add_to_top_lists('link_id', '')}, counters AS (
         INSERT INTO link_clicks (link_id, org_id, clicks)
         SELECT link_id, org_id, count(*) FROM rolled WHERE NOT bot AND day < $3
          GROUP BY link_id, org_id
@@ -261,20 +277,7 @@ ROLL_UP = f"""WITH rolled AS (
         ON CONFLICT (org_id, day) DO UPDATE
            SET clicks = org_click_days.clicks + EXCLUDED.clicks,
                visitors = org_click_days.visitors + EXCLUDED.visitors
-    ), org_referrers AS (
-        INSERT INTO org_click_day_referrers (org_id, day, referrer, clicks)
-        SELECT org_id, day, referrer, count(*) FROM rolled
-         WHERE NOT bot AND referrer IS NOT NULL
-         GROUP BY org_id, day, referrer
-        ON CONFLICT (org_id, day, referrer) DO UPDATE
-           SET clicks = org_click_day_referrers.clicks + EXCLUDED.clicks
-    ), org_agents AS (
-        INSERT INTO org_click_day_agents (org_id, day, browser, os, device, clicks)
-        SELECT org_id, day, browser, os, device, count(*) FROM rolled WHERE NOT bot
-         GROUP BY org_id, day, browser, os, device
-        ON CONFLICT (org_id, day, browser, os, device) DO UPDATE
-           SET clicks = org_click_day_agents.clicks + EXCLUDED.clicks
-    ), org_months AS (
+    ), {add_to_top_lists('org_id', 'org_')}, org_months AS (
         INSERT INTO org_click_month_values (org_id, month, dimension, value, clicks)
         SELECT org_id, CAST(date_trunc('month', day) AS DATE), v.dimension, v.value, count(*)
           FROM rolled {MONTH_VALUES}
@@ -282,12 +285,6 @@ ROLL_UP = f"""WITH rolled AS (
          GROUP BY org_id, CAST(date_trunc('month', day) AS DATE), v.dimension, v.value
         ON CONFLICT (org_id, month, dimension, value) DO UPDATE
            SET clicks = org_click_month_values.clicks + EXCLUDED.clicks
-    ), org_countries AS (
-        INSERT INTO org_click_day_countries (org_id, day, country, clicks)
-        SELECT org_id, day, coalesce(country, ''), count(*) FROM rolled WHERE NOT bot
-         GROUP BY org_id, day, coalesce(country, '')
-        ON CONFLICT (org_id, day, country) DO UPDATE
-           SET clicks = org_click_day_countries.clicks + EXCLUDED.clicks
     )
     SELECT count(*) FROM rolled"""  # noqa: S608
 # The org-wide roll-ups without the days of the links a statement deletes: CTEs over a CTE
@@ -300,26 +297,7 @@ UNCOUNT_GONE_LINKS = f"""gone_days AS (
                   FROM click_days JOIN gone ON gone.id = click_days.link_id
                  GROUP BY gone.org_id, day) AS d
          WHERE o.org_id = d.org_id AND o.day = d.day
-    ), gone_referrers AS (
-        UPDATE org_click_day_referrers AS o SET clicks = o.clicks - d.clicks
-          FROM (SELECT gone.org_id, day, referrer, sum(clicks) AS clicks
-                  FROM click_day_referrers JOIN gone ON gone.id = click_day_referrers.link_id
-                 GROUP BY gone.org_id, day, referrer) AS d
-         WHERE o.org_id = d.org_id AND o.day = d.day AND o.referrer = d.referrer
-    ), gone_agents AS (
-        UPDATE org_click_day_agents AS o SET clicks = o.clicks - d.clicks
-          FROM (SELECT gone.org_id, day, browser, os, device, sum(clicks) AS clicks
-                  FROM click_day_agents JOIN gone ON gone.id = click_day_agents.link_id
-                 GROUP BY gone.org_id, day, browser, os, device) AS d
-         WHERE o.org_id = d.org_id AND o.day = d.day AND o.browser = d.browser
-           AND o.os = d.os AND o.device = d.device
-    ), gone_countries AS (
-        UPDATE org_click_day_countries AS o SET clicks = o.clicks - d.clicks
-          FROM (SELECT gone.org_id, day, country, sum(clicks) AS clicks
-                  FROM click_day_countries JOIN gone ON gone.id = click_day_countries.link_id
-                 GROUP BY gone.org_id, day, country) AS d
-         WHERE o.org_id = d.org_id AND o.day = d.day AND o.country = d.country
-    ), gone_months AS (
+    ), {take_from_org_top_lists()}, gone_months AS (
         UPDATE org_click_month_values AS o SET clicks = o.clicks - d.clicks
           FROM (SELECT gone.org_id, CAST(date_trunc('month', day) AS DATE) AS month,
                        valued.dimension, valued.value, sum(clicks) AS clicks
@@ -689,7 +667,7 @@ async def _select_stats(
         values["top"] = TOP
         if org_rollups:
             # The window's whole months: from the first month start in it to this month's.
-            next_month = _month_start(first + datetime.timedelta(days=31))
+            next_month = _month_start(_month_start(first) + datetime.timedelta(days=31))
             months_from = first if first.day == 1 else next_month
             months = {"months_from": months_from, "months_to": _month_start(today)}
             top_values = await db.fetch_all(top_values_sql, {**values, **months})
