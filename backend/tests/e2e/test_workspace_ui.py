@@ -147,6 +147,8 @@ def test_bulk_select_ranges_all_matching_and_each_action(page, context) -> None:
     expect(page.get_by_test_id("bulk-count")).to_have_text("All 52 matching links selected")
     page.get_by_role("region", name="Selected links").get_by_role("button", name="Enable").click()
     expect(page.get_by_test_id("flash")).to_contain_text("4 links enabled")
+    # The list is drawn again after the action: check the page's box on the new one.
+    expect(page.get_by_test_id("link-status").filter(has_text="Disabled")).to_have_count(0)
 
     page.get_by_test_id("select-page").check()
     page.get_by_test_id("select-all-matching").click()
