@@ -3,9 +3,19 @@
 import asyncio
 from datetime import timedelta
 
+import asyncpg
 import pytest
 
-from kurz.jobs import JobKind, JobWorker, RetryLater, enqueue, select_failed_jobs, utc_now
+from kurz.database import raw_connection
+from kurz.jobs import (
+    CLAIM,
+    JobKind,
+    JobWorker,
+    RetryLater,
+    enqueue,
+    select_failed_jobs,
+    utc_now,
+)
 from kurz.services import services
 
 
@@ -214,3 +224,58 @@ async def test_the_apps_worker_picks_up_queued_jobs_by_itself(app, db):
     await enqueue(db, "ping", {})
     worker.wake()
     await asyncio.wait_for(done.wait(), 10)
+
+
+async def test_a_claim_locks_only_the_jobs_it_takes(db, clock):
+    for n in range(5):
+        await enqueue(db, "locking", {"n": n})
+    now = clock()
+
+    async def lock_nowait(job_id: int) -> int:
+        async with raw_connection(db) as raw, raw.transaction():
+            return await raw.fetchval(
+                "SELECT id FROM jobs WHERE id = $1 FOR UPDATE NOWAIT", job_id
+            )
+
+    async with raw_connection(db) as raw, raw.transaction():
+        [taken] = await raw.fetch(
+            CLAIM, "locking", now, now + timedelta(seconds=60), 1, 10, 1, [], []
+        )
+        others = await db.fetch_all("SELECT id FROM jobs WHERE id <> :id", {"id": taken["id"]})
+        # Another connection (another task's) locks each job the claim scanned but left.
+        for row in others:
+            assert await asyncio.create_task(lock_nowait(row["id"])) == row["id"]
+        with pytest.raises(asyncpg.LockNotAvailableError):
+            await asyncio.create_task(lock_nowait(taken["id"]))
+
+
+async def test_a_full_lane_claims_again_once_half_of_it_is_free(db, clock):
+    started: asyncio.Queue[int] = asyncio.Queue()
+    finish = {n: asyncio.Event() for n in range(10)}
+
+    async def handler(db, job):
+        started.put_nowait(job.payload["n"])
+        await finish[job.payload["n"]].wait()
+
+    async def next_started(count: int) -> list[int]:
+        async with asyncio.timeout(5):
+            return [await started.get() for _ in range(count)]
+
+    await db.execute("""INSERT INTO jobs (kind, payload, lane, run_at)
+           SELECT 'halves', jsonb_build_object('n', n), 'a', now() + n * interval '1 ms'
+             FROM generate_series(0, 9) AS n""")
+    worker = make_worker(clock, JobKind("halves", handler, concurrency=10, per_lane=4))
+    await worker.start(db)
+    try:
+        worker.wake()
+        first = await next_started(4)
+        finish[0].set()
+        await asyncio.sleep(0.2)
+        assert started.empty()  # one free slot is not worth a claim
+        finish[1].set()
+        # The oldest waiting jobs came next.
+        assert sorted(first + await next_started(2)) == [0, 1, 2, 3, 4, 5]
+    finally:
+        for event in finish.values():
+            event.set()
+        await worker.stop()

@@ -30,7 +30,7 @@ from databases import Database
 from databases.core import Connection
 
 from .background import cancel_and_wait
-from .database import UNAVAILABLE_ERRORS
+from .database import UNAVAILABLE_ERRORS, raw_connection
 
 log = logging.getLogger(__name__)
 
@@ -104,31 +104,44 @@ async def select_failed_jobs(db: Database | Connection, kind: str) -> list[dict[
     return [{**dict(row._mapping), "payload": json.loads(row["payload"])} for row in rows]
 
 
-# Due jobs, oldest first, at most :limit of them and at most the room left in each lane
-# (:lanes and :lane_room list this instance's lanes in use; any other lane has :per_lane).
-# Full lanes are passed over in the scan; the others share the :scan oldest due jobs.
-CLAIM = """WITH room AS (
-            SELECT * FROM unnest(CAST(:lanes AS TEXT[]), CAST(:lane_room AS INTEGER[]))
-                       AS room (lane, free)
+# Due jobs of kind $1 at $2, oldest first, leased until $3: at most $4 of them and at most the
+# room left in each lane ($7 and $8 list this instance's lanes in use; any other lane has $6).
+# Full lanes are passed over in the scan; the others share the $5 oldest due jobs. Only the
+# chosen jobs are locked (a lock writes to its row), skipping those another claim holds, and
+# seen due again once locked.
+# Positional parameters: the queue's statements run on asyncpg (``raw_connection``).
+_DUE = """failed_at IS NULL AND kind = $1 AND run_at <= $2
+          AND (leased_until IS NULL OR leased_until < $2)"""
+CLAIM = f"""WITH room AS (
+            SELECT * FROM unnest(CAST($7 AS TEXT[]), CAST($8 AS INTEGER[])) AS room (lane, free)
         ), candidates AS (
             SELECT id, lane, run_at FROM jobs
-             WHERE failed_at IS NULL AND kind = :kind AND run_at <= :now
-               AND (leased_until IS NULL OR leased_until < :now)
+             WHERE {_DUE}
                AND (lane IS NULL OR lane NOT IN (SELECT lane FROM room WHERE free <= 0))
-             ORDER BY run_at, id LIMIT :scan
-               FOR UPDATE SKIP LOCKED
+             ORDER BY run_at, id LIMIT $5
         ), chosen AS (
             SELECT id FROM (
                 SELECT id, lane, run_at,
                        row_number() OVER (PARTITION BY lane ORDER BY run_at, id) AS place
                   FROM candidates) AS ranked
               LEFT JOIN room USING (lane)
-             WHERE ranked.lane IS NULL OR place <= coalesce(room.free, :per_lane)
-             ORDER BY run_at, id LIMIT :limit
+             WHERE ranked.lane IS NULL OR place <= coalesce(room.free, $6)
+             ORDER BY run_at, id LIMIT $4
+        ), locked AS (
+            SELECT id FROM jobs WHERE id IN (SELECT id FROM chosen) AND {_DUE}
+               FOR UPDATE SKIP LOCKED
         )
-        UPDATE jobs SET attempts = attempts + 1, leased_until = :leased_until
-         WHERE id IN (SELECT id FROM chosen)
-        RETURNING id, kind, payload, attempts, lane"""
+        UPDATE jobs SET attempts = attempts + 1, leased_until = $3
+         WHERE id IN (SELECT id FROM locked)
+        RETURNING id, kind, payload, attempts, lane"""  # noqa: S608
+# What happens to a claimed job ($1, claimed as attempt $2): it is done, its lease is renewed
+# (until $3), it waits for a retry (at $3, after error $4), or it has failed (at $3, error $4).
+FINISH = "DELETE FROM jobs WHERE id = $1 AND attempts = $2"
+RENEW = "UPDATE jobs SET leased_until = $3 WHERE id = $1 AND attempts = $2"
+RETRY = """UPDATE jobs SET run_at = $3, leased_until = NULL, last_error = $4
+            WHERE id = $1 AND attempts = $2"""
+FAIL = """UPDATE jobs SET failed_at = $3, leased_until = NULL, last_error = $4
+           WHERE id = $1 AND attempts = $2"""
 # How many due jobs a claim looks at for each one it may take: room for lanes other than the
 # oldest jobs'.
 SCAN_FACTOR = 10
@@ -149,6 +162,8 @@ class JobWorker:
     _lanes: dict[str, Counter[str]] = field(default_factory=dict[str, Any])
     # Kinds whose last claim may have left due jobs behind (no room, or a full lane).
     _saturated: set[str] = field(default_factory=set[str])
+    # Jobs of each kind finished since its last claim.
+    _freed: Counter[str] = field(default_factory=Counter[str])
     _wake: asyncio.Event = field(default_factory=asyncio.Event)
 
     def register(self, kind: JobKind) -> None:
@@ -219,21 +234,21 @@ class JobWorker:
             per_lane = kind.per_lane or kind.concurrency
             in_use = self._lanes[kind.name]
             lanes = list(in_use)
-            rows = await self._db.fetch_all(
-                CLAIM,
-                {
-                    "kind": kind.name,
-                    "now": now,
-                    "leased_until": now + timedelta(seconds=kind.lease_seconds),
-                    "limit": room,
-                    "scan": room * SCAN_FACTOR,
-                    "per_lane": per_lane,
-                    "lanes": lanes,
-                    "lane_room": [per_lane - in_use[lane] for lane in lanes],
-                },
-            )
+            async with raw_connection(self._db) as raw:
+                rows = await raw.fetch(
+                    CLAIM,
+                    kind.name,
+                    now,
+                    now + timedelta(seconds=kind.lease_seconds),
+                    room,
+                    room * SCAN_FACTOR,
+                    per_lane,
+                    lanes,
+                    [per_lane - in_use[lane] for lane in lanes],
+                )
+            self._freed[kind.name] = 0
             for row in rows:
-                job = Job(**{**dict(row._mapping), "payload": json.loads(row["payload"])})
+                job = Job(**{**dict(row), "payload": json.loads(row["payload"])})
                 task = asyncio.create_task(self._execute(kind, job), name=f"kurz-job-{job.id}")
                 running.add(task)
                 task.add_done_callback(running.discard)
@@ -254,7 +269,12 @@ class JobWorker:
             if not in_use[job.lane]:
                 del in_use[job.lane]
         if kind.name in self._saturated:
-            self.wake()  # a slot is free: claim what was left waiting for one now
+            # Claim what was left waiting for a slot once half a lane's worth is free (or all):
+            # one claim for several jobs, not one per job.
+            self._freed[kind.name] += 1
+            half = max(1, (kind.per_lane or kind.concurrency) // 2)
+            if self._freed[kind.name] >= half or not self._running[kind.name]:
+                self.wake()
 
     async def _execute(self, kind: JobKind, job: Job) -> None:
         assert self._db is not None
@@ -266,10 +286,7 @@ class JobWorker:
         except Exception as error:
             await self._failed(kind, job, error)
         else:
-            await self._db.execute(
-                "DELETE FROM jobs WHERE id = :id AND attempts = :attempts",
-                {"id": job.id, "attempts": job.attempts},
-            )
+            await self._settle(FINISH, job)
         finally:
             renewal.cancel()
 
@@ -278,14 +295,8 @@ class JobWorker:
         while True:
             await asyncio.sleep(kind.lease_seconds / 3)
             with contextlib.suppress(*UNAVAILABLE_ERRORS):
-                await self._db.execute(
-                    """UPDATE jobs SET leased_until = :leased_until
-                        WHERE id = :id AND attempts = :attempts""",
-                    {
-                        "id": job.id,
-                        "attempts": job.attempts,
-                        "leased_until": self.clock() + timedelta(seconds=kind.lease_seconds),
-                    },
+                await self._settle(
+                    RENEW, job, self.clock() + timedelta(seconds=kind.lease_seconds)
                 )
 
     async def _failed(self, kind: JobKind, job: Job, error: Exception) -> None:
@@ -296,21 +307,14 @@ class JobWorker:
             delay = retry.delay if retry is not None else kind.retry_delays[job.attempts - 1]
         else:
             log.warning("job %s (%s) failed for good: %s", job.id, kind.name, message)
-            await self._db.execute(
-                """UPDATE jobs SET failed_at = :now, leased_until = NULL, last_error = :error
-                    WHERE id = :id AND attempts = :attempts""",
-                {"id": job.id, "attempts": job.attempts, "now": self.clock(), "error": message},
-            )
+            await self._settle(FAIL, job, self.clock(), message)
             return
         if retry is None:
             log.info("job %s (%s) failed, retrying in %gs: %s", job.id, kind.name, delay, message)
-        await self._db.execute(
-            """UPDATE jobs SET run_at = :run_at, leased_until = NULL, last_error = :error
-                WHERE id = :id AND attempts = :attempts""",
-            {
-                "id": job.id,
-                "attempts": job.attempts,
-                "run_at": self.clock() + timedelta(seconds=delay),
-                "error": message,
-            },
-        )
+        await self._settle(RETRY, job, self.clock() + timedelta(seconds=delay), message)
+
+    async def _settle(self, statement: str, job: Job, *values: Any) -> None:
+        """Run one of the statements on a claimed job (unless another claim has taken it)."""
+        assert self._db is not None
+        async with raw_connection(self._db) as raw:
+            await raw.execute(statement, job.id, job.attempts, *values)

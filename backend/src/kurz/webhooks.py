@@ -34,6 +34,7 @@ from standardwebhooks.webhooks import Webhook as Signer
 
 from .background import cancel_and_wait
 from .config import Settings
+from .database import raw_connection
 from .errors import APIError, validation_error
 from .jobs import Job, JobKind, JobWorker, RetryLater
 from .models.webhooks import (
@@ -103,7 +104,12 @@ def refused_address(address: str) -> bool:
 
 
 async def resolve(host: str, port: int) -> list[str]:
-    """The host's addresses (the event loop's resolver runs in a thread)."""
+    """The host's addresses (the event loop's resolver runs in a thread; an address is its
+    own)."""
+    try:
+        return [str(ipaddress.ip_address(host))]
+    except ValueError:
+        pass
     infos = await asyncio.get_running_loop().getaddrinfo(
         host, port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP
     )
@@ -245,7 +251,8 @@ class WebhookSender:
 
     async def deliver(self, db: Database, job: Job) -> None:
         """The job handler: one attempt of one delivery."""
-        outgoing = await select_outgoing(db, job.payload["delivery_id"])
+        async with raw_connection(db) as raw:
+            outgoing = await select_outgoing(raw, job.payload["delivery_id"])
         if outgoing is None or outgoing.status != "pending":
             return  # deleted with its endpoint, or retried by hand meanwhile and done
         if not outgoing.enabled and outgoing.type != "ping":
@@ -276,20 +283,21 @@ class WebhookSender:
             status, next_at = "failed", None
         else:
             status, next_at = "pending", now + timedelta(seconds=RETRY_DELAYS[job.attempts - 1])
-        await update_attempt(
-            db,
-            outgoing.delivery_id,
-            at=now,
-            status=status,
-            response_status=attempt.status,
-            response_body=attempt.body,
-            duration_ms=duration_ms,
-            error=attempt.error,
-            next_attempt_at=next_at,
-            disable_after=DISABLE_AFTER.total_seconds(),
-            disabled_reason=f"Every delivery failed for {DISABLE_AFTER.days} days; last: "
-            f"{attempt.error}",
-        )
+        async with raw_connection(db) as raw:
+            await update_attempt(
+                raw,
+                outgoing.delivery_id,
+                at=now,
+                status=status,
+                response_status=attempt.status,
+                response_body=attempt.body,
+                duration_ms=duration_ms,
+                error=attempt.error,
+                next_attempt_at=next_at,
+                disable_after=DISABLE_AFTER.total_seconds(),
+                disabled_reason=f"Every delivery failed for {DISABLE_AFTER.days} days; last: "
+                f"{attempt.error}",
+            )
 
     def _secrets(self, outgoing: Outgoing) -> list[str]:
         sealed = [outgoing.secret]

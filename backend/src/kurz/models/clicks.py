@@ -16,7 +16,7 @@ from typing import Any
 from databases import Database
 from databases.interfaces import Record
 
-from ..database import SCHEMA_LOCKS
+from ..database import SCHEMA_LOCKS, raw_connection
 from .webhooks import insert_click_events
 
 DIMENSIONS = ("referrer", "browser", "os", "device", "country")
@@ -127,14 +127,12 @@ async def insert_clicks(db: Database, clicks: ClickBatch) -> int:
         clicks.visitors,
         clicks.countries,
     )
-    async with db.connection() as connection:
-        raw = connection.raw_connection
-        async with raw.transaction():
-            await raw.execute(LOCK_BATCHES_SHARED)
-            stored: int = await raw.fetchval(INSERT_CLICKS, *values)
-            if stored:
-                await insert_click_events(raw)
-            return stored
+    async with raw_connection(db) as raw, raw.transaction():
+        await raw.execute(LOCK_BATCHES_SHARED)
+        stored: int = await raw.fetchval(INSERT_CLICKS, *values)
+        if stored:
+            await insert_click_events(raw)
+        return stored
 
 
 async def select_database_identity(db: Database) -> str:
@@ -338,8 +336,7 @@ async def roll_up_clicks(db: Database, batches_per_transaction: int = ROLL_UP_BA
 
     On asyncpg directly, for timeouts of its own: a roll-up is background work, and the more
     clicks a statement takes, the more of them it merges into one row update."""
-    async with db.connection() as connection:
-        raw = connection.raw_connection
+    async with raw_connection(db) as raw:
         async with raw.transaction():
             # Waits for the flushes in progress, so that no batch up to `last` can commit later.
             await raw.execute(LOCK_BATCHES)
@@ -349,10 +346,12 @@ async def roll_up_clicks(db: Database, batches_per_transaction: int = ROLL_UP_BA
         rolled = 0
         while True:
             async with raw.transaction():
-                after, counters_before = await raw.fetchrow(
+                mark = await raw.fetchrow(
                     "SELECT rolled_up_to, counters_before FROM click_rollup FOR UPDATE",
                     timeout=ROLL_UP_TIMEOUT,
                 )
+                assert mark is not None  # the table's one row is made by its migration
+                after, counters_before = mark
                 if after >= last:
                     return rolled
                 await raw.execute(GIVE_WAY)  # (not while waiting for its turn above)

@@ -314,30 +314,45 @@ async def requeue_delivery(
     return None if row is None else _delivery(row)
 
 
-async def select_outgoing(db: Database, delivery_id: int) -> Outgoing | None:
-    row = await db.fetch_one(
-        """SELECT d.id AS delivery_id, d.status, w.id AS webhook_id, w.url, w.enabled, w.secret,
-                  w.previous_secret, w.previous_secret_until, e.id AS event_id, e.type,
-                  CAST(e.payload AS TEXT) AS payload
-             FROM webhook_deliveries AS d
-             JOIN webhooks AS w ON w.id = d.webhook_id
-             JOIN webhook_events AS e ON e.id = d.event_id
-            WHERE d.id = :delivery_id""",
-        {"delivery_id": delivery_id},
+# The delivery path's statements run on asyncpg (``raw_connection``), hence positional
+# parameters.
+SELECT_OUTGOING = """SELECT d.id AS delivery_id, d.status, CAST(w.id AS TEXT) AS webhook_id, w.url,
+           w.enabled, w.secret, w.previous_secret, w.previous_secret_until,
+           CAST(e.id AS TEXT) AS event_id, e.type, CAST(e.payload AS TEXT) AS payload
+      FROM webhook_deliveries AS d
+      JOIN webhooks AS w ON w.id = d.webhook_id
+      JOIN webhook_events AS e ON e.id = d.event_id
+     WHERE d.id = $1"""
+# Delivery $1 attempted at $2: its status $3, answer ($4 status, $5 body), $6 ms, error $7 (NULL
+# on success), next attempt at $8. A success ends its enabled endpoint's run of failures; a
+# failure starts one, or disables the endpoint once the run has lasted $9 seconds (reason $10).
+UPDATE_ATTEMPT = """WITH attempt AS (
+        UPDATE webhook_deliveries
+           SET attempts = attempts + 1, last_attempt_at = $2, status = $3,
+               response_status = $4, response_body = $5, duration_ms = $6, error = $7,
+               next_attempt_at = $8
+         WHERE id = $1
+        RETURNING webhook_id
+    ), run AS (
+        SELECT id, CAST($7 AS TEXT) IS NULL AS ok, coalesce(failing_since, $2) AS since,
+               coalesce(failing_since, $2) <= $2 - make_interval(secs => $9) AS too_long
+          FROM webhooks WHERE id = (SELECT webhook_id FROM attempt) AND enabled
     )
-    if row is None:
-        return None
-    return Outgoing(
-        **{
-            **dict(row._mapping),
-            "webhook_id": str(row["webhook_id"]),
-            "event_id": str(row["event_id"]),
-        }
-    )
+    UPDATE webhooks AS w
+       SET failing_since = CASE WHEN run.ok THEN NULL ELSE run.since END,
+           enabled = run.ok OR NOT run.too_long,
+           disabled_reason = CASE WHEN run.ok OR NOT run.too_long THEN NULL ELSE $10 END
+      FROM run
+     WHERE w.id = run.id AND (NOT run.ok OR w.failing_since IS NOT NULL)"""
+
+
+async def select_outgoing(raw: asyncpg.Connection, delivery_id: int) -> Outgoing | None:
+    row = await raw.fetchrow(SELECT_OUTGOING, delivery_id)
+    return None if row is None else Outgoing(**dict(row))
 
 
 async def update_attempt(
-    db: Database,
+    raw: asyncpg.Connection,
     delivery_id: int,
     *,
     at: datetime,
@@ -350,44 +365,19 @@ async def update_attempt(
     disable_after: float,
     disabled_reason: str,
 ) -> None:
-    """Record an attempt, and what it says about its (enabled) endpoint: a success ends the
-    endpoint's run of failures; a failure starts one, or disables the endpoint once the run has
-    lasted ``disable_after`` seconds."""
-    await db.execute(
-        """WITH attempt AS (
-                UPDATE webhook_deliveries
-                   SET attempts = attempts + 1, last_attempt_at = :at, status = :status,
-                       response_status = :response_status, response_body = :response_body,
-                       duration_ms = :duration_ms, error = :error,
-                       next_attempt_at = :next_attempt_at
-                 WHERE id = :delivery_id
-                RETURNING webhook_id
-            ), run AS (
-                SELECT id, CAST(:error AS TEXT) IS NULL AS ok,
-                       coalesce(failing_since, :at) AS since,
-                       coalesce(failing_since, :at)
-                           <= :at - make_interval(secs => :disable_after) AS too_long
-                  FROM webhooks WHERE id = (SELECT webhook_id FROM attempt) AND enabled
-            )
-            UPDATE webhooks AS w
-               SET failing_since = CASE WHEN run.ok THEN NULL ELSE run.since END,
-                   enabled = run.ok OR NOT run.too_long,
-                   disabled_reason = CASE WHEN run.ok OR NOT run.too_long THEN NULL
-                                          ELSE :disabled_reason END
-              FROM run
-             WHERE w.id = run.id AND (NOT run.ok OR w.failing_since IS NOT NULL)""",
-        {
-            "delivery_id": delivery_id,
-            "at": at,
-            "status": status,
-            "response_status": response_status,
-            "response_body": response_body,
-            "duration_ms": duration_ms,
-            "error": error,
-            "next_attempt_at": next_attempt_at,
-            "disable_after": disable_after,
-            "disabled_reason": disabled_reason,
-        },
+    """Record an attempt, and what it says about its endpoint (see UPDATE_ATTEMPT)."""
+    await raw.execute(
+        UPDATE_ATTEMPT,
+        delivery_id,
+        at,
+        status,
+        response_status,
+        response_body,
+        duration_ms,
+        error,
+        next_attempt_at,
+        disable_after,
+        disabled_reason,
     )
 
 
