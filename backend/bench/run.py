@@ -184,7 +184,7 @@ class Server:
         found: list[str] = []
         complaining = False
         for line in self.log_path.read_text().splitlines():
-            level = line.split(" ", 1)[0]
+            level = line.split(" ", 1)[0].rstrip(":")  # uvicorn's own lines say "INFO:"
             if level in LOG_LEVELS:
                 complaining = level in ("WARNING", "ERROR", "CRITICAL")
                 if complaining:
