@@ -2,9 +2,10 @@
 deliveries, mail and imports never take the event loop that answers redirects.
 
 ``JobProcess`` runs in the server's process: it starts the worker, starts it again if it dies,
-and stops it with the server. ``python -m kurz.job_process`` is the worker: the app's services
-in the "jobs" role (the pool, migrations, webhooks' retention and the job worker) until SIGTERM.
-It dies with the server's process however that ends, even killed: an instance is both or none.
+and stops it with the server. ``python -m kurz.job_process [server pid]`` is the worker: the
+app's services in the "jobs" role (the pool, migrations, webhooks' retention and the job worker)
+until SIGTERM. Started by a server, it dies with the server's process however that ends, even
+killed: an instance is both or none.
 """
 
 import asyncio
@@ -92,19 +93,21 @@ def die_with(parent: int) -> None:
         sys.exit(0)
 
 
-async def run(settings: Settings) -> None:
+async def run(settings: Settings, stop_signals: tuple[signal.Signals, ...]) -> None:
     app = create_app(settings)
     loop = asyncio.get_running_loop()
     task = asyncio.current_task()
     assert task is not None
     # Stopped while starting (the database still out of reach, say): give up at once.
-    loop.add_signal_handler(signal.SIGTERM, task.cancel)
+    for stop_signal in stop_signals:
+        loop.add_signal_handler(stop_signal, task.cancel)
     try:
         await app.startup()
     except asyncio.CancelledError:
         return
     stopping = asyncio.Event()
-    loop.add_signal_handler(signal.SIGTERM, stopping.set)
+    for stop_signal in stop_signals:
+        loop.add_signal_handler(stop_signal, stopping.set)
     try:
         await stopping.wait()
     finally:
@@ -112,12 +115,15 @@ async def run(settings: Settings) -> None:
 
 
 def main() -> None:
-    die_with(int(sys.argv[1]))
-    # Ctrl+C reaches the whole process group; the server stops this process in its turn.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    stop_signals: tuple[signal.Signals, ...] = (signal.SIGTERM, signal.SIGINT)
+    if len(sys.argv) > 1:  # started by a server: its process id
+        die_with(int(sys.argv[1]))
+        # Ctrl+C reaches the whole process group; the server stops this process in its turn.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        stop_signals = (signal.SIGTERM,)
     configure_logging()
     try:
-        asyncio.run(run(replace(Settings.from_env(), role="jobs")))
+        asyncio.run(run(replace(Settings.from_env(), role="jobs"), stop_signals))
     except StartupError as error:
         sys.exit(f"kurz jobs: {error}")
 

@@ -104,8 +104,8 @@ def refused_address(address: str) -> bool:
 
 
 async def resolve(host: str, port: int) -> list[str]:
-    """The host's addresses (the event loop's resolver runs in a thread; an address is its
-    own)."""
+    """The host's addresses (the event loop's resolver runs in a thread; an IP address needs
+    no lookup)."""
     try:
         return [str(ipaddress.ip_address(host))]
     except ValueError:
