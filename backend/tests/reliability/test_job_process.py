@@ -36,13 +36,6 @@ def alive(pid: int) -> bool:
     return state != "Z"
 
 
-def test_the_job_worker_stops_with_the_server(live_server_factory, database_url) -> None:
-    server = live_server_factory(database_url)
-    worker = job_process(server.process.pid)
-    assert server.stop() == 0
-    assert not alive(worker)
-
-
 def test_the_job_worker_dies_with_a_killed_server(live_server_factory, database_url) -> None:
     server = live_server_factory(database_url)
     worker = job_process(server.process.pid)
@@ -50,7 +43,9 @@ def test_the_job_worker_dies_with_a_killed_server(live_server_factory, database_
     wait_for(lambda: not alive(worker), timeout=5)
 
 
-def test_a_dead_job_worker_is_started_again(live_server_factory, database_url) -> None:
+def test_a_dead_job_worker_is_started_again_and_stops_with_the_server(
+    live_server_factory, database_url
+) -> None:
     server = live_server_factory(database_url, KURZ_JOB_POLL_SECONDS="0.2")
     first = job_process(server.process.pid)
     os.kill(first, signal.SIGKILL)
@@ -62,4 +57,7 @@ def test_a_dead_job_worker_is_started_again(live_server_factory, database_url) -
     response = user.http.post("/api/v1/password-reset", json={"email": user.email})
     assert response.status_code == 202, response.text
     wait_for(lambda: f"mail to {user.email}" in server.log(), timeout=15)
-    assert alive(next(iter(second)))
+    [worker] = second
+    assert alive(worker)
+    assert server.stop() == 0
+    assert not alive(worker)
