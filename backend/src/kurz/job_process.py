@@ -29,7 +29,7 @@ PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
 # The worker's own grace for running jobs is 5 s; then its pool closes.
 STOP_SECONDS = 20.0
 MAX_RESTART_DELAY = 30.0
-# A worker that ran this long before dying was not crash-looping: the next start is at once.
+# A worker that ran this long before dying was not crash-looping: its restart waits 1 s again.
 STEADY_SECONDS = 60.0
 
 
